@@ -1,0 +1,1 @@
+"""qcchain command-line interface (click). Nothing imports this package."""

@@ -1,0 +1,97 @@
+"""Entry point of the ``qcchain`` console command.
+
+Sub-command groups live in their own modules and are imported lazily, so ``qcchain --help`` stays
+fast and a broken optional area cannot break the others. Every error reaches the user as one line
+``qcchain: error: <message>`` with a non-zero exit code; ``-v`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+# name -> (module, attribute, one-line help). Each module owns its commands.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "bench": ("qcchain_cli.bench", "bench", "Benchmarks: crypto, chaincode, tx."),
+    "devnet": ("qcchain_cli.devnet", "devnet", "Run the embedded development network."),
+    "demo": ("qcchain_cli.demo", "demo", "Run the consortium demo (the main job)."),
+    "keys": ("qcchain_cli.keys", "keys", "SM2 key files: generate, show, export."),
+    "contract": ("qcchain_cli.contract", "contract", "Contract lifecycle: create, compile, deploy, invoke, freeze, thaw, upgrade, destroy."),
+    "records": ("qcchain_cli.records", "records", "Graded QC records: submit, get, query."),
+    "sharing": ("qcchain_cli.sharing", "sharing", "Sharing grants: request, approve, reject, revoke, check."),
+    "audit": ("qcchain_cli.audit", "audit", "Auditor queries: history, timeline, verify."),
+    "network": ("qcchain_cli.network", "network", "Consortium file: validate and generate a Fabric network."),
+    "certs": ("qcchain_cli.certs", "certs", "Certificates of the consortium: check expiry."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if self._available(name))
+
+    @staticmethod
+    def _available(name: str) -> bool:
+        module = COMMANDS[name][0]
+        return importlib.util.find_spec(module) is not None
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None or not self._available(cmd_name):
+            return None
+        module = importlib.import_module(entry[0])
+        command: click.Command = getattr(module, entry[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Show debug logs and full tracebacks on error.")
+@click.version_option(package_name="qcchain")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """qcchain: trusted sharing of special-equipment QC data on Hyperledger Fabric."""
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI; turn any uncaught error into a one-line message and exit status 1."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in args or "--verbose" in args
+    try:
+        return cli.main(args=args, prog_name="qcchain", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("qcchain: aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("qcchain: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the CLI boundary: one line per error
+        if verbose:
+            raise
+        click.echo(f"qcchain: error: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
