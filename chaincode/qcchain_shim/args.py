@@ -1,0 +1,85 @@
+"""Conversion of transaction argument bytes to typed parameters, and their JSON schemas."""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from typing import Any
+
+from qcchain_core.canonical import canonical_loads
+from qcchain_core.errors import CanonicalJSONError
+
+from .errors import InvalidArgumentError
+
+_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+def _base(annotation: Any) -> tuple[Any, bool]:
+    """Strip ``X | None`` / ``Optional[X]``; return (type, optional)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return members[0], True
+    return annotation, False
+
+
+def _text(name: str, value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidArgumentError(f"parameter '{name}': invalid UTF-8 at byte {exc.start}") from exc
+
+
+def convert_arg(name: str, annotation: Any, value: bytes) -> Any:
+    """Convert one argument by its annotation: str, int, float, bool, dict/list (JSON), bytes.
+
+    Raises:
+        InvalidArgumentError: the bytes do not hold a value of that type (names the parameter).
+    """
+    kind, _ = _base(annotation)
+    origin = typing.get_origin(kind) or kind
+    if kind is bytes:
+        return value
+    text = _text(name, value)
+    if kind is str or kind is Any:
+        return text
+    if kind is bool:
+        if text in ("true", "false"):
+            return text == "true"
+        raise InvalidArgumentError(f"parameter '{name}': expected true or false")
+    if kind is int:
+        if _INT.fullmatch(text):
+            return int(text)
+        raise InvalidArgumentError(f"parameter '{name}': expected an integer")
+    if kind is float:
+        if _FLOAT.fullmatch(text):
+            return float(text)
+        raise InvalidArgumentError(f"parameter '{name}': expected a number")
+    if origin in (dict, list):
+        try:
+            parsed = canonical_loads(text)
+        except CanonicalJSONError as exc:
+            raise InvalidArgumentError(f"parameter '{name}': {exc}") from exc
+        if not isinstance(parsed, origin):
+            raise InvalidArgumentError(f"parameter '{name}': expected a JSON {'object' if origin is dict else 'array'}")
+        return parsed
+    raise InvalidArgumentError(f"parameter '{name}': unsupported parameter type {kind!r}")
+
+
+def schema_for(annotation: Any) -> dict[str, Any]:
+    """JSON schema of a parameter or return annotation (for GetMetadata)."""
+    kind, _ = _base(annotation)
+    origin = typing.get_origin(kind) or kind
+    table: dict[Any, dict[str, Any]] = {
+        str: {"type": "string"},
+        int: {"type": "integer"},
+        float: {"type": "number"},
+        bool: {"type": "boolean"},
+        bytes: {"type": "string", "format": "byte"},
+        dict: {"type": "object"},
+        list: {"type": "array"},
+    }
+    return dict(table.get(origin, {}))

@@ -1,0 +1,271 @@
+"""The stub API shared by the real stub (talking to the peer) and :class:`~qcchain_shim.testing.MockStub`.
+
+Key rules, composite keys, argument checks and the proposal-derived fields live here once; a
+concrete stub only implements the ``_``-prefixed ledger primitives.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from fabric_protos.peer.proposal_pb2 import SignedProposal
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from . import keys as _keys
+from .errors import InvalidArgumentError
+from .ledger import KV, KeyModification, QueryIterator, QueryMetadata, Response
+
+VALIDATION_PARAMETER = "VALIDATION_PARAMETER"  # peer.MetaDataKeys name, as in the Go shim
+
+
+def _check_value(value: object) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise InvalidArgumentError(f"value must be bytes, not {type(value).__name__}")
+
+
+def _check_collection(collection: object) -> str:
+    if not isinstance(collection, str) or collection == "":
+        raise InvalidArgumentError("collection must be a non-empty str")
+    return collection
+
+
+def _check_page(page_size: object, bookmark: object) -> tuple[int, str]:
+    if not isinstance(page_size, int) or isinstance(page_size, bool) or not 0 < page_size < 2**31:
+        raise InvalidArgumentError("page_size must be an int between 1 and 2**31-1")
+    if not isinstance(bookmark, str):
+        raise InvalidArgumentError("bookmark must be a str")
+    return page_size, bookmark
+
+
+class StubBase(ABC):
+    """Everything a transaction can ask Fabric for. Subclasses provide the ledger primitives."""
+
+    def __init__(
+        self,
+        channel_id: str,
+        tx_id: str,
+        args: list[bytes],
+        *,
+        creator: bytes = b"",
+        transient: dict[str, bytes] | None = None,
+        timestamp: Timestamp | None = None,
+        signed_proposal: SignedProposal | None = None,
+        binding: bytes = b"",
+    ) -> None:
+        self._channel_id = channel_id
+        self._tx_id = tx_id
+        self._args = list(args)
+        self._creator = creator
+        self._transient = dict(transient or {})
+        self._timestamp = timestamp
+        self._signed_proposal = signed_proposal
+        self._binding = binding
+        self.event: tuple[str, bytes] | None = None
+
+    # ---- ledger primitives -------------------------------------------------------------------
+    @abstractmethod
+    def _get(self, collection: str, key: str) -> bytes: ...
+
+    @abstractmethod
+    def _put(self, collection: str, key: str, value: bytes) -> None: ...
+
+    @abstractmethod
+    def _delete(self, collection: str, key: str) -> None: ...
+
+    @abstractmethod
+    def _purge(self, collection: str, key: str) -> None: ...
+
+    @abstractmethod
+    def _get_hash(self, collection: str, key: str) -> bytes: ...
+
+    @abstractmethod
+    def _range(
+        self, collection: str, start: str, end: str, page: tuple[int, str] | None
+    ) -> tuple[QueryIterator[KV], QueryMetadata]: ...
+
+    @abstractmethod
+    def _history(self, key: str) -> QueryIterator[KeyModification]: ...
+
+    @abstractmethod
+    def _get_metadata(self, collection: str, key: str) -> dict[str, bytes]: ...
+
+    @abstractmethod
+    def _put_metadata(self, collection: str, key: str, metakey: str, value: bytes) -> None: ...
+
+    @abstractmethod
+    def _invoke(self, name: str, args: list[bytes]) -> Response: ...
+
+    # ---- proposal fields --------------------------------------------------------------------
+    def get_tx_id(self) -> str:
+        """The transaction id."""
+        return self._tx_id
+
+    def get_channel_id(self) -> str:
+        """The channel the transaction runs on."""
+        return self._channel_id
+
+    def get_args(self) -> list[bytes]:
+        """All arguments, the function name first."""
+        return list(self._args)
+
+    def get_string_args(self) -> list[str]:
+        """All arguments decoded as UTF-8 (invalid bytes replaced)."""
+        return [a.decode("utf-8", "replace") for a in self._args]
+
+    def get_function_and_parameters(self) -> tuple[str, list[str]]:
+        """``(function, parameters)`` as strings; ``("", [])`` without arguments."""
+        args = self.get_string_args()
+        return (args[0], args[1:]) if args else ("", [])
+
+    def get_creator(self) -> bytes:
+        """The serialized identity (``msp.SerializedIdentity`` bytes) of the proposal's creator."""
+        return self._creator
+
+    def get_transient(self) -> dict[str, bytes]:
+        """The proposal's transient map (never written to the ledger)."""
+        return dict(self._transient)
+
+    def get_tx_timestamp(self) -> Timestamp:
+        """The timestamp of the proposal's channel header (the client's clock; deterministic)."""
+        return self._timestamp if self._timestamp is not None else Timestamp()
+
+    def get_signed_proposal(self) -> SignedProposal | None:
+        """The signed proposal, or None when the peer sent none."""
+        return self._signed_proposal
+
+    def get_binding(self) -> bytes:
+        """SHA-256(nonce ‖ creator ‖ epoch LE64), as the Go shim computes it."""
+        return self._binding
+
+    def set_event(self, name: str, payload: bytes) -> None:
+        """Set the transaction's chaincode event (one per transaction; the last call wins).
+
+        Raises:
+            InvalidArgumentError: ``name`` is empty or ``payload`` is not bytes.
+        """
+        if not isinstance(name, str) or name == "":
+            raise InvalidArgumentError("event name must be a non-empty str")
+        self.event = (name, _check_value(payload))
+
+    # ---- public state -------------------------------------------------------------------------
+    def get_state(self, key: str) -> bytes:
+        """Value of ``key`` (``b""`` if absent). Raises InvalidKeyError, PeerError."""
+        return self._get("", _keys.check_key(key))
+
+    def put_state(self, key: str, value: bytes) -> None:
+        """Write ``key``. Raises InvalidKeyError, InvalidArgumentError, PeerError."""
+        self._put("", _keys.check_key(key), _check_value(value))
+
+    def del_state(self, key: str) -> None:
+        """Delete ``key``. Raises InvalidKeyError, PeerError."""
+        self._delete("", _keys.check_key(key))
+
+    def get_state_by_range(self, start: str, end: str) -> QueryIterator[KV]:
+        """Simple keys in ``[start, end)``; ``""`` = open. Raises InvalidKeyError, PeerError."""
+        start = start or _keys.EMPTY_KEY_SUBSTITUTE
+        _keys.validate_simple_keys(start, end)
+        return self._range("", start, end, None)[0]
+
+    def get_state_by_range_with_pagination(
+        self, start: str, end: str, page_size: int, bookmark: str = ""
+    ) -> tuple[QueryIterator[KV], QueryMetadata]:
+        """One page of a range query. Raises InvalidKeyError, InvalidArgumentError, PeerError."""
+        start = start or _keys.EMPTY_KEY_SUBSTITUTE
+        _keys.validate_simple_keys(start, end)
+        return self._range("", start, end, _check_page(page_size, bookmark))
+
+    def create_composite_key(self, object_type: str, attributes: list[str]) -> str:
+        """See :func:`qcchain_shim.keys.create_composite_key`. Raises InvalidKeyError."""
+        return _keys.create_composite_key(object_type, attributes)
+
+    def split_composite_key(self, key: str) -> tuple[str, list[str]]:
+        """See :func:`qcchain_shim.keys.split_composite_key`. Raises InvalidKeyError."""
+        return _keys.split_composite_key(key)
+
+    def get_state_by_partial_composite_key(self, object_type: str, attributes: list[str]) -> QueryIterator[KV]:
+        """Composite keys with this prefix. Raises InvalidKeyError, PeerError."""
+        start, end = _keys.partial_composite_range(object_type, attributes)
+        return self._range("", start, end, None)[0]
+
+    def get_state_by_partial_composite_key_with_pagination(
+        self, object_type: str, attributes: list[str], page_size: int, bookmark: str = ""
+    ) -> tuple[QueryIterator[KV], QueryMetadata]:
+        """One page of a partial composite-key query. Raises InvalidKeyError, InvalidArgumentError, PeerError."""
+        start, end = _keys.partial_composite_range(object_type, attributes)
+        return self._range("", start, end, _check_page(page_size, bookmark))
+
+    def get_history_for_key(self, key: str) -> QueryIterator[KeyModification]:
+        """Committed history of ``key``. Raises InvalidKeyError, PeerError."""
+        return self._history(_keys.check_key(key))
+
+    # ---- private data ------------------------------------------------------------------------
+    def get_private_data(self, collection: str, key: str) -> bytes:
+        """Private value (``b""`` if absent). Raises InvalidArgumentError, InvalidKeyError, PeerError."""
+        return self._get(_check_collection(collection), _keys.check_key(key))
+
+    def get_private_data_hash(self, collection: str, key: str) -> bytes:
+        """SHA-256 hash of the private value, readable by non-members. Raises as get_private_data."""
+        return self._get_hash(_check_collection(collection), _keys.check_key(key))
+
+    def put_private_data(self, collection: str, key: str, value: bytes) -> None:
+        """Write a private value. Raises InvalidArgumentError, InvalidKeyError, PeerError."""
+        self._put(_check_collection(collection), _keys.check_key(key), _check_value(value))
+
+    def del_private_data(self, collection: str, key: str) -> None:
+        """Delete a private value. Raises InvalidArgumentError, InvalidKeyError, PeerError."""
+        self._delete(_check_collection(collection), _keys.check_key(key))
+
+    def purge_private_data(self, collection: str, key: str) -> None:
+        """Purge a private value and its history. Raises InvalidArgumentError, InvalidKeyError, PeerError."""
+        self._purge(_check_collection(collection), _keys.check_key(key))
+
+    def get_private_data_by_range(self, collection: str, start: str, end: str) -> QueryIterator[KV]:
+        """Private simple keys in ``[start, end)``. Raises InvalidArgumentError, InvalidKeyError, PeerError."""
+        collection = _check_collection(collection)
+        start = start or _keys.EMPTY_KEY_SUBSTITUTE
+        _keys.validate_simple_keys(start, end)
+        return self._range(collection, start, end, None)[0]
+
+    def get_private_data_by_partial_composite_key(
+        self, collection: str, object_type: str, attributes: list[str]
+    ) -> QueryIterator[KV]:
+        """Private composite keys with this prefix. Raises InvalidArgumentError, InvalidKeyError, PeerError."""
+        collection = _check_collection(collection)
+        start, end = _keys.partial_composite_range(object_type, attributes)
+        return self._range(collection, start, end, None)[0]
+
+    # ---- key-level endorsement ---------------------------------------------------------------
+    def set_state_validation_parameter(self, key: str, ep: bytes) -> None:
+        """Set the key-level endorsement policy bytes. Raises InvalidKeyError, InvalidArgumentError, PeerError."""
+        self._put_metadata("", _keys.check_key(key), VALIDATION_PARAMETER, _check_value(ep))
+
+    def get_state_validation_parameter(self, key: str) -> bytes:
+        """Key-level endorsement policy bytes (``b""`` if none). Raises InvalidKeyError, PeerError."""
+        return self._get_metadata("", _keys.check_key(key)).get(VALIDATION_PARAMETER, b"")
+
+    def set_private_data_validation_parameter(self, collection: str, key: str, ep: bytes) -> None:
+        """Private-data variant of :meth:`set_state_validation_parameter`."""
+        self._put_metadata(_check_collection(collection), _keys.check_key(key), VALIDATION_PARAMETER, _check_value(ep))
+
+    def get_private_data_validation_parameter(self, collection: str, key: str) -> bytes:
+        """Private-data variant of :meth:`get_state_validation_parameter`."""
+        return self._get_metadata(_check_collection(collection), _keys.check_key(key)).get(VALIDATION_PARAMETER, b"")
+
+    # ---- chaincode to chaincode --------------------------------------------------------------
+    def invoke_chaincode(self, name: str, args: list[bytes], channel: str = "") -> Response:
+        """Call another chaincode (``name`` or ``name/channel``, as the Go shim sends it).
+
+        Raises:
+            InvalidArgumentError: ``name`` is empty or an argument is not bytes.
+        """
+        if not isinstance(name, str) or name == "":
+            raise InvalidArgumentError("chaincode name must be a non-empty str")
+        checked = [_check_value(a) for a in args]
+        target = f"{name}/{channel}" if channel else name
+        return self._invoke(target, checked)
+
+    def debug_summary(self) -> dict[str, Any]:
+        """Non-sensitive facts about the transaction (no payloads), for logs."""
+        return {"channel": self._channel_id, "txid": self._tx_id[:8], "nargs": len(self._args)}

@@ -1,0 +1,38 @@
+"""``qcchain network``: validate the consortium file and generate a real Fabric network from it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from .errors import CliError
+
+log = logging.getLogger(__name__)
+
+
+@click.group()
+def network() -> None:
+    """Consortium file: validate and generate a Fabric network."""
+
+
+@network.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def validate(file: Path | None) -> None:
+    """Validate FILE (default network/consortium.yaml); list every problem at once."""
+    from qcchain_network.consortium import load_consortium
+    from qcchain_network.errors import ConsortiumError
+
+    try:
+        consortium = load_consortium(file)
+    except ConsortiumError as exc:
+        click.echo(str(exc), err=True)
+        raise CliError(f"{len(exc.problems)} problem(s) in {file or 'network/consortium.yaml'}") from exc
+    orgs = ", ".join(f"{o.name} ({o.msp_id}, {o.role})" for o in consortium.orgs)
+    click.echo(f"consortium {consortium.name}: valid")
+    click.echo(f"  orgs: {orgs}")
+    click.echo(f"  orderer: {consortium.orderer.msp_id}, {consortium.orderer.consensus} x{consortium.orderer.nodes}")
+    for ch in consortium.channels:
+        ccs = "; ".join(f"{cc.name} [{cc.policy_name}: {cc.endorsement_policy}]" for cc in ch.chaincodes)
+        click.echo(f"  channel {ch.name}: {', '.join(ch.members)} -- {ccs}")

@@ -1,0 +1,323 @@
+"""A channel's ledger on SQLite: block store, world state with versions, history, private data.
+
+One SQLite database per channel (``<state_dir>/ledger/<channel>.sqlite``, WAL). A block, its
+transaction index rows, the state updates of its valid transactions, their history rows and private
+data are written in one SQLite transaction, so a crash never leaves a block without its state. At open
+the hash chain (``previous_hash`` = hash of the previous header's DER, ``data_hash`` = SHA-256 of the
+data) is re-checked; a mismatch raises :class:`LedgerCorrupted` naming the channel and block number.
+
+Keys are stored as BLOBs (UTF-8 bytes), so range scans order them bytewise like LevelDB.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from google.protobuf.message import DecodeError
+
+from fabric_protos.common import common_pb2
+from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
+
+from .errors import LedgerCorrupted, LedgerError
+from .protoutil import block_data_hash, block_header_hash
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Version", "StateRow", "UpdateBatch", "Ledger", "encode_metadata", "decode_metadata"]
+
+Version = tuple[int, int]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS blocks (num INTEGER PRIMARY KEY, hash BLOB NOT NULL, data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS blocks_hash ON blocks(hash);
+CREATE TABLE IF NOT EXISTS txs (txid TEXT PRIMARY KEY, block INTEGER NOT NULL, idx INTEGER NOT NULL,
+                                code INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS state (ns TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
+                                  vb INTEGER NOT NULL, vt INTEGER NOT NULL, meta BLOB,
+                                  PRIMARY KEY (ns, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (ns TEXT NOT NULL, key BLOB NOT NULL, block INTEGER NOT NULL,
+                                    tx INTEGER NOT NULL, txid TEXT NOT NULL, value BLOB, is_delete INTEGER NOT NULL,
+                                    ts_s INTEGER NOT NULL, ts_n INTEGER NOT NULL, PRIMARY KEY (ns, key, block, tx))
+                                    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pvt_hash (ns TEXT NOT NULL, coll TEXT NOT NULL, khash BLOB NOT NULL,
+                                     vhash BLOB NOT NULL, vb INTEGER NOT NULL, vt INTEGER NOT NULL, meta BLOB,
+                                     PRIMARY KEY (ns, coll, khash)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pvt (org TEXT NOT NULL, ns TEXT NOT NULL, coll TEXT NOT NULL, key BLOB NOT NULL,
+                                value BLOB NOT NULL, vb INTEGER NOT NULL, vt INTEGER NOT NULL,
+                                PRIMARY KEY (org, ns, coll, key)) WITHOUT ROWID;
+"""
+
+
+def encode_metadata(entries: dict[str, bytes]) -> bytes | None:
+    """State metadata as a marshalled ``KVMetadataWrite`` (entries sorted by name), None when empty."""
+    if not entries:
+        return None
+    return kv_rwset_pb2.KVMetadataWrite(entries=[kv_rwset_pb2.KVMetadataEntry(name=k, value=entries[k])
+                                                 for k in sorted(entries)]).SerializeToString()
+
+
+def decode_metadata(raw: bytes | None) -> dict[str, bytes]:
+    """Inverse of :func:`encode_metadata`."""
+    if not raw:
+        return {}
+    msg = kv_rwset_pb2.KVMetadataWrite()
+    msg.ParseFromString(raw)
+    return {e.name: e.value for e in msg.entries}
+
+
+@dataclass(frozen=True)
+class StateRow:
+    """A committed state entry."""
+
+    key: str
+    value: bytes
+    version: Version
+    metadata: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass
+class UpdateBatch:
+    """Everything one block changes, applied atomically by :meth:`Ledger.commit`.
+
+    ``state``: (ns, key) → (value or None for delete, version, metadata or None to keep);
+    ``pvt_hash``: (ns, coll, key_hash) → (value_hash or None, version, metadata or None);
+    ``pvt``: (org, ns, coll, key) → (value or None, version);
+    ``history``: (ns, key, block, tx, txid, value or None, is_delete, ts_seconds, ts_nanos);
+    ``txs``: (txid, block, index, validation code) for first occurrences of tx ids.
+    """
+
+    state: dict[tuple[str, str], tuple[bytes | None, Version, dict[str, bytes] | None]] = field(default_factory=dict)
+    pvt_hash: dict[tuple[str, str, bytes], tuple[bytes | None, Version, dict[str, bytes] | None]] = field(
+        default_factory=dict)
+    pvt: dict[tuple[str, str, str, str], tuple[bytes | None, Version]] = field(default_factory=dict)
+    history: list[tuple] = field(default_factory=list)
+    txs: list[tuple[str, int, int, int]] = field(default_factory=list)
+
+
+class Ledger:
+    """One channel's persistent ledger. Thread-safe: a writer connection (commits) and a reader connection.
+
+    Raises (constructor):
+        LedgerError: the database cannot be opened.
+        LedgerCorrupted: a stored block breaks the hash chain or its data hash.
+    """
+
+    def __init__(self, path: Path, channel: str) -> None:
+        self.path = path
+        self.channel = channel
+        self._wlock = threading.Lock()
+        self._rlock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._w = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._w.execute("PRAGMA journal_mode=WAL")
+            self._w.execute("PRAGMA synchronous=NORMAL")
+            self._w.executescript(_SCHEMA)
+            self._r = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot open ledger of channel {channel} at {path}: {exc}") from exc
+        self._height, self._last_hash = self._verify_chain()
+
+    def close(self) -> None:
+        """Close both database connections."""
+        with self._wlock, self._rlock:
+            self._r.close()
+            self._w.close()
+
+    # ------------------------------------------------------------------ blocks
+
+    def _verify_chain(self) -> tuple[int, bytes]:
+        prev_hash = b""
+        expected = 0
+        for num, stored_hash, data in self._w.execute("SELECT num, hash, data FROM blocks ORDER BY num"):
+            where = f"channel {self.channel}: block {num}"
+            if num != expected:
+                raise LedgerCorrupted(f"{where}: missing block {expected} (store is not contiguous)")
+            block = common_pb2.Block()
+            try:
+                block.ParseFromString(data)
+            except DecodeError as exc:
+                raise LedgerCorrupted(f"{where}: block bytes do not decode: {exc}") from exc
+            if block.header.number != num:
+                raise LedgerCorrupted(f"{where}: header names block {block.header.number}")
+            if block_data_hash(block.data) != block.header.data_hash:
+                raise LedgerCorrupted(f"{where}: data hash mismatch (block data was altered)")
+            if num > 0 and block.header.previous_hash != prev_hash:
+                raise LedgerCorrupted(f"{where}: previous hash does not match block {num - 1}")
+            prev_hash = block_header_hash(block.header)
+            if prev_hash != stored_hash:
+                raise LedgerCorrupted(f"{where}: header hash mismatch")
+            expected += 1
+        return expected, prev_hash
+
+    @property
+    def height(self) -> int:
+        """Number of blocks (the next block's number)."""
+        return self._height
+
+    @property
+    def last_hash(self) -> bytes:
+        """Header hash of the last block (b"" before block 0)."""
+        return self._last_hash
+
+    def _q(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._rlock:
+            return self._r.execute(sql, args).fetchall()
+
+    def block_bytes(self, num: int) -> bytes | None:
+        """The marshalled block ``num``, or None."""
+        rows = self._q("SELECT data FROM blocks WHERE num=?", (num,))
+        return rows[0][0] if rows else None
+
+    def block_number_by_hash(self, header_hash: bytes) -> int | None:
+        """Number of the block whose header hash is ``header_hash``, or None."""
+        rows = self._q("SELECT num FROM blocks WHERE hash=?", (header_hash,))
+        return rows[0][0] if rows else None
+
+    def tx_location(self, tx_id: str) -> tuple[int, int, int] | None:
+        """(block, index, validation code) of the first occurrence of ``tx_id``, or None."""
+        rows = self._q("SELECT block, idx, code FROM txs WHERE txid=?", (tx_id,))
+        return rows[0] if rows else None
+
+    # ------------------------------------------------------------------ state
+
+    def get_state(self, ns: str, key: str) -> StateRow | None:
+        """The committed value of ``key`` in namespace ``ns``, or None."""
+        rows = self._q("SELECT value, vb, vt, meta FROM state WHERE ns=? AND key=?", (ns, key.encode()))
+        if not rows:
+            return None
+        value, vb, vt, meta = rows[0]
+        return StateRow(key, value, (vb, vt), decode_metadata(meta))
+
+    def get_versions(self, ns: str, keys: list[str]) -> dict[str, Version]:
+        """Committed versions of several keys (absent keys are left out)."""
+        out: dict[str, Version] = {}
+        with self._wlock:
+            for key in keys:
+                row = self._w.execute("SELECT vb, vt FROM state WHERE ns=? AND key=?", (ns, key.encode())).fetchone()
+                if row:
+                    out[key] = (row[0], row[1])
+        return out
+
+    def range_scan(self, ns: str, start: str, end: str, limit: int, *, writer: bool = False) -> list[StateRow]:
+        """Up to ``limit`` committed entries with start <= key < end (end "" = unbounded), key order."""
+        sql = "SELECT key, value, vb, vt FROM state WHERE ns=? AND key>=?"
+        args: tuple = (ns, start.encode())
+        if end:
+            sql += " AND key<?"
+            args += (end.encode(),)
+        sql += " ORDER BY key LIMIT ?"
+        args += (limit,)
+        if writer:
+            with self._wlock:
+                rows = self._w.execute(sql, args).fetchall()
+        else:
+            rows = self._q(sql, args)
+        return [StateRow(k.decode(errors="surrogateescape"), v, (b, t)) for k, v, b, t in rows]
+
+    def history(self, ns: str, key: str) -> list[tuple[str, bytes | None, bool, int, int]]:
+        """(tx id, value, is_delete, ts_seconds, ts_nanos) of every committed change of a key, newest first."""
+        return self._q("SELECT txid, value, is_delete, ts_s, ts_n FROM history WHERE ns=? AND key=? "
+                       "ORDER BY block DESC, tx DESC", (ns, key.encode()))
+
+    def get_pvt_hash(self, ns: str, coll: str, key_hash: bytes) -> tuple[bytes, Version, dict[str, bytes]] | None:
+        """(value hash, version, metadata) of a private key's public hash, or None."""
+        rows = self._q("SELECT vhash, vb, vt, meta FROM pvt_hash WHERE ns=? AND coll=? AND khash=?",
+                       (ns, coll, key_hash))
+        return (rows[0][0], (rows[0][1], rows[0][2]), decode_metadata(rows[0][3])) if rows else None
+
+    def get_pvt(self, org: str, ns: str, coll: str, key: str) -> tuple[bytes, Version] | None:
+        """A private value as kept at ``org``'s peer, or None."""
+        rows = self._q("SELECT value, vb, vt FROM pvt WHERE org=? AND ns=? AND coll=? AND key=?",
+                       (org, ns, coll, key.encode()))
+        return (rows[0][0], (rows[0][1], rows[0][2])) if rows else None
+
+    def pvt_range(self, org: str, ns: str, coll: str, start: str, end: str, limit: int) -> list[StateRow]:
+        """Private entries kept at ``org``'s peer with start <= key < end (end "" = unbounded)."""
+        sql = "SELECT key, value, vb, vt FROM pvt WHERE org=? AND ns=? AND coll=? AND key>=?"
+        args: tuple = (org, ns, coll, start.encode())
+        if end:
+            sql += " AND key<?"
+            args += (end.encode(),)
+        rows = self._q(sql + " ORDER BY key LIMIT ?", args + (limit,))
+        return [StateRow(k.decode(errors="surrogateescape"), v, (b, t)) for k, v, b, t in rows]
+
+    def writer_get(self, ns: str, key: str) -> StateRow | None:
+        """Like :meth:`get_state` through the writer connection (used by the validator)."""
+        with self._wlock:
+            row = self._w.execute("SELECT value, vb, vt, meta FROM state WHERE ns=? AND key=?",
+                                  (ns, key.encode())).fetchone()
+        return StateRow(key, row[0], (row[1], row[2]), decode_metadata(row[3])) if row else None
+
+    def writer_get_pvt_hash(self, ns: str, coll: str, key_hash: bytes) -> tuple[bytes, Version, dict[str, bytes]] | None:
+        """Like :meth:`get_pvt_hash` through the writer connection (used by the validator)."""
+        with self._wlock:
+            row = self._w.execute("SELECT vhash, vb, vt, meta FROM pvt_hash WHERE ns=? AND coll=? AND khash=?",
+                                  (ns, coll, key_hash)).fetchone()
+        return (row[0], (row[1], row[2]), decode_metadata(row[3])) if row else None
+
+    def tx_exists(self, tx_id: str) -> bool:
+        """True if ``tx_id`` is already in a committed block (writer connection)."""
+        with self._wlock:
+            return self._w.execute("SELECT 1 FROM txs WHERE txid=?", (tx_id,)).fetchone() is not None
+
+    # ------------------------------------------------------------------ commit
+
+    def commit(self, block: common_pb2.Block, batch: UpdateBatch) -> None:
+        """Append ``block`` and apply ``batch`` in one SQLite transaction.
+
+        Raises:
+            LedgerError: the block does not extend the chain, or SQLite fails (nothing is written).
+        """
+        num = block.header.number
+        if num != self._height or (num > 0 and block.header.previous_hash != self._last_hash):
+            raise LedgerError(f"channel {self.channel}: block {num} does not extend the chain at height "
+                              f"{self._height}")
+        header_hash = block_header_hash(block.header)
+        with self._wlock:
+            try:
+                self._w.execute("BEGIN IMMEDIATE")
+                self._apply(num, header_hash, block, batch)
+                self._w.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._w.execute("ROLLBACK")
+                raise LedgerError(f"channel {self.channel}: cannot commit block {num}: {exc}") from exc
+        self._height = num + 1
+        self._last_hash = header_hash
+
+    def _apply(self, num: int, header_hash: bytes, block: common_pb2.Block, batch: UpdateBatch) -> None:
+        w = self._w
+        w.execute("INSERT INTO blocks (num, hash, data) VALUES (?,?,?)", (num, header_hash, block.SerializeToString()))
+        w.executemany("INSERT OR IGNORE INTO txs (txid, block, idx, code) VALUES (?,?,?,?)", batch.txs)
+        for (ns, key), (value, (vb, vt), meta) in batch.state.items():
+            kb = key.encode()
+            if value is None:
+                w.execute("DELETE FROM state WHERE ns=? AND key=?", (ns, kb))
+            elif meta is None:
+                w.execute("INSERT INTO state (ns, key, value, vb, vt, meta) VALUES (?,?,?,?,?,NULL) "
+                          "ON CONFLICT(ns, key) DO UPDATE SET value=excluded.value, vb=excluded.vb, vt=excluded.vt",
+                          (ns, kb, value, vb, vt))
+            else:
+                w.execute("INSERT OR REPLACE INTO state (ns, key, value, vb, vt, meta) VALUES (?,?,?,?,?,?)",
+                          (ns, kb, value, vb, vt, encode_metadata(meta)))
+        for (ns, coll, kh), (vh, (vb, vt), meta) in batch.pvt_hash.items():
+            if vh is None:
+                w.execute("DELETE FROM pvt_hash WHERE ns=? AND coll=? AND khash=?", (ns, coll, kh))
+            else:
+                w.execute("INSERT INTO pvt_hash (ns, coll, khash, vhash, vb, vt, meta) VALUES (?,?,?,?,?,?,?) "
+                          "ON CONFLICT(ns, coll, khash) DO UPDATE SET vhash=excluded.vhash, vb=excluded.vb, "
+                          "vt=excluded.vt, meta=COALESCE(excluded.meta, pvt_hash.meta)",
+                          (ns, coll, kh, vh, vb, vt, encode_metadata(meta or {})))
+        for (org, ns, coll, key), (value, (vb, vt)) in batch.pvt.items():
+            if value is None:
+                w.execute("DELETE FROM pvt WHERE org=? AND ns=? AND coll=? AND key=?", (org, ns, coll, key.encode()))
+            else:
+                w.execute("INSERT OR REPLACE INTO pvt (org, ns, coll, key, value, vb, vt) VALUES (?,?,?,?,?,?,?)",
+                          (org, ns, coll, key.encode(), value, vb, vt))
+        w.executemany("INSERT OR REPLACE INTO history (ns, key, block, tx, txid, value, is_delete, ts_s, ts_n) "
+                      "VALUES (?,?,?,?,?,?,?,?,?)",
+                      [(ns, key.encode(), *rest) for ns, key, *rest in batch.history])

@@ -1,0 +1,129 @@
+"""Derive every name, port and path of a native network from a validated consortium (pure, no I/O).
+
+Layout of an output directory ``out``::
+
+    out/crypto-config.yaml  out/crypto/{peer,orderer}Organizations/...   (cryptogen / Fabric CA)
+    out/configtx/configtx.yaml   out/channel-artifacts/<channel>.block
+    out/env/<host>.env   out/data/<host>/   out/logs/<host>.log   out/collections/<channel>-<cc>.json
+    out/connection-profiles/connection-<org>.json   out/compose/compose.yaml   out/network.json
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .consortium import Consortium, Org
+
+DEFAULT_LOG_SPEC = "info:gossip=warning:msp=warning"
+
+
+@dataclass(frozen=True)
+class OrdererNode:
+    """One orderer process."""
+
+    index: int
+    host: str
+    listen: int
+    admin: int
+    operations: int
+    msp_dir: Path
+    tls_dir: Path
+    data_dir: Path
+    env_file: Path
+    log_file: Path
+
+
+@dataclass(frozen=True)
+class PeerNode:
+    """One peer process."""
+
+    org: str
+    msp_id: str
+    index: int
+    host: str
+    listen: int
+    chaincode: int
+    operations: int
+    msp_dir: Path
+    tls_dir: Path
+    data_dir: Path
+    env_file: Path
+    log_file: Path
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Everything derived: the consortium, the output directory, its processes and files."""
+
+    consortium: Consortium
+    out: Path
+    host: str
+    orderers: list[OrdererNode]
+    peers: list[PeerNode]
+    chaincode_ports: dict[str, int]
+    log_spec: str = DEFAULT_LOG_SPEC
+
+    @property
+    def crypto(self) -> Path:
+        """cryptogen's output directory."""
+        return self.out / "crypto"
+
+    def org_dir(self, org: Org) -> Path:
+        """``crypto/peerOrganizations/<domain>``."""
+        return self.crypto / "peerOrganizations" / org.domain
+
+    @property
+    def orderer_org_dir(self) -> Path:
+        """``crypto/ordererOrganizations/<domain>``."""
+        return self.crypto / "ordererOrganizations" / self.consortium.orderer.domain
+
+    def user_msp(self, org: Org, user: str = "Admin") -> Path:
+        """MSP dir of ``<user>@<domain>``."""
+        return self.org_dir(org) / "users" / f"{user}@{org.domain}" / "msp"
+
+    @property
+    def orderer_admin_tls(self) -> Path:
+        """TLS dir of the orderer org's Admin user (osnadmin's mutual-TLS client)."""
+        dom = self.consortium.orderer.domain
+        return self.orderer_org_dir / "users" / f"Admin@{dom}" / "tls"
+
+    def peers_of(self, org_name: str) -> list[PeerNode]:
+        """The peers of one org, peer0 first."""
+        return [p for p in self.peers if p.org == org_name]
+
+    def block_file(self, channel: str) -> Path:
+        """The channel's genesis block."""
+        return self.out / "channel-artifacts" / f"{channel}.block"
+
+    def collections_file(self, channel: str, chaincode: str) -> Path:
+        """Fabric collection-config JSON of a chaincode on a channel."""
+        return self.out / "collections" / f"{channel}-{chaincode}.json"
+
+    def profile_file(self, org: Org) -> Path:
+        """Connection profile of an org (INTERFACES.md format)."""
+        return self.out / "connection-profiles" / f"connection-{org.name.lower()}.json"
+
+
+def derive(consortium: Consortium, out: Path, log_spec: str = DEFAULT_LOG_SPEC) -> Layout:
+    """The :class:`Layout` of ``consortium`` generated into ``out`` (an absolute path is used as is)."""
+    out = Path(out).absolute()
+    plan = consortium.ports()
+    ord_org = consortium.orderer
+    orderers = []
+    for i, block in enumerate(plan.orderers):
+        host = f"orderer{i}.{ord_org.domain}"
+        node_dir = out / "crypto" / "ordererOrganizations" / ord_org.domain / "orderers" / host
+        orderers.append(OrdererNode(i, host, block.listen, block.second, block.operations, node_dir / "msp",
+                                    node_dir / "tls", out / "data" / host, out / "env" / f"{host}.env",
+                                    out / "logs" / f"{host}.log"))
+    peers = []
+    for org in consortium.orgs:
+        for i in range(org.peers):
+            block = plan.peers[(org.name, i)]
+            host = f"peer{i}.{org.domain}"
+            node_dir = out / "crypto" / "peerOrganizations" / org.domain / "peers" / host
+            peers.append(PeerNode(org.name, org.msp_id, i, host, block.listen, block.second, block.operations,
+                                  node_dir / "msp", node_dir / "tls", out / "data" / host,
+                                  out / "env" / f"{host}.env", out / "logs" / f"{host}.log"))
+    return Layout(consortium, out, consortium.host, orderers, peers, dict(plan.chaincodes), log_spec)
