@@ -71,6 +71,35 @@ def schema_of(category: str) -> Mapping[str, Any]:
     return SCHEMAS[category]
 
 
+def _describe(error: Any) -> str:
+    """One violation as ``path: what`` - naming the rule, never echoing the (possibly sensitive) value."""
+    rule, expected = error.validator, error.validator_value
+    if rule in ("required", "additionalProperties"):
+        what = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+    elif rule == "type":
+        what = f"must be of type {expected}"
+    elif rule in ("maxLength", "minLength"):
+        what = f"must be {'at most' if rule == 'maxLength' else 'at least'} {expected} characters long"
+    elif rule == "pattern":
+        what = f"does not match {expected}"
+    elif rule == "enum":
+        what = "is not one of " + ", ".join(repr(v) for v in expected)
+    elif rule == "const":
+        what = f"must be {expected!r}"
+    elif rule == "format":
+        what = f"is not a valid {expected}"
+    else:
+        what = f"breaks the {rule!r} rule ({expected!r})"
+    return f"{error.json_path}: {what}"
+
+
+def _report(errors: list[Any]) -> list[str]:
+    """Sorted violation texts; a ``format`` failure is dropped where the same field already failed its pattern."""
+    patterned = {e.json_path for e in errors if e.validator == "pattern"}
+    kept = [e for e in errors if not (e.validator == "format" and e.json_path in patterned)]
+    return sorted(_describe(e) for e in kept)
+
+
 def validate_payload(category: str, payload: dict[str, Any]) -> None:
     """Validate ``payload`` against the schema of ``category``.
 
@@ -83,8 +112,8 @@ def validate_payload(category: str, payload: dict[str, Any]) -> None:
         raise InvalidInput(f"unknown category {category!r} (known: {', '.join(CATEGORIES)})")
     if not isinstance(payload, dict):
         raise InvalidInput(f"{category} payload: $: must be a JSON object, not {type(payload).__name__}")
-    errors = sorted(_VALIDATORS[category].iter_errors(payload), key=lambda e: (e.json_path, e.message))
+    errors = _report(list(_VALIDATORS[category].iter_errors(payload)))
     if errors:
-        listed = [f"{e.json_path}: {e.message}" for e in errors[:MAX_ERRORS]]
+        listed = errors[:MAX_ERRORS]
         more = f"; ... and {len(errors) - MAX_ERRORS} more" if len(errors) > MAX_ERRORS else ""
         raise InvalidInput(f"{category} payload invalid ({len(errors)} violations): " + "; ".join(listed) + more)

@@ -84,6 +84,9 @@ def status_cmd(state_dir: Path, as_json: bool) -> None:
     else:
         heights = ", ".join(f"{ch}={h}" for ch, h in sorted(info["heights"].items()))
         click.echo(f"devnet: running (PID {info['pid']}) at {info['url']}")
-        click.echo(f"height: {heights}" if heights else (info["height_error"] or "height unknown"))
+        if heights:
+            click.echo(f"height: {heights}")
+        if info["height_error"] or not heights:
+            click.echo(info["height_error"] or "height unknown")
     if not info["running"]:
         sys.exit(3)  # SystemExit passes through click's non-standalone main unchanged

@@ -36,3 +36,32 @@ def validate(file: Path | None) -> None:
     for ch in consortium.channels:
         ccs = "; ".join(f"{cc.name} [{cc.policy_name}: {cc.endorsement_policy}]" for cc in ch.chaincodes)
         click.echo(f"  channel {ch.name}: {', '.join(ch.members)} -- {ccs}")
+
+
+@network.command()
+@click.option("--consortium", "consortium_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Consortium file (default network/consortium.yaml).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("var/fabric"),
+              show_default=True, help="Directory to generate into.")
+@click.option("--ca", is_flag=True, help="Also describe one Fabric CA per org (fabric-ca.yaml) instead of cryptogen only.")
+def generate(consortium_file: Path | None, out_dir: Path, ca: bool) -> None:
+    """Validate, derive every name/port/path and render the network's files (no binaries needed).
+
+    Writes crypto-config.yaml, configtx/configtx.yaml, env/<host>.env per process, collections/*.json,
+    compose/compose.yaml and network.json. Crypto material, genesis blocks and connection profiles are
+    made by scripts/network.sh up (they need Fabric's cryptogen/configtxgen).
+    """
+    from qcchain_network.consortium import load_consortium
+    from qcchain_network.derive import derive
+    from qcchain_network.errors import ConsortiumError
+    from qcchain_network.render import render_all
+
+    try:
+        consortium = load_consortium(consortium_file)
+    except ConsortiumError as exc:
+        click.echo(str(exc), err=True)
+        raise CliError(f"{len(exc.problems)} problem(s) in {consortium_file or 'network/consortium.yaml'}") from exc
+    written = render_all(derive(consortium, out_dir))
+    click.echo(f"generated {len(written)} files for {consortium.name} in {out_dir.absolute()}")
+    for path in written:
+        click.echo(f"  {path}")

@@ -26,6 +26,7 @@ import fcntl
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import logging
 import os
 import signal
@@ -42,7 +43,7 @@ from .config import (DEFAULT_CHAINCODE_MODULE, DEFAULT_HOST, DEFAULT_PORT, FALLB
                      AlreadyRunningError, ConfigError, DaemonError, DevnetConfig, DevnetShellError,
                      PortInUseError, crypto_dir_of, load_devnet_config)
 from .material import ensure_material
-from .profiles import read_devnet_json, write_devnet_json, write_profiles
+from .profiles import node_config, read_devnet_json, write_devnet_json, write_profiles
 
 log = logging.getLogger(__name__)
 
@@ -172,13 +173,22 @@ def resolve_chaincode_module(requested: str | None) -> str:
     """
     candidates = [requested] if requested else [DEFAULT_CHAINCODE_MODULE, FALLBACK_CHAINCODE_MODULE]
     for name in candidates:
-        for target in (f"{name}.__main__", name):
-            try:
-                if importlib.util.find_spec(target) is not None:
-                    return name
-            except (ImportError, ValueError):
-                continue
+        if _runnable(name):
+            return name
     raise DaemonError(f"chaincode module not found: {' or '.join(candidates)}")
+
+
+def _runnable(name: str) -> bool:
+    """Whether ``python -m name`` can run: a plain module, or a package with ``__main__``."""
+    try:
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            return False
+        if spec.submodule_search_locations is None:
+            return True
+        return importlib.util.find_spec(f"{name}.__main__") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def package_id(name: str, version: str, module: str) -> str:
@@ -274,6 +284,21 @@ def _devnet_class() -> Any:
         raise DaemonError(f"the devnet core ({spec}) is not available: {exc}") from exc
 
 
+def _make_core(devnet_class: Any, state_dir: Path, config: DevnetConfig) -> Any:
+    """Construct the core: with a ``model.NodeConfig`` if its constructor asks for one (plus the state
+    directory for any path-like parameter), else as ``DevNet(state_dir, config)``."""
+    params = inspect.signature(devnet_class).parameters.values()
+    if not any("NodeConfig" in str(p.annotation) for p in params):
+        return devnet_class(state_dir, config)
+    kwargs: dict[str, Any] = {}
+    for param in params:
+        if "NodeConfig" in str(param.annotation):
+            kwargs[param.name] = node_config(config)
+        elif "Path" in str(param.annotation) and param.default is inspect.Parameter.empty:
+            kwargs[param.name] = state_dir
+    return devnet_class(**kwargs)
+
+
 class Runner:
     """One devnet run in this process: lock, material, profiles, chaincode servers, devnet core."""
 
@@ -313,7 +338,7 @@ class Runner:
         self.servers.start(config)
         config = replace(config.with_material(crypto, tls_files).with_chaincode_servers(
             self.servers.addresses, self.servers.package_ids), chaincode_module=module)
-        self.devnet = devnet_class(self.state_dir, config)
+        self.devnet = _make_core(devnet_class, self.state_dir, config)
         self.devnet.start()
         config = config.with_endpoint(opts.host, int(getattr(self.devnet, "port", opts.port)))
         write_profiles(self.state_dir, config, crypto, tls_files)
@@ -542,18 +567,22 @@ def _heights(info: dict[str, Any]) -> tuple[dict[str, int], str | None]:
     if not profiles:
         return {}, "height unknown: no connection profile"
     heights: dict[str, int] = {}
+    gateways: dict[str, Any] = {}
     try:
-        gateway = connect_profile(next(iter(profiles.values())), user="Admin")
-        try:
-            for channel in info.get("channels", {}):
-                contract = gateway.get_network(channel).get_contract("qscc")
-                raw = contract.evaluate_transaction("GetChainInfo", channel)
-                heights[channel] = ledger_pb2.BlockchainInfo.FromString(raw).height
-        finally:
-            with contextlib.suppress(Exception):
-                gateway.close()
+        for channel, desc in info.get("channels", {}).items():
+            org = next((m for m in desc.get("members", []) if m in profiles), None)
+            if org is None:
+                continue
+            if org not in gateways:
+                gateways[org] = connect_profile(profiles[org], user="Admin")
+            raw = gateways[org].get_network(channel).get_contract("qscc").evaluate_transaction("GetChainInfo", channel)
+            heights[channel] = ledger_pb2.BlockchainInfo.FromString(raw).height
     except Exception as exc:  # noqa: BLE001 - status reports, never fails
         return heights, f"height unknown: {type(exc).__name__}: {exc}"
+    finally:
+        for gateway in gateways.values():
+            with contextlib.suppress(Exception):
+                gateway.close()
     return heights, None
 
 

@@ -9,6 +9,9 @@ server certificate's SANs).
 
 ``<dir>/devnet.json`` describes the running devnet: endpoint, TLS CA, channels, chaincodes, PID.
 
+:func:`node_config` gives the devnet core its view of the same config and material
+(``qcchain_devnet.model.NodeConfig``: org CA certs, each org's peer signing identity, TLS pair).
+
 Profiles are derived data: they are rewritten at every start (the port may change); crypto material is
 never touched here.
 """
@@ -22,12 +25,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .config import DevnetConfig, DevnetTLS, OrgConfig, user_msp_dir
+from .config import (ConfigError, DevnetConfig, DevnetTLS, MaterialError, OrgConfig, orderer_org_dir,
+                     user_msp_dir)
 
 log = logging.getLogger(__name__)
 
 __all__ = ["profile_path", "build_profile", "write_profiles", "write_devnet_json", "read_devnet_json",
-           "DEVNET_JSON"]
+           "node_config", "DEVNET_JSON"]
 
 DEVNET_JSON = "devnet.json"
 
@@ -126,3 +130,61 @@ def read_devnet_json(state_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+# ----------------------------------------------------------------------------- the core's view
+
+def _msp_ids(config: DevnetConfig, names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(config.org(n).msp_id for n in names)
+
+
+def _first_pem(directory: Path) -> bytes:
+    files = sorted(directory.glob("*.pem"))
+    if not files:
+        raise MaterialError(f"no certificate in {directory}")
+    return files[0].read_bytes()
+
+
+def _identity(name: str, msp_id: str, org_msp: Path, node_msp: Path, host: str) -> Any:
+    from .model import OrgIdentity
+
+    return OrgIdentity(name=name, msp_id=msp_id, ca_certs=(_first_pem(org_msp / "cacerts"),),
+                       tls_ca_certs=(_first_pem(org_msp / "tlscacerts"),),
+                       peer_cert=_first_pem(node_msp / "signcerts"),
+                       peer_key=(node_msp / "keystore" / "priv_sk").read_bytes(), peer_host=host)
+
+
+def node_config(config: DevnetConfig) -> Any:
+    """The devnet core's ``model.NodeConfig``: org identities (CA certs, peer0's signing identity),
+    channels with MSP-ID members, chaincodes with their CCaaS address and package id, TLS pair.
+
+    Raises:
+        ConfigError: the material location is not set, or a channel names an unknown org.
+        MaterialError: a certificate or key file is missing.
+    """
+    from .model import ChaincodeDef, ChannelDef, CollectionDef, NodeConfig
+
+    if config.crypto_dir is None:
+        raise ConfigError("crypto material location not set (call with_material first)")
+    try:
+        orgs = tuple(_identity(o.name, o.msp_id, config.org_msp_dir(o), config.peer_msp_dir(o), o.peer_hosts[0])
+                     for o in config.orgs)
+        od = orderer_org_dir(config.crypto_dir, config.orderer.domain)
+        host = config.orderer.node_hosts[0]
+        orderer = _identity(config.orderer.name, config.orderer.msp_id, od / "msp", od / "orderers" / host / "msp",
+                            host)
+        tls_cert = config.tls_files.cert.read_bytes() if config.tls and config.tls_files else None
+        tls_key = config.tls_files.key.read_bytes() if config.tls and config.tls_files else None
+    except OSError as exc:
+        raise MaterialError(f"crypto material incomplete: {exc}") from exc
+    channels = tuple(ChannelDef(name=ch.name, members=_msp_ids(config, ch.members), chaincodes=tuple(
+        ChaincodeDef(name=cc.name, endorsement_policy=cc.endorsement_policy, version=cc.version,
+                     address=config.chaincode_addresses.get(cc.name, ""),
+                     package_id=config.package_ids.get(cc.name, ""),
+                     collections=tuple(CollectionDef(name=c.name, members=_msp_ids(config, c.members),
+                                                     member_only_read=c.member_only_read,
+                                                     member_only_write=c.member_only_write)
+                                       for c in cc.collections))
+        for cc in ch.chaincodes)) for ch in config.channels)
+    return NodeConfig(orgs=orgs, channels=channels, host=config.host, port=config.port, tls_cert=tls_cert,
+                      tls_key=tls_key, orderer=orderer)

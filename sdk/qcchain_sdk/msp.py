@@ -24,8 +24,9 @@ logger = logging.getLogger(__name__)
 def load_identity(msp_dir: str | Path, msp_id: str | None = None) -> tuple[Identity, Signer]:
     """Identity and ECDSA signer from ``msp_dir``.
 
-    ``msp_id`` defaults to the ``config.yaml``-less convention of the certificate's issuer org: pass it
-    explicitly when known (connection profiles do).
+    Pass ``msp_id`` when known (connection profiles do). Without it the MSP ID is derived from the
+    issuer's O= by the cryptogen/fabric-samples convention (``inspection.qcchain.example`` →
+    ``InspectionMSP``), since an MSP directory does not record its MSP ID.
 
     Raises:
         IdentityError: naming the directory or file that is missing, unreadable, or has no matching key.

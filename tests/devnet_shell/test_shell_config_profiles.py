@@ -111,3 +111,40 @@ def test_devnet_json_round_trip(tmp_path: Path) -> None:
     assert info["chaincode_servers"]["qcchain"] == {"address": "127.0.0.1:9999", "package_id": "qcchain_1.0:ab"}
     assert "development runtime" in info["runtime"]
     assert read_devnet_json(tmp_path / "absent") is None
+
+
+def test_node_config_identities_validate_in_the_core_msp(tmp_path: Path) -> None:
+    """The core's MSP accepts the generated identities with the right NodeOU roles."""
+    from fabric_protos.msp import identities_pb2
+
+    from qcchain_devnet.model import MSP
+    from qcchain_devnet.profiles import node_config
+
+    cfg = default_config()
+    crypto = tmp_path / "cc"
+    node = node_config(cfg.with_material(crypto, ensure_material(crypto, cfg)))
+    assert [o.msp_id for o in node.orgs] == [o.msp_id for o in cfg.orgs]
+    assert node.channels[0].members == tuple(o.msp_id for o in cfg.orgs)
+    msp = MSP(node.orgs)
+    for org in cfg.orgs:
+        users = crypto / "peerOrganizations" / org.domain / "users"
+        cases = {users / f"Admin@{org.domain}/msp": "admin", users / f"User1@{org.domain}/msp": "client"}
+        cases[crypto / "peerOrganizations" / org.domain / "peers" / org.peer_hosts[0] / "msp"] = "peer"
+        for msp_dir, role in cases.items():
+            cert = next((msp_dir / "signcerts").glob("*.pem")).read_bytes()
+            sid = identities_pb2.SerializedIdentity(mspid=org.msp_id, id_bytes=cert).SerializeToString()
+            assert role in msp.deserialize(sid, "qcchannel").roles
+
+
+def test_sdk_reads_the_profiles_and_identities(tmp_path: Path) -> None:
+    from qcchain_sdk.msp import load_identity
+    from qcchain_sdk.profile import load_profile
+
+    cfg = default_config().with_endpoint("127.0.0.1", 17051)
+    tls = ensure_material(tmp_path / "cc", cfg)
+    for path in write_profiles(tmp_path, cfg, tmp_path / "cc", tls):
+        prof = load_profile(path)
+        org = prof.organizations[prof.organization]
+        identity, signer = load_identity(org.users["User1"], org.msp_id)
+        assert identity.msp_id == org.msp_id
+        assert signer(b"\x00" * 32)

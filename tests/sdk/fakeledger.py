@@ -61,6 +61,7 @@ class Ledger:
         self._pending: list[common_pb2.Envelope] = []
         self._batch_timeout = batch_timeout
         self._stop = threading.Event()
+        self.paused = threading.Event()  # set: the orderer cuts no blocks
         self._thread = threading.Thread(target=self._run, name="fake-orderer", daemon=True)
         self._thread.start()
 
@@ -100,6 +101,9 @@ class Ledger:
             return Execution(200, "", value, rw, chaincode_event_pb2.ChaincodeEvent(event_name="incr", payload=value))
         if fn == "transient" and len(params) == 1:
             return Execution(200, "", transient.get(params[0].decode(), b""), rw)
+        if fn == "sleep" and len(params) == 1:
+            time.sleep(float(params[0]))
+            return Execution(200, "", b"slept", rw)
         if fn == "fail":
             return Execution(500, params[0].decode() if params else "failed", b"", rw)
         return Execution(500, f"unknown function {fn!r} or wrong argument count", b"", rw)
@@ -118,7 +122,7 @@ class Ledger:
         while not self._stop.is_set():
             time.sleep(self._batch_timeout)
             with self.cond:
-                if not self._pending:
+                if not self._pending or self.paused.is_set():
                     continue
                 batch, self._pending = self._pending, []
                 block = Block(len(self.blocks))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -48,7 +49,7 @@ int EVP_PKEY_keygen_init(EVP_PKEY_CTX *ctx);
 int EVP_PKEY_keygen(EVP_PKEY_CTX *ctx, EVP_PKEY **ppkey);
 int EVP_PKEY_set_alias_type(EVP_PKEY *pkey, int type);
 int EVP_PKEY_id(const EVP_PKEY *pkey);
-int EVP_PKEY_get_id(const EVP_PKEY *pkey);
+int EVP_PKEY_is_a(const EVP_PKEY *pkey, const char *name);
 void EVP_PKEY_free(EVP_PKEY *pkey);
 int EVP_PKEY_sign_init(EVP_PKEY_CTX *ctx);
 int EVP_PKEY_sign(EVP_PKEY_CTX *ctx, unsigned char *sig, size_t *siglen, const unsigned char *tbs, size_t tbslen);
@@ -128,8 +129,10 @@ class Backend:
             texts.append(self.ffi.string(buf).decode("ascii", "replace"))
         return "; ".join(texts[-2:]) or "no detail"
 
-    def _pkey_id(self, pkey: Any) -> int:
-        return int(self.lib.EVP_PKEY_get_id(pkey) if self.v3 else self.lib.EVP_PKEY_id(pkey))
+    def _is_sm2(self, pkey: Any) -> bool:
+        if self.v3:  # provider-native keys have no legacy id; ask the key manager
+            return bool(self.lib.EVP_PKEY_is_a(pkey, b"SM2") == 1)
+        return bool(self.lib.EVP_PKEY_id(pkey) == _EVP_PKEY_SM2)
 
     def _wrap(self, pkey: Any) -> Key:
         """Own ``pkey``; make sure it is an SM2 key usable with SM2 operations.
@@ -141,7 +144,7 @@ class Backend:
         key = Key(self, pkey)
         if not self.public_der(key).startswith(SPKI_PREFIX):
             raise InvalidKey("key is not an SM2 key (curve must be SM2, OID 1.2.156.10197.1.301)")
-        if self._pkey_id(pkey) != _EVP_PKEY_SM2:
+        if not self._is_sm2(pkey):
             if self.v3 or self.lib.EVP_PKEY_set_alias_type(pkey, _EVP_PKEY_SM2) != 1:
                 raise InvalidKey(f"key on the SM2 curve cannot be used as SM2 ({self._errors()})")
         return key
@@ -347,6 +350,7 @@ def _candidates() -> dict[str, tuple[str, bool]]:
 
 
 _LOADED: dict[str, Backend] = {}
+_LOCK = threading.RLock()
 
 
 def load(name: str) -> Backend:
@@ -355,6 +359,11 @@ def load(name: str) -> Backend:
     Raises:
         OSError: that library is not available here or lacks SM2.
     """
+    with _LOCK:
+        return _load_locked(name)
+
+
+def _load_locked(name: str) -> Backend:
     if name not in _LOADED:
         cands = _candidates()
         if name not in cands:
@@ -388,13 +397,17 @@ def default() -> Backend:
         OSError: no SM2-capable library could be loaded (or the requested one is missing).
     """
     global _DEFAULT
-    if _DEFAULT is None:
-        wanted = os.environ.get("QCCHAIN_GM_BACKEND", "").strip()
-        if wanted:
-            _DEFAULT = load(wanted)
-        else:
-            names = available()
-            if not names:
-                raise OSError("no SM2-capable native library found (need tongsuopy or OpenSSL 3 with SM2)")
-            _DEFAULT = load(names[0])
-    return _DEFAULT
+    with _LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = _choose()
+        return _DEFAULT
+
+
+def _choose() -> Backend:
+    wanted = os.environ.get("QCCHAIN_GM_BACKEND", "").strip()
+    if wanted:
+        return load(wanted)
+    names = available()
+    if not names:
+        raise OSError("no SM2-capable native library found (need tongsuopy or OpenSSL 3 with SM2)")
+    return load(names[0])

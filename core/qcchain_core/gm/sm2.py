@@ -74,18 +74,18 @@ def _der_int(value: int) -> bytes:
 
 
 def ciphertext_from_raw(raw: bytes) -> bytes:
-    """Convert raw ``04||x||y||C3||C2`` (or without the ``04``) into this module's DER form.
+    """Convert raw ``04||x||y||C3||C2`` (C1 uncompressed, with its ``04``) into this module's DER form.
 
     Raises:
-        DecryptionError: too short to hold C1 and C3.
+        DecryptionError: no ``04`` prefix, or too short to hold C1, C3 and one byte of C2.
     """
     blob = _require_bytes("raw", raw)
-    if len(blob) % 2 == 1 and blob[:1] == b"\x04":
-        blob = blob[1:]
-    if len(blob) < 96:
-        raise DecryptionError(f"raw SM2 ciphertext is {len(blob)} bytes; C1 and C3 alone need 96")
-    x, y = int.from_bytes(blob[:32], "big"), int.from_bytes(blob[32:64], "big")
-    body = _der_int(x) + _der_int(y) + _der(0x04, blob[64:96]) + _der(0x04, blob[96:])
+    if blob[:1] != b"\x04":
+        raise DecryptionError("raw SM2 ciphertext must start with the uncompressed point prefix 04")
+    if len(blob) < 98:
+        raise DecryptionError(f"raw SM2 ciphertext is {len(blob)} bytes; C1 and C3 alone need 97")
+    x, y = int.from_bytes(blob[1:33], "big"), int.from_bytes(blob[33:65], "big")
+    body = _der_int(x) + _der_int(y) + _der(0x04, blob[65:97]) + _der(0x04, blob[97:])
     return _der(0x30, body)
 
 
@@ -122,6 +122,15 @@ def ciphertext_to_raw(der: bytes) -> bytes:
         raise DecryptionError("SM2 ciphertext fields have the wrong sizes")
     xi, yi = int.from_bytes(x, "big"), int.from_bytes(y, "big")
     return b"\x04" + xi.to_bytes(32, "big") + yi.to_bytes(32, "big") + c3 + c2
+
+
+def _sec1_pem(d: int, point: bytes) -> bytes:
+    """SEC1 ``EC PRIVATE KEY`` PEM for scalar ``d`` on SM2 (with the public point when given)."""
+    body = _der_int(1) + _der(0x04, d.to_bytes(32, "big")) + _der(0xA0, bytes.fromhex("06082a811ccf5501822d"))
+    if point:
+        body += _der(0xA1, _der(0x03, b"\x00" + point))
+    der = _der(0x30, body)
+    return b"-----BEGIN EC PRIVATE KEY-----\n" + base64.encodebytes(der) + b"-----END EC PRIVATE KEY-----\n"
 
 
 def _backend(backend: str | None) -> _native.Backend:
@@ -267,11 +276,9 @@ class SM2PrivateKey:
             raise InvalidKey(f"SM2 private scalar must be 32 bytes, got {len(d)}")
         if not 1 <= value <= N - 2:
             raise InvalidKey("SM2 private scalar out of range [1, n-2]")
-        sec1 = _der(0x30, _der_int(1) + _der(0x04, value.to_bytes(32, "big"))
-                    + _der(0xA0, bytes.fromhex("06082a811ccf5501822d")))
-        pem = (b"-----BEGIN EC PRIVATE KEY-----\n" + base64.encodebytes(sec1)
-               + b"-----END EC PRIVATE KEY-----\n")
-        return cls(_backend(backend).load_private_pem(pem, None))
+        be = _backend(backend)
+        point = cls(be.load_private_pem(_sec1_pem(value, b""), None)).public_key().to_bytes()
+        return cls(be.load_private_pem(_sec1_pem(value, point), None))  # PEM export keeps the point
 
     @property
     def backend(self) -> str:

@@ -1,0 +1,48 @@
+"""``python -m qcchain_contracts`` / ``qcchain-chaincode``: serve every qcchain contract as CCaaS.
+
+Environment (read here, once, and nowhere else): the CCaaS variables of :func:`qcchain_shim.server.config_from_env`
+(``CHAINCODE_SERVER_ADDRESS``, ``CHAINCODE_ID``, TLS files) and optionally ``QCCHAIN_CHAINCODE_NAME``
+(default ``qcchain``). ``CHAINCODE_ID`` is Fabric's package id ``<label>:<hex sha256 of the package>``;
+its digest is what governance approves per version (:mod:`qcchain_contracts.lifecycle`). An id of
+another form (a development runtime's) disables the package check, with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from . import contract_classes
+from .errors import InvalidInput
+from .lifecycle import DEFAULT_CHAINCODE, configure_running_package
+
+log = logging.getLogger(__name__)
+
+
+def main() -> None:
+    """Configure the running package, then serve until SIGTERM/SIGINT; exit 2 on a configuration error."""
+    from qcchain_shim import serve
+    from qcchain_shim.errors import ConfigError
+    from qcchain_shim.server import config_from_env
+
+    logging.basicConfig(level=os.environ.get("QCCHAIN_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = config_from_env()
+    except ConfigError as exc:
+        print(f"qcchain-chaincode: {exc}", file=sys.stderr)
+        sys.exit(2)
+    name = os.environ.get("QCCHAIN_CHAINCODE_NAME", DEFAULT_CHAINCODE)
+    try:
+        running = configure_running_package(config.chaincode_id, name)
+    except InvalidInput:
+        log.warning("CHAINCODE_ID is not '<label>:<sha256>'; the approved-package check is disabled")
+        running = None
+    if running is not None:
+        log.info("serving package %s (chaincode %s)", running.label, name)
+    serve([cls() for cls in contract_classes()], config)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,361 @@
+"""Sharing grants between member orgs, per-access logging and the sharing check (REQUIREMENTS T-9.1).
+
+A grant lets a grantee org read an owner org's records over a scope (``record``, ``category`` or
+``equipment``) up to a maximum grade, for a purpose, until an expiry (transaction time) and optionally
+for a limited number of uses. Flow: ``request`` (grantee) -> ``approve`` / ``reject`` (owner), or
+``grant`` (owner, direct); ``revoke`` (owner or grantee); ``add_keys`` (owner attaches L3 data keys
+wrapped for the grantee). Every read of L3/L4 data is an ``access`` transaction that checks the grant
+(or the regulator's supervisory access from the ``"sharing"`` policy) and logs who, what, when, why.
+``check`` (evaluate) reports expired-but-listed, above-policy, revoked-key and never-used grants.
+
+Every write carries the caller's SM2 signature (hex) over the canonical JSON of its request body,
+verified against the on-chain key registry; bodies name the ``channel`` and ``action`` so a signature
+cannot be replayed elsewhere. Pure grant rules live in :mod:`qcchain_contracts.sharing_rules`.
+
+Ledger keys (composite): ``shr.grant`` [grant_id]; ``shr.by_grantee`` / ``shr.by_owner``
+[msp, grant_id]; ``shr.key`` [grant_id, record_id] (wrapped data key); ``shr.access``
+[record_id, 12-digit time, tx_id] (access log); ``shr.nonce`` [msp, nonce] (used access nonces).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from qcchain_core.canonical import canonical_json
+from qcchain_shim import Context, Contract, transaction
+
+from . import sharing_rules as rules
+from .common import caller_msp, get_json, put_json, record_event, tx_time
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .sharing_rules import validate_body, validate_sharing_policy
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Sharing", "find_grant", "consume_grant", "wrapped_key_for", "log_access", "validate_sharing_policy"]
+
+CONTRACT = "sharing"
+GRANT, BY_GRANTEE, BY_OWNER, WKEY, ACCESS, NONCE = (
+    "shr.grant", "shr.by_grantee", "shr.by_owner", "shr.key", "shr.access", "shr.nonce")
+
+
+# --- G's modules, imported lazily (they import this module too) -----------------------------------------
+def _gov() -> Any:
+    from . import governance
+
+    return governance
+
+
+def _keys() -> Any:
+    from . import keyregistry
+
+    return keyregistry
+
+
+def _record_meta(ctx: Context, record_id: str) -> dict[str, Any]:
+    from .records import get_record_meta
+
+    meta = get_record_meta(ctx.stub, record_id)
+    if meta is None or meta.get("deleted"):
+        raise NotFound(f"record {record_id!r} does not exist")
+    return dict(meta)
+
+
+# --- cross-module API (used by records) ----------------------------------------------------------------
+def _grant_key(ctx: Context, grant_id: str) -> str:
+    return str(ctx.stub.create_composite_key(GRANT, [grant_id]))
+
+
+def _load_grant(ctx: Context, grant_id: str) -> dict[str, Any]:
+    grant = get_json(ctx.stub, _grant_key(ctx, grant_id))
+    if grant is None:
+        raise NotFound(f"grant {grant_id!r} does not exist")
+    return grant
+
+
+def _grants_of(ctx: Context, index: str, msp: str) -> list[dict[str, Any]]:
+    out = []
+    for kv in ctx.stub.get_state_by_partial_composite_key(index, [msp]):
+        _, attrs = ctx.stub.split_composite_key(kv.key)
+        grant = get_json(ctx.stub, _grant_key(ctx, attrs[1]))
+        if grant is not None:
+            out.append(grant)
+    return out
+
+
+def find_grant(ctx: Context, grantee_msp: str, record_meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The first (in key order) approved, unexpired, unrevoked grant to ``grantee_msp`` covering the
+    record (scope record/category/equipment, same owner) with max grade >= the record's grade and
+    uses left at transaction time; None if there is none."""
+    now = tx_time(ctx)
+    for grant in _grants_of(ctx, BY_GRANTEE, grantee_msp):
+        if rules.grant_serves(grant, record_meta, now):
+            return grant
+    return None
+
+
+def wrapped_key_for(ctx: Context, grant: dict[str, Any], record_id: str) -> dict[str, Any] | None:
+    """The L3 data key of ``record_id`` wrapped (SM2) for the grantee of ``grant``, if attached."""
+    return get_json(ctx.stub, ctx.stub.create_composite_key(WKEY, [grant["grant_id"], record_id]))
+
+
+def log_access(ctx: Context, record_meta: dict[str, Any], purpose: str, basis: str, grant_id: str | None) -> dict[str, Any]:
+    """Write the access-log entry (who, what, when, why) for one read and return it."""
+    at, tx_id = tx_time(ctx), ctx.stub.get_tx_id()
+    entry = {"tx_id": tx_id, "at": at, "reader_msp": caller_msp(ctx), "reader_id": ctx.client_identity.id,
+             "record_id": record_meta["record_id"], "owner_msp": record_meta["owner_msp"],
+             "grade": record_meta["grade"], "purpose": purpose, "basis": basis, "grant_id": grant_id}
+    put_json(ctx.stub, ctx.stub.create_composite_key(ACCESS, [record_meta["record_id"], f"{at:012d}", tx_id]), entry)
+    return entry
+
+
+def consume_grant(ctx: Context, grant: dict[str, Any], record_meta: dict[str, Any], purpose: str) -> dict[str, Any]:
+    """Count one use of ``grant`` (if limited), stamp its last use, log the access; return the log entry.
+
+    Raises:
+        Forbidden: the grant does not serve this record now (expired, used up, revoked, out of scope).
+    """
+    now = tx_time(ctx)
+    if not rules.grant_serves(grant, record_meta, now):
+        raise Forbidden(f"grant {grant['grant_id']!r} does not cover record {record_meta['record_id']!r} now")
+    updated = dict(grant, uses=int(grant.get("uses", 0)) + 1, last_used_at=now)
+    put_json(ctx.stub, _grant_key(ctx, grant["grant_id"]), updated)
+    return log_access(ctx, record_meta, purpose, "grant", grant["grant_id"])
+
+
+# --- helpers of the contract -------------------------------------------------------------------------
+def _reader(ctx: Context) -> tuple[str, dict[str, Any]]:
+    """Serving check for reads; the caller must be an active member. Returns (caller msp, sharing policy).
+
+    Raises:
+        Destroyed: the contract was destroyed. Forbidden: the caller is not an active member.
+    """
+    _gov().require_serving(ctx, CONTRACT, False)
+    msp = caller_msp(ctx)
+    if _gov().role_of(ctx.stub, msp) is None:
+        raise Forbidden(f"{msp} is not an active member of the consortium")
+    return msp, _gov().get_policy(ctx.stub, "sharing")
+
+
+def _signed(ctx: Context, action: str, body: dict[str, Any], key_id: str, signature: str) -> tuple[str, dict[str, Any]]:
+    """Check the serving state, the body and the caller's SM2 signature; return (caller msp, policy).
+
+    Raises:
+        Frozen, Destroyed: governance refuses writes. InvalidInput: malformed body or signature.
+        Forbidden: caller not a member; InvalidSignatureError: the signature does not verify.
+    """
+    _gov().require_serving(ctx, CONTRACT, True)
+    msp = caller_msp(ctx)
+    if _gov().role_of(ctx.stub, msp) is None:
+        raise Forbidden(f"{msp} is not a member of the consortium")
+    validate_body(action, body, ctx.stub.get_channel_id())
+    try:
+        sig = bytes.fromhex(signature)
+    except ValueError as exc:
+        raise InvalidInput("signature must be hex (DER-encoded SM2 signature)") from exc
+    _keys().verify_sm2(ctx, key_id, canonical_json(body), sig, msp)
+    return msp, _gov().get_policy(ctx.stub, "sharing")
+
+
+def _check_wrapped_keys(ctx: Context, grant: dict[str, Any], wrapped: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    if not wrapped:
+        return []
+    enc = _keys().org_encryption_key(ctx, grant["grantee_msp"])
+    out = []
+    for item in wrapped:
+        meta = _record_meta(ctx, item["record_id"])
+        if not rules.covers(grant, meta) or meta.get("grade") != "L3":
+            raise InvalidInput(f"wrapped key for record {item['record_id']!r}: not an L3 record covered by the grant")
+        if item["key_id"] != enc["key_id"]:
+            raise InvalidInput(f"wrapped key for record {item['record_id']!r} is not for {grant['grantee_msp']}'s active key")
+        out.append((item["record_id"], {"record_id": item["record_id"], "key_id": item["key_id"],
+                                        "wrapped_key": item["wrapped_key"], "grant_id": grant["grant_id"]}))
+    return out
+
+
+def _store(ctx: Context, grant: dict[str, Any], wrapped: list[tuple[str, dict[str, Any]]] = ()) -> None:  # type: ignore[assignment]
+    put_json(ctx.stub, _grant_key(ctx, grant["grant_id"]), grant)
+    for record_id, item in wrapped:
+        put_json(ctx.stub, ctx.stub.create_composite_key(WKEY, [grant["grant_id"], record_id]), item)
+
+
+def _new_grant(ctx: Context, body: dict[str, Any], policy: dict[str, Any], owner: str, grantee: str) -> dict[str, Any]:
+    if owner == grantee:
+        raise InvalidInput("owner and grantee are the same org")
+    if get_json(ctx.stub, _grant_key(ctx, body["grant_id"])) is not None:
+        raise Conflict(f"grant {body['grant_id']!r} already exists")
+    grantee_role = _gov().role_of(ctx.stub, grantee)
+    if grantee_role is None or _gov().role_of(ctx.stub, owner) is None:
+        raise InvalidInput(f"owner {owner} and grantee {grantee} must both be consortium members")
+    now = tx_time(ctx)
+    problems = rules.term_problems(policy, grantee_role, body, now)
+    if body["scope"]["type"] == "record":
+        meta = _record_meta(ctx, body["scope"]["value"])
+        if meta["owner_msp"] != owner:
+            problems.append(f"record {meta['record_id']!r} is owned by {meta['owner_msp']}, not {owner}")
+    if problems:
+        raise InvalidInput("grant refused by the sharing policy: " + "; ".join(problems))
+    for key_type, msp in ((BY_GRANTEE, grantee), (BY_OWNER, owner)):
+        put_json(ctx.stub, ctx.stub.create_composite_key(key_type, [msp, body["grant_id"]]), {"grant_id": body["grant_id"]})
+    return rules.new_grant(body, owner, grantee, now, ctx.stub.get_channel_id())
+
+
+class Sharing(Contract):
+    """``sharing:*`` transactions (see the module docstring)."""
+
+    name = CONTRACT
+
+    @transaction
+    def request(self, ctx: Context, body: dict, key_id: str, signature: str) -> dict:
+        """Grantee asks ``owner_msp`` for a grant. Raises InvalidInput, Forbidden, Conflict, Frozen."""
+        msp, policy = _signed(ctx, "request", body, key_id, signature)
+        grant = _new_grant(ctx, body, policy, body["owner_msp"], msp)
+        grant = rules.signed(grant, body, msp, key_id, signature)
+        _store(ctx, grant)
+        record_event(ctx, "sharing.request", {"grant_id": grant["grant_id"], "owner_msp": grant["owner_msp"]})
+        return grant
+
+    @transaction
+    def grant(self, ctx: Context, body: dict, key_id: str, signature: str) -> dict:
+        """Owner grants directly (approved at once; may carry wrapped L3 keys). Raises as ``request``."""
+        msp, policy = _signed(ctx, "grant", body, key_id, signature)
+        grant = _new_grant(ctx, body, policy, msp, body["grantee_msp"])
+        grant = rules.decided(rules.signed(grant, body, msp, key_id, signature), "approved", msp, tx_time(ctx), "")
+        _store(ctx, grant, _check_wrapped_keys(ctx, grant, body.get("wrapped_keys", [])))
+        record_event(ctx, "sharing.grant", {"grant_id": grant["grant_id"], "grantee_msp": grant["grantee_msp"]})
+        return grant
+
+    def _decide(self, ctx: Context, action: str, body: dict, key_id: str, signature: str) -> dict:
+        msp, _ = _signed(ctx, action, body, key_id, signature)
+        grant = _load_grant(ctx, body["grant_id"])
+        allowed = rules.allowed_deciders(grant, action)
+        if msp not in allowed:
+            raise Forbidden(f"{msp} may not {action} grant {grant['grant_id']!r} (only {', '.join(allowed)})")
+        needed = rules.STATUS_BEFORE[action]
+        if grant["status"] not in needed:
+            raise Conflict(f"grant {grant['grant_id']!r} is {grant['status']}; {action} needs {' or '.join(needed)}")
+        wrapped = _check_wrapped_keys(ctx, grant, body.get("wrapped_keys", []))
+        if action != "add_keys":
+            grant = rules.decided(grant, rules.STATUS_AFTER[action], msp, tx_time(ctx), body.get("reason", ""))
+        grant = rules.signed(grant, body, msp, key_id, signature)
+        _store(ctx, grant, wrapped)
+        record_event(ctx, f"sharing.{action}", {"grant_id": grant["grant_id"]})
+        return grant
+
+    @transaction
+    def approve(self, ctx: Context, body: dict, key_id: str, signature: str) -> dict:
+        """Owner approves a requested grant (L3: with wrapped keys). Raises Forbidden, Conflict, NotFound."""
+        return self._decide(ctx, "approve", body, key_id, signature)
+
+    @transaction
+    def reject(self, ctx: Context, body: dict, key_id: str, signature: str) -> dict:
+        """Owner rejects a requested grant. Raises Forbidden, Conflict, NotFound."""
+        return self._decide(ctx, "reject", body, key_id, signature)
+
+    @transaction
+    def revoke(self, ctx: Context, body: dict, key_id: str, signature: str) -> dict:
+        """Owner or grantee revokes a requested/approved grant. Raises Forbidden, Conflict, NotFound."""
+        return self._decide(ctx, "revoke", body, key_id, signature)
+
+    @transaction
+    def add_keys(self, ctx: Context, body: dict, key_id: str, signature: str) -> dict:
+        """Owner attaches L3 data keys wrapped for the grantee. Raises Forbidden, Conflict, InvalidInput."""
+        return self._decide(ctx, "add_keys", body, key_id, signature)
+
+    @transaction
+    def access(self, ctx: Context, body: dict, key_id: str, signature: str) -> dict:
+        """Read an L3/L4 record under a grant, supervision or ownership; logged. Returns
+        ``{"entry", "record", "wrapped_key"}``. Raises Forbidden (no basis), Conflict (nonce reused),
+        InvalidInput (not L3/L4), NotFound."""
+        msp, policy = _signed(ctx, "access", body, key_id, signature)
+        nonce_key = ctx.stub.create_composite_key(NONCE, [msp, body["nonce"]])
+        if get_json(ctx.stub, nonce_key) is not None:
+            raise Conflict(f"access nonce {body['nonce']!r} was already used by {msp}")
+        if body["purpose"] not in policy["grants"]["purposes"]:
+            raise InvalidInput(f"purpose {body['purpose']!r} is not one of {', '.join(policy['grants']['purposes'])}")
+        meta = _record_meta(ctx, body["record_id"])
+        if meta.get("grade") not in ("L3", "L4"):
+            raise InvalidInput(f"record {meta['record_id']!r} is {meta.get('grade')}: read it with records, no access transaction")
+        put_json(ctx.stub, nonce_key, {"tx_id": ctx.stub.get_tx_id()})
+        role = _gov().role_of(ctx.stub, msp)
+        if msp == meta["owner_msp"]:
+            return {"entry": log_access(ctx, meta, body["purpose"], "owner", None), "record": meta, "wrapped_key": None}
+        if rules.supervisory_allows(policy, role, meta["grade"], body["purpose"]):
+            return {"entry": log_access(ctx, meta, body["purpose"], "supervisory", None), "record": meta, "wrapped_key": None}
+        grant = find_grant(ctx, msp, meta)
+        if grant is None:
+            raise Forbidden(f"{msp} holds no grant covering record {meta['record_id']!r} ({meta['grade']})")
+        entry = consume_grant(ctx, grant, meta, body["purpose"])
+        return {"entry": entry, "record": meta, "wrapped_key": wrapped_key_for(ctx, grant, meta["record_id"])}
+
+    @transaction(evaluate=True)
+    def get(self, ctx: Context, grant_id: str) -> dict:
+        """One grant, for its owner, its grantee or a supervisory role. Raises NotFound, Forbidden."""
+        _reader(ctx)
+        grant = _load_grant(ctx, grant_id)
+        if not self._may_see(ctx, grant):
+            raise Forbidden(f"{caller_msp(ctx)} is not a party to grant {grant_id!r}")
+        return grant
+
+    @staticmethod
+    def _may_see(ctx: Context, grant: dict[str, Any]) -> bool:
+        msp = caller_msp(ctx)
+        if msp in (grant["owner_msp"], grant["grantee_msp"]):
+            return True
+        policy = _gov().get_policy(ctx.stub, "sharing")
+        return _gov().role_of(ctx.stub, msp) in policy["supervisory"]["roles"]
+
+    def _visible(self, ctx: Context) -> list[dict[str, Any]]:
+        msp = caller_msp(ctx)
+        policy = _gov().get_policy(ctx.stub, "sharing")
+        if _gov().role_of(ctx.stub, msp) in policy["supervisory"]["roles"]:
+            return [rules.from_json(kv.value) for kv in ctx.stub.get_state_by_partial_composite_key(GRANT, [])]
+        mine = {g["grant_id"]: g for g in _grants_of(ctx, BY_OWNER, msp) + _grants_of(ctx, BY_GRANTEE, msp)}
+        return [mine[k] for k in sorted(mine)]
+
+    @transaction(evaluate=True)
+    def list_grants(self, ctx: Context, status: str = "") -> list:
+        """Grants the caller is party to (all, for a supervisory role), optionally by status.
+        Raises Destroyed, InvalidInput (unknown status)."""
+        _reader(ctx)
+        if status and status not in rules.STATUSES:
+            raise InvalidInput(f"status {status!r} is not one of {', '.join(rules.STATUSES)}")
+        return [g for g in self._visible(ctx) if not status or g["status"] == status]
+
+    @transaction(evaluate=True)
+    def access_log(self, ctx: Context, record_id: str) -> list:
+        """Access-log entries of a record, for its owner or a supervisory role. Raises Forbidden, NotFound."""
+        msp, policy = _reader(ctx)
+        meta = _record_meta(ctx, record_id)
+        if msp != meta["owner_msp"] and _gov().role_of(ctx.stub, msp) not in policy["supervisory"]["roles"]:
+            raise Forbidden(f"{msp} may not read the access log of record {record_id!r}")
+        return [rules.from_json(kv.value) for kv in ctx.stub.get_state_by_partial_composite_key(ACCESS, [record_id])]
+
+    @transaction(evaluate=True)
+    def check(self, ctx: Context) -> dict:
+        """T-9.1.2 security check over the grants visible to the caller. Raises Destroyed."""
+        _, policy = _reader(ctx)
+        now = tx_time(ctx)
+        findings: list[dict[str, Any]] = []
+        grants = self._visible(ctx)
+        for grant in grants:
+            role = _gov().role_of(ctx.stub, grant["grantee_msp"])
+            findings += rules.grant_findings(policy, grant, role, now, self._key_issue(ctx, grant))
+        return {"checked_at": now, "grants": len(grants), "findings": findings}
+
+    @staticmethod
+    def _key_issue(ctx: Context, grant: dict[str, Any]) -> str | None:
+        """Why the grantee's key material is unusable (no active key, or a wrapped key's key revoked)."""
+        if grant["status"] not in ("requested", "approved"):
+            return None
+        try:
+            _keys().org_encryption_key(ctx, grant["grantee_msp"])
+        except NotFound:
+            return f"{grant['grantee_msp']} has no active SM2 key"
+        for kv in ctx.stub.get_state_by_partial_composite_key(WKEY, [grant["grant_id"]]):
+            item = rules.from_json(kv.value)
+            try:
+                _keys().active_key(ctx, item["key_id"])
+            except (NotFound, Forbidden, InvalidInput) as exc:
+                return f"wrapped key of record {item['record_id']!r} uses key {item['key_id'][:16]}...: {exc}"
+        return None

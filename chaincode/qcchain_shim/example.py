@@ -1,0 +1,65 @@
+"""A tiny example contract (test chaincode for tests, the benchmark and the devnet).
+
+Run as CCaaS: ``CHAINCODE_ID=... CHAINCODE_SERVER_ADDRESS=127.0.0.1:9999 python -m qcchain_shim.example``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from .contract import Context, Contract, transaction
+from .errors import ChaincodeError
+
+
+class KVContract(Contract):
+    """Simple key/value operations exercising the stub."""
+
+    name = "kv"
+
+    @transaction
+    def put(self, ctx: Context, key: str, value: str) -> str:
+        """Read the key, write it, emit a ``Put`` event (the benchmark's 'put transaction')."""
+        previous = ctx.stub.get_state(key)
+        ctx.stub.put_state(key, value.encode("utf-8"))
+        ctx.stub.set_event("Put", key.encode("utf-8"))
+        return "updated" if previous else "created"
+
+    @transaction(evaluate=True)
+    def get(self, ctx: Context, key: str) -> str:
+        """The value of ``key``.
+
+        Raises:
+            ChaincodeError: (404) the key does not exist.
+        """
+        value = ctx.stub.get_state(key)
+        if not value:
+            raise ChaincodeError(f"key {key} not found", status=404)
+        return value.decode("utf-8")
+
+    @transaction
+    def delete(self, ctx: Context, key: str) -> None:
+        """Delete ``key``."""
+        ctx.stub.del_state(key)
+
+    @transaction(evaluate=True)
+    def keys(self, ctx: Context, start: str, end: str) -> list:
+        """Simple keys in [start, end)."""
+        with ctx.stub.get_state_by_range(start, end) as it:
+            return [kv.key for kv in it]
+
+
+def main() -> None:
+    """Serve :class:`KVContract` as chaincode-as-a-service (configuration from the environment)."""
+    from .errors import ConfigError
+    from .server import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        serve([KVContract()])
+    except ConfigError as exc:
+        sys.exit(f"qcchain_shim.example: error: {exc}")
+
+
+if __name__ == "__main__":
+    main()

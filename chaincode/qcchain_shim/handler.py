@@ -1,0 +1,167 @@
+"""The shim side of the chaincode protocol (``peer/chaincode_shim.proto``) as a state machine.
+
+Modelled on fabric-chaincode-go ``shim/handler.go``: states created → established → ready; one
+outstanding request per (channel, txid); every outgoing message goes through one ``send`` callable
+(the server's single writer task), so writes to the stream are serialised.
+
+Scheduling: each transaction runs in its own greenlet on the thread that reads the stream. A stub
+call sends its request and switches back to the reader; when the peer's RESPONSE/ERROR for that
+(channel, txid) arrives the reader switches into the waiting greenlet. No thread hop per message.
+Contract code is therefore synchronous and must not block on I/O (chaincode must not do I/O anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from fabric_protos.peer.chaincode_pb2 import ChaincodeID, ChaincodeInput
+from fabric_protos.peer.chaincode_event_pb2 import ChaincodeEvent
+from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage
+from fabric_protos.peer.proposal_response_pb2 import Response as ResponseProto
+from google.protobuf.message import DecodeError
+from greenlet import getcurrent, greenlet
+
+from .contract import Router
+from .errors import PeerError, ProtocolError
+from .peerstub import PeerStub
+from .proposal import parse_proposal
+
+logger = logging.getLogger(__name__)
+
+M = ChaincodeMessage
+CREATED, ESTABLISHED, READY = "created", "established", "ready"
+_REPLIES = (M.RESPONSE, M.ERROR)
+
+
+def short(txid: str) -> str:
+    """First 8 characters of a tx id (what the Go shim logs)."""
+    return txid[:8]
+
+
+class Handler:
+    """Protocol handler for one peer stream."""
+
+    def __init__(self, router: Router, chaincode_id: str, send: Callable[[ChaincodeMessage], None]) -> None:
+        self.router = router
+        self.chaincode_id = chaincode_id
+        self.state = CREATED
+        self._send = send
+        self._in_flight: set[tuple[str, str]] = set()
+        self._waiting: dict[tuple[str, str], greenlet] = {}
+        self._closed = False
+
+    # ---- stream events (called on the reader) -------------------------------------------------
+    def start(self) -> None:
+        """Send REGISTER with the chaincode id (the first message, as chatWithPeer)."""
+        payload = ChaincodeID(name=self.chaincode_id).SerializeToString()
+        self._send(M(type=M.REGISTER, payload=payload))
+
+    def handle(self, msg: ChaincodeMessage) -> None:
+        """Process one message from the peer.
+
+        Raises:
+            ProtocolError: the message is not allowed in the current state; an ERROR has been
+                sent and the stream must end (as the Go shim does).
+        """
+        if msg.type == M.KEEPALIVE:
+            self._send(msg)
+            return
+        if self.state == READY:
+            self._handle_ready(msg)
+            return
+        expected = M.REGISTERED if self.state == CREATED else M.READY
+        if msg.type != expected:
+            self._refuse(msg, f"chaincode handler cannot handle message ({M.Type.Name(msg.type)}) while in state: {self.state}")
+        self.state = ESTABLISHED if self.state == CREATED else READY
+        logger.debug("chaincode stream %s", self.state)
+
+    def _refuse(self, msg: ChaincodeMessage, reason: str) -> None:
+        self._send(M(type=M.ERROR, payload=reason.encode(), txid=msg.txid, channel_id=msg.channel_id))
+        raise ProtocolError(reason)
+
+    def _handle_ready(self, msg: ChaincodeMessage) -> None:
+        key = (msg.channel_id, msg.txid)
+        if msg.type in _REPLIES:
+            waiter = self._waiting.pop(key, None)
+            if waiter is None:
+                logger.warning("[%s] reply for a transaction that is not waiting; ignored", short(msg.txid))
+                return
+            waiter.switch(msg)
+        elif msg.type in (M.TRANSACTION, M.INIT):
+            if key in self._in_flight:
+                self._send(self._error(msg, f"[{short(msg.txid)}] transaction already in progress on this channel"))
+                return
+            self._in_flight.add(key)
+            greenlet(self._execute).switch(msg)
+        else:
+            name = M.Type.Name(msg.type) if msg.type in M.Type.values() else str(msg.type)
+            logger.warning("[%s] unexpected %s in state ready; refused", short(msg.txid), name)
+            self._send(self._error(msg, f"chaincode handler cannot handle message ({name}) while in state: ready"))
+
+    def close(self) -> None:
+        """The stream ended: fail every transaction still waiting for a reply."""
+        self._closed = True
+        waiting, self._waiting = self._waiting, {}
+        for waiter in waiting.values():
+            waiter.throw(PeerError("chaincode stream closed while waiting for the peer's reply"))
+
+    # ---- transactions (each in its own greenlet) ----------------------------------------------
+    @staticmethod
+    def _error(msg: ChaincodeMessage, text: str) -> ChaincodeMessage:
+        return M(type=M.ERROR, payload=text.encode("utf-8", "replace"), txid=msg.txid, channel_id=msg.channel_id)
+
+    def _execute(self, msg: ChaincodeMessage) -> None:
+        try:
+            reply = self._transaction(msg)
+        except Exception as exc:  # noqa: BLE001 - the protocol boundary: any failure answers ERROR at once
+            logger.warning("[%s] transaction failed before completion: %s", short(msg.txid), type(exc).__name__)
+            reply = self._error(msg, str(exc) or type(exc).__name__)
+        finally:
+            self._in_flight.discard((msg.channel_id, msg.txid))
+        if not self._closed:
+            self._send(reply)
+
+    def _transaction(self, msg: ChaincodeMessage) -> ChaincodeMessage:
+        try:
+            chaincode_input = ChaincodeInput.FromString(msg.payload)
+        except DecodeError as exc:
+            raise ProtocolError(f"failed to unmarshal input: {exc}") from exc
+        signed = msg.proposal if msg.HasField("proposal") else None
+        fields = parse_proposal(signed)
+        stub = PeerStub(self, msg.channel_id, msg.txid, list(chaincode_input.args), fields, signed)
+        response = self.router.invoke(stub)
+        if msg.type == M.INIT and not response.ok:
+            return self._error(msg, response.message)
+        payload = ResponseProto(status=response.status, message=response.message, payload=response.payload)
+        reply = M(type=M.COMPLETED, payload=payload.SerializeToString(), txid=msg.txid, channel_id=msg.channel_id)
+        if response.ok and stub.event is not None:
+            reply.chaincode_event.CopyFrom(ChaincodeEvent(event_name=stub.event[0], payload=stub.event[1]))
+        return reply
+
+    def call(self, channel_id: str, txid: str, msg_type: int, payload: bytes) -> ChaincodeMessage:
+        """Send a request for a transaction and wait (in its greenlet) for the peer's reply.
+
+        Raises:
+            PeerError: the peer answered ERROR or an unexpected type, or the stream closed.
+            ProtocolError: called outside a transaction greenlet or with a request outstanding.
+        """
+        current = getcurrent()
+        key = (channel_id, txid)
+        if current.parent is None or key not in self._in_flight:
+            raise ProtocolError("stub calls must run inside the transaction's handler")
+        if key in self._waiting:
+            raise ProtocolError(f"[{short(txid)}] a request is already outstanding")
+        if self._closed:
+            raise PeerError("chaincode stream closed")
+        self._waiting[key] = current
+        try:
+            self._send(M(type=msg_type, payload=payload, txid=txid, channel_id=channel_id))
+            reply: ChaincodeMessage = current.parent.switch()
+        finally:
+            self._waiting.pop(key, None)
+        if reply.type == M.RESPONSE:
+            return reply
+        if reply.type == M.ERROR:
+            raise PeerError(reply.payload.decode("utf-8", "replace"))
+        raise PeerError(f"[{short(txid)}] incorrect chaincode message {M.Type.Name(reply.type)} received, expecting RESPONSE or ERROR")

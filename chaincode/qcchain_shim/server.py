@@ -1,0 +1,226 @@
+"""Chaincode-as-a-service: a gRPC server implementing ``protos.Chaincode/Connect``.
+
+The peer dials this server and opens the Connect stream; the chaincode sends REGISTER on it, then
+the protocol proceeds as in :mod:`qcchain_shim.handler` (fabric-chaincode-go ``ChaincodeServer``).
+
+Environment (as the Fabric CCaaS builders pass it): ``CHAINCODE_ID`` (package id),
+``CHAINCODE_SERVER_ADDRESS`` (host:port), optional ``CHAINCODE_TLS_KEY_FILE`` +
+``CHAINCODE_TLS_CERT_FILE`` (PEM; both or neither) and ``CHAINCODE_TLS_CLIENT_CA_FILE`` (enables
+mutual TLS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from fabric_protos.peer import chaincode_shim_pb2_grpc
+from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage
+
+from .contract import Contract, Router
+from .errors import ConfigError, ProtocolError
+from .handler import Handler
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 100 * 1024 * 1024  # the peer's own limit
+
+
+@dataclass(frozen=True)
+class KeepalivePolicy:
+    """Server keepalive settings. Defaults accept the peer's 60 s pings (Go: Time 1 min, Timeout 20 s)."""
+
+    time_ms: int = 60_000
+    timeout_ms: int = 20_000
+    min_ping_interval_ms: int = 10_000  # well below the peer's 60 s
+    permit_without_calls: bool = True
+    max_ping_strikes: int = 2  # gRPC's default: pings closer than min_ping_interval_ms are bad
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """PEM material for the server; ``client_ca`` enables mutual TLS."""
+
+    key: bytes
+    cert: bytes
+    client_ca: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """What :func:`serve` needs; built from the environment by :func:`config_from_env`."""
+
+    chaincode_id: str
+    address: str
+    tls: TLSConfig | None = None
+
+
+def server_options(policy: KeepalivePolicy = KeepalivePolicy()) -> list[tuple[str, Any]]:
+    """gRPC server options: keepalive enforcement that accepts the peer's pings, message sizes."""
+    return [
+        ("grpc.keepalive_time_ms", policy.time_ms),
+        ("grpc.keepalive_timeout_ms", policy.timeout_ms),
+        ("grpc.keepalive_permit_without_calls", 1 if policy.permit_without_calls else 0),
+        ("grpc.http2.min_ping_interval_without_data_ms", policy.min_ping_interval_ms),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", policy.min_ping_interval_ms),
+        ("grpc.http2.max_ping_strikes", policy.max_ping_strikes),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ]
+
+
+def _read(env: Mapping[str, str], name: str) -> bytes | None:
+    path = env.get(name, "")
+    if not path:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read {path}: {exc.strerror}") from exc
+
+
+def config_from_env(env: Mapping[str, str] | None = None) -> ServerConfig:
+    """Read the CCaaS configuration from environment variables.
+
+    Raises:
+        ConfigError: a required variable is missing or a TLS file cannot be read or is incomplete;
+            the message names the variable.
+    """
+    env = os.environ if env is None else env
+    ccid = env.get("CHAINCODE_ID", "")
+    address = env.get("CHAINCODE_SERVER_ADDRESS", "")
+    if not ccid:
+        raise ConfigError("CHAINCODE_ID must be set (the chaincode package id)")
+    if not address or ":" not in address:
+        raise ConfigError("CHAINCODE_SERVER_ADDRESS must be set as host:port")
+    key, cert = _read(env, "CHAINCODE_TLS_KEY_FILE"), _read(env, "CHAINCODE_TLS_CERT_FILE")
+    client_ca = _read(env, "CHAINCODE_TLS_CLIENT_CA_FILE")
+    if (key is None) != (cert is None):
+        missing = "CHAINCODE_TLS_CERT_FILE" if cert is None else "CHAINCODE_TLS_KEY_FILE"
+        raise ConfigError(f"{missing} must be set when TLS is enabled (key and cert go together)")
+    if client_ca is not None and key is None:
+        raise ConfigError("CHAINCODE_TLS_CLIENT_CA_FILE needs CHAINCODE_TLS_KEY_FILE and CHAINCODE_TLS_CERT_FILE")
+    tls = TLSConfig(key, cert, client_ca) if key is not None and cert is not None else None
+    return ServerConfig(ccid, address, tls)
+
+
+class _Servicer(chaincode_shim_pb2_grpc.ChaincodeServicer):
+    def __init__(self, router: Router, chaincode_id: str) -> None:
+        self._router = router
+        self._chaincode_id = chaincode_id
+
+    async def Connect(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
+        queue: asyncio.Queue[ChaincodeMessage | None] = asyncio.Queue()
+        handler = Handler(self._router, self._chaincode_id, queue.put_nowait)
+        writer = asyncio.create_task(_drain(queue, context))
+        handler.start()
+        try:
+            async for msg in request_iterator:
+                handler.handle(msg)
+        except ProtocolError as exc:
+            logger.warning("chaincode stream ended: %s", exc)
+        finally:
+            handler.close()
+            queue.put_nowait(None)
+            await writer
+        logger.debug("chaincode stream closed")
+
+
+async def _drain(queue: asyncio.Queue[ChaincodeMessage | None], context: grpc.aio.ServicerContext) -> None:
+    while True:
+        msg = await queue.get()
+        if msg is None:
+            return
+        try:
+            await context.write(msg)
+        except Exception as exc:  # noqa: BLE001 - a dead stream: stop writing, the reader ends too
+            logger.debug("write to the peer stream failed: %s", type(exc).__name__)
+            return
+
+
+class ChaincodeServer:
+    """The gRPC server for a set of contracts (asyncio)."""
+
+    def __init__(
+        self,
+        contracts: Router | Sequence[Contract | type[Contract]],
+        chaincode_id: str,
+        address: str,
+        tls: TLSConfig | None = None,
+        keepalive: KeepalivePolicy = KeepalivePolicy(),
+    ) -> None:
+        self.router = contracts if isinstance(contracts, Router) else Router(contracts)
+        self.chaincode_id, self.address, self.tls, self.keepalive = chaincode_id, address, tls, keepalive
+        self._server: grpc.aio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> int:
+        """Bind and start serving; returns the bound port.
+
+        Raises:
+            ConfigError: the address cannot be bound or the TLS material is invalid.
+        """
+        server = grpc.aio.server(options=server_options(self.keepalive))
+        chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(_Servicer(self.router, self.chaincode_id), server)
+        try:
+            if self.tls is None:
+                self.port = server.add_insecure_port(self.address)
+            else:
+                creds = grpc.ssl_server_credentials(
+                    [(self.tls.key, self.tls.cert)],
+                    root_certificates=self.tls.client_ca,
+                    require_client_auth=self.tls.client_ca is not None,
+                )
+                self.port = server.add_secure_port(self.address, creds)
+        except RuntimeError as exc:
+            raise ConfigError(f"CHAINCODE_SERVER_ADDRESS: cannot listen on {self.address}: {exc}") from exc
+        if not self.port:
+            raise ConfigError(f"CHAINCODE_SERVER_ADDRESS: cannot listen on {self.address}")
+        await server.start()
+        self._server = server
+        logger.info("chaincode server listening on port %d", self.port)
+        return self.port
+
+    async def stop(self, grace: float | None = 2.0) -> None:
+        """Stop serving, letting streams finish for ``grace`` seconds."""
+        if self._server is not None:
+            await self._server.stop(grace)
+            self._server = None
+
+    async def wait(self) -> None:
+        """Block until the server stops."""
+        if self._server is not None:
+            await self._server.wait_for_termination()
+
+
+async def _serve_until_signal(server: ChaincodeServer) -> None:
+    await server.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    logger.info("signal received, stopping the chaincode server")
+    await server.stop()
+
+
+def serve(
+    contracts: Router | Sequence[Contract | type[Contract]],
+    config: ServerConfig | None = None,
+    keepalive: KeepalivePolicy = KeepalivePolicy(),
+) -> None:
+    """Serve ``contracts`` until SIGTERM/SIGINT (config from the environment unless given).
+
+    Raises:
+        ConfigError: configuration missing or invalid (names the variable).
+    """
+    cfg = config or config_from_env()
+    server = ChaincodeServer(contracts, cfg.chaincode_id, cfg.address, cfg.tls, keepalive)
+    asyncio.run(_serve_until_signal(server))

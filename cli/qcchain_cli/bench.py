@@ -1,0 +1,138 @@
+"""``qcchain bench``: benchmarks. This module owns the group; ``crypto`` is defined here.
+
+Other areas add their sub-commands (``chaincode``, ``tx``) to the same :data:`bench` group.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+__all__ = ["bench", "chaincode", "crypto"]
+
+_TARGETS = "targets: SM2 >= 0.9x openssl speed and >= 20x gmssl; SM3/SM4 >= 100x gmssl"
+
+
+@click.group(name="bench")
+def bench() -> None:
+    """Benchmarks: crypto, chaincode, tx."""
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:8.1f}x" if a and b else "      n/a"
+
+
+def _table(res: dict[str, Any]) -> str:
+    from qcchain_core.gm import _native  # noqa: PLC0415 - lazy: keep `qcchain --help` fast
+
+    native, ref, speed = res["native"], res["gmssl"] or {}, res["openssl_speed_sm2"] or {}
+    rows = [f"native backend: {_native.default().name}; {_TARGETS}",
+            f"{'metric':<18}{'native':>12}{'gmssl':>12}{'x gmssl':>10}{'openssl speed':>15}{'x openssl':>10}"]
+    for key, unit, speed_key in (("sm2_sign_per_s", "sign/s", "sign_per_s"),
+                                 ("sm2_verify_per_s", "verify/s", "verify_per_s"),
+                                 ("sm3_mb_per_s", "SM3 MB/s", None), ("sm4_gcm_mb_per_s", "SM4-GCM MB/s", None)):
+        other = speed.get(speed_key) if speed_key else None
+        rows.append(f"{unit:<18}{native[key]:>12.1f}{ref.get(key, 0.0):>12.3f}{_ratio(native[key], ref.get(key))}"
+                    f"{(f'{other:.1f}' if other else '-'):>15}{_ratio(native[key], other) if other else '        -'}")
+    return "\n".join(rows)
+
+
+@bench.command(name="crypto")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--seconds", type=click.FloatRange(min=0.001), default=1.0, show_default=True,
+              help="Time spent on each measurement.")
+@click.option("--no-openssl", is_flag=True, help="Do not run `openssl speed sm2` for comparison.")
+def crypto(as_json: bool, seconds: float, no_openssl: bool) -> None:
+    """SM2 sign/verify per second, SM3 and SM4-GCM MB/s: native backend vs gmssl (and openssl speed)."""
+    from qcchain_core.gm.bench import measure  # noqa: PLC0415 - lazy import
+
+    result = measure(seconds, openssl=not no_openssl)
+    if as_json:
+        click.echo(json.dumps(result, sort_keys=True))
+    else:
+        click.echo(_table(result))
+
+
+# ----------------------------------------------------------------------------- bench tx (issue 3 "Speed")
+
+def _tx_figures(res: dict[str, Any]) -> str:
+    sub, ev, one = res["submit_latency_ms"], res["evaluate_latency_ms"], res["single_submit_latency_ms"]
+    return "\n".join([
+        f"runtime: {res['runtime']}; channel {res['channel']}; endorsers {', '.join(res['endorsing_organizations']) or 'policy default'}",
+        f"{res['committed']}/{res['transactions']} committed with {res['concurrency']} clients in {res['duration_s']} s "
+        f"-> {res['tx_per_s']} tx/s (failed: {res['failed']} {res['failures'] or ''})",
+        f"submit-to-commit latency ms: p50 {sub['p50']}  p95 {sub['p95']}  p99 {sub['p99']}",
+        f"single submit latency ms:    p50 {one.get('p50')}  p95 {one.get('p95')}",
+        f"evaluate latency ms:         p50 {ev['p50']}  p95 {ev['p95']}  ({res['evaluations']} calls)"])
+
+
+def _run_tx(profile: Any, opts: dict[str, Any]) -> dict[str, Any]:
+    from qcchain_sdk.bench import WORKLOADS, run_tx_bench  # noqa: PLC0415 - lazy import
+    from qcchain_sdk.profile import connect_profile  # noqa: PLC0415
+
+    gateways = [connect_profile(profile, user=opts["user"]) for _ in range(opts["concurrency"])]
+    try:
+        contracts = [g.get_network(opts["channel"]).get_contract(opts["chaincode"]) for g in gateways]
+        result = run_tx_bench(contracts, opts["transactions"], WORKLOADS[opts["workload"]](),
+                              endorsers=opts["endorsers"] or None, evaluations=opts["evaluations"])
+    finally:
+        for gateway in gateways:
+            gateway.close()
+    return {**result.to_dict(), "channel": opts["channel"]}
+
+
+@bench.command(name="tx")
+@click.option("-n", "--transactions", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("-c", "--concurrency", type=click.IntRange(1, 1000), default=50, show_default=True,
+              help="Concurrent clients (one Gateway connection each).")
+@click.option("--profile", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Connection profile of the runtime to measure (default: a fresh devnet in a temp dir).")
+@click.option("--user", default="User1", show_default=True, help="User of the profile's org.")
+@click.option("--channel", default="inspection-channel", show_default=True)
+@click.option("--chaincode", default="qcchain", show_default=True)
+@click.option("--endorsers", default="InspectionMSP,RegulatorMSP", show_default=True,
+              help="Comma-separated endorsing MSP IDs ('' lets the gateway choose by policy).")
+@click.option("--workload", type=click.Choice(["put", "records"]), default="put", show_default=True)
+@click.option("--evaluations", type=click.IntRange(min=0), default=200, show_default=True)
+@click.option("--chaincode-module", default="qcchain_shim.example", show_default=True,
+              help="Chaincode module of the temporary devnet.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def tx(profile: str | None, chaincode_module: str | None, as_json: bool, **opts: Any) -> None:
+    """Committed tx/s and submit/evaluate latency through the Gateway (devnet by default)."""
+    import tempfile  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from qcchain_sdk.bench import WORKLOADS  # noqa: PLC0415
+
+    from .errors import CliError  # noqa: PLC0415
+
+    if opts["workload"] not in WORKLOADS:
+        raise CliError(f"workload {opts['workload']!r} is not available yet")
+    opts["endorsers"] = [e.strip() for e in opts["endorsers"].split(",") if e.strip()]
+    if profile is not None:
+        result = {**_run_tx(profile, opts), "runtime": f"profile {profile}"}
+    else:
+        from qcchain_devnet.daemon import UpOptions, running_devnet  # noqa: PLC0415
+
+        with tempfile.TemporaryDirectory(prefix="qcchain-bench-") as tmp:
+            state = Path(tmp) / "devnet"
+            with running_devnet(UpOptions(state_dir=state, port=0, chaincode_module=chaincode_module)):
+                path = state / "connection-profiles" / "connection-inspection.json"
+                result = {**_run_tx(path, opts), "runtime": "devnet (temporary, in-process)"}
+    click.echo(json.dumps(result, sort_keys=True) if as_json else _tx_figures(result))
+
+
+@bench.command(name="chaincode")
+@click.option("-n", "n", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Transactions per phase (put, then get).")
+@click.option("--in-flight", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Transactions outstanding at once on the one stream.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def chaincode(n: int, in_flight: int, as_json: bool) -> None:
+    """Chaincode-process CPU per put transaction (get+put+event) and per get, via the chaincode protocol."""
+    from qcchain_shim.bench import format_table, run  # noqa: PLC0415 - lazy import
+
+    result = run(n=n, in_flight=in_flight)
+    click.echo(json.dumps(result, sort_keys=True) if as_json else format_table(result))

@@ -1,0 +1,316 @@
+"""The devnet node: one process acting as every org's peer plus the orderer, serving Fabric's Gateway.
+
+``DevNet(state_dir, config)`` opens (or creates, with a genesis config block) one ledger per channel
+under ``state_dir/ledger``, and on :meth:`DevNet.start` serves ``gateway.Gateway`` on 127.0.0.1 (TLS
+when the config gives a server certificate) from an asyncio event loop in a background thread. Submitted
+envelopes are cut into blocks (``batch_size`` envelopes or ``batch_timeout`` seconds), validated and
+committed by :class:`~qcchain_devnet.validator.BlockCommitter` in a worker thread.
+
+``config`` is a :class:`~qcchain_devnet.model.NodeConfig`, or the shell's ``DevnetConfig`` (crypto
+material then read from ``crypto_dir``, default ``state_dir/crypto``; see :func:`node_config_from_devnet`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import grpc
+
+from fabric_protos.common import common_pb2
+from fabric_protos.gateway import gateway_pb2_grpc
+
+from .ccclient import ChaincodePool
+from .endorser import Endorser
+from .errors import DevnetError, LedgerError
+from .gateway import GatewayService
+from .genesis import genesis_block
+from .ledger import Ledger, UpdateBatch
+from .model import (MSP, ChaincodeDef, ChannelDef, CollectionDef, NodeConfig, OrgIdentity, PeerSigner)
+from .policy import Policy
+from .simulator import SimulationResult
+from .validator import BlockCommitter, CommitResult
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DevNet", "Core", "NodeConfig", "node_config_from_devnet"]
+
+_PVT_STORE_MAX = 100000
+
+
+class _ChannelRuntime:
+    def __init__(self, ledger: Ledger, committer: BlockCommitter) -> None:
+        self.ledger = ledger
+        self.committer = committer
+        self.queue: list[bytes] = []
+        self.waiters: dict[str, list[asyncio.Future[tuple[int, int]]]] = {}
+        self.new_block = asyncio.Condition()
+        self.wakeup = asyncio.Event()
+
+
+class Core:
+    """The node's state shared by the gateway service: ledgers, endorser, block cutting and commit."""
+
+    def __init__(self, config: NodeConfig, ledgers: dict[str, Ledger]) -> None:
+        self.config = config
+        self.port = config.port
+        self.ledgers = ledgers
+        self.msp = MSP(config.orgs + ((config.orderer,) if config.orderer else ()))
+        self.pool = ChaincodePool()
+        self.endorser = Endorser(config, ledgers, self.msp, self.pool)
+        self.policies: dict[str, dict[str, Policy]] = {
+            ch.name: {cc.name: ch.policy(cc) for cc in ch.chaincodes} for ch in config.channels}
+        orderer = PeerSigner(config.orderer) if config.orderer and config.orderer.peer_key else None
+        self.channels = {ch.name: _ChannelRuntime(ledgers[ch.name], BlockCommitter(ledgers[ch.name], ch, self.msp,
+                                                                                    orderer))
+                         for ch in config.channels}
+        self.pvt_store: OrderedDict[str, SimulationResult] = OrderedDict()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def store_private(self, tx_id: str, result: SimulationResult) -> None:
+        """Keep a transaction's private writes until its block commits (Fabric's transient store)."""
+        self.pvt_store[tx_id] = result
+        while len(self.pvt_store) > _PVT_STORE_MAX:
+            self.pvt_store.popitem(last=False)
+
+    def start_cutters(self) -> None:
+        """Start one block-cutter task per channel (call inside the event loop)."""
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._cutter(name)) for name in self.channels]
+
+    async def stop(self) -> None:
+        """Cancel the cutters and close chaincode connections."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.pool.close()
+
+    async def submit(self, channel: str, envelope: bytes) -> None:
+        """Queue an (orderer-accepted) envelope for the next block."""
+        rt = self.channels[channel]
+        rt.queue.append(envelope)
+        rt.wakeup.set()
+
+    async def _cutter(self, channel: str) -> None:
+        rt = self.channels[channel]
+        while True:
+            await rt.wakeup.wait()
+            if len(rt.queue) < self.config.batch_size:
+                await asyncio.sleep(self.config.batch_timeout)
+            batch, rt.queue = rt.queue[:self.config.batch_size], rt.queue[self.config.batch_size:]
+            if not rt.queue:
+                rt.wakeup.clear()
+            if not batch:
+                continue
+            try:
+                result = await asyncio.to_thread(rt.committer.commit, batch, self.pvt_store)
+            except LedgerError:
+                log.exception("channel %s: block commit failed; %d transactions dropped", channel, len(batch))
+                continue
+            await self._notify(rt, result)
+
+    async def _notify(self, rt: _ChannelRuntime, result: CommitResult) -> None:
+        num = result.block.header.number
+        for tx in result.txs:
+            if tx.code == 9:  # DUPLICATE_TXID: waiters keep the first occurrence's status
+                continue
+            for fut in rt.waiters.pop(tx.tx_id, []):
+                if not fut.done():
+                    fut.set_result((tx.code, num))
+        async with rt.new_block:
+            rt.new_block.notify_all()
+
+    async def wait_commit(self, channel: str, tx_id: str) -> tuple[int, int]:
+        """(validation code, block number) of ``tx_id``, waiting until it commits (no timeout)."""
+        rt = self.channels[channel]
+        loc = rt.ledger.tx_location(tx_id)
+        if loc is not None:
+            return loc[2], loc[0]
+        fut: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
+        rt.waiters.setdefault(tx_id, []).append(fut)
+        loc = rt.ledger.tx_location(tx_id)  # committed between the check and the registration
+        if loc is not None:
+            return loc[2], loc[0]
+        try:
+            return await fut
+        finally:
+            lst = rt.waiters.get(tx_id)
+            if lst and fut in lst:
+                lst.remove(fut)
+                if not lst:
+                    rt.waiters.pop(tx_id, None)
+
+    async def blocks_from(self, channel: str, start: int) -> AsyncIterator[tuple[int, common_pb2.Block]]:
+        """Committed blocks from ``start`` on, waiting for new ones forever."""
+        rt = self.channels[channel]
+        num = start
+        while True:
+            while num < rt.ledger.height:
+                raw = rt.ledger.block_bytes(num)
+                block = common_pb2.Block()
+                block.ParseFromString(raw or b"")
+                yield num, block
+                num += 1
+            async with rt.new_block:
+                if num >= rt.ledger.height:
+                    await rt.new_block.wait()
+
+
+class DevNet:
+    """The devnet node. ``start()`` serves the Gateway on 127.0.0.1; ``stop()`` shuts it down.
+
+    Raises (constructor):
+        LedgerCorrupted: a stored block of some channel fails its hash checks.
+        LedgerError: a ledger cannot be opened.
+    """
+
+    def __init__(self, state_dir: Path, config: NodeConfig | Any, *, crypto_dir: Path | None = None) -> None:
+        self.state_dir = Path(state_dir)
+        if not isinstance(config, NodeConfig):
+            config = node_config_from_devnet(config, crypto_dir or self.state_dir / "crypto")
+        self.config = config
+        self.ledgers: dict[str, Ledger] = {}
+        for ch in config.channels:
+            ledger = Ledger(self.state_dir / "ledger" / f"{ch.name}.sqlite", ch.name)
+            if ledger.height == 0:
+                ledger.commit(genesis_block(config, ch), UpdateBatch(txs=[]))
+            self.ledgers[ch.name] = ledger
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: grpc.aio.Server | None = None
+        self._core: Core | None = None
+        self._port = 0
+
+    @property
+    def port(self) -> int:
+        """The TCP port the Gateway listens on (0 before start)."""
+        return self._port
+
+    def height(self, channel: str) -> int:
+        """The channel's block height. Raises: KeyError for an unknown channel."""
+        return self.ledgers[channel].height
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start serving in a background thread; returns once the port is bound.
+
+        Raises:
+            DevnetError: the server cannot bind its port or start in time.
+        """
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._serve(ready))
+                loop.run_forever()
+            except BaseException as exc:  # noqa: BLE001 - reported to start()
+                failure.append(exc)
+                ready.set()
+            # the loop is left unclosed: grpc's completion-queue poller may still post callbacks to it
+
+        self._thread = threading.Thread(target=run, name="devnet-loop", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout) or failure:
+            raise DevnetError(f"devnet did not start: {failure[0] if failure else 'timeout'}")
+
+    async def _serve(self, ready: threading.Event) -> None:
+        core = Core(self.config, self.ledgers)
+        server = grpc.aio.server(options=[("grpc.max_receive_message_length", 100 * 1024 * 1024),
+                                          ("grpc.max_send_message_length", 100 * 1024 * 1024),
+                                          ("grpc.keepalive_permit_without_calls", 1),
+                                          ("grpc.http2.min_ping_interval_without_data_ms", 10000)])
+        gateway_pb2_grpc.add_GatewayServicer_to_server(GatewayService(core), server)
+        address = f"{self.config.host}:{self.config.port}"
+        if self.config.tls_cert and self.config.tls_key:
+            creds = grpc.ssl_server_credentials([(self.config.tls_key, self.config.tls_cert)])
+            port = server.add_secure_port(address, creds)
+        else:
+            port = server.add_insecure_port(address)
+        if port == 0:
+            raise DevnetError(f"cannot listen on {address}")
+        await server.start()
+        core.port = port
+        core.start_cutters()
+        self._server, self._core, self._port = server, core, port
+        log.info("devnet gateway listening on %s:%d (development runtime: one process, no consensus)",
+                 self.config.host, port)
+        ready.set()
+
+    def stop(self, grace: float = 1.0) -> None:
+        """Stop serving, close chaincode connections and ledgers (idempotent)."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+
+        async def shutdown() -> None:
+            if self._server is not None:
+                await self._server.stop(grace)
+            if self._core is not None:
+                await self._core.stop()
+            loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop)
+        thread.join(timeout=grace + 10)
+        for ledger in self.ledgers.values():
+            ledger.close()
+        self._loop = self._thread = None
+
+    def __enter__(self) -> DevNet:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _read(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def _org_identity(crypto_dir: Path, name: str, msp_id: str, domain: str, host: str, kind: str) -> OrgIdentity:
+    base = crypto_dir / ("peerOrganizations" if kind == "peer" else "ordererOrganizations") / domain
+    node = base / ("peers" if kind == "peer" else "orderers") / host / "msp"
+    certs = sorted((node / "signcerts").glob("*.pem"))
+    return OrgIdentity(name=name, msp_id=msp_id,
+                       ca_certs=tuple(_read(p) for p in sorted((base / "msp" / "cacerts").glob("*.pem"))),
+                       tls_ca_certs=tuple(_read(p) for p in sorted((base / "msp" / "tlscacerts").glob("*.pem"))),
+                       peer_cert=_read(certs[0]) if certs else b"",
+                       peer_key=_read(node / "keystore" / "priv_sk") if (node / "keystore" / "priv_sk").exists() else b"",
+                       peer_host=host)
+
+
+def node_config_from_devnet(cfg: Any, crypto_dir: Path, *, batch_size: int = 500,
+                            batch_timeout: float = 0.01) -> NodeConfig:
+    """A :class:`NodeConfig` from the shell's ``DevnetConfig`` and cryptogen-layout material.
+
+    Generates missing material with ``qcchain_devnet.material.ensure_material``.
+
+    Raises:
+        MaterialError: the material cannot be generated or read.
+    """
+    from .material import ensure_material  # the shell's module; imported lazily
+
+    tls = ensure_material(crypto_dir, cfg)
+    orgs = tuple(_org_identity(crypto_dir, o.name, o.msp_id, o.domain, o.peer_hosts[0], "peer") for o in cfg.orgs)
+    orderer = _org_identity(crypto_dir, cfg.orderer.name, cfg.orderer.msp_id, cfg.orderer.domain,
+                            cfg.orderer.node_hosts[0], "orderer")
+    msp_of = {o.name: o.msp_id for o in cfg.orgs} | {o.msp_id: o.msp_id for o in cfg.orgs}
+    channels = tuple(ChannelDef(
+        name=ch.name, members=tuple(msp_of[m] for m in ch.members),
+        chaincodes=tuple(ChaincodeDef(
+            name=cc.name, endorsement_policy=cc.endorsement_policy, version=cc.version,
+            address=cfg.chaincode_addresses.get(cc.name, ""), package_id=cfg.package_ids.get(cc.name, ""),
+            collections=tuple(CollectionDef(name=c.name, members=tuple(msp_of.get(m, m) for m in c.members),
+                                            member_only_read=c.member_only_read,
+                                            member_only_write=c.member_only_write) for c in cc.collections))
+            for cc in ch.chaincodes))
+        for ch in cfg.channels)
+    return NodeConfig(orgs=orgs, channels=channels, host=cfg.host, port=cfg.port,
+                      tls_cert=_read(tls.cert) if cfg.tls else None, tls_key=_read(tls.key) if cfg.tls else None,
+                      orderer=orderer, batch_size=batch_size, batch_timeout=batch_timeout)

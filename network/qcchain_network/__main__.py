@@ -1,0 +1,121 @@
+"""``python -m qcchain_network`` — the engine of ``scripts/network.sh``.
+
+Commands: ``up``, ``down``, ``status``, ``clean``, ``logs``, ``deploy``. Errors print one line
+``network: error: ...`` and exit 1; nothing half-started is left running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import lifecycle, runner
+from .binaries import find_binary
+from .consortium import load_consortium
+from .derive import DEFAULT_LOG_SPEC, derive
+from .errors import NetworkError
+from .sources import NETWORK_DIR
+
+log = logging.getLogger(__name__)
+DEFAULT_OUT = NETWORK_DIR.parent / "var" / "fabric"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="network.sh", description="Run the consortium as a native Fabric network.")
+    p.add_argument("command", choices=["up", "down", "status", "clean", "logs", "deploy"])
+    p.add_argument("--consortium", type=Path, default=None, help="consortium file (default network/consortium.yaml)")
+    p.add_argument("--dir", type=Path, default=DEFAULT_OUT, help=f"network directory (default {DEFAULT_OUT})")
+    p.add_argument("--log-level", default=DEFAULT_LOG_SPEC, help="FABRIC_LOGGING_SPEC of every node")
+    p.add_argument("--docker", action="store_true", help="run the nodes as Docker containers (compose)")
+    p.add_argument("--module", default="qcchain_contracts", help="deploy: Python module serving the chaincode")
+    p.add_argument("--label", default="qcchain_1.0", help="deploy: package label")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def _up(args: argparse.Namespace) -> None:
+    if args.docker:
+        _docker_check()
+    t0 = time.monotonic()
+    layout = runner.up(args.consortium, args.dir, args.log_level)
+    print(f"network {layout.consortium.name} up in {time.monotonic() - t0:.1f}s "
+          f"({len(layout.orderers)} orderer(s), {len(layout.peers)} peer(s), "
+          f"{len(layout.consortium.channels)} channel(s))")
+    print(f"logs:                {layout.out / 'logs'}")
+    print(f"connection profiles: {layout.out / 'connection-profiles'}")
+    print(f"operations log:      {layout.out / 'operations.log'}")
+
+
+def _docker_check() -> None:
+    if shutil.which("docker") is None:
+        raise NetworkError("--docker: the docker command is not installed (use the native mode, the default)")
+    done = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise NetworkError("--docker: the Docker engine is not reachable (docker info failed)")
+    raise NetworkError("--docker: compose files are generated (qcchain network generate; compose/compose.yaml) "
+                       "but network.sh drives only native processes so far")
+
+
+def _deploy(args: argparse.Namespace) -> None:
+    layout = derive(load_consortium(args.consortium), args.dir, args.log_level)
+    peer = find_binary("peer")
+    started: set[str] = set()
+    for channel in layout.consortium.channels:
+        for cc in channel.chaincodes:
+            label = args.label if cc.name == "qcchain" else f"{cc.name}_1.0"
+            pkg = lifecycle.package(layout.out / "packages", label,
+                                    f"{layout.host}:{layout.chaincode_ports[cc.name]}")
+            if pkg.label not in started:
+                lifecycle.start_server(layout, pkg, [sys.executable, "-m", args.module])
+                started.add(pkg.label)
+            seq = lifecycle.deploy(layout, peer, channel, cc.name, pkg)
+            print(f"{cc.name} on {channel.name}: sequence {seq}, package {pkg.package_id}")
+
+
+def _logs(out: Path) -> None:
+    for path in sorted((out / "logs").glob("*.log")):
+        print(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    out = args.dir.absolute()
+    args.dir = out
+    try:
+        if args.command == "up":
+            _up(args)
+        elif args.command == "down":
+            names = runner.down(out)
+            print(f"stopped {len(names)} process(es)" + (f": {', '.join(names)}" if names else ""))
+        elif args.command == "status":
+            rows = runner.status(out)
+            for name, pid, up in rows:
+                print(f"{name:45} pid {pid:<8} {'running' if up else 'stopped'}")
+            if not rows:
+                print(f"no network processes recorded in {out}")
+        elif args.command == "clean":
+            runner.clean(out)
+            print(f"removed {out}")
+        elif args.command == "logs":
+            _logs(out)
+        else:
+            _deploy(args)
+    except (NetworkError, ValueError, OSError) as exc:
+        if args.verbose:
+            raise
+        first = str(exc).splitlines()
+        print(f"network: error: {' '.join(line.strip() for line in first)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Running Fabric's own admin tools (cryptogen, configtxgen, osnadmin, peer) for a derived layout."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+
+from .consortium import Org
+from .derive import Layout, OrdererNode, PeerNode
+from .errors import NetworkError
+
+log = logging.getLogger(__name__)
+
+
+class ToolError(NetworkError, RuntimeError):
+    """A Fabric tool exited non-zero (the message holds its command name and last output line)."""
+
+
+def run_tool(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
+             timeout: float = 120.0) -> str:
+    """Run a tool and return its combined output.
+
+    Raises:
+        ToolError: non-zero exit or timeout.
+    """
+    log.debug("running %s %s", Path(argv[0]).name, argv[1] if len(argv) > 1 else "")
+    try:
+        done = subprocess.run(argv, env={**os.environ, **(env or {})}, cwd=cwd, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"{Path(argv[0]).name} {' '.join(argv[1:3])} timed out after {timeout:.0f}s") from None
+    output = (done.stdout or "") + (done.stderr or "")
+    if done.returncode != 0:
+        lines = [ln.strip() for ln in output.strip().splitlines() if ln.strip()]
+        errors = [ln for ln in lines if ln.startswith("Error:") or " ERRO " in ln or "FATA" in ln]
+        last = (errors or lines or [f"exit status {done.returncode}"])[0 if errors else -1]
+        words = [a for a in argv[1:4] if not a.startswith("-")]
+        raise ToolError(f"{Path(argv[0]).name} {' '.join(words)} failed: {last}")
+    return output
+
+
+def orderer_ca(layout: Layout) -> Path:
+    """The orderer org's TLS CA certificate."""
+    dom = layout.consortium.orderer.domain
+    return layout.orderer_org_dir / "tlsca" / f"tlsca.{dom}-cert.pem"
+
+
+def peer_ca(layout: Layout, peer: PeerNode) -> Path:
+    """The TLS CA certificate that verifies ``peer``."""
+    return peer.tls_dir / "ca.crt"
+
+
+def admin_env(layout: Layout, org: Org, peer: PeerNode | None = None) -> dict[str, str]:
+    """Environment for the ``peer`` CLI acting as ``Admin@<org domain>`` against ``peer`` (default peer0)."""
+    target = peer or layout.peers_of(org.name)[0]
+    return {
+        "FABRIC_CFG_PATH": str(layout.out / "config"),
+        "FABRIC_LOGGING_SPEC": "warning",
+        "CORE_PEER_LOCALMSPID": org.msp_id,
+        "CORE_PEER_MSPCONFIGPATH": str(layout.user_msp(org)),
+        "CORE_PEER_ADDRESS": f"{layout.host}:{target.listen}",
+        "CORE_PEER_TLS_ENABLED": "true",
+        "CORE_PEER_TLS_ROOTCERT_FILE": str(peer_ca(layout, target)),
+    }
+
+
+def orderer_args(layout: Layout, node: OrdererNode | None = None) -> list[str]:
+    """``--orderer ... --tls --cafile ... --ordererTLSHostnameOverride ...`` for peer CLI commands."""
+    node = node or layout.orderers[0]
+    return ["-o", f"{layout.host}:{node.listen}", "--ordererTLSHostnameOverride", node.host,
+            "--tls", "--cafile", str(orderer_ca(layout))]
+
+
+def osnadmin_join(layout: Layout, osnadmin: Path, node: OrdererNode, channel: str) -> None:
+    """Join one orderer to a channel through the channel participation API (mutual TLS).
+
+    Raises:
+        ToolError: osnadmin failed.
+    """
+    tls = layout.orderer_admin_tls
+    run_tool([str(osnadmin), "channel", "join", "--channelID", channel,
+              "--config-block", str(layout.block_file(channel)), "-o", f"{layout.host}:{node.admin}",
+              "--ca-file", str(orderer_ca(layout)), "--client-cert", str(tls / "client.crt"),
+              "--client-key", str(tls / "client.key")])
+
+
+def peer_join(layout: Layout, peer_bin: Path, peer: PeerNode, channel: str) -> None:
+    """Join one peer to a channel as its org's Admin.
+
+    Raises:
+        ToolError: the peer CLI failed.
+    """
+    org = layout.consortium.org(peer.org)
+    run_tool([str(peer_bin), "channel", "join", "-b", str(layout.block_file(channel))],
+             env=admin_env(layout, org, peer))

@@ -1,0 +1,152 @@
+"""Chaincode-as-a-service deployment with Fabric's own ``peer lifecycle`` commands.
+
+``package`` builds a ``type: ccaas`` package (metadata.json + code.tar.gz holding connection.json) with
+fixed tar metadata, so the same address and label always give the same package id
+(``label:sha256(package)``, as the peer computes it). ``deploy`` installs it on every member peer,
+approves it for every member org (sequence = committed + 1), commits it, and starts the chaincode server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import admin, procs
+from .consortium import Channel
+from .derive import Layout
+from .errors import NetworkError
+from .render.configtx import collections_config
+
+log = logging.getLogger(__name__)
+
+
+class DeployError(NetworkError, RuntimeError):
+    """The chaincode cannot be deployed (names the channel, chaincode and step)."""
+
+
+@dataclass(frozen=True)
+class Package:
+    """A CCaaS package file and its id."""
+
+    path: Path
+    label: str
+    package_id: str
+    address: str
+
+
+def _tar_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode, info.uname, info.gname = len(data), 0, 0o644, "", ""
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _targz(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.GNU_FORMAT) as tar:
+        for name, data in members.items():
+            _tar_member(tar, name, data)
+    raw = bytearray(buf.getvalue())
+    raw[4:8] = b"\0\0\0\0"  # gzip header mtime: deterministic package bytes
+    return bytes(raw)
+
+
+def package(out_dir: Path, label: str, address: str) -> Package:
+    """Write ``<out_dir>/<label>.tar.gz`` (a ``ccaas`` package pointing at ``address``).
+
+    Raises:
+        OSError: the file cannot be written.
+    """
+    connection = {"address": address, "dial_timeout": "10s", "tls_required": False}
+    code = _targz({"connection.json": json.dumps(connection, indent=2).encode()})
+    metadata = json.dumps({"type": "ccaas", "label": label}).encode()
+    data = _targz({"metadata.json": metadata, "code.tar.gz": code})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{label}.tar.gz"
+    path.write_bytes(data)
+    return Package(path, label, f"{label}:{hashlib.sha256(data).hexdigest()}", address)
+
+
+def committed_sequence(layout: Layout, peer_bin: Path, channel: Channel, name: str) -> int:
+    """The committed definition's sequence on ``channel`` (0 when none)."""
+    org = layout.consortium.org(channel.members[0])
+    try:
+        text = admin.run_tool([str(peer_bin), "lifecycle", "chaincode", "querycommitted", "--channelID",
+                               channel.name, "--name", name, "-O", "json"], env=admin.admin_env(layout, org))
+    except admin.ToolError:
+        return 0
+    return int(json.loads(text[text.index("{"):]).get("sequence", 0))
+
+
+def _policy_args(layout: Layout, channel: Channel, name: str) -> list[str]:
+    (cc,) = [c for c in channel.chaincodes if c.name == name]
+    args = [] if cc.uses_channel_policy else ["--signature-policy", cc.endorsement_policy]
+    if cc.collections:
+        path = layout.collections_file(channel.name, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(collections_config(layout, channel, name), indent=2) + "\n", encoding="utf-8")
+        args += ["--collections-config", str(path)]
+    return args
+
+
+def deploy(layout: Layout, peer_bin: Path, channel: Channel, name: str, pkg: Package, version: str = "1.0") -> int:
+    """Install, approve (every member org) and commit; returns the new sequence.
+
+    Raises:
+        DeployError: a lifecycle step failed.
+    """
+    try:
+        for member in channel.members:
+            org = layout.consortium.org(member)
+            for peer in layout.peers_of(member):
+                _install(layout, peer_bin, org, peer, pkg)
+        seq = committed_sequence(layout, peer_bin, channel, name) + 1
+        common = ["--channelID", channel.name, "--name", name, "--version", version, "--sequence", str(seq),
+                  *_policy_args(layout, channel, name), *admin.orderer_args(layout)]
+        for member in channel.members:
+            _approve(layout, peer_bin, member, pkg, common)
+        targets = []
+        for member in channel.members:
+            peer = layout.peers_of(member)[0]
+            targets += ["--peerAddresses", f"{layout.host}:{peer.listen}", "--tlsRootCertFiles",
+                        str(admin.peer_ca(layout, peer))]
+        org0 = layout.consortium.org(channel.members[0])
+        admin.run_tool([str(peer_bin), "lifecycle", "chaincode", "commit", *common, *targets],
+                       env=admin.admin_env(layout, org0))
+    except admin.ToolError as exc:
+        raise DeployError(f"deploying {name} on {channel.name}: {exc}") from exc
+    procs.ops_log(layout.out, "deploy", f"{name}@{channel.name}", sequence=seq, package_id=pkg.package_id)
+    return seq
+
+
+def _approve(layout: Layout, peer_bin: Path, member: str, pkg: Package, common: list[str]) -> None:
+    org = layout.consortium.org(member)
+    try:
+        admin.run_tool([str(peer_bin), "lifecycle", "chaincode", "approveformyorg", "--package-id",
+                        pkg.package_id, *common], env=admin.admin_env(layout, org))
+    except admin.ToolError as exc:
+        if "unchanged content" not in str(exc):  # already approved by this org: idempotent re-run
+            raise
+
+
+def _install(layout: Layout, peer_bin: Path, org: object, peer: object, pkg: Package) -> None:
+    env = admin.admin_env(layout, org, peer)  # type: ignore[arg-type]
+    installed = admin.run_tool([str(peer_bin), "lifecycle", "chaincode", "queryinstalled", "-O", "json"], env=env)
+    if pkg.package_id in installed:
+        return
+    admin.run_tool([str(peer_bin), "lifecycle", "chaincode", "install", str(pkg.path)], env=env)
+
+
+def start_server(layout: Layout, pkg: Package, argv: list[str] | None = None,
+                 extra_env: dict[str, str] | None = None) -> procs.Proc:
+    """Start the chaincode server (default ``python -m qcchain_contracts``) for ``pkg``; logs to
+    ``logs/chaincode-<label>.log``."""
+    argv = argv or [sys.executable, "-m", "qcchain_contracts"]
+    env = {"CHAINCODE_ID": pkg.package_id, "CHAINCODE_SERVER_ADDRESS": pkg.address, **(extra_env or {})}
+    return procs.start(layout.out, f"chaincode-{pkg.label}", argv, env,
+                       layout.out / "logs" / f"chaincode-{pkg.label}.log")

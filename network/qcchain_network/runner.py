@@ -1,0 +1,210 @@
+"""Native network operations behind ``scripts/network.sh``: up, down, status, clean, logs.
+
+``up`` validates the consortium, derives and renders everything, runs ``cryptogen`` and ``configtxgen``,
+starts every orderer and peer (one log file each), waits on each ``/healthz``, joins the orderers via
+``osnadmin`` and the peers via ``peer channel join``, and waits until gossip membership on every channel
+is complete (what the gateway needs to satisfy cross-org endorsement policies). Any failure stops what
+was started and reports one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from . import admin, procs
+from .binaries import base_config_dir, find_all
+from .consortium import load_consortium
+from .derive import DEFAULT_LOG_SPEC, Layout, derive
+from .errors import NetworkError
+from .render import render_all, render_profiles
+from .render.processes import orderer_env, peer_env
+from .sources import NETWORK_DIR
+
+log = logging.getLogger(__name__)
+
+
+class GossipTimeout(NetworkError, TimeoutError):
+    """Peers did not see each other on a channel in time."""
+
+
+def prepare_config(layout: Layout, base: Path) -> None:
+    """``<out>/config``: Fabric's base core.yaml with vm.endpoint "" and our CCaaS builder; orderer.yaml.
+
+    Raises:
+        OSError: the base files cannot be read or the output written.
+    """
+    cfg = layout.out / "config"
+    cfg.mkdir(parents=True, exist_ok=True)
+    builders = layout.out / "builders" / "ccaas"
+    if builders.exists():
+        shutil.rmtree(builders)
+    shutil.copytree(NETWORK_DIR / "builders" / "ccaas", builders)
+    core = yaml.safe_load((base / "core.yaml").read_text(encoding="utf-8"))
+    core.setdefault("vm", {})["endpoint"] = ""
+    core.setdefault("chaincode", {})["externalBuilders"] = [
+        {"name": "ccaas", "path": str(builders), "propagateEnvironment": ["HOME"]}]
+    (cfg / "core.yaml").write_text(yaml.safe_dump(core, sort_keys=False), encoding="utf-8")
+    shutil.copy(base / "orderer.yaml", cfg / "orderer.yaml")
+
+
+def _planned_ports(layout: Layout) -> list[tuple[str, int]]:
+    ports = [(n.host, p) for n in layout.orderers for p in (n.listen, n.admin, n.operations)]
+    ports += [(p.host, q) for p in layout.peers for q in (p.listen, p.chaincode, p.operations)]
+    return ports
+
+
+def generate(layout: Layout, bins: dict[str, Path]) -> None:
+    """Render files, crypto material, genesis blocks and connection profiles.
+
+    Raises:
+        ToolError, RenderError: a step failed.
+    """
+    render_all(layout)
+    admin.run_tool([str(bins["cryptogen"]), "generate", "--config", str(layout.out / "crypto-config.yaml"),
+                    "--output", str(layout.crypto)])
+    for ch in layout.consortium.channels:
+        admin.run_tool([str(bins["configtxgen"]), "-profile", ch.name, "-channelID", ch.name,
+                        "-outputBlock", str(layout.block_file(ch.name))],
+                       env={"FABRIC_CFG_PATH": str(layout.out / "configtx")})
+    render_profiles(layout)
+
+
+def start_nodes(layout: Layout, bins: dict[str, Path]) -> None:
+    """Start orderers and peers and wait for their /healthz.
+
+    Raises:
+        StartError: a process died or stayed unhealthy.
+    """
+    started = []
+    for node in layout.orderers:
+        proc = procs.start(layout.out, node.host, [str(bins["orderer"])], orderer_env(layout, node), node.log_file)
+        started.append((proc, node.operations, (node.listen, node.admin)))
+    for peer in layout.peers:
+        proc = procs.start(layout.out, peer.host, [str(bins["peer"]), "node", "start"], peer_env(layout, peer),
+                           peer.log_file)
+        started.append((proc, peer.operations, (peer.listen,)))
+    for proc, ops, ports in started:
+        procs.wait_healthy(f"http://{layout.host}:{ops}/healthz", proc)
+        for port in ports:
+            procs.wait_listening(layout.host, port, proc)
+
+
+def join_channels(layout: Layout, bins: dict[str, Path]) -> None:
+    """Orderers through the channel participation API, then every member peer.
+
+    Raises:
+        ToolError: a join failed.
+    """
+    for ch in layout.consortium.channels:
+        for node in layout.orderers:
+            _idempotent(admin.osnadmin_join, layout, bins["osnadmin"], node, ch.name)
+    for ch in layout.consortium.channels:
+        for member in ch.members:
+            for peer in layout.peers_of(member):
+                _idempotent(admin.peer_join, layout, bins["peer"], peer, ch.name)
+
+
+def _idempotent(join: Callable[..., None], *args: Any) -> None:
+    try:
+        join(*args)
+    except admin.ToolError as exc:
+        if "already exists" not in str(exc):  # joined before the network was brought down
+            raise
+
+
+def _known_peers(layout: Layout, port: int) -> dict[str, int]:
+    with urllib.request.urlopen(f"http://{layout.host}:{port}/metrics", timeout=2) as resp:
+        text = resp.read().decode("utf-8", "replace")
+    found = re.findall(r'^gossip_membership_total_peers_known\{channel="([^"]+)"\} ([0-9.e+]+)$', text, re.M)
+    return {channel: int(float(value)) for channel, value in found}
+
+
+def wait_gossip(layout: Layout, timeout: float = 90.0) -> float:
+    """Wait until every peer knows every other peer of each of its channels; returns seconds waited.
+
+    Raises:
+        GossipTimeout: membership incomplete after ``timeout`` seconds (names channel and peer).
+    """
+    t0 = time.monotonic()
+    pending = {(p.host, p.operations, ch.name, sum(len(layout.peers_of(m)) for m in ch.members) - 1)
+               for ch in layout.consortium.channels for p in layout.peers if p.org in ch.members}
+    while pending:
+        for item in sorted(pending):
+            host, port, channel, expected = item
+            try:
+                if _known_peers(layout, port).get(channel, 0) >= expected:
+                    pending.discard(item)
+            except OSError:
+                pass
+        if not pending:
+            break
+        if time.monotonic() - t0 > timeout:
+            host, _, channel, expected = sorted(pending)[0]
+            raise GossipTimeout(f"{host} does not see the {expected} other peer(s) of {channel} "
+                                f"after {timeout:.0f}s")
+        time.sleep(0.25)
+    return time.monotonic() - t0
+
+
+def up(consortium_file: Path | None, out: Path, log_spec: str = DEFAULT_LOG_SPEC) -> Layout:
+    """Bring the network up natively; on any failure stop everything started here and re-raise.
+
+    Raises:
+        ConsortiumError, BinaryNotFound, PortInUse, ToolError, StartError, GossipTimeout, RenderError.
+    """
+    layout = derive(load_consortium(consortium_file), out, log_spec)
+    bins = find_all()
+    base = base_config_dir(bins["peer"])
+    if any(procs.alive(p.pid) for p in procs.read_pids(layout.out)):
+        raise procs.StartError(f"a network already runs from {layout.out} (network.sh down first)")
+    procs.check_ports_free(layout.host, _planned_ports(layout))
+    layout.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    fresh = not (layout.out / "crypto").exists()
+    try:
+        if fresh:
+            generate(layout, bins)
+        else:  # restart of a network that was brought down: keep crypto material and ledgers
+            render_all(layout)
+            render_profiles(layout)
+        prepare_config(layout, base)
+        start_nodes(layout, bins)
+        join_channels(layout, bins)
+        waited = wait_gossip(layout)
+    except BaseException:
+        procs.stop_all(layout.out)
+        raise
+    log.info("network up in %.1fs (gossip settled after %.1fs)", time.monotonic() - t0, waited)
+    return layout
+
+
+def down(out: Path) -> list[str]:
+    """Stop every process recorded under ``out``; returns their names."""
+    return procs.stop_all(out) if out.is_dir() else []
+
+
+def status(out: Path) -> list[tuple[str, int, bool]]:
+    """``(name, pid, alive)`` of every recorded process."""
+    return [(p.name, p.pid, procs.alive(p.pid)) for p in procs.read_pids(out)]
+
+
+def clean(out: Path) -> None:
+    """Stop everything and delete the output directory (only if it holds a generated network).
+
+    Raises:
+        NetworkError: ``out`` exists but does not look like a generated network.
+    """
+    if not out.exists():
+        return
+    if not (out / "network.json").is_file():
+        raise NetworkError(f"{out} does not hold a generated network (no network.json); not deleting it")
+    down(out)
+    shutil.rmtree(out)

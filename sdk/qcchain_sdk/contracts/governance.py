@@ -1,0 +1,88 @@
+"""Typed client of ``governance:*`` and ``keys:*``: bootstrap, SM2 key registration and multi-signature
+proposals (body built canonically, signed with the org admin's SM2 ``govern`` key)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from typing import Any, Protocol
+
+from qcchain_core.canonical import canonical_json
+from qcchain_core.gm import SM2PrivateKey, sm3
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ContractLike", "GovernanceClient", "build_proposal", "registration_message"]
+
+
+class ContractLike(Protocol):
+    def evaluate_transaction(self, name: str, *args: Any) -> bytes: ...
+    def submit_transaction(self, name: str, *args: Any, transient: dict[str, bytes] | None = None) -> bytes: ...
+
+
+def registration_message(msp_id: str, key_id: str, cert_sha256: str, usages: list[str], not_before: int,
+                         not_after: int) -> bytes:
+    """The canonical bytes a new key signs as proof of possession (mirrors the chaincode)."""
+    return canonical_json({"purpose": "qcchain-key-registration", "msp_id": msp_id, "key_id": key_id,
+                           "cert_sha256": cert_sha256, "usages": usages, "not_before": not_before,
+                           "not_after": not_after})
+
+
+def build_proposal(operation: str, channel: str, chaincode: str = "qcchain", contract: str = "", version: str = "",
+                   package_digest: str = "", reason: str = "", expiry: int = 0, nonce: str | None = None) -> dict[str, Any]:
+    """A proposal body; ``nonce`` defaults to 128 random bits (hex)."""
+    return {"operation": operation, "target": {"channel": channel, "chaincode": chaincode, "contract": contract},
+            "version": version, "package_digest": package_digest, "reason": reason,
+            "nonce": nonce or os.urandom(16).hex(), "expiry": expiry}
+
+
+def artifact_digest(artifact: dict[str, Any]) -> str:
+    """SM3 of a policy document / member record, as ``package_digest`` of its proposal."""
+    return sm3(canonical_json(artifact)).hex()
+
+
+class GovernanceClient:
+    """One org's view: ``governance`` and ``keys`` contracts plus the org admin's SM2 key."""
+
+    def __init__(self, governance: ContractLike, keys: ContractLike, msp_id: str, cert_pem: bytes,
+                 key: SM2PrivateKey) -> None:
+        self.governance, self.keys, self.msp_id, self.cert_pem, self.key = governance, keys, msp_id, cert_pem, key
+
+    @property
+    def key_id(self) -> str:
+        return self.key.public_key().key_id()
+
+    def _submit(self, contract: ContractLike, fn: str, *args: Any) -> Any:
+        raw = contract.submit_transaction(fn, *[a if isinstance(a, (str, bytes)) else json.dumps(a) for a in args])
+        return json.loads(raw) if raw else None
+
+    def bootstrap(self, members: list[dict[str, str]], policies: dict[str, Any]) -> dict[str, Any]:
+        return self._submit(self.governance, "bootstrap", members, policies)
+
+    def register_key(self, not_before: int, not_after: int, usages: tuple[str, ...] = ("encrypt", "govern", "sign")) -> dict[str, Any]:
+        """Register this client's SM2 key for its org (the identity must be an org admin)."""
+        use = sorted(usages)
+        message = registration_message(self.msp_id, self.key_id, hashlib.sha256(self.cert_pem).hexdigest(), use,
+                                       not_before, not_after)
+        return self._submit(self.keys, "register", self.key.public_key().to_pem().decode("ascii"), use, not_before,
+                            not_after, self.key.sign(message).hex())
+
+    def sign_body(self, body: dict[str, Any]) -> str:
+        return self.key.sign(canonical_json(body)).hex()
+
+    def propose(self, body: dict[str, Any], artifact: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self._submit(self.governance, "propose", body, artifact or {}, self.key_id, self.sign_body(body))
+
+    def sign(self, proposal: dict[str, Any]) -> dict[str, Any]:
+        return self._submit(self.governance, "sign", proposal["proposal_id"], self.key_id, self.sign_body(proposal["body"]))
+
+    def execute(self, proposal_id: str) -> dict[str, Any]:
+        return self._submit(self.governance, "execute", proposal_id)
+
+    def get_key(self, key_id: str) -> dict[str, Any]:
+        return json.loads(self.keys.evaluate_transaction("get", key_id))
+
+    def unit(self, channel: str, chaincode: str, contract: str = "") -> dict[str, Any]:
+        return json.loads(self.governance.evaluate_transaction("unit", channel, chaincode, contract))

@@ -1,0 +1,145 @@
+"""Typed client of the ``records`` contract, and the pure builders it uses.
+
+:func:`build_record` turns a payload into what ``records:submit`` expects — the canonical envelope, the
+submitter's SM2 signature over it, the payload argument and (L3) the transient map with the SM4-GCM
+ciphertext under a fresh data key and that key SM2-wrapped for each entitled org. :func:`verify_view`
+re-verifies what a read returned (signature, payload digest, L3 ciphertext digest). Nothing here logs
+payloads or keys.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from qcchain_core.canonical import canonical_json
+from qcchain_core.errors import CryptoError
+from qcchain_core.gm import SM2PrivateKey, SM2PublicKey, sm3, sm4_gcm_decrypt, sm4_gcm_encrypt
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BuiltRecord", "build_record", "verify_view", "decrypt_view", "RecordsClient"]
+
+
+@dataclass
+class BuiltRecord:
+    """Arguments of one ``records:submit`` call."""
+
+    envelope: dict[str, Any]
+    signature: str
+    payload: dict[str, Any]
+    transient: dict[str, bytes] = field(default_factory=dict)
+    data_key: bytes | None = None  # L3 only; the caller keeps it to wrap for grantees later
+
+    def args(self) -> list[str]:
+        """String arguments in ``records:submit`` order."""
+        return [json.dumps(self.envelope), self.signature, json.dumps(self.payload)]
+
+
+def build_record(
+    *, record_id: str, category: str, equipment_code: str, stage: str, owner_msp: str, grade: str,
+    signing_key: SM2PrivateKey, payload: dict[str, Any] | None = None, original: bytes | None = None,
+    bus_type: str = "I", version: int = 1, exec_type: str = "publish", receiver_role: str = "",
+    recipients: dict[str, SM2PublicKey] | None = None,
+) -> BuiltRecord:
+    """Build and sign a record write.
+
+    ``grade`` picks the placement: L1/L2 send ``payload`` in clear; L3 encrypts ``payload`` and wraps the
+    data key for every ``recipients`` org (MSP id -> its registered encryption key); L4 sends only the
+    SM3 digest of ``original`` (the bytes kept off chain).
+
+    Raises:
+        ValueError: missing payload/original/recipients for the grade.
+    """
+    transient: dict[str, bytes] = {}
+    data_key = None
+    cipher_digest = ""
+    if grade == "L4":
+        if original is None:
+            raise ValueError("an L4 record needs the original bytes (kept off chain)")
+        digest, sent = sm3(original).hex(), {}
+    else:
+        if payload is None:
+            raise ValueError(f"an {grade} record needs a payload")
+        digest, sent = sm3(canonical_json(payload)).hex(), payload
+    if grade == "L3" and bus_type != "D":
+        if not recipients:
+            raise ValueError("an L3 record needs recipients (MSP id -> SM2 encryption key)")
+        data_key, nonce = os.urandom(16), os.urandom(12)
+        ciphertext = nonce + sm4_gcm_encrypt(data_key, nonce, canonical_json(payload), record_id.encode())
+        wrapped = {msp: {"key_id": pub.key_id(), "wrapped": pub.encrypt(data_key).hex()} for msp, pub in recipients.items()}
+        transient = {"ciphertext": ciphertext, "wrapped_keys": canonical_json(wrapped)}
+        cipher_digest, sent = sm3(ciphertext).hex(), {}
+    if grade == "L3" and bus_type == "D":
+        sent = {}
+    envelope = {
+        "record_id": record_id, "category": category, "equipment_code": equipment_code, "stage": stage,
+        "owner_msp": owner_msp, "bus_type": bus_type, "version": version, "grade": grade, "digest": digest,
+        "exec_type": exec_type, "receiver_role": receiver_role, "key_id": signing_key.public_key().key_id(),
+        "ciphertext_digest": cipher_digest,
+    }
+    signature = signing_key.sign(canonical_json(envelope)).hex()
+    return BuiltRecord(envelope, signature, sent if bus_type != "D" else {}, transient, data_key)
+
+
+def envelope_of(view: dict[str, Any]) -> dict[str, Any]:
+    """The signed envelope fields of a stored record view."""
+    fields = ("record_id", "category", "equipment_code", "stage", "owner_msp", "bus_type", "version", "grade",
+              "digest", "exec_type", "receiver_role", "key_id", "ciphertext_digest")
+    return {name: view[name] for name in fields}
+
+
+def verify_view(view: dict[str, Any], public_key: SM2PublicKey) -> list[str]:
+    """Re-verify a record read from the chain; returns the problems found (empty list = all good)."""
+    problems = []
+    try:
+        public_key.verify(bytes.fromhex(view["signature"]), canonical_json(envelope_of(view)))
+    except (CryptoError, ValueError):
+        problems.append(f"{view['record_id']} v{view['version']}: SM2 signature does not verify")
+    if "payload" in view and sm3(canonical_json(view["payload"])).hex() != view["digest"]:
+        problems.append(f"{view['record_id']} v{view['version']}: payload does not match its SM3 digest")
+    if view.get("ciphertext") and sm3(bytes.fromhex(view["ciphertext"])).hex() != view["ciphertext_digest"]:
+        problems.append(f"{view['record_id']} v{view['version']}: ciphertext does not match its SM3 digest")
+    return problems
+
+
+def decrypt_view(view: dict[str, Any], wrapped_hex: str, private_key: SM2PrivateKey) -> dict[str, Any]:
+    """Unwrap the data key and decrypt an L3 view; checks the plaintext against the signed digest.
+
+    Raises:
+        qcchain_core.errors.DecryptionError: wrong key or tampered ciphertext.
+        ValueError: the plaintext does not match the record's SM3 digest.
+    """
+    data_key = private_key.decrypt(bytes.fromhex(wrapped_hex))
+    blob = bytes.fromhex(view["ciphertext"])
+    plaintext = sm4_gcm_decrypt(data_key, blob[:12], blob[12:], view["record_id"].encode())
+    if sm3(plaintext).hex() != view["digest"]:
+        raise ValueError(f"decrypted payload of {view['record_id']} does not match its SM3 digest")
+    return json.loads(plaintext)
+
+
+class RecordsClient:
+    """``records:*`` over a Gateway ``Contract`` (``network.get_contract("qcchain", "records")``)."""
+
+    def __init__(self, contract: Any) -> None:
+        self.contract = contract
+
+    def submit(self, built: BuiltRecord) -> dict[str, Any]:
+        """Submit a built record; returns the stored metadata. Raises the SDK's per-stage errors."""
+        raw = self.contract.submit_transaction("submit", *built.args(), transient=built.transient or None)
+        return json.loads(raw)
+
+    def get(self, record_id: str) -> dict[str, Any]:
+        """The record as this identity is entitled to see it."""
+        return json.loads(self.contract.evaluate_transaction("get", record_id))
+
+    def query(self, index: str, value: str, page_size: int = 20, bookmark: str = "") -> dict[str, Any]:
+        """One page of records by ``equipment`` / ``category`` / ``stage``."""
+        return json.loads(self.contract.evaluate_transaction("query", index, value, str(page_size), bookmark))
+
+    def verify_original(self, record_id: str, original: bytes) -> dict[str, Any]:
+        """Ask the chain whether ``original`` matches the record's digest."""
+        return json.loads(self.contract.evaluate_transaction("verify_original", record_id, original))

@@ -1,0 +1,141 @@
+"""Typed client of the ``sharing`` contract: signed grant requests, approvals, access, check.
+
+Every write body is ``{"action", "channel", ...}``; the client signs ``canonical_json(body)`` with the
+org's SM2 signing key (any ``sign(bytes) -> DER bytes`` callable, so the key may live in a keystore or an
+HSM) and sends ``[body, key_id, signature_hex]``. L3 data keys are wrapped here, on the client, with
+the grantee's registered SM2 encryption key (the chaincode never sees a data key).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from qcchain_core.canonical import canonical_json
+from qcchain_core.errors import CryptoError
+from qcchain_core.gm import SM2PrivateKey, SM2PublicKey
+
+from .grading import ContractLike
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SharingClient", "wrap_data_key", "unwrap_data_key", "verify_trail"]
+
+Sign = Callable[[bytes], bytes]
+
+
+def wrap_data_key(record_id: str, data_key: bytes, grantee_key: SM2PublicKey) -> dict[str, str]:
+    """The wrapped-key item for ``record_id``: SM2-encrypt ``data_key`` for the grantee's key."""
+    wrapped = grantee_key.encrypt(data_key)
+    return {"record_id": record_id, "key_id": grantee_key.key_id(), "wrapped_key": base64.b64encode(wrapped).decode("ascii")}
+
+
+def unwrap_data_key(item: dict[str, Any], private_key: SM2PrivateKey) -> bytes:
+    """Recover a data key from a wrapped-key item.
+
+    Raises:
+        ValueError: the item is malformed or was wrapped for another key (DecryptionError is a ValueError).
+    """
+    if item.get("key_id") != private_key.public_key().key_id():
+        raise ValueError(f"wrapped key is for key {str(item.get('key_id'))[:16]}..., not this private key")
+    return private_key.decrypt(base64.b64decode(item["wrapped_key"], validate=True))
+
+
+def verify_trail(grant: dict[str, Any], public_keys: dict[str, SM2PublicKey]) -> list[str]:
+    """Re-verify every signed step of a grant; return the problems (empty: all good)."""
+    problems = []
+    for index, step in enumerate(grant.get("trail", [])):
+        key = public_keys.get(step.get("key_id", ""))
+        if key is None:
+            problems.append(f"step {index} ({step.get('action')}): unknown key {str(step.get('key_id'))[:16]}...")
+            continue
+        try:
+            key.verify(bytes.fromhex(step["signature"]), canonical_json(step["body"]))
+        except (CryptoError, ValueError, KeyError):
+            problems.append(f"step {index} ({step.get('action')}): signature does not verify")
+    return problems
+
+
+class SharingClient:
+    """``sharing`` contract of the ``qcchain`` chaincode on one channel, acting for one org.
+
+    Gateway errors (``EndorseError``, ``SubmitError``, ``CommitStatusError``) propagate unchanged; their
+    ``details`` carry the chaincode's message (e.g. "grant 'g1' is rejected; approve needs requested").
+    """
+
+    def __init__(self, contract: ContractLike, key_id: str, sign: Sign) -> None:
+        self._contract = contract
+        self.key_id = key_id
+        self._sign = sign
+
+    @classmethod
+    def with_key(cls, contract: ContractLike, key: SM2PrivateKey) -> SharingClient:
+        """A client signing with an in-memory SM2 private key."""
+        return cls(contract, key.public_key().key_id(), key.sign)
+
+    def _submit(self, action: str, **fields: Any) -> Any:
+        body = {"action": action, "channel": self._contract.channel, **{k: v for k, v in fields.items() if v is not None}}
+        signature = self._sign(canonical_json(body)).hex()
+        raw = self._contract.submit_transaction(f"sharing:{action}", canonical_json(body), self.key_id, signature)
+        return json.loads(raw)
+
+    def _evaluate(self, fn: str, *args: str) -> Any:
+        return json.loads(self._contract.evaluate_transaction(f"sharing:{fn}", *args))
+
+    @staticmethod
+    def _terms(scope: tuple[str, str], max_grade: str, purpose: str, expires_at: int, max_uses: int | None,
+               grant_id: str | None) -> dict[str, Any]:
+        return {"grant_id": grant_id or f"g-{secrets.token_hex(12)}", "scope": {"type": scope[0], "value": scope[1]},
+                "max_grade": max_grade, "purpose": purpose, "expires_at": int(expires_at), "max_uses": max_uses}
+
+    def request(self, owner_msp: str, scope: tuple[str, str], max_grade: str, purpose: str, expires_at: int,
+                max_uses: int | None = None, grant_id: str | None = None) -> dict[str, Any]:
+        """Ask ``owner_msp`` for a grant over ``scope`` = (record|category|equipment, value)."""
+        return self._submit("request", owner_msp=owner_msp, **self._terms(scope, max_grade, purpose, expires_at, max_uses, grant_id))  # type: ignore[no-any-return]
+
+    def grant(self, grantee_msp: str, scope: tuple[str, str], max_grade: str, purpose: str, expires_at: int,
+              max_uses: int | None = None, grant_id: str | None = None,
+              wrapped_keys: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        """Grant directly (as the owner), optionally with L3 data keys wrapped for the grantee."""
+        terms = self._terms(scope, max_grade, purpose, expires_at, max_uses, grant_id)
+        return self._submit("grant", grantee_msp=grantee_msp, wrapped_keys=wrapped_keys or None, **terms)  # type: ignore[no-any-return]
+
+    def approve(self, grant_id: str, wrapped_keys: list[dict[str, str]] | None = None, reason: str = "") -> dict[str, Any]:
+        """Approve a requested grant (owner)."""
+        return self._submit("approve", grant_id=grant_id, wrapped_keys=wrapped_keys or None, reason=reason or None)  # type: ignore[no-any-return]
+
+    def reject(self, grant_id: str, reason: str = "") -> dict[str, Any]:
+        """Reject a requested grant (owner)."""
+        return self._submit("reject", grant_id=grant_id, reason=reason or None)  # type: ignore[no-any-return]
+
+    def revoke(self, grant_id: str, reason: str = "") -> dict[str, Any]:
+        """Revoke a grant (owner or grantee)."""
+        return self._submit("revoke", grant_id=grant_id, reason=reason or None)  # type: ignore[no-any-return]
+
+    def add_keys(self, grant_id: str, wrapped_keys: list[dict[str, str]]) -> dict[str, Any]:
+        """Attach L3 data keys wrapped for the grantee (owner)."""
+        return self._submit("add_keys", grant_id=grant_id, wrapped_keys=wrapped_keys)  # type: ignore[no-any-return]
+
+    def access(self, record_id: str, purpose: str, nonce: str | None = None) -> dict[str, Any]:
+        """Logged read of an L3/L4 record: ``{"entry", "record", "wrapped_key"}``."""
+        return self._submit("access", record_id=record_id, purpose=purpose, nonce=nonce or secrets.token_hex(16))  # type: ignore[no-any-return]
+
+    def get(self, grant_id: str) -> dict[str, Any]:
+        """One grant (owner, grantee or supervisory role)."""
+        return self._evaluate("get", grant_id)  # type: ignore[no-any-return]
+
+    def list_grants(self, status: str = "") -> list[dict[str, Any]]:
+        """Grants the caller is party to (all of them for a supervisory role)."""
+        return self._evaluate("list_grants", status)  # type: ignore[no-any-return]
+
+    def access_log(self, record_id: str) -> list[dict[str, Any]]:
+        """Access-log entries of a record (owner or supervisory role)."""
+        return self._evaluate("access_log", record_id)  # type: ignore[no-any-return]
+
+    def check(self) -> dict[str, Any]:
+        """The T-9.1.2 sharing check: ``{"checked_at", "grants", "findings": [...]}``."""
+        return self._evaluate("check")  # type: ignore[no-any-return]

@@ -1,0 +1,97 @@
+"""Evaluate / Endorse / Submit / CommitStatus / ChaincodeEvents / qscc against a running devnet."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from grpc_status import rpc_status
+
+from fabric_protos.common import common_pb2, ledger_pb2
+from fabric_protos.gateway import gateway_pb2
+from fabric_protos.peer import transaction_pb2
+
+from qcchain_devnet.protoutil import block_data_hash, block_header_hash, unpack_envelope
+
+VALID = transaction_pb2.VALID
+
+
+def details(err: grpc.RpcError) -> list[gateway_pb2.ErrorDetail]:
+    status = rpc_status.from_call(err)
+    out = []
+    for any_msg in (status.details if status else []):
+        d = gateway_pb2.ErrorDetail()
+        any_msg.Unpack(d)
+        out.append(d)
+    return out
+
+
+def test_submit_then_evaluate(client, devnet) -> None:
+    h0 = devnet.height("mychannel")
+    code, block, _tx = client.submit_and_wait("kv", "put", "k1", "v1")
+    assert code == VALID
+    assert block == h0
+    assert client.evaluate("kv", "get", "k1") == b"v1"
+    assert devnet.height("mychannel") == h0 + 1
+
+
+def test_block_structure_and_two_endorsements(client, devnet) -> None:
+    _code, num, tx_id = client.submit_and_wait("kv", "put", "k2", "v2")
+    raw = client.evaluate("qscc", "GetBlockByNumber", "mychannel", str(num))
+    block = common_pb2.Block.FromString(raw)
+    assert block.header.number == num
+    assert block.header.data_hash == block_data_hash(block.data)
+    prev = common_pb2.Block.FromString(client.evaluate("qscc", "GetBlockByNumber", "mychannel", str(num - 1)))
+    assert block.header.previous_hash == block_header_hash(prev.header)
+    assert len(block.metadata.metadata) == 5 and block.metadata.metadata[2] == bytes([VALID])
+    env = unpack_envelope(block.data.data[0])
+    assert env.channel_header.tx_id == tx_id
+    assert len(env.action_payload.action.endorsements) == 2
+    info = ledger_pb2.BlockchainInfo.FromString(client.evaluate("qscc", "GetChainInfo", "mychannel"))
+    assert info.height == devnet.height("mychannel")
+    assert info.currentBlockHash == block_header_hash(block.header)
+    ptx = transaction_pb2.ProcessedTransaction.FromString(
+        client.evaluate("qscc", "GetTransactionByID", "mychannel", tx_id))
+    assert ptx.validationCode == VALID
+    by_tx = common_pb2.Block.FromString(client.evaluate("qscc", "GetBlockByTxID", "mychannel", tx_id))
+    assert by_tx.header.number == num
+    by_hash = common_pb2.Block.FromString(client.evaluate("qscc", "GetBlockByHash", "mychannel",
+                                                          block_header_hash(block.header)))
+    assert by_hash.header.number == num
+
+
+def test_chaincode_error_on_evaluate_and_endorse(client) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        client.evaluate("kv", "t:fail", "boom")
+    assert err.value.code() == grpc.StatusCode.UNKNOWN
+    assert "chaincode response 500, boom" in err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        client.endorse("kv", "t:fail", "bang")
+    assert err.value.code() == grpc.StatusCode.ABORTED
+    assert err.value.details() == "failed to endorse transaction, see attached details"
+    assert any("bang" in d.message for d in details(err.value))
+
+
+def test_chaincode_events_from_block(client, devnet) -> None:
+    start = devnet.height("mychannel")
+    client.submit_and_wait("kv", "put", "ev1", "a")
+    client.submit_and_wait("kv", "put", "ev2", "b")
+    stream = client.events("kv", start=start)
+    got = []
+    for resp in stream:
+        got.extend((resp.block_number, e.event_name, e.payload) for e in resp.events)
+        if len(got) >= 2:
+            stream.cancel()
+            break
+    assert [g[1:] for g in got] == [("Put", b"ev1"), ("Put", b"ev2")]
+    assert got[0][0] >= start
+
+
+def test_history_and_range(client) -> None:
+    for v in ("1", "2", "3"):
+        client.submit_and_wait("kv", "put", "hist", v)
+    import json
+    hist = json.loads(client.evaluate("kv", "t:history", "hist"))
+    assert [h[1] for h in hist] == ["3", "2", "1"]
+    client.submit_and_wait("kv", "put", "r/a", "1")
+    client.submit_and_wait("kv", "put", "r/b", "1")
+    assert json.loads(client.evaluate("kv", "keys", "r/", "r0")) == ["r/a", "r/b"]

@@ -1,0 +1,79 @@
+"""The peer's rules and features, through the real chaincode protocol: no write after a paginated
+query, private data with hashes on the public ledger, key-level endorsement, chaincode-to-chaincode."""
+
+from __future__ import annotations
+
+import hashlib
+
+import grpc
+import pytest
+
+from fabric_protos.common import common_pb2
+from fabric_protos.ledger.rwset import rwset_pb2
+from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
+
+from qcchain_devnet.policy import parse_policy
+from qcchain_devnet.protoutil import unpack_envelope
+
+from test_gateway_basic import details
+
+C = transaction_pb2.TxValidationCode
+
+
+def test_write_after_paginated_query_is_refused(client) -> None:
+    client.submit_and_wait("kv", "put", "pg/1", "x")
+    with pytest.raises(grpc.RpcError) as err:
+        client.endorse("kv", "t:paged_then_write", "pg/", "pg0")
+    assert err.value.code() == grpc.StatusCode.ABORTED
+    assert any("paginated" in d.message for d in details(err.value))
+
+
+def test_private_data(client, crypto) -> None:
+    code, num, tx_id = client.submit_and_wait("kv", "t:put_private", "secret", "p1",
+                                              transient={"value": b"hidden"})
+    assert code == C.VALID
+    assert client.evaluate("kv", "t:get_private", "secret", "p1") == b"hidden"
+    assert client.evaluate("kv", "t:get_private_hash", "secret", "p1") == hashlib.sha256(b"hidden").hexdigest().encode()
+    block = common_pb2.Block.FromString(client.evaluate("qscc", "GetBlockByNumber", "mychannel", str(num)))
+    raw = b"".join(block.data.data)
+    assert b"hidden" not in raw                                  # only hashes on the public ledger
+    env = unpack_envelope(block.data.data[0])
+    rws = rwset_pb2.TxReadWriteSet.FromString(env.cc_action.results)
+    colls = [c for ns in rws.ns_rwset for c in ns.collection_hashed_rwset]
+    assert colls[0].collection_name == "secret" and colls[0].pvt_rwset_hash
+    with pytest.raises(grpc.RpcError) as err:                    # Org3 is not a member of the collection
+        client.evaluate("kv", "t:get_private", "secret", "p1", user=crypto.users["Org3MSP"])
+    assert "does not have read access permission" in err.value.details()
+
+
+def test_key_level_endorsement(client) -> None:
+    assert client.submit_and_wait("kv", "put", "sbe", "v0")[0] == C.VALID
+    ep = parse_policy("AND('Org1MSP.peer','Org3MSP.peer')").to_bytes().hex()
+    assert client.submit_and_wait("kv", "t:set_ep", "sbe", ep)[0] == C.VALID
+    # the chaincode policy (Org1 AND Org2) no longer suffices for this key ...
+    endorsed = client.endorse("kv", "put", "sbe", "v1")
+    client.submit(endorsed)
+    assert client.status(endorsed.tx_id)[0] == C.ENDORSEMENT_POLICY_FAILURE
+    # ... the key's own policy does
+    endorsed = client.endorse("kv", "put", "sbe", "v2", orgs=["Org1MSP", "Org3MSP"])
+    client.submit(endorsed)
+    assert client.status(endorsed.tx_id)[0] == C.VALID
+    assert client.evaluate("kv", "get", "sbe") == b"v2"
+
+
+def test_chaincode_to_chaincode(client) -> None:
+    code, num, _tx = client.submit_and_wait("kv", "t:call", "other", "put", "c2c-key", "c2c-value")
+    assert code == C.VALID
+    assert client.evaluate("other", "get", "c2c-key") == b"c2c-value"
+    with pytest.raises(grpc.RpcError):
+        client.evaluate("kv", "get", "c2c-key")                # written in the callee's namespace only
+
+
+def test_endorsement_is_signed_by_each_org(client) -> None:
+    endorsed = client.endorse("kv", "put", "sig", "1")
+    env = unpack_envelope(endorsed.envelope)
+    msps = sorted(proposal_response_pb2.Endorsement and
+                  __import__("fabric_protos.msp.identities_pb2", fromlist=["x"]).SerializedIdentity.FromString(
+                      e.endorser).mspid for e in env.action_payload.action.endorsements)
+    assert msps == ["Org1MSP", "Org2MSP"]
+    assert proposal_pb2.ChaincodeAction.FromString(env.prp.extension).chaincode_id.name == "kv"
