@@ -20,6 +20,7 @@ Ledger keys (composite): ``shr.grant`` [grant_id]; ``shr.by_grantee`` / ``shr.by
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from qcchain_core.canonical import canonical_json
@@ -173,7 +174,20 @@ def _check_wrapped_keys(ctx: Context, grant: dict[str, Any], wrapped: list[dict[
     return out
 
 
-def _store(ctx: Context, grant: dict[str, Any], wrapped: list[tuple[str, dict[str, Any]]] = ()) -> None:  # type: ignore[assignment]
+def _require_record_key(ctx: Context, grant: dict[str, Any], wrapped: list[tuple[str, dict[str, Any]]]) -> None:
+    """An approval of a record-scope grant on an L3 record must carry that record's wrapped data key.
+
+    Raises:
+        InvalidInput: the key is missing (broad scopes may add keys later with ``add_keys``).
+    """
+    if grant["scope"]["type"] != "record":
+        return
+    record_id = grant["scope"]["value"]
+    if _record_meta(ctx, record_id).get("grade") == "L3" and record_id not in {rid for rid, _ in wrapped}:
+        raise InvalidInput(f"record {record_id!r} is L3: the approval must carry its data key wrapped for {grant['grantee_msp']}")
+
+
+def _store(ctx: Context, grant: dict[str, Any], wrapped: Sequence[tuple[str, dict[str, Any]]] = ()) -> None:
     put_json(ctx.stub, _grant_key(ctx, grant["grant_id"]), grant)
     for record_id, item in wrapped:
         put_json(ctx.stub, ctx.stub.create_composite_key(WKEY, [grant["grant_id"], record_id]), item)
@@ -221,7 +235,9 @@ class Sharing(Contract):
         msp, policy = _signed(ctx, "grant", body, key_id, signature)
         grant = _new_grant(ctx, body, policy, msp, body["grantee_msp"])
         grant = rules.decided(rules.signed(grant, body, msp, key_id, signature), "approved", msp, tx_time(ctx), "")
-        _store(ctx, grant, _check_wrapped_keys(ctx, grant, body.get("wrapped_keys", [])))
+        wrapped = _check_wrapped_keys(ctx, grant, body.get("wrapped_keys", []))
+        _require_record_key(ctx, grant, wrapped)
+        _store(ctx, grant, wrapped)
         record_event(ctx, "sharing.grant", {"grant_id": grant["grant_id"], "grantee_msp": grant["grantee_msp"]})
         return grant
 
@@ -235,6 +251,8 @@ class Sharing(Contract):
         if grant["status"] not in needed:
             raise Conflict(f"grant {grant['grant_id']!r} is {grant['status']}; {action} needs {' or '.join(needed)}")
         wrapped = _check_wrapped_keys(ctx, grant, body.get("wrapped_keys", []))
+        if action == "approve":
+            _require_record_key(ctx, grant, wrapped)
         if action != "add_keys":
             grant = rules.decided(grant, rules.STATUS_AFTER[action], msp, tx_time(ctx), body.get("reason", ""))
         grant = rules.signed(grant, body, msp, key_id, signature)

@@ -351,17 +351,18 @@ class ChaincodeConnection:
 
 
 class ChaincodePool:
-    """One :class:`ChaincodeConnection` per chaincode server address."""
+    """One :class:`ChaincodeConnection` per chaincode."""
 
     def __init__(self, timeout: float = EXECUTE_TIMEOUT) -> None:
         self._conns: dict[str, ChaincodeConnection] = {}
         self.timeout = timeout
 
-    def get(self, address: str, package_id: str) -> ChaincodeConnection:
-        """The connection to ``address`` (created on first use; dialled on first execute)."""
-        conn = self._conns.get(address)
-        if conn is None:
-            conn = self._conns[address] = ChaincodeConnection(address, package_id, self.timeout)
+    def get(self, name: str, address: str, package_id: str) -> ChaincodeConnection:
+        """The stream of chaincode ``name`` at ``address`` (one per chaincode, as a peer keeps one per
+        launched chaincode; created on first use, dialled on first execute)."""
+        conn = self._conns.get(name)
+        if conn is None or conn.address != address:
+            conn = self._conns[name] = ChaincodeConnection(address, package_id, self.timeout)
         return conn
 
     async def close(self) -> None:

@@ -109,7 +109,7 @@ class Endorser:
         cc = channel.chaincode(name)
         if not cc.address:
             raise ChaincodeNotFound(f"chaincode {name} on channel {channel.name} has no chaincode server")
-        conn = self.pool.get(cc.address, cc.package_id or f"{name}:devnet")
+        conn = self.pool.get(f"{channel.name}/{name}", cc.address, cc.package_id or f"{name}:devnet")
         return await conn.execute(channel.name, tx_id, cc_input, ctx)
 
     def _invoke_fn(self, channel: ChannelDef, up: UnpackedProposal):  # noqa: ANN202

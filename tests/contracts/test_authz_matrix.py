@@ -28,7 +28,6 @@ from qcchain_shim.contract import Router
 
 from govkit import CHANNEL, GovKit, _sha256, cert_pem
 from test_sharing_contract import seed_records
-from test_sharing_sdk import FakeContract  # noqa: F401  (same transport shape as the SDK tests)
 
 ORGS = ["Inspection", "Regulator", "UsingUnit", "Manufacturer", "Maintenance"]
 CALLERS = [*ORGS, "Stranger"]
@@ -61,6 +60,10 @@ class Ledger:
     def terms(self, grant_id: str, record_id: str, grade: str = "L3", purpose: str = "maintenance") -> dict[str, Any]:
         return {"grant_id": grant_id, "scope": {"type": "record", "value": record_id}, "max_grade": grade,
                 "purpose": purpose, "expires_at": self.kit.now + 86400}
+
+    def wrapped(self, grantee: str) -> dict[str, str]:
+        """An (opaque to the chaincode) data key of r-hd wrapped for the grantee's registered key."""
+        return {"record_id": "r-hd", "key_id": self.key_id(grantee), "wrapped_key": "AAAA"}
 
     def new_key_args(self, org: str) -> list[Any]:
         key = SM2PrivateKey.generate()
@@ -124,12 +127,13 @@ MATRIX: dict[str, tuple[frozenset[str], Args]] = {
     "sharing:request": (MEMBERS - {"UsingUnit"}, lambda lg, o: lg.signed(
         o, "request", owner_msp="UsingUnitMSP", **lg.terms(f"req-{o}", "r-hd"))),
     "sharing:grant": (frozenset({"UsingUnit"}), lambda lg, o: lg.signed(
-        o, "grant", grantee_msp="ManufacturerMSP", **lg.terms(f"dir-{o}", "r-hd"))),
-    "sharing:approve": (frozenset({"UsingUnit"}), lambda lg, o: lg.signed(o, "approve", grant_id="g-req")),
+        o, "grant", grantee_msp="ManufacturerMSP", wrapped_keys=[lg.wrapped("Manufacturer")], **lg.terms(f"dir-{o}", "r-hd"))),
+    "sharing:approve": (frozenset({"UsingUnit"}), lambda lg, o: lg.signed(
+        o, "approve", grant_id="g-req", wrapped_keys=[lg.wrapped("Manufacturer")])),
     "sharing:reject": (frozenset({"UsingUnit"}), lambda lg, o: lg.signed(o, "reject", grant_id="g-req")),
     "sharing:revoke": (frozenset({"UsingUnit", "Maintenance"}), lambda lg, o: lg.signed(o, "revoke", grant_id="g-ok")),
     "sharing:add_keys": (frozenset({"UsingUnit"}), lambda lg, o: lg.signed(o, "add_keys", grant_id="g-ok", wrapped_keys=[
-        {"record_id": "r-hd", "key_id": lg.key_id("Maintenance"), "wrapped_key": "AAAA"}])),
+        lg.wrapped("Maintenance")])),
     "sharing:access": (frozenset({"UsingUnit", "Regulator", "Maintenance"}), lambda lg, o: lg.signed(
         o, "access", record_id="r-hd", purpose="audit", nonce=lg.nonce())),
     "sharing:get": (frozenset({"UsingUnit", "Maintenance", "Regulator"}), lambda lg, o: ["g-ok"]),
@@ -147,8 +151,8 @@ def ledger() -> Ledger:
     lg = Ledger(kit)
     kit.ok("sharing:request", lg.signed("Manufacturer", "request", owner_msp="UsingUnitMSP", **lg.terms("g-req", "r-hd")),
            org="Manufacturer")
-    kit.ok("sharing:grant", lg.signed("UsingUnit", "grant", grantee_msp="MaintenanceMSP", **lg.terms("g-ok", "r-hd")),
-           org="UsingUnit")
+    kit.ok("sharing:grant", lg.signed("UsingUnit", "grant", grantee_msp="MaintenanceMSP", wrapped_keys=[lg.wrapped("Maintenance")],
+                                      **lg.terms("g-ok", "r-hd")), org="UsingUnit")
     kit.ok("records:submit", lg.envelope("Manufacturer", "eq-setup"), org="Manufacturer")
     kit.passed(kit.proposal("deploy", contract="scratch", version="1", digest="d" * 64),
                ["Regulator", "Inspection", "UsingUnit"])

@@ -78,6 +78,7 @@ def test_request_approve_with_wrapped_key_then_logged_access(kit: GovKit) -> Non
     kit.fails("sharing:access", access(kit, "Manufacturer", "r-hd"), "holds no grant", org="Manufacturer")
     data_key = os.urandom(16)
     kit.fails("sharing:approve", signed(kit, "Regulator", "approve", grant_id="g1"), "may not approve", org="Regulator")
+    kit.fails("sharing:approve", signed(kit, "UsingUnit", "approve", grant_id="g1"), "must carry its data key", org="UsingUnit")
     g = kit.ok("sharing:approve", signed(kit, "UsingUnit", "approve", grant_id="g1",
                                          wrapped_keys=[wrap_for(kit, "Manufacturer", "r-hd", data_key)]), org="UsingUnit")
     assert g["status"] == "approved" and [s["action"] for s in g["trail"]] == ["request", "approve"]
@@ -157,8 +158,10 @@ def test_signatures_bodies_and_members_are_checked(kit: GovKit) -> None:
 
 
 def test_wrapped_keys_must_target_the_grantee_active_key_and_covered_l3_records(kit: GovKit) -> None:
+    kit.fails("sharing:grant", signed(kit, "UsingUnit", "grant", grantee_msp="ManufacturerMSP",
+                                      **terms(kit, "g6", ("record", "r-hd"), "L3")), "must carry its data key", org="UsingUnit")
     kit.ok("sharing:grant", signed(kit, "UsingUnit", "grant", grantee_msp="ManufacturerMSP",
-                                   **terms(kit, "g6", ("record", "r-hd"), "L3")), org="UsingUnit")
+                                   **terms(kit, "g6", ("equipment", "EQ1"), "L3")), org="UsingUnit")
     wrong = wrap_for(kit, "Maintenance", "r-hd", os.urandom(16))
     kit.fails("sharing:add_keys", signed(kit, "UsingUnit", "add_keys", grant_id="g6", wrapped_keys=[wrong]),
               "not for ManufacturerMSP's active key", org="UsingUnit")

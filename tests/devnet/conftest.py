@@ -17,17 +17,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from qcchain_devnet.material import CA, issue, new_ca
-from qcchain_devnet.model import ChaincodeDef, ChannelDef, CollectionDef, NodeConfig, OrgIdentity
+from qcchain_devnet.model import OrgIdentity
 from qcchain_devnet.node import DevNet
-from qcchain_devnet.protoutil import serialize_identity, sign_ecdsa
 
 sys.path.insert(0, str(Path(__file__).parent))  # helpers: devnet_cc, devnet_client
 
 from devnet_cc import test_contracts  # noqa: E402
 from devnet_client import GatewayClient  # noqa: E402
-from devnet_crypto import User, _pem, make_user  # noqa: E402,F401
+from devnet_crypto import ORGS, User, _pem, make_user, node_config  # noqa: E402,F401
 
-ORGS = ("Org1MSP", "Org2MSP", "Org3MSP")
 
 
 @dataclass
@@ -93,19 +91,6 @@ def chaincode() -> Iterator[ChaincodeThread]:
     cc = ChaincodeThread()
     yield cc
     cc.stop()
-
-
-def node_config(crypto: Crypto, cc_port: int, policy: str = "AND('Org1MSP.peer','Org2MSP.peer')",
-                **kw: object) -> NodeConfig:
-    coll = CollectionDef(name="secret", members=("Org1MSP", "Org2MSP"))
-    address = f"127.0.0.1:{cc_port}"
-    channel = ChannelDef(name="mychannel", members=ORGS, chaincodes=(
-        ChaincodeDef(name="kv", endorsement_policy=policy, collections=(coll,), address=address,
-                     package_id="testcc:0123"),
-        ChaincodeDef(name="other", endorsement_policy="OR('Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')",
-                     address=address, package_id="testcc:0123")))
-    return NodeConfig(orgs=crypto.orgs, channels=(channel,), tls_cert=crypto.tls_cert, tls_key=crypto.tls_key,
-                      **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture()
