@@ -4,6 +4,7 @@
 #   scripts/network.sh up     [--consortium FILE] [--dir DIR] [--log-level SPEC] [--docker]
 #   scripts/network.sh down | status | clean | logs   [--dir DIR]
 #   scripts/network.sh deploy [--module qcchain_contracts] [--label qcchain_1.0]
+#   scripts/network.sh stop-node HOST | start-node HOST   [--consortium FILE] [--dir DIR]
 #
 # Native mode (default): Fabric binaries from FABRIC_BIN or PATH, every process on 127.0.0.1, one log
 # file per process under DIR/logs (default DIR: var/fabric). Fabric's base core.yaml/orderer.yaml come

@@ -11,26 +11,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 import grpc
-from google.protobuf.message import DecodeError
-
 from fabric_protos.ledger.queryresult import kv_query_result_pb2
-from fabric_protos.peer import chaincode_pb2, chaincode_shim_pb2 as shim, chaincode_shim_pb2_grpc, proposal_pb2
+from fabric_protos.peer import chaincode_pb2, chaincode_shim_pb2_grpc, proposal_pb2
+from fabric_protos.peer import chaincode_shim_pb2 as shim
+from google.protobuf.message import DecodeError
 
 from .errors import ChaincodeUnavailable, DevnetError, SimulationError
 from .simulator import TxSimulator
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TxContext", "ChaincodeConnection", "ChaincodePool", "EXECUTE_TIMEOUT"]
+__all__ = ["CONNECT_TIMEOUT", "EXECUTE_TIMEOUT", "ChaincodeConnection", "ChaincodePool", "TxContext"]
 
 M = shim.ChaincodeMessage
 EXECUTE_TIMEOUT = 30.0
 _PAGE = 100
+CONNECT_TIMEOUT = 3.0
 _KEEPALIVE = [("grpc.keepalive_time_ms", 60000), ("grpc.keepalive_timeout_ms", 20000),
+              ("grpc.use_local_subchannel_pool", 1),
               ("grpc.max_receive_message_length", 100 * 1024 * 1024),
               ("grpc.max_send_message_length", 100 * 1024 * 1024)]
 
@@ -47,7 +49,7 @@ class TxContext:
     invoke: InvokeFn
 
 
-def _parse(cls: type, data: bytes):  # noqa: ANN202
+def _parse(cls: type, data: bytes):
     msg = cls()
     try:
         msg.ParseFromString(data)
@@ -214,7 +216,7 @@ class ChaincodeConnection:
         self._lock = asyncio.Lock()
         self._connected = False
 
-    async def _outgoing(self):  # noqa: ANN202 - async generator feeding the stream
+    async def _outgoing(self):
         assert self._queue is not None
         queue = self._queue
         while True:
@@ -231,10 +233,11 @@ class ChaincodeConnection:
         """Dial, wait for REGISTER, answer REGISTERED + READY. Raises: ChaincodeUnavailable."""
         self._channel = grpc.aio.insecure_channel(self.address, options=_KEEPALIVE)
         self._queue = asyncio.Queue()
-        call = chaincode_shim_pb2_grpc.ChaincodeStub(self._channel).Connect(self._outgoing())
         try:
+            await asyncio.wait_for(self._channel.channel_ready(), CONNECT_TIMEOUT)
+            call = chaincode_shim_pb2_grpc.ChaincodeStub(self._channel).Connect(self._outgoing())
             first = await asyncio.wait_for(call.read(), self.timeout)
-        except (grpc.aio.AioRpcError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, grpc.aio.AioRpcError) as exc:
             await self._channel.close()
             raise ChaincodeUnavailable(f"cannot connect to chaincode server {self.address}: {exc}") from exc
         if first is grpc.aio.EOF or first.type != M.REGISTER:
@@ -257,7 +260,7 @@ class ChaincodeConnection:
             log.warning("chaincode stream to %s broke: %s", self.address, exc.code())
         except asyncio.CancelledError:
             pass
-        except Exception:  # noqa: BLE001 - never die silently: pending transactions must fail at once
+        except Exception:
             log.exception("chaincode stream to %s failed", self.address)
         self._connected = False
         pending, self._pending = self._pending, {}
@@ -292,7 +295,7 @@ class ChaincodeConnection:
         except (DevnetError, ValueError, KeyError) as exc:
             self._reply_error(msg, str(exc))
             return
-        except Exception as exc:  # noqa: BLE001 - answer ERROR rather than leave the chaincode waiting
+        except Exception as exc:
             log.exception("internal error answering %s", M.Type.Name(msg.type))
             self._reply_error(msg, f"internal error: {type(exc).__name__}")
             return
@@ -335,7 +338,7 @@ class ChaincodeConnection:
                      channel_id=channel_id, proposal=ctx.signed_proposal))
         try:
             return await asyncio.wait_for(fut, self.timeout)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise SimulationError("timeout expired while executing transaction") from exc
         finally:
             self._pending.pop(key, None)

@@ -11,19 +11,24 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from fabric_protos.peer import chaincode_event_pb2, chaincode_pb2, chaincode_shim_pb2 as shim
-from fabric_protos.peer import proposal_pb2, proposal_response_pb2
+from fabric_protos.peer import (
+    chaincode_event_pb2,
+    chaincode_pb2,
+    proposal_pb2,
+    proposal_response_pb2,
+)
+from fabric_protos.peer import chaincode_shim_pb2 as shim
 
 from .ccclient import ChaincodePool, TxContext
 from .errors import AccessDenied, ChaincodeError, ChaincodeNotFound, ProposalError
 from .ledger import Ledger
-from .model import MSP, ChannelDef, Identity, NodeConfig, PeerSigner
+from .model import MSP, ChannelDef, Identity, NodeConfig, PeerSigner, SignatureMemo
 from .protoutil import UnpackedProposal, compute_tx_id, proposal_hash
 from .simulator import SimulationResult, TxSimulator
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Simulated", "Endorser", "ERROR_THRESHOLD"]
+__all__ = ["ERROR_THRESHOLD", "Endorser", "Simulated"]
 
 ERROR_THRESHOLD = 400
 M = shim.ChaincodeMessage
@@ -47,6 +52,7 @@ class Endorser:
         self.msp = msp
         self.pool = pool
         self.signers = {o.msp_id: PeerSigner(o) for o in config.orgs if o.peer_key}
+        self.memo = SignatureMemo()
 
     def check(self, up: UnpackedProposal, channel: ChannelDef) -> Identity:
         """Creator, signature and tx id checks (``ValidateUnpackProposal``); returns the creator.
@@ -112,7 +118,7 @@ class Endorser:
         conn = self.pool.get(f"{channel.name}/{name}", cc.address, cc.package_id or f"{name}:devnet")
         return await conn.execute(channel.name, tx_id, cc_input, ctx)
 
-    def _invoke_fn(self, channel: ChannelDef, up: UnpackedProposal):  # noqa: ANN202
+    def _invoke_fn(self, channel: ChannelDef, up: UnpackedProposal):
         async def invoke(spec: chaincode_pb2.ChaincodeSpec, ctx: TxContext) -> shim.ChaincodeMessage:
             name, _, target_channel = spec.chaincode_id.name.partition(":")
             if target_channel and target_channel != channel.name:
@@ -134,8 +140,10 @@ class Endorser:
         out = []
         for msp_id in msp_ids:
             signer = self.signers[msp_id]
-            endorsement = proposal_response_pb2.Endorsement(endorser=signer.serialized,
-                                                            signature=signer.sign(sim.prp + signer.serialized))
+            data = sim.prp + signer.serialized
+            signature = signer.sign(data)
+            self.memo.add(signer.serialized, data, signature)
+            endorsement = proposal_response_pb2.Endorsement(endorser=signer.serialized, signature=signature)
             out.append(proposal_response_pb2.ProposalResponse(version=1, response=sim.response, payload=sim.prp,
                                                               endorsement=endorsement))
         return out

@@ -6,9 +6,19 @@ Each error also inherits the matching built-in exception, so callers may catch e
 from __future__ import annotations
 
 __all__ = [
-    "DevnetError", "ProposalError", "UnpackError", "AccessDenied", "ChannelNotFound",
-    "ChaincodeNotFound", "ChaincodeError", "ChaincodeUnavailable", "PolicyError", "PolicySyntaxError",
-    "LedgerError", "LedgerCorrupted", "SimulationError",
+    "AccessDenied",
+    "ChaincodeError",
+    "ChaincodeNotFound",
+    "ChaincodeUnavailable",
+    "ChannelNotFound",
+    "DevnetError",
+    "LedgerCorrupted",
+    "LedgerError",
+    "PolicyError",
+    "PolicySyntaxError",
+    "ProposalError",
+    "SimulationError",
+    "UnpackError",
 ]
 
 

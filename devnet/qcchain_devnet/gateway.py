@@ -8,22 +8,35 @@ errors, unknown channels or chaincodes, access denials and chaincode errors, wit
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import grpc
+from fabric_protos.common import common_pb2
+from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
+from fabric_protos.orderer import ab_pb2
+from fabric_protos.peer import chaincode_event_pb2
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, status_pb2
 from grpc_status import rpc_status
 
-from fabric_protos.common import common_pb2
-from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
-from fabric_protos.orderer import ab_pb2
-from fabric_protos.peer import chaincode_event_pb2, proposal_response_pb2
-
-from .errors import (AccessDenied, ChaincodeError, ChaincodeNotFound, ChaincodeUnavailable, ChannelNotFound,
-                     ProposalError, SimulationError, UnpackError)
+from .errors import (
+    AccessDenied,
+    ChaincodeError,
+    ChaincodeNotFound,
+    ChaincodeUnavailable,
+    ChannelNotFound,
+    ProposalError,
+    SimulationError,
+    UnpackError,
+)
 from .model import ChannelDef, Identity
-from .protoutil import UnpackedProposal, new_transaction_envelope, unpack_envelope, unpack_signed_proposal
+from .protoutil import (
+    UnpackedProposal,
+    new_transaction_envelope,
+    unpack_envelope,
+    unpack_signed_proposal,
+)
 from .qscc import QSCC_NAME, invoke_qscc
 
 if TYPE_CHECKING:
@@ -49,23 +62,33 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
 
     def __init__(self, core: Core) -> None:
         self.core = core
+        self._plans: dict[tuple[str, str, str], list[str] | None] = {}
 
     def _detail(self, msp_id: str, message: str) -> gateway_pb2.ErrorDetail:
         org = next((o for o in self.core.config.orgs if o.msp_id == msp_id), None)
         host = org.peer_host if org and org.peer_host else f"peer0.{msp_id.lower()}"
         return gateway_pb2.ErrorDetail(address=f"{host}:{self.core.port}", msp_id=msp_id, message=message)
 
-    async def _proposal(self, signed: object, context: grpc.aio.ServicerContext) -> tuple[UnpackedProposal, ChannelDef]:
+    async def _proposal(self, signed: object, context: grpc.aio.ServicerContext,
+                        endorse: bool = False) -> tuple[UnpackedProposal, ChannelDef]:
+        """Unpack and locate the channel; for Endorse also the chaincode (answers as a real gateway)."""
         try:
             up = unpack_signed_proposal(signed)  # type: ignore[arg-type]
         except UnpackError as exc:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"failed to unpack transaction proposal: {exc}")
             raise
+        no_plan = ("no combination of peers can be derived which satisfy the endorsement policy: "
+                   f"No metadata was found for chaincode {up.chaincode} in channel {up.channel_id}")
         try:
             channel = self.core.config.channel(up.channel_id)
-        except ChannelNotFound as exc:
-            await _abort(context, grpc.StatusCode.UNAVAILABLE, f"{exc}: channel does not exist")
+        except ChannelNotFound:
+            if endorse:
+                await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, no_plan)
+            await _abort(context, grpc.StatusCode.UNAVAILABLE, f"failed to get config for channel "
+                         f"[{up.channel_id}]: could not get last config for channel {up.channel_id}")
             raise
+        if endorse and not any(c.name == up.chaincode for c in channel.chaincodes):
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, no_plan)
         return up, channel
 
     def _local_org(self, up: UnpackedProposal, channel: ChannelDef) -> str:
@@ -84,11 +107,14 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         try:
             creator = self.core.endorser.check(up, channel)
             if up.chaincode == QSCC_NAME:
-                return gateway_pb2.EvaluateResponse(result=invoke_qscc(self.core.ledgers, up.args))
-            sim = await self.core.endorser.simulate(up, channel, creator, peer)
+                readable = {ch.name for ch in self.core.config.channels if creator.msp_id in ch.members}
+                ledgers = {name: led for name, led in self.core.ledgers.items() if name in readable}
+                response = invoke_qscc(ledgers, up.args)
+            else:
+                response = (await self.core.endorser.simulate(up, channel, creator, peer)).response
         except (AccessDenied, ProposalError) as exc:
-            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, prefix + str(exc),
-                         [self._detail(peer, str(exc))])
+            msg = f"error validating proposal: {exc}"
+            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, prefix + msg, [self._detail(peer, msg)])
             raise
         except (ChaincodeError, SimulationError) as exc:
             msg = f"chaincode response 500, {exc}"
@@ -97,10 +123,10 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         except ChaincodeUnavailable as exc:
             await _abort(context, grpc.StatusCode.UNAVAILABLE, prefix + str(exc), [self._detail(peer, str(exc))])
             raise
-        if sim.response.status >= 400:
-            msg = f"chaincode response {sim.response.status}, {sim.response.message}"
+        if response.status >= 400:
+            msg = f"chaincode response {response.status}, {response.message}"
             await _abort(context, grpc.StatusCode.UNKNOWN, prefix + msg, [self._detail(peer, msg)])
-        return gateway_pb2.EvaluateResponse(result=sim.response)
+        return gateway_pb2.EvaluateResponse(result=response)
 
     async def _plan(self, up: UnpackedProposal, channel: ChannelDef, requested: list[str],
                     context: grpc.aio.ServicerContext) -> list[str]:
@@ -111,8 +137,11 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                              f"failed to find any endorsing peers for org(s): {', '.join(unknown)}")
             return list(dict.fromkeys(requested))
         local = self._local_org(up, channel)
-        order = [local] + [m for m in channel.members if m != local and m in self.core.endorser.signers]
-        plan = self.core.policies[channel.name][up.chaincode].plan(order)
+        key = (channel.name, up.chaincode, local)
+        plan = self._plans.get(key)
+        if plan is None:
+            order = [local] + [m for m in channel.members if m != local and m in self.core.endorser.signers]
+            plan = self._plans[key] = self.core.policies[channel.name][up.chaincode].plan(order)
         if plan is None:
             await _abort(context, grpc.StatusCode.UNAVAILABLE,
                          "no combination of peers can be derived which satisfy the endorsement policy")
@@ -120,10 +149,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
 
     async def Endorse(self, request: gateway_pb2.EndorseRequest,
                       context: grpc.aio.ServicerContext) -> gateway_pb2.EndorseResponse:
-        up, channel = await self._proposal(request.proposed_transaction, context)
-        if not any(c.name == up.chaincode for c in channel.chaincodes):
-            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION,
-                         f"no peers available to evaluate chaincode {up.chaincode} in channel {channel.name}")
+        up, channel = await self._proposal(request.proposed_transaction, context, endorse=True)
         orgs = await self._plan(up, channel, list(request.endorsing_organizations), context)
         first = up.creator.mspid if up.creator.mspid in orgs else orgs[0]
         aborted = "failed to endorse transaction, see attached details"
@@ -132,7 +158,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
             sim = await self.core.endorser.simulate(up, channel, creator, first)
         except (AccessDenied, ProposalError, ChaincodeError, SimulationError, ChaincodeUnavailable,
                 ChaincodeNotFound) as exc:
-            text = f"chaincode response 500, {exc}" if isinstance(exc, (ChaincodeError, SimulationError)) else str(exc)
+            text = _endorse_failure(exc)
             await _abort(context, grpc.StatusCode.ABORTED, aborted, [self._detail(first, text)])
             raise
         if sim.response.status >= 400:
@@ -155,13 +181,17 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
             await _abort(context, grpc.StatusCode.ABORTED,
                          f"received unsuccessful response from orderer: status=BAD_REQUEST, info={exc}")
             raise
+        if unpacked.cc_action is None:
+            await _abort(context, grpc.StatusCode.ABORTED,
+                         "received unsuccessful response from orderer: status=BAD_REQUEST, info=the devnet orders "
+                         "endorser transactions only (no config updates)")
         channel_id = unpacked.channel_header.channel_id
         if channel_id not in self.core.channels:
             await _abort(context, grpc.StatusCode.UNAVAILABLE, f"failed to get config for channel [{channel_id}]")
         channel = self.core.config.channel(channel_id)
         try:
             creator = self.core.msp.deserialize(unpacked.signature_header.creator, channel_id, channel.members)
-            ok = creator.verify(env.signature, env.payload)
+            ok = creator.verify(env.signature, env.payload, self.core.endorser.memo)
         except AccessDenied:
             ok = False
         if not ok:
@@ -177,7 +207,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         req = cls()
         try:
             req.ParseFromString(raw)
-        except Exception as exc:  # noqa: BLE001 - any decode failure
+        except Exception as exc:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"failed to unmarshal request: {exc}")
             raise
         if req.channel_id not in self.core.channels:
@@ -219,6 +249,15 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 yield gateway_pb2.ChaincodeEventsResponse(events=events, block_number=num)
 
 
+def _endorse_failure(exc: Exception) -> str:
+    """The per-peer detail message of a failed endorsement, worded as a v3 peer words it."""
+    if isinstance(exc, (ChaincodeError, SimulationError)):
+        return f"chaincode response 500, {exc}"
+    if isinstance(exc, (AccessDenied, ProposalError)):
+        return f"error validating proposal: {exc}"
+    return str(exc)
+
+
 def _start_block(pos: ab_pb2.SeekPosition, height: int) -> int:
     kind = pos.WhichOneof("Type")
     if kind == "oldest":
@@ -247,5 +286,3 @@ def events_in_block(block: common_pb2.Block, chaincode: str) -> list[chaincode_e
             out.append(ev)
     return out
 
-
-_ = proposal_response_pb2  # re-exported types used in annotations by callers

@@ -17,17 +17,16 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from google.protobuf.message import DecodeError
-
 from fabric_protos.common import common_pb2
 from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
+from google.protobuf.message import DecodeError
 
 from .errors import LedgerCorrupted, LedgerError
 from .protoutil import block_data_hash, block_header_hash
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Version", "StateRow", "UpdateBatch", "Ledger", "encode_metadata", "decode_metadata"]
+__all__ = ["Ledger", "StateRow", "UpdateBatch", "Version", "decode_metadata", "encode_metadata"]
 
 Version = tuple[int, int]
 
@@ -192,16 +191,6 @@ class Ledger:
             return None
         value, vb, vt, meta = rows[0]
         return StateRow(key, value, (vb, vt), decode_metadata(meta))
-
-    def get_versions(self, ns: str, keys: list[str]) -> dict[str, Version]:
-        """Committed versions of several keys (absent keys are left out)."""
-        out: dict[str, Version] = {}
-        with self._wlock:
-            for key in keys:
-                row = self._w.execute("SELECT vb, vt FROM state WHERE ns=? AND key=?", (ns, key.encode())).fetchone()
-                if row:
-                    out[key] = (row[0], row[1])
-        return out
 
     def range_scan(self, ns: str, start: str, end: str, limit: int, *, writer: bool = False) -> list[StateRow]:
         """Up to ``limit`` committed entries with start <= key < end (end "" = unbounded), key order."""

@@ -4,17 +4,19 @@ that deserializes and validates identities (X.509 issued by the org's CA, NodeOU
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from google.protobuf.message import DecodeError
-
 from fabric_protos.msp import identities_pb2
+from google.protobuf.message import DecodeError
 
 from .errors import AccessDenied, ChaincodeNotFound, ChannelNotFound
 from .policy import Policy, Signer, parse_policy
@@ -22,8 +24,46 @@ from .protoutil import serialize_identity, sign_ecdsa, verify_ecdsa
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OrgIdentity", "CollectionDef", "ChaincodeDef", "ChannelDef", "NodeConfig", "Identity", "MSP",
-           "PeerSigner"]
+__all__ = [
+    "MSP",
+    "ChaincodeDef",
+    "ChannelDef",
+    "CollectionDef",
+    "Identity",
+    "NodeConfig",
+    "OrgIdentity",
+    "PeerSigner",
+    "SignatureMemo",
+]
+
+_MEMO_MAX = 200000
+
+
+class SignatureMemo:
+    """Signatures this process made or already verified, keyed by SHA-256(identity || data).
+
+    Lets the committer skip re-verifying an endorsement the devnet itself signed, or an envelope
+    signature the orderer step checked, without trusting anything it has not seen signed.
+    """
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[bytes, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(identity: bytes, data: bytes) -> bytes:
+        return hashlib.sha256(identity + b"\x00" + data).digest()
+
+    def add(self, identity: bytes, data: bytes, signature: bytes) -> None:
+        """Remember that ``signature`` is ``identity``'s valid signature over ``data``."""
+        with self._lock:
+            self._known[self._key(identity, data)] = signature
+            if len(self._known) > _MEMO_MAX:
+                self._known.popitem(last=False)
+
+    def known(self, identity: bytes, data: bytes, signature: bytes) -> bool:
+        """True if exactly this signature was remembered for ``identity`` and ``data``."""
+        return self._known.get(self._key(identity, data)) == signature
 
 
 @dataclass(frozen=True)
@@ -126,9 +166,18 @@ class Identity:
     roles: frozenset[str]
     serialized: bytes
 
-    def verify(self, signature: bytes, data: bytes) -> bool:
-        """True if ``signature`` over ``data`` is this identity's (ECDSA P-256, low-S)."""
-        return verify_ecdsa(self.public_key, signature, data)
+    def verify(self, signature: bytes, data: bytes, memo: SignatureMemo | None = None) -> bool:
+        """True if ``signature`` over ``data`` is this identity's (ECDSA P-256, low-S).
+
+        With ``memo``, a remembered signature is accepted without recomputation and a newly
+        verified one is remembered.
+        """
+        if memo is not None and memo.known(self.serialized, data, signature):
+            return True
+        ok = verify_ecdsa(self.public_key, signature, data)
+        if ok and memo is not None:
+            memo.add(self.serialized, data, signature)
+        return ok
 
     def signer(self) -> Signer:
         """The policy-evaluation view of this identity."""
@@ -180,8 +229,8 @@ class MSP:
             try:
                 cert.verify_directly_issued_by(ca)
                 break
-            except (ValueError, TypeError, Exception):  # noqa: BLE001 - any failure means "not issued by"
-                continue
+            except (ValueError, TypeError, InvalidSignature):
+                log.debug("certificate of %s not issued by one of its CA certificates", sid.mspid)
         else:
             raise AccessDenied(malformed)
         key = cert.public_key()
@@ -200,7 +249,7 @@ class PeerSigner:
         self.serialized = serialize_identity(org.msp_id, org.peer_cert)
         key = serialization.load_pem_private_key(org.peer_key, password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise ValueError(f"peer key of {org.msp_id} is not an ECDSA key")
+            raise TypeError(f"peer key of {org.msp_id} is not an ECDSA key")
         self._key = key
 
     def sign(self, data: bytes) -> bytes:

@@ -16,11 +16,11 @@ import asyncio
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import grpc
-
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2_grpc
 
@@ -30,14 +30,22 @@ from .errors import DevnetError, LedgerError
 from .gateway import GatewayService
 from .genesis import genesis_block
 from .ledger import Ledger, UpdateBatch
-from .model import (MSP, ChaincodeDef, ChannelDef, CollectionDef, NodeConfig, OrgIdentity, PeerSigner)
+from .model import (
+    MSP,
+    ChaincodeDef,
+    ChannelDef,
+    CollectionDef,
+    NodeConfig,
+    OrgIdentity,
+    PeerSigner,
+)
 from .policy import Policy
 from .simulator import SimulationResult
 from .validator import BlockCommitter, CommitResult
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DevNet", "Core", "NodeConfig", "node_config_from_devnet"]
+__all__ = ["Core", "DevNet", "NodeConfig", "node_config_from_devnet"]
 
 _PVT_STORE_MAX = 100000
 
@@ -50,6 +58,7 @@ class _ChannelRuntime:
         self.waiters: dict[str, list[asyncio.Future[tuple[int, int]]]] = {}
         self.new_block = asyncio.Condition()
         self.wakeup = asyncio.Event()
+        self.inflight: asyncio.Future[CommitResult] | None = None
 
 
 class Core:
@@ -65,9 +74,8 @@ class Core:
         self.policies: dict[str, dict[str, Policy]] = {
             ch.name: {cc.name: ch.policy(cc) for cc in ch.chaincodes} for ch in config.channels}
         orderer = PeerSigner(config.orderer) if config.orderer and config.orderer.peer_key else None
-        self.channels = {ch.name: _ChannelRuntime(ledgers[ch.name], BlockCommitter(ledgers[ch.name], ch, self.msp,
-                                                                                    orderer))
-                         for ch in config.channels}
+        self.channels = {ch.name: _ChannelRuntime(ledgers[ch.name], BlockCommitter(
+            ledgers[ch.name], ch, self.msp, orderer, self.endorser.memo)) for ch in config.channels}
         self.pvt_store: OrderedDict[str, SimulationResult] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -83,10 +91,17 @@ class Core:
         self._tasks = [loop.create_task(self._cutter(name)) for name in self.channels]
 
     async def stop(self) -> None:
-        """Cancel the cutters and close chaincode connections."""
+        """Stop the cutters, finish the block being committed and commit what is still queued (as an
+        orderer drains its batch), then close chaincode connections."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for name, rt in self.channels.items():
+            if rt.inflight is not None:
+                await asyncio.gather(rt.inflight, return_exceptions=True)
+            while rt.queue:
+                batch, rt.queue = rt.queue[:self.config.batch_size], rt.queue[self.config.batch_size:]
+                await self._commit(name, rt, batch)
         await self.pool.close()
 
     async def submit(self, channel: str, envelope: bytes) -> None:
@@ -104,17 +119,25 @@ class Core:
             batch, rt.queue = rt.queue[:self.config.batch_size], rt.queue[self.config.batch_size:]
             if not rt.queue:
                 rt.wakeup.clear()
-            if not batch:
-                continue
-            try:
-                result = await asyncio.to_thread(rt.committer.commit, batch, self.pvt_store)
-            except LedgerError:
-                log.exception("channel %s: block commit failed; %d transactions dropped", channel, len(batch))
-                continue
-            await self._notify(rt, result)
+            if batch:
+                await self._commit(channel, rt, batch)
+
+    async def _commit(self, channel: str, rt: _ChannelRuntime, batch: list[bytes]) -> None:
+        rt.inflight = asyncio.ensure_future(asyncio.to_thread(rt.committer.commit, batch, self.pvt_store))
+        try:
+            result = await asyncio.shield(rt.inflight)
+        except LedgerError:
+            log.exception("channel %s: block commit failed; %d transactions dropped", channel, len(batch))
+            return
+        finally:
+            if rt.inflight is not None and rt.inflight.done():
+                rt.inflight = None
+        await self._notify(rt, result)
 
     async def _notify(self, rt: _ChannelRuntime, result: CommitResult) -> None:
         num = result.block.header.number
+        log.debug("channel %s: block %d committed (%d transactions, %d valid)", rt.ledger.channel, num,
+                  len(result.txs), sum(1 for t in result.txs if t.code == 0))
         for tx in result.txs:
             if tx.code == 9:  # DUPLICATE_TXID: waiters keep the first occurrence's status
                 continue
@@ -261,7 +284,7 @@ class DevNet:
             ledger.close()
         self._loop = self._thread = None
 
-    def __enter__(self) -> DevNet:
+    def __enter__(self) -> DevNet:  # noqa: PYI034 - DevNet is not meant to be subclassed
         self.start()
         return self
 
@@ -314,3 +337,4 @@ def node_config_from_devnet(cfg: Any, crypto_dir: Path, *, batch_size: int = 500
     return NodeConfig(orgs=orgs, channels=channels, host=cfg.host, port=cfg.port,
                       tls_cert=_read(tls.cert) if cfg.tls else None, tls_key=_read(tls.key) if cfg.tls else None,
                       orderer=orderer, batch_size=batch_size, batch_timeout=batch_timeout)
+

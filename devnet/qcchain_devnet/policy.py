@@ -10,17 +10,16 @@ defaults ``MAJORITY|ANY|ALL Endorsement`` are implicit-meta policies over each m
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
-
-from google.protobuf.message import DecodeError
 
 from fabric_protos.common import policies_pb2
 from fabric_protos.msp import msp_principal_pb2
+from google.protobuf.message import DecodeError
 
 from .errors import PolicyError, PolicySyntaxError
 
-__all__ = ["Signer", "Policy", "SignaturePolicy", "ImplicitMetaPolicy", "parse_policy", "from_envelope_bytes"]
+__all__ = ["ImplicitMetaPolicy", "Policy", "SignaturePolicy", "Signer", "from_envelope_bytes", "parse_policy"]
 
 _ROLES = {
     "member": msp_principal_pb2.MSPRole.MEMBER, "admin": msp_principal_pb2.MSPRole.ADMIN,

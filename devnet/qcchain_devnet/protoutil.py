@@ -14,21 +14,40 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
-from google.protobuf.message import DecodeError
-from google.protobuf.timestamp_pb2 import Timestamp
-
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 from fabric_protos.common import common_pb2
 from fabric_protos.msp import identities_pb2
-from fabric_protos.peer import chaincode_pb2, proposal_pb2, proposal_response_pb2, transaction_pb2
+from fabric_protos.peer import (
+    chaincode_pb2,
+    proposal_pb2,
+    proposal_response_pb2,
+    transaction_pb2,
+)
+from google.protobuf.message import DecodeError
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from .errors import UnpackError
 
 __all__ = [
-    "P256_N", "sha256", "compute_tx_id", "block_header_bytes", "block_header_hash", "block_data_hash",
-    "UnpackedProposal", "unpack_signed_proposal", "proposal_hash", "sign_ecdsa", "verify_ecdsa",
-    "serialize_identity", "new_signed_proposal", "new_transaction_envelope", "unpack_envelope",
+    "P256_N",
+    "UnpackedProposal",
+    "block_data_hash",
+    "block_header_bytes",
+    "block_header_hash",
+    "compute_tx_id",
+    "new_signed_proposal",
+    "new_transaction_envelope",
+    "proposal_hash",
+    "serialize_identity",
+    "sha256",
+    "sign_ecdsa",
     "timestamp_now",
+    "unpack_envelope",
+    "unpack_signed_proposal",
+    "verify_ecdsa",
 ]
 
 P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -118,7 +137,7 @@ class UnpackedProposal:
         return list(self.spec.input.args)
 
 
-def _parse(cls: type, data: bytes, what: str):  # noqa: ANN202 - generic protobuf helper
+def _parse(cls: type, data: bytes, what: str):
     msg = cls()
     try:
         msg.ParseFromString(data)

@@ -17,7 +17,7 @@ from .ledger import Ledger, StateRow, Version
 from .model import ChaincodeDef, ChannelDef
 from .protoutil import sha256
 
-__all__ = ["TxSimulator", "SimulationResult", "RangeIterator", "VALIDATION_PARAMETER", "version_proto"]
+__all__ = ["VALIDATION_PARAMETER", "RangeIterator", "SimulationResult", "TxSimulator", "version_proto"]
 
 VALIDATION_PARAMETER = "VALIDATION_PARAMETER"
 _SCAN_LIMIT = 100000

@@ -21,15 +21,21 @@ from fabric_protos.peer import chaincode_event_pb2, proposal_pb2, transaction_pb
 
 from .errors import AccessDenied, PolicyError, UnpackError
 from .ledger import Ledger, UpdateBatch, Version
-from .model import MSP, ChannelDef, PeerSigner
+from .model import MSP, ChannelDef, PeerSigner, SignatureMemo
 from .policy import Signer, from_envelope_bytes
-from .protoutil import (UnpackedEnvelope, block_data_hash, block_header_bytes, compute_tx_id, sha256,
-                        unpack_envelope)
+from .protoutil import (
+    UnpackedEnvelope,
+    block_data_hash,
+    block_header_bytes,
+    compute_tx_id,
+    sha256,
+    unpack_envelope,
+)
 from .simulator import VALIDATION_PARAMETER, SimulationResult
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CommittedTx", "CommitResult", "BlockCommitter"]
+__all__ = ["BlockCommitter", "CommitResult", "CommittedTx"]
 
 C = transaction_pb2.TxValidationCode
 
@@ -109,7 +115,9 @@ def _ver(v: kv_rwset_pb2.Version | None, present: bool) -> Version | None:
 class BlockCommitter:
     """Validates batches of envelopes into blocks of one channel and commits them to its ledger."""
 
-    def __init__(self, ledger: Ledger, channel: ChannelDef, msp: MSP, orderer: PeerSigner | None = None) -> None:
+    def __init__(self, ledger: Ledger, channel: ChannelDef, msp: MSP, orderer: PeerSigner | None = None,
+                 memo: SignatureMemo | None = None) -> None:
+        self.memo = memo
         self.ledger = ledger
         self.channel = channel
         self.msp = msp
@@ -196,7 +204,7 @@ class BlockCommitter:
             creator = self.msp.deserialize(env.signature_header.creator, self.channel.name, self.channel.members)
         except AccessDenied:
             return C.BAD_CREATOR_SIGNATURE
-        if not creator.verify(env.envelope.signature, env.envelope.payload):
+        if not creator.verify(env.envelope.signature, env.envelope.payload, self.memo):
             return C.BAD_CREATOR_SIGNATURE
         if compute_tx_id(env.signature_header.nonce, env.signature_header.creator) != chdr.tx_id:
             return C.BAD_PROPOSAL_TXID
@@ -223,7 +231,7 @@ class BlockCommitter:
                 ident = self.msp.deserialize(e.endorser, self.channel.name, self.channel.members)
             except AccessDenied:
                 continue
-            if ident.verify(e.signature, prp_bytes + e.endorser):
+            if ident.verify(e.signature, prp_bytes + e.endorser, self.memo):
                 signers.append(ident.signer())
         return signers
 

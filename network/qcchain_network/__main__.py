@@ -27,7 +27,8 @@ DEFAULT_OUT = NETWORK_DIR.parent / "var" / "fabric"
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="network.sh", description="Run the consortium as a native Fabric network.")
-    p.add_argument("command", choices=["up", "down", "status", "clean", "logs", "deploy"])
+    p.add_argument("command", choices=["up", "down", "status", "clean", "logs", "deploy", "start-node", "stop-node"])
+    p.add_argument("node", nargs="?", default=None, help="start-node/stop-node: the host name, e.g. orderer1.qcchain.example")
     p.add_argument("--consortium", type=Path, default=None, help="consortium file (default network/consortium.yaml)")
     p.add_argument("--dir", type=Path, default=DEFAULT_OUT, help=f"network directory (default {DEFAULT_OUT})")
     p.add_argument("--log-level", default=DEFAULT_LOG_SPEC, help="FABRIC_LOGGING_SPEC of every node")
@@ -77,6 +78,21 @@ def _deploy(args: argparse.Namespace) -> None:
             print(f"{cc.name} on {channel.name}: sequence {seq}, package {pkg.package_id}")
 
 
+def _node(args: argparse.Namespace) -> None:
+    if not args.node:
+        raise NetworkError(f"{args.command} needs the node's host name (see network.sh status)")
+    layout = derive(load_consortium(args.consortium), args.dir, args.log_level)
+    try:
+        if args.command == "start-node":
+            proc = runner.start_node(layout, args.node)
+            print(f"started {args.node} (pid {proc.pid})")
+        else:
+            runner.stop_node(layout, args.node)
+            print(f"stopped {args.node}")
+    except KeyError as exc:
+        raise NetworkError(str(exc.args[0])) from None
+
+
 def _logs(out: Path) -> None:
     for path in sorted((out / "logs").glob("*.log")):
         print(path)
@@ -106,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"removed {out}")
         elif args.command == "logs":
             _logs(out)
+        elif args.command in ("start-node", "stop-node"):
+            _node(args)
         else:
             _deploy(args)
     except (NetworkError, ValueError, OSError) as exc:

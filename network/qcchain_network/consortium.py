@@ -155,7 +155,7 @@ def load_consortium(path: Path | str | None = None) -> Consortium:
 
 
 def _policy_path(data: dict[str, Any], source: Path, key: str, default: str) -> Path:
-    rel = data.get("policies", {}).get(key, f"../policies/{default}")
+    rel = str(data.get("policies", {}).get(key, f"../policies/{default}"))
     return (source.parent / rel).resolve()
 
 

@@ -125,6 +125,33 @@ def stop_all(out: Path, timeout: float = 10.0) -> list[str]:
     return [p.name for p in procs]
 
 
+def stop_one(out: Path, name: str, timeout: float = 10.0) -> Proc:
+    """Stop one recorded process by name (SIGTERM to its group, SIGKILL after ``timeout``).
+
+    Raises:
+        KeyError: no running process of that name is recorded under ``out``.
+    """
+    recorded = read_pids(out)
+    matches = [p for p in recorded if p.name == name and alive(p.pid)]
+    if not matches:
+        raise KeyError(f"no running process named {name!r} in {out}")
+    proc = matches[0]
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except OSError:
+        pass
+    deadline = time.monotonic() + timeout
+    while alive(proc.pid) and time.monotonic() < deadline:
+        _reap(proc.pid)
+        time.sleep(0.05)
+    if alive(proc.pid):
+        os.killpg(proc.pid, signal.SIGKILL)
+    _reap(proc.pid)
+    write_pids(out, [p for p in recorded if p.pid != proc.pid])
+    ops_log(out, "stop", name, pid=proc.pid)
+    return proc
+
+
 def wait_listening(host: str, port: int, proc: Proc, timeout: float = 30.0) -> None:
     """Wait until ``host:port`` accepts TCP connections.
 

@@ -77,13 +77,52 @@ def generate(layout: Layout, bins: dict[str, Path]) -> None:
     render_profiles(layout)
 
 
+def _node_command(layout: Layout, bins: dict[str, Path], host: str) -> tuple[list[str], dict[str, str], Path,
+                                                                              int, tuple[int, ...]]:
+    for node in layout.orderers:
+        if node.host == host:
+            return [str(bins["orderer"])], orderer_env(layout, node), node.log_file, node.operations, (
+                node.listen, node.admin)
+    for peer in layout.peers:
+        if peer.host == host:
+            return [str(bins["peer"]), "node", "start"], peer_env(layout, peer), peer.log_file, peer.operations, (
+                peer.listen,)
+    raise KeyError(f"no orderer or peer named {host!r} in consortium {layout.consortium.name!r}")
+
+
+def start_node(layout: Layout, host: str) -> procs.Proc:
+    """(Re)start one orderer or peer of a generated network and wait until it is healthy (T-8.2 b).
+
+    Raises:
+        KeyError: no such node. BinaryNotFound: binaries missing. PortInUse: its ports are taken.
+        StartError: it did not become healthy.
+    """
+    bins = find_all(("peer", "orderer"))
+    argv, env, log_file, ops, ports = _node_command(layout, bins, host)
+    procs.check_ports_free(layout.host, [(host, p) for p in (*ports, ops)])
+    proc = procs.start(layout.out, host, argv, env, log_file)
+    procs.wait_healthy(f"http://{layout.host}:{ops}/healthz", proc)
+    for port in ports:
+        procs.wait_listening(layout.host, port, proc)
+    return proc
+
+
+def stop_node(layout: Layout, host: str) -> None:
+    """Stop one running orderer, peer or chaincode server (T-8.2 b).
+
+    Raises:
+        KeyError: no such running process.
+    """
+    procs.stop_one(layout.out, host)
+
+
 def start_nodes(layout: Layout, bins: dict[str, Path]) -> None:
     """Start orderers and peers and wait for their /healthz.
 
     Raises:
         StartError: a process died or stayed unhealthy.
     """
-    started = []
+    started: list[tuple[procs.Proc, int, tuple[int, ...]]] = []
     for node in layout.orderers:
         proc = procs.start(layout.out, node.host, [str(bins["orderer"])], orderer_env(layout, node), node.log_file)
         started.append((proc, node.operations, (node.listen, node.admin)))

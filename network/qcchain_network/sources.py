@@ -14,7 +14,8 @@ import jsonschema
 import yaml
 
 from .errors import Problem
-from .policy import PolicySyntaxError, check_rule
+from .errors import PolicySyntaxError
+from .policy import check_rule
 
 NETWORK_DIR = Path(__file__).resolve().parents[1]
 SCHEMA_PATH = NETWORK_DIR / "consortium.schema.json"

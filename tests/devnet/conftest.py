@@ -7,52 +7,26 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import grpc
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
-from qcchain_devnet.material import CA, issue, new_ca
-from qcchain_devnet.model import OrgIdentity
 from qcchain_devnet.node import DevNet
 
 sys.path.insert(0, str(Path(__file__).parent))  # helpers: devnet_cc, devnet_client
 
-from devnet_cc import test_contracts  # noqa: E402
-from devnet_client import GatewayClient  # noqa: E402
-from devnet_crypto import ORGS, User, _pem, make_user, node_config  # noqa: E402,F401
-
-
-
-@dataclass
-class Crypto:
-    cas: dict[str, CA]
-    orgs: tuple[OrgIdentity, ...]
-    users: dict[str, User]
-    tls_ca: CA
-    tls_cert: bytes
-    tls_key: bytes
+from devnet_client import GatewayClient
+from devnet_crypto import (
+    Crypto,
+    build_crypto,
+    node_config,
+)
 
 
 @pytest.fixture(scope="session")
 def crypto() -> Crypto:
-    cas, orgs, users = {}, [], {}
-    for msp in ORGS:
-        domain = f"{msp[:-3].lower()}.example.com"
-        ca = new_ca(f"ca.{domain}", domain)
-        cas[msp] = ca
-        peer = make_user(ca, msp, f"peer0.{domain}", "peer")
-        orgs.append(OrgIdentity(name=msp[:-3], msp_id=msp, ca_certs=(ca.cert_pem,), peer_cert=peer.cert_pem,
-                                peer_key=_pem(peer.key), peer_host=f"peer0.{domain}"))
-        users[msp] = make_user(ca, msp, f"User1@{domain}")
-    tls_ca = new_ca("tlsca.devnet.example.com", "devnet.example.com")
-    tls_key = ec.generate_private_key(ec.SECP256R1())
-    tls_cert = issue(tls_ca, "devnet", tls_key.public_key(), sans=("localhost", "127.0.0.1"), tls=True)
-    return Crypto(cas, tuple(orgs), users, tls_ca, tls_cert.public_bytes(serialization.Encoding.PEM), _pem(tls_key))
+    return build_crypto()
 
 
 def _free_port() -> int:

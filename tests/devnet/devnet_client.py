@@ -6,11 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.peer import proposal_pb2
-
 from qcchain_devnet.protoutil import new_signed_proposal
 
 
@@ -22,6 +20,7 @@ class Endorsed:
 
 class GatewayClient:
     def __init__(self, channel: grpc.Channel, user: Any, channel_id: str) -> None:
+        self.grpc_channel = channel
         self.stub = gateway_pb2_grpc.GatewayStub(channel)
         self.user = user
         self.channel_id = channel_id
@@ -75,7 +74,7 @@ class GatewayClient:
         code, block = self.status(endorsed.tx_id)
         return code, block, endorsed.tx_id
 
-    def events(self, chaincode: str, start: int | None = None):  # noqa: ANN201
+    def events(self, chaincode: str, start: int | None = None):
         from fabric_protos.orderer import ab_pb2
         req = gateway_pb2.ChaincodeEventsRequest(channel_id=self.channel_id, chaincode_id=chaincode,
                                                  identity=self.user.creator)

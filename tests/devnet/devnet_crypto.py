@@ -7,9 +7,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-
-from qcchain_devnet.material import CA, issue
-from qcchain_devnet.model import ChaincodeDef, ChannelDef, CollectionDef, NodeConfig
+from qcchain_devnet.material import CA, issue, new_ca
+from qcchain_devnet.model import (
+    ChaincodeDef,
+    ChannelDef,
+    CollectionDef,
+    NodeConfig,
+    OrgIdentity,
+)
 from qcchain_devnet.protoutil import serialize_identity, sign_ecdsa
 
 ORGS = ("Org1MSP", "Org2MSP", "Org3MSP")
@@ -51,5 +56,34 @@ def node_config(crypto: Any, cc_port: int, policy: str = "AND('Org1MSP.peer','Or
                      package_id="testcc:0123"),
         ChaincodeDef(name="other", endorsement_policy="OR('Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')",
                      address=address, package_id="testcc:0123")))
-    return NodeConfig(orgs=crypto.orgs, channels=(channel,), tls_cert=crypto.tls_cert, tls_key=crypto.tls_key,
+    other = ChannelDef(name="org23", members=("Org2MSP", "Org3MSP"), chaincodes=(
+        ChaincodeDef(name="kv", endorsement_policy="MAJORITY Endorsement", address=address, package_id="testcc:0123"),))
+    return NodeConfig(orgs=crypto.orgs, channels=(channel, other), tls_cert=crypto.tls_cert, tls_key=crypto.tls_key,
                       **kw)  # type: ignore[arg-type]
+
+
+@dataclass
+class Crypto:
+    cas: dict[str, CA]
+    orgs: tuple[OrgIdentity, ...]
+    users: dict[str, User]
+    tls_ca: CA
+    tls_cert: bytes
+    tls_key: bytes
+
+
+def build_crypto() -> Crypto:
+    """Three orgs (CA, peer, User1) and a TLS CA with a server certificate for 127.0.0.1."""
+    cas, orgs, users = {}, [], {}
+    for msp in ORGS:
+        domain = f"{msp[:-3].lower()}.example.com"
+        ca = new_ca(f"ca.{domain}", domain)
+        cas[msp] = ca
+        peer = make_user(ca, msp, f"peer0.{domain}", "peer")
+        orgs.append(OrgIdentity(name=msp[:-3], msp_id=msp, ca_certs=(ca.cert_pem,), peer_cert=peer.cert_pem,
+                                peer_key=_pem(peer.key), peer_host=f"peer0.{domain}"))
+        users[msp] = make_user(ca, msp, f"User1@{domain}")
+    tls_ca = new_ca("tlsca.devnet.example.com", "devnet.example.com")
+    tls_key = ec.generate_private_key(ec.SECP256R1())
+    tls_cert = issue(tls_ca, "devnet", tls_key.public_key(), sans=("localhost", "127.0.0.1"), tls=True)
+    return Crypto(cas, tuple(orgs), users, tls_ca, tls_cert.public_bytes(serialization.Encoding.PEM), _pem(tls_key))

@@ -5,23 +5,20 @@ from __future__ import annotations
 
 import grpc
 import pytest
-
+from devnet_crypto import make_user
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
-
 from qcchain_devnet.material import new_ca
 from qcchain_devnet.protoutil import new_signed_proposal
-
-from devnet_crypto import make_user
 from test_gateway_basic import details
 
 C = transaction_pb2.TxValidationCode
 
 
-def _code(fn) -> tuple[grpc.StatusCode, str]:  # noqa: ANN001
+def _code(fn) -> tuple[grpc.StatusCode, str]:
     with pytest.raises(grpc.RpcError) as err:
         fn()
     return err.value.code(), err.value.details()
@@ -57,13 +54,18 @@ def test_unknown_channel_and_chaincode(client) -> None:
     signed, tx_id = client.proposal("kv", ["get", "x"], channel_id="nochannel")
     code, msg = _code(lambda: client.evaluate_signed(signed, tx_id, channel_id="nochannel"))
     assert code == grpc.StatusCode.UNAVAILABLE and msg.startswith("failed to get config for channel [nochannel]")
+    code, msg = _code(lambda: client.endorse_signed(signed, tx_id))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+    assert msg.startswith("no combination of peers can be derived which satisfy the endorsement policy")
     code, msg = _code(lambda: client.evaluate("nocc", "get", "x"))
     assert code == grpc.StatusCode.FAILED_PRECONDITION and msg.startswith("no peers available to evaluate chaincode")
+    code, msg = _code(lambda: client.endorse("nocc", "put", "x", "y"))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION and "No metadata was found for chaincode nocc" in msg
 
 
 def test_bad_txid(client, crypto) -> None:
     user = crypto.users["Org1MSP"]
-    signed, tx_id = new_signed_proposal(user.key, user.creator, "mychannel", "kv", [b"put", b"a", b"b"])
+    signed, _tx_id = new_signed_proposal(user.key, user.creator, "mychannel", "kv", [b"put", b"a", b"b"])
     prop = proposal_pb2.Proposal.FromString(signed.proposal_bytes)
     hdr = common_pb2.Header.FromString(prop.header)
     chdr = common_pb2.ChannelHeader.FromString(hdr.channel_header)

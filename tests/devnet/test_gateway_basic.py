@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from grpc_status import rpc_status
-
+from devnet_client import GatewayClient
 from fabric_protos.common import common_pb2, ledger_pb2
 from fabric_protos.gateway import gateway_pb2
 from fabric_protos.peer import transaction_pb2
-
+from grpc_status import rpc_status
 from qcchain_devnet.protoutil import block_data_hash, block_header_hash, unpack_envelope
 
 VALID = transaction_pb2.VALID
@@ -95,3 +94,46 @@ def test_history_and_range(client) -> None:
     client.submit_and_wait("kv", "put", "r/a", "1")
     client.submit_and_wait("kv", "put", "r/b", "1")
     assert json.loads(client.evaluate("kv", "keys", "r/", "r0")) == ["r/a", "r/b"]
+
+
+def test_qscc_only_for_channels_the_creator_belongs_to(client, devnet, crypto) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        client.evaluate("qscc", "GetChainInfo", "org23")
+    assert err.value.code() == grpc.StatusCode.UNKNOWN
+    assert "chaincode response 500, Invalid chain ID, org23" in err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        client.evaluate("qscc", "GetBlockByNumber", "mychannel", "999")
+    assert "Entry not found" in err.value.details()
+    raw = client.evaluate("qscc", "GetChainInfo", "org23", user=crypto.users["Org2MSP"], channel_id="org23")
+    assert ledger_pb2.BlockchainInfo.FromString(raw).height == devnet.height("org23") == 1
+
+
+def test_channels_are_separate(client, crypto) -> None:
+    other = GatewayClient(client.grpc_channel, crypto.users["Org2MSP"], "org23")
+    assert other.submit_and_wait("kv", "put", "sep", "23")[0] == VALID
+    with pytest.raises(grpc.RpcError):
+        client.evaluate("kv", "get", "sep")
+    assert other.evaluate("kv", "get", "sep") == b"23"
+    with pytest.raises(grpc.RpcError) as err:           # Org1 is not a member of org23
+        other.evaluate("kv", "get", "sep", user=crypto.users["Org1MSP"])
+    assert "access denied: channel [org23] creator org [Org1MSP]" in err.value.details()
+
+
+def test_events_default_start_and_after_transaction(client, devnet) -> None:
+    stream = client.events("kv")                     # no start position: from the next block on
+    first = client.submit_and_wait("kv", "put", "ev-next-1", "a")[2]
+    client.submit_and_wait("kv", "put", "ev-next-2", "b")
+    resp = next(stream)
+    assert [e.tx_id for e in resp.events] == [first]
+    stream.cancel()
+    from fabric_protos.gateway import gateway_pb2 as g
+    from fabric_protos.orderer import ab_pb2
+    req = g.ChaincodeEventsRequest(channel_id="mychannel", chaincode_id="kv", identity=client.user.creator,
+                                   after_transaction_id=first)
+    req.start_position.CopyFrom(ab_pb2.SeekPosition(specified=ab_pb2.SeekSpecified(number=resp.block_number)))
+    raw = req.SerializeToString()
+    stream = client.stub.ChaincodeEvents(g.SignedChaincodeEventsRequest(request=raw, signature=client.user.sign(raw)),
+                                         timeout=10)
+    nxt = next(stream)
+    assert [e.payload for e in nxt.events] == [b"ev-next-2"]
+    stream.cancel()

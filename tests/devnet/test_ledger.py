@@ -7,21 +7,22 @@ from pathlib import Path
 
 import grpc
 import pytest
-
+from devnet_client import GatewayClient
+from devnet_crypto import node_config
 from fabric_protos.common import common_pb2
-
 from qcchain_devnet.errors import LedgerCorrupted, LedgerError
 from qcchain_devnet.ledger import Ledger, UpdateBatch
 from qcchain_devnet.node import DevNet
-from qcchain_devnet.protoutil import block_data_hash, block_header_bytes, unpack_envelope
-
-from devnet_crypto import node_config
-from devnet_client import GatewayClient
+from qcchain_devnet.protoutil import (
+    block_data_hash,
+    block_header_bytes,
+    unpack_envelope,
+)
 
 BLOCKS = Path("/work/shared/spec/fabric-v3.1.5-blocks")
 
 
-def _client(net: DevNet, crypto) -> tuple[grpc.Channel, GatewayClient]:  # noqa: ANN001
+def _client(net: DevNet, crypto) -> tuple[grpc.Channel, GatewayClient]:
     ch = grpc.secure_channel(f"127.0.0.1:{net.port}", grpc.ssl_channel_credentials(crypto.tls_ca.cert_pem))
     return ch, GatewayClient(ch, crypto.users["Org1MSP"], "mychannel")
 
@@ -46,7 +47,7 @@ def test_restart_resumes_at_same_height(tmp_path, crypto, chaincode) -> None:
     again.stop()
 
 
-def _tamper_db(path: Path, num: int, fn) -> None:  # noqa: ANN001
+def _tamper_db(path: Path, num: int, fn) -> None:
     con = sqlite3.connect(path)
     data = con.execute("SELECT data FROM blocks WHERE num=?", (num,)).fetchone()[0]
     block = common_pb2.Block.FromString(data)
@@ -56,7 +57,7 @@ def _tamper_db(path: Path, num: int, fn) -> None:  # noqa: ANN001
     con.close()
 
 
-def _ledger_with_blocks(tmp_path: Path, crypto, chaincode, n: int) -> Path:  # noqa: ANN001
+def _ledger_with_blocks(tmp_path: Path, crypto, chaincode, n: int) -> Path:
     net = DevNet(tmp_path / "s", node_config(crypto, chaincode.port))
     net.start()
     ch, client = _client(net, crypto)

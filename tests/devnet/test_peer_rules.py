@@ -7,14 +7,11 @@ import hashlib
 
 import grpc
 import pytest
-
 from fabric_protos.common import common_pb2
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
-
 from qcchain_devnet.policy import parse_policy
 from qcchain_devnet.protoutil import unpack_envelope
-
 from test_gateway_basic import details
 
 C = transaction_pb2.TxValidationCode
@@ -29,7 +26,7 @@ def test_write_after_paginated_query_is_refused(client) -> None:
 
 
 def test_private_data(client, crypto) -> None:
-    code, num, tx_id = client.submit_and_wait("kv", "t:put_private", "secret", "p1",
+    code, num, _tx_id = client.submit_and_wait("kv", "t:put_private", "secret", "p1",
                                               transient={"value": b"hidden"})
     assert code == C.VALID
     assert client.evaluate("kv", "t:get_private", "secret", "p1") == b"hidden"
@@ -62,7 +59,7 @@ def test_key_level_endorsement(client) -> None:
 
 
 def test_chaincode_to_chaincode(client) -> None:
-    code, num, _tx = client.submit_and_wait("kv", "t:call", "other", "put", "c2c-key", "c2c-value")
+    code, _num, _tx = client.submit_and_wait("kv", "t:call", "other", "put", "c2c-key", "c2c-value")
     assert code == C.VALID
     assert client.evaluate("other", "get", "c2c-key") == b"c2c-value"
     with pytest.raises(grpc.RpcError):

@@ -48,7 +48,7 @@ def network_json(layout: Layout) -> dict[str, Any]:
 def rendered_files(layout: Layout, ca: bool = False) -> dict[Path, str]:
     """Every generated file (path -> text), without writing anything."""
     def dump(doc: Any) -> str:
-        return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=120)
+        return str(yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=120))
 
     files: dict[Path, str] = {
         layout.out / "crypto-config.yaml": dump(crypto_config(layout)),
