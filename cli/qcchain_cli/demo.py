@@ -157,6 +157,7 @@ def _profiles_in(directory: Path) -> dict[str, Path]:
 @click.option("--dir", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Devnet state directory (must be new or empty; default: a fresh temporary directory).")
 @click.option("--keep", is_flag=True, help="Leave the devnet running (detached) after the demo.")
+@click.option("--fabric", is_flag=True, help="Run on a native Fabric network (needs Fabric binaries).")
 @click.option("--profiles", "profiles_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Run against a running network's connection profiles instead of starting a devnet.")
 @click.option("--package-digest", default=None,
@@ -165,10 +166,13 @@ def _profiles_in(directory: Path) -> dict[str, Path]:
               help="Consortium file (default: network/consortium.yaml).")
 @click.option("--policies", "policies_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=ROOT / "policies", show_default=True, help="Directory of the policy documents.")
-def demo(state_dir: Path | None, keep: bool, profiles_dir: Path | None, package_digest: str | None,
+def demo(state_dir: Path | None, keep: bool, fabric: bool, profiles_dir: Path | None, package_digest: str | None,
          consortium: Path | None, policies_dir: Path) -> None:
     """Run the consortium demo (the main job) from a clean state; exit 0 only if every step held."""
     from qcchain_sdk.contracts.story import StoryError
+
+    if fabric:
+        _fabric_unavailable()
 
     started = time.monotonic()
     say = click.echo
@@ -201,3 +205,20 @@ def _finish(directory: Path, temporary: bool, keep: bool, say: Any) -> None:
         say("devnet stopped")
         if temporary:
             shutil.rmtree(directory.parent, ignore_errors=True)
+
+
+def _fabric_unavailable() -> None:
+    """``--fabric``: say precisely why it cannot run here (never pretends).
+
+    Raises:
+        CliError: always — no binaries, or the native bring-up is not wired into the demo yet.
+    """
+    from qcchain_network.binaries import find_all
+    from qcchain_network.errors import BinaryNotFound
+
+    try:
+        find_all()
+    except BinaryNotFound as exc:
+        raise CliError(f"--fabric needs Hyperledger Fabric binaries: {exc}") from exc
+    raise CliError("--fabric: bring the network up with `scripts/network.sh up`, then run "
+                   "`qcchain demo --profiles <its connection-profiles dir> --package-digest <qcchain package digest>`")

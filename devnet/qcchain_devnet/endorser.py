@@ -91,7 +91,7 @@ class Endorser:
         ctx = TxContext(sim, cc.name, up.signed, self._invoke_fn(channel, up))
         msg = await self._run(channel, cc.name, up.tx_id, up.spec.input, ctx)
         if msg.type != M.COMPLETED:
-            raise ChaincodeError(msg.payload.decode(errors="replace"))
+            raise ChaincodeError(f"transaction returned with failure: {msg.payload.decode(errors='replace')}")
         response = proposal_response_pb2.Response()
         response.ParseFromString(msg.payload)
         if response.status >= ERROR_THRESHOLD:

@@ -36,7 +36,7 @@ __all__ = [
     "SignatureMemo",
 ]
 
-_MEMO_MAX = 200000
+_MEMO_MAX = 50000
 
 
 class SignatureMemo:

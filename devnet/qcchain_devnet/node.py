@@ -1,13 +1,20 @@
 """The devnet node: one process acting as every org's peer plus the orderer, serving Fabric's Gateway.
 
 ``DevNet(state_dir, config)`` opens (or creates, with a genesis config block) one ledger per channel
-under ``state_dir/ledger``, and on :meth:`DevNet.start` serves ``gateway.Gateway`` on 127.0.0.1 (TLS
-when the config gives a server certificate) from an asyncio event loop in a background thread. Submitted
+under ``state_dir/ledger``, and on :meth:`DevNet.start` serves ``gateway.Gateway`` and the peer's
+``protos.Deliver`` block events on 127.0.0.1 (TLS when the config gives a server certificate) from an asyncio event loop in a background thread. Submitted
 envelopes are cut into blocks (``batch_size`` envelopes or ``batch_timeout`` seconds), validated and
 committed by :class:`~qcchain_devnet.validator.BlockCommitter` in a worker thread.
 
 ``config`` is a :class:`~qcchain_devnet.model.NodeConfig`, or the shell's ``DevnetConfig`` (crypto
 material then read from ``crypto_dir``, default ``state_dir/crypto``; see :func:`node_config_from_devnet`).
+
+What it is not (a development runtime): one process, no consensus, no gossip. A proposal is simulated
+once, as the local org's peer (the creator's org when it is a member), and the resulting payload is
+signed by each planned org's peer identity (all peers share one ledger, so their simulations could not
+differ). No ``_lifecycle`` namespace (chaincode definitions come from the config), no block-to-live
+purging, no COMMIT_HASH metadata, and private data of a transaction endorsed before a restart is lost
+(the transient store is in memory).
 """
 
 from __future__ import annotations
@@ -17,14 +24,17 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import grpc
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2_grpc
+from fabric_protos.peer import events_pb2_grpc
 
 from .ccclient import ChaincodePool
+from .deliver import DeliverService
 from .endorser import Endorser
 from .errors import DevnetError, LedgerError
 from .gateway import GatewayService
@@ -32,11 +42,7 @@ from .genesis import genesis_block
 from .ledger import Ledger, UpdateBatch
 from .model import (
     MSP,
-    ChaincodeDef,
-    ChannelDef,
-    CollectionDef,
     NodeConfig,
-    OrgIdentity,
     PeerSigner,
 )
 from .policy import Policy
@@ -249,6 +255,7 @@ class DevNet:
                                           ("grpc.keepalive_permit_without_calls", 1),
                                           ("grpc.http2.min_ping_interval_without_data_ms", 10000)])
         gateway_pb2_grpc.add_GatewayServicer_to_server(GatewayService(core), server)
+        events_pb2_grpc.add_DeliverServicer_to_server(DeliverService(core), server)
         address = f"{self.config.host}:{self.config.port}"
         if self.config.tls_cert and self.config.tls_key:
             creds = grpc.ssl_server_credentials([(self.config.tls_key, self.config.tls_cert)])
@@ -292,49 +299,18 @@ class DevNet:
         self.stop()
 
 
-def _read(path: Path) -> bytes:
-    return path.read_bytes()
-
-
-def _org_identity(crypto_dir: Path, name: str, msp_id: str, domain: str, host: str, kind: str) -> OrgIdentity:
-    base = crypto_dir / ("peerOrganizations" if kind == "peer" else "ordererOrganizations") / domain
-    node = base / ("peers" if kind == "peer" else "orderers") / host / "msp"
-    certs = sorted((node / "signcerts").glob("*.pem"))
-    return OrgIdentity(name=name, msp_id=msp_id,
-                       ca_certs=tuple(_read(p) for p in sorted((base / "msp" / "cacerts").glob("*.pem"))),
-                       tls_ca_certs=tuple(_read(p) for p in sorted((base / "msp" / "tlscacerts").glob("*.pem"))),
-                       peer_cert=_read(certs[0]) if certs else b"",
-                       peer_key=_read(node / "keystore" / "priv_sk") if (node / "keystore" / "priv_sk").exists() else b"",
-                       peer_host=host)
-
-
 def node_config_from_devnet(cfg: Any, crypto_dir: Path, *, batch_size: int = 500,
                             batch_timeout: float = 0.01) -> NodeConfig:
-    """A :class:`NodeConfig` from the shell's ``DevnetConfig`` and cryptogen-layout material.
-
-    Generates missing material with ``qcchain_devnet.material.ensure_material``.
+    """A :class:`NodeConfig` from the shell's ``DevnetConfig`` and its cryptogen-layout material
+    (generated when missing), through the shell's ``material.ensure_material`` and ``profiles.node_config``.
 
     Raises:
         MaterialError: the material cannot be generated or read.
+        ConfigError: a channel names an unknown org.
     """
-    from .material import ensure_material  # the shell's module; imported lazily
+    from .material import ensure_material  # the shell's modules; imported lazily
+    from .profiles import node_config
 
-    tls = ensure_material(crypto_dir, cfg)
-    orgs = tuple(_org_identity(crypto_dir, o.name, o.msp_id, o.domain, o.peer_hosts[0], "peer") for o in cfg.orgs)
-    orderer = _org_identity(crypto_dir, cfg.orderer.name, cfg.orderer.msp_id, cfg.orderer.domain,
-                            cfg.orderer.node_hosts[0], "orderer")
-    msp_of = {o.name: o.msp_id for o in cfg.orgs} | {o.msp_id: o.msp_id for o in cfg.orgs}
-    channels = tuple(ChannelDef(
-        name=ch.name, members=tuple(msp_of[m] for m in ch.members),
-        chaincodes=tuple(ChaincodeDef(
-            name=cc.name, endorsement_policy=cc.endorsement_policy, version=cc.version,
-            address=cfg.chaincode_addresses.get(cc.name, ""), package_id=cfg.package_ids.get(cc.name, ""),
-            collections=tuple(CollectionDef(name=c.name, members=tuple(msp_of.get(m, m) for m in c.members),
-                                            member_only_read=c.member_only_read,
-                                            member_only_write=c.member_only_write) for c in cc.collections))
-            for cc in ch.chaincodes))
-        for ch in cfg.channels)
-    return NodeConfig(orgs=orgs, channels=channels, host=cfg.host, port=cfg.port,
-                      tls_cert=_read(tls.cert) if cfg.tls else None, tls_key=_read(tls.key) if cfg.tls else None,
-                      orderer=orderer, batch_size=batch_size, batch_timeout=batch_timeout)
-
+    if getattr(cfg, "crypto_dir", None) is None:
+        cfg = cfg.with_material(crypto_dir, ensure_material(crypto_dir, cfg))
+    return replace(node_config(cfg), batch_size=batch_size, batch_timeout=batch_timeout)

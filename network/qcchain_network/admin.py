@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import subprocess
+import time
 from pathlib import Path
 
 from .consortium import Org
@@ -80,10 +83,36 @@ def osnadmin_join(layout: Layout, osnadmin: Path, node: OrdererNode, channel: st
         ToolError: osnadmin failed.
     """
     tls = layout.orderer_admin_tls
-    run_tool([str(osnadmin), "channel", "join", "--channelID", channel,
-              "--config-block", str(layout.block_file(channel)), "-o", f"{layout.host}:{node.admin}",
-              "--ca-file", str(orderer_ca(layout)), "--client-cert", str(tls / "client.crt"),
-              "--client-key", str(tls / "client.key")])
+    argv = [str(osnadmin), "channel", "join", "--channelID", channel,
+            "--config-block", str(layout.block_file(channel)), "-o", f"{layout.host}:{node.admin}",
+            "--ca-file", str(orderer_ca(layout)), "--client-cert", str(tls / "client.crt"),
+            "--client-key", str(tls / "client.key")]
+    for attempt in range(20):  # the admin listener may open a moment after /healthz answers
+        try:
+            output = run_tool(argv)
+            break
+        except ToolError as exc:
+            if "connection refused" not in str(exc) or attempt == 19:
+                raise
+            time.sleep(0.25)
+    _check_osnadmin(output, node.host, channel)
+
+
+def _check_osnadmin(output: str, host: str, channel: str) -> None:
+    """osnadmin exits 0 even when the server answers an error: check the printed HTTP status.
+
+    Raises:
+        ToolError: the status is not 2xx (the message holds the server's error text).
+    """
+    match = re.search(r"Status: (\d+)", output)
+    if match is None or not match.group(1).startswith("2"):
+        body = output[output.find("{"):] if "{" in output else output
+        try:
+            reason = str(json.loads(body).get("error", body.strip()))
+        except ValueError:
+            reason = body.strip()
+        status = match.group(1) if match else "?"
+        raise ToolError(f"osnadmin channel join {channel} on {host} failed: HTTP {status}: {reason}")
 
 
 def peer_join(layout: Layout, peer_bin: Path, peer: PeerNode, channel: str) -> None:

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -152,20 +153,28 @@ def stop_one(out: Path, name: str, timeout: float = 10.0) -> Proc:
     return proc
 
 
-def wait_listening(host: str, port: int, proc: Proc, timeout: float = 30.0) -> None:
-    """Wait until ``host:port`` accepts TCP connections.
+def wait_listening(host: str, port: int, proc: Proc, timeout: float = 30.0, tls_ca: Path | None = None,
+                   server_name: str | None = None) -> None:
+    """Wait until ``host:port`` accepts connections (completing a TLS handshake when ``tls_ca`` is given,
+    so the node logs no failed handshake).
 
     Raises:
         StartError: the process died or did not listen within ``timeout`` seconds.
     """
+    context = None
+    if tls_ca is not None:
+        context = ssl.create_default_context(cafile=str(tls_ca))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive(proc.pid):
             raise StartError(f"{proc.name} exited during start-up; see {proc.log_file}")
         try:
-            with socket.create_connection((host, port), timeout=1):
+            with socket.create_connection((host, port), timeout=1) as sock:
+                if context is not None:
+                    with context.wrap_socket(sock, server_hostname=server_name or host):
+                        pass
                 return
-        except OSError:
+        except (OSError, ssl.SSLError):
             time.sleep(0.1)
     raise StartError(f"{proc.name} not listening on {host}:{port} after {timeout:.0f}s; see {proc.log_file}")
 

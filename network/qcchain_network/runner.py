@@ -78,16 +78,27 @@ def generate(layout: Layout, bins: dict[str, Path]) -> None:
 
 
 def _node_command(layout: Layout, bins: dict[str, Path], host: str) -> tuple[list[str], dict[str, str], Path,
-                                                                              int, tuple[int, ...]]:
+                                                                              int, int, Path]:
+    """argv, env, log file, operations port, TLS listen port and TLS CA file of one node."""
     for node in layout.orderers:
         if node.host == host:
-            return [str(bins["orderer"])], orderer_env(layout, node), node.log_file, node.operations, (
-                node.listen, node.admin)
+            return ([str(bins["orderer"])], orderer_env(layout, node), node.log_file, node.operations, node.listen,
+                    node.tls_dir / "ca.crt")
     for peer in layout.peers:
         if peer.host == host:
-            return [str(bins["peer"]), "node", "start"], peer_env(layout, peer), peer.log_file, peer.operations, (
-                peer.listen,)
+            return ([str(bins["peer"]), "node", "start"], peer_env(layout, peer), peer.log_file, peer.operations,
+                    peer.listen, peer.tls_dir / "ca.crt")
     raise KeyError(f"no orderer or peer named {host!r} in consortium {layout.consortium.name!r}")
+
+
+def _launch(layout: Layout, bins: dict[str, Path], host: str) -> tuple[procs.Proc, int, int, Path]:
+    argv, env, log_file, ops, listen, ca = _node_command(layout, bins, host)
+    return procs.start(layout.out, host, argv, env, log_file), ops, listen, ca
+
+
+def _await(layout: Layout, proc: procs.Proc, ops: int, listen: int, ca: Path) -> None:
+    procs.wait_healthy(f"http://{layout.host}:{ops}/healthz", proc)
+    procs.wait_listening(layout.host, listen, proc, tls_ca=ca, server_name=proc.name)
 
 
 def start_node(layout: Layout, host: str) -> procs.Proc:
@@ -98,12 +109,10 @@ def start_node(layout: Layout, host: str) -> procs.Proc:
         StartError: it did not become healthy.
     """
     bins = find_all(("peer", "orderer"))
-    argv, env, log_file, ops, ports = _node_command(layout, bins, host)
-    procs.check_ports_free(layout.host, [(host, p) for p in (*ports, ops)])
-    proc = procs.start(layout.out, host, argv, env, log_file)
-    procs.wait_healthy(f"http://{layout.host}:{ops}/healthz", proc)
-    for port in ports:
-        procs.wait_listening(layout.host, port, proc)
+    _, _, _, ops, listen, _ = _node_command(layout, bins, host)
+    procs.check_ports_free(layout.host, [(host, listen), (host, ops)])
+    proc, ops, listen, ca = _launch(layout, bins, host)
+    _await(layout, proc, ops, listen, ca)
     return proc
 
 
@@ -117,23 +126,15 @@ def stop_node(layout: Layout, host: str) -> None:
 
 
 def start_nodes(layout: Layout, bins: dict[str, Path]) -> None:
-    """Start orderers and peers and wait for their /healthz.
+    """Start orderers and peers and wait for their /healthz and TLS listener.
 
     Raises:
         StartError: a process died or stayed unhealthy.
     """
-    started: list[tuple[procs.Proc, int, tuple[int, ...]]] = []
-    for node in layout.orderers:
-        proc = procs.start(layout.out, node.host, [str(bins["orderer"])], orderer_env(layout, node), node.log_file)
-        started.append((proc, node.operations, (node.listen, node.admin)))
-    for peer in layout.peers:
-        proc = procs.start(layout.out, peer.host, [str(bins["peer"]), "node", "start"], peer_env(layout, peer),
-                           peer.log_file)
-        started.append((proc, peer.operations, (peer.listen,)))
-    for proc, ops, ports in started:
-        procs.wait_healthy(f"http://{layout.host}:{ops}/healthz", proc)
-        for port in ports:
-            procs.wait_listening(layout.host, port, proc)
+    hosts = [n.host for n in layout.orderers] + [p.host for p in layout.peers]
+    started = [_launch(layout, bins, host) for host in hosts]
+    for proc, ops, listen, ca in started:
+        _await(layout, proc, ops, listen, ca)
 
 
 def join_channels(layout: Layout, bins: dict[str, Path]) -> None:

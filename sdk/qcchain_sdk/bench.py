@@ -24,7 +24,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Workload", "PutWorkload", "WORKLOADS", "TxBenchResult", "percentile", "run_tx_bench"]
+__all__ = ["Workload", "PutWorkload", "RecordsWorkload", "WORKLOADS", "TxBenchResult", "percentile", "run_tx_bench"]
 
 Call = tuple[str, list[str]]
 
@@ -63,7 +63,97 @@ class PutWorkload(Workload):
         return self.get_fn, [f"bench-{self.run}-{index}"]
 
 
-WORKLOADS: dict[str, Callable[[], Workload]] = {"put": PutWorkload}
+class RecordsWorkload(Workload):
+    """``records:submit`` of SM2-signed QC records, alternating L1 (equipment) and L2 (key data of an
+    inspection body), each with a fresh id; ``records:get`` reads one back.
+
+    :meth:`setup` needs an org admin (``use_admin``): it bootstraps governance on an empty ledger (the
+    admin's org as inspection body, ``RegulatorMSP`` as regulator) and registers a fresh SM2 ``sign``
+    key for the admin's org; the record signatures are made inside the measured submits.
+    """
+
+    name = "records"
+    REGULATOR = ("RegulatorMSP", "11100000000013127D")
+    INSPECTION_CODE = "12100000400011546Y"
+
+    def __init__(self) -> None:
+        from qcchain_core.gm import SM2PrivateKey
+
+        self.run = uuid.uuid4().hex[:10]
+        self.key = SM2PrivateKey.generate()
+        self.admin: tuple[Any, bytes] | None = None
+        self.msp = ""
+
+    def use_admin(self, contract: Any, cert_pem: bytes) -> None:
+        """The admin's contract (chaincode default contract) and certificate used by :meth:`setup`."""
+        self.admin = (contract, cert_pem)
+
+    def setup(self, contract: Any) -> None:
+        """Bootstrap if needed and register the bench key. Raises ValueError without an admin; SDK errors."""
+        import json
+
+        from .contracts.governance import GovernanceClient
+        from .contracts.grading import ContractLike  # noqa: F401 - documents the protocol used
+
+        if self.admin is None:
+            raise ValueError("the records workload needs an org admin for its setup (use_admin)")
+        admin, cert = self.admin
+        self.msp = json.loads(admin.evaluate_transaction("governance:whoami"))["msp_id"]
+        gov = GovernanceClient(_Prefixed(admin, "governance"), _Prefixed(admin, "keys"), self.msp, cert, self.key)
+        if not json.loads(admin.evaluate_transaction("governance:info")):
+            policies = _policies()
+            gov.bootstrap([{"msp_id": self.msp, "role": "inspection_body", "name": "Bench inspection body",
+                            "credit_code": self.INSPECTION_CODE},
+                           {"msp_id": self.REGULATOR[0], "role": "regulator", "name": "Bench regulator",
+                            "credit_code": self.REGULATOR[1]}], policies)
+        now = int(time.time())
+        gov.register_key(now - 60, now + 86400, usages=("sign",))
+
+    def submit_call(self, index: int) -> Call:
+        from .contracts.records import build_record
+
+        rid = f"bench-{self.run}-{index}".replace("--", "-m")
+        if index % 2:
+            payload = {"ID": rid, "busType": "I", "updateDate": "2025-06-01", "keyType": "inspection_plan",
+                       "subject": "annual plan", "content": f"plan item {index}", "effectiveDate": "2025-06-01"}
+            category, grade = "key_inspection_body", "L2"
+        else:
+            payload = {"ID": rid, "busType": "I", "updateDate": "2025-06-01", "regNo": "32010001",
+                       "equipmentKind": "电梯", "equipmentName": "Passenger lift", "model": "XL-1",
+                       "productNo": f"P-{index}", "manufacturerName": "Lift Maker Co.", "manufactureDate": "2024-12-01"}
+            category, grade = "equipment", "L1"
+        built = build_record(record_id=rid, category=category, equipment_code="32010001", stage="inspection",
+                             owner_msp=self.msp, grade=grade, signing_key=self.key, payload=payload)
+        return "records:submit", built.args()
+
+    def evaluate_call(self, index: int) -> Call:
+        return "records:get", [f"bench-{self.run}-{index}"]
+
+
+class _Prefixed:
+    """``<contract>:fn`` calls on a chaincode's default contract."""
+
+    def __init__(self, contract: Any, name: str) -> None:
+        self.contract, self.name = contract, name
+
+    def evaluate_transaction(self, fn: str, *args: Any) -> bytes:
+        return bytes(self.contract.evaluate_transaction(f"{self.name}:{fn}", *args))
+
+    def submit_transaction(self, fn: str, *args: Any, transient: dict[str, bytes] | None = None) -> bytes:
+        return bytes(self.contract.submit_transaction(f"{self.name}:{fn}", *args, transient=transient))
+
+
+def _policies() -> dict[str, Any]:
+    """The shipped on-chain policy documents (``policies/*.yaml`` of the source tree)."""
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2] / "policies"
+    return {n: yaml.safe_load((root / f"{n}.yaml").read_text(encoding="utf-8")) for n in ("governance", "grading", "sharing")}
+
+
+WORKLOADS: dict[str, Callable[[], Workload]] = {"put": PutWorkload, "records": RecordsWorkload}
 
 
 @dataclass

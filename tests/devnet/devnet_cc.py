@@ -57,6 +57,16 @@ class TestContract(Contract):
         return n
 
     @transaction
+    def put_many(self, ctx: Context, prefix: str, count: int) -> None:
+        for i in range(count):
+            ctx.stub.put_state(f"{prefix}{i:04d}", b"x")
+
+    @transaction(evaluate=True)
+    def count_range(self, ctx: Context, start: str, end: str) -> int:
+        with ctx.stub.get_state_by_range(start, end) as it:
+            return sum(1 for _ in it)
+
+    @transaction
     def incr(self, ctx: Context, key: str) -> int:
         n = int(ctx.stub.get_state(key) or b"0") + 1
         ctx.stub.put_state(key, str(n).encode())

@@ -9,6 +9,7 @@ import grpc
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.peer import proposal_pb2
+from grpc_status import rpc_status
 from qcchain_devnet.protoutil import new_signed_proposal
 
 
@@ -83,3 +84,13 @@ class GatewayClient:
         raw = req.SerializeToString()
         return self.stub.ChaincodeEvents(gateway_pb2.SignedChaincodeEventsRequest(
             request=raw, signature=self.user.sign(raw)), timeout=10)
+
+
+def details(err: grpc.RpcError) -> list[gateway_pb2.ErrorDetail]:
+    status = rpc_status.from_call(err)
+    out = []
+    for any_msg in (status.details if status else []):
+        d = gateway_pb2.ErrorDetail()
+        any_msg.Unpack(d)
+        out.append(d)
+    return out

@@ -53,8 +53,7 @@ def _binaries_or_skip() -> Path:
         bins = {name: find_binary(name) for name in FABRIC_TOOLS}
         base_config_dir(bins["peer"])
     except BinaryNotFound as exc:
-        pytest.skip(f"real-Fabric integration tests skipped: {exc} "
-                    f"(FABRIC_BIN={os.environ.get('FABRIC_BIN', '<unset>')}; searched FABRIC_BIN and PATH)")
+        pytest.skip(f"real-Fabric integration tests skipped: {exc}")
     return bins["peer"]
 
 
@@ -75,9 +74,21 @@ def _wait_chaincode(net: FabricNet, timeout: float = 60.0) -> float:
 
 
 @pytest.fixture(scope="session")
-def fabric(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FabricNet]:
+def fabric_binaries() -> Path:
+    """The ``peer`` binary (all Fabric tools found), or skip naming FABRIC_BIN and PATH."""
+    return _binaries_or_skip()
+
+
+@pytest.fixture(scope="session")
+def fabric_timings() -> dict[str, float | str]:
+    """The table of measured figures printed at the end of the run."""
+    return TIMINGS
+
+
+@pytest.fixture(scope="session")
+def fabric(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path) -> Iterator[FabricNet]:
     """Bring the small network up, deploy the test chaincodes, yield, take everything down."""
-    peer_bin = _binaries_or_skip()
+    peer_bin = fabric_binaries
     out = tmp_path_factory.mktemp("fabric") / "net"
     script = str(ROOT / "scripts" / "network.sh")
     env = {**os.environ, "QCCHAIN_PYTHON": sys.executable}

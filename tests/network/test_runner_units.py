@@ -155,3 +155,14 @@ def test_network_sh_clean_refuses_foreign_dir(tmp_path: Path) -> None:
     done = _network_sh(["clean", "--dir", str(tmp_path)], {})
     assert done.returncode == 1 and "not deleting" in done.stderr
     assert (tmp_path / "precious.txt").exists()
+
+
+def test_osnadmin_error_status_is_an_error() -> None:
+    from qcchain_network.admin import ToolError, _check_osnadmin
+
+    _check_osnadmin('Status: 201\n{\n "name": "qcchannel"\n}\n', "orderer0", "qcchannel")
+    bad = 'Status: 400\n{\n\t"error": "cannot join: failed parsing smartbft configuration"\n}\n'
+    with pytest.raises(ToolError, match="orderer0 failed: HTTP 400: cannot join: failed parsing smartbft"):
+        _check_osnadmin(bad, "orderer0", "qcchannel")
+    with pytest.raises(ToolError, match="already exists"):
+        _check_osnadmin('Status: 405\n{"error": "cannot join: channel already exists"}', "o", "c")

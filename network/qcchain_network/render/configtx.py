@@ -66,8 +66,11 @@ def _orderer(layout: Layout) -> dict[str, Any]:
              "Identity": str(n.msp_dir / "signcerts" / f"{n.host}-cert.pem"),
              "ClientTLSCert": str(n.tls_dir / "server.crt"), "ServerTLSCert": str(n.tls_dir / "server.crt")}
             for n in layout.orderers]
-        section["SmartBFT"] = {"RequestBatchMaxInterval": ord_org.batch_timeout, "LeaderHeartbeatTimeout": "10s",
-                               "LeaderHeartbeatCount": 10}
+        section["SmartBFT"] = {  # configtxgen fills no defaults: every duration must be given
+            "RequestBatchMaxInterval": ord_org.batch_timeout, "RequestForwardTimeout": "5s",
+            "RequestComplainTimeout": "20s", "RequestAutoRemoveTimeout": "3m0s", "ViewChangeResendInterval": "5s",
+            "ViewChangeTimeout": "20s", "LeaderHeartbeatTimeout": "1m0s", "CollectTimeout": "1s",
+            "IncomingMessageBufferSize": 200, "RequestPoolSize": 100000, "LeaderHeartbeatCount": 10}
     return section
 
 

@@ -35,7 +35,7 @@ from .sharing import verify_trail
 log = logging.getLogger(__name__)
 
 __all__ = ["AuditClient", "AuditReport", "TimelineRow", "TxLocation", "audit_channel", "verify_key_record",
-           "verify_proposal", "verify_history", "format_timeline"]
+           "verify_proposal", "verify_history", "format_timeline", "KeyBook", "timeline_rows"]
 
 END_OF_TIME = 10**12
 
@@ -240,7 +240,7 @@ def _detail(event: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(rest.items()))
 
 
-class _KeyBook:
+class KeyBook:
     """Registered keys read once and checked (key id = SM3 of the public key)."""
 
     def __init__(self, client: AuditClient, report: AuditReport) -> None:
@@ -273,7 +273,7 @@ def audit_channel(client: AuditClient, decrypt_key: SM2PrivateKey | None = None,
     themselves propagate (``qcchain_sdk.errors.EvaluateError``); verification failures become problems.
     """
     report = AuditReport()
-    book = _KeyBook(client, report)
+    book = KeyBook(client, report)
     events = client.timeline()
     report.proposals = client.lifecycle_log()
     for event in events:
@@ -296,11 +296,11 @@ def audit_channel(client: AuditClient, decrypt_key: SM2PrivateKey | None = None,
     accesses = [{"kind": "access", "tx_id": e["tx_id"], "at": e["at"], "actor_msp": e["reader_msp"],
                  "record_id": e["record_id"], "basis": e["basis"], "grant_id": e.get("grant_id"), "purpose": e["purpose"]}
                 for entries in report.accesses.values() for e in entries]
-    report.timeline = _rows(client, events + accesses)
+    report.timeline = timeline_rows(client, events + accesses)
     return report
 
 
-def _audit_sharing(client: AuditClient, book: _KeyBook, report: AuditReport, record_ids: list[str]) -> None:
+def _audit_sharing(client: AuditClient, book: KeyBook, report: AuditReport, record_ids: list[str]) -> None:
     report.grants = client.grants()
     for grant in report.grants:
         keys = {step["key_id"]: book.get(step["key_id"]) for step in grant.get("trail", [])}
@@ -310,7 +310,7 @@ def _audit_sharing(client: AuditClient, book: _KeyBook, report: AuditReport, rec
         report.accesses[record_id] = client.access_log(record_id)
 
 
-def _rows(client: AuditClient, events: list[dict[str, Any]]) -> list[TimelineRow]:
+def timeline_rows(client: AuditClient, events: list[dict[str, Any]]) -> list[TimelineRow]:
     rows = []
     for event in events:
         where = client.locate(event["tx_id"])

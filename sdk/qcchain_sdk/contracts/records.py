@@ -21,7 +21,7 @@ from qcchain_core.gm import SM2PrivateKey, SM2PublicKey, sm3, sm4_gcm_decrypt, s
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BuiltRecord", "build_record", "verify_view", "decrypt_view", "RecordsClient"]
+__all__ = ["BuiltRecord", "build_record", "verify_view", "decrypt_view", "RecordsClient", "l3_recipients"]
 
 
 @dataclass
@@ -143,3 +143,28 @@ class RecordsClient:
     def verify_original(self, record_id: str, original: bytes) -> dict[str, Any]:
         """Ask the chain whether ``original`` matches the record's digest."""
         return json.loads(self.contract.evaluate_transaction("verify_original", record_id, original))
+
+
+def l3_recipients(contract: Any, grade: str, owner_msp: str) -> dict[str, SM2PublicKey]:
+    """The orgs an L3 record's data key must be wrapped for, each with its current SM2 encryption key
+    (mirrors the chaincode: the owner plus every active member whose role is an audience of ``grade``).
+
+    ``contract`` is the chaincode's default contract (calls ``governance:*`` and ``keys:*``).
+
+    Raises:
+        LookupError: an entitled org has no active encryption key.
+        qcchain_sdk.errors.EvaluateError: a read failed.
+    """
+    policy = json.loads(contract.evaluate_transaction("governance:policy", "grading"))["document"]
+    roles = {a.split(":", 1)[1] for a in policy["grades"][grade]["audiences"] if a.startswith("role:")}
+    members = json.loads(contract.evaluate_transaction("governance:members"))
+    msps = sorted({m["msp_id"] for m in members if m["status"] == "active" and m["role"] in roles} | {owner_msp})
+    out = {}
+    for msp in msps:
+        keys = [k for k in json.loads(contract.evaluate_transaction("keys:list_org", msp))
+                if k["state"] == "active" and "encrypt" in k["usages"]]
+        if not keys:
+            raise LookupError(f"{msp} has no active SM2 encryption key to wrap the data key for")
+        best = max(keys, key=lambda k: (k["not_before"], k["registered_at"], k["key_id"]))
+        out[msp] = SM2PublicKey.from_pem(best["public_key_pem"].encode("ascii"))
+    return out

@@ -95,7 +95,7 @@ def _refused(step: str, fn: Callable[[], Any], needle: str) -> str:
     try:
         fn()
     except Exception as exc:  # noqa: BLE001 - any refusal type of any runtime
-        text = f"{exc} {getattr(exc, 'details', '')}"
+        text = " ".join(f"{exc} {getattr(exc, 'details', '')}".split())
         if needle.lower() not in text.lower():
             raise StoryError(f"{step}: refused for another reason: {text[:300]}") from exc
         return text
@@ -129,10 +129,10 @@ class Story:
             try:
                 step()
             except StoryError as exc:
-                raise StoryError(f"step '{name}': {exc}") from exc
+                raise StoryError(f"step '{name}': {' '.join(str(exc).split())}"[:500]) from exc
             except Exception as exc:  # noqa: BLE001 - the step did not hold: say which and why
-                detail = getattr(exc, "details", "") or ""
-                raise StoryError(f"step '{name}': {type(exc).__name__}: {exc} {detail}".strip()[:500]) from exc
+                text = " ".join(str(exc).split())  # one line, whatever the runtime's message looked like
+                raise StoryError(f"step '{name}': {type(exc).__name__}: {text}"[:500]) from exc
         return self.steps
 
     # ------------------------------------------------------------------ governance

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import devnet_ccproc
 import grpc
 import pytest
-from conftest import ChaincodeThread, _free_port
+from devnet_ccproc import ChaincodeThread, _free_port
 from devnet_client import GatewayClient
 from devnet_crypto import node_config
 from qcchain_devnet.node import DevNet
@@ -25,7 +26,7 @@ def test_unreachable_then_recovered(tmp_path, crypto, monkeypatch) -> None:
             client.endorse("kv", "put", "x", "y")
         assert err.value.code() == grpc.StatusCode.ABORTED
         assert client.evaluate("qscc", "GetChainInfo", "mychannel")     # still serving
-        monkeypatch.setattr("conftest._free_port", lambda: port)
+        monkeypatch.setattr(devnet_ccproc, "_free_port", lambda: port)
         cc = ChaincodeThread()
         try:
             assert client.submit_and_wait("kv", "put", "x", "y")[0] == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from devnet_client import details
 from devnet_crypto import make_user
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2
@@ -13,7 +14,6 @@ from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
 from qcchain_devnet.material import new_ca
 from qcchain_devnet.protoutil import new_signed_proposal
-from test_gateway_basic import details
 
 C = transaction_pb2.TxValidationCode
 

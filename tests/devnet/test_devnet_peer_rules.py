@@ -7,12 +7,12 @@ import hashlib
 
 import grpc
 import pytest
+from devnet_client import details
 from fabric_protos.common import common_pb2
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
 from qcchain_devnet.policy import parse_policy
 from qcchain_devnet.protoutil import unpack_envelope
-from test_gateway_basic import details
 
 C = transaction_pb2.TxValidationCode
 

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from devnet_client import GatewayClient
+from devnet_client import GatewayClient, details
 from fabric_protos.common import common_pb2, ledger_pb2
-from fabric_protos.gateway import gateway_pb2
 from fabric_protos.peer import transaction_pb2
-from grpc_status import rpc_status
 from qcchain_devnet.protoutil import block_data_hash, block_header_hash, unpack_envelope
 
 VALID = transaction_pb2.VALID
-
-
-def details(err: grpc.RpcError) -> list[gateway_pb2.ErrorDetail]:
-    status = rpc_status.from_call(err)
-    out = []
-    for any_msg in (status.details if status else []):
-        d = gateway_pb2.ErrorDetail()
-        any_msg.Unpack(d)
-        out.append(d)
-    return out
 
 
 def test_submit_then_evaluate(client, devnet) -> None:
@@ -137,3 +125,8 @@ def test_events_default_start_and_after_transaction(client, devnet) -> None:
     nxt = next(stream)
     assert [e.payload for e in nxt.events] == [b"ev-next-2"]
     stream.cancel()
+
+
+def test_range_query_pages_through_query_state_next(client) -> None:
+    assert client.submit_and_wait("kv", "t:put_many", "many/", "250")[0] == VALID
+    assert client.evaluate("kv", "t:count_range", "many/", "many0") == b"250"

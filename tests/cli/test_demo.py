@@ -1,0 +1,60 @@
+"""``qcchain demo`` through click's CliRunner: the whole story on a fresh devnet, and its failures."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from qcchain_cli.main import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_demo_runs_every_step_and_stops_the_devnet(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(state)])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "DEVELOPMENT RUNTIME" in out and "demo: all 19 steps held" in out
+    for needle in ("L4: SM3 digest", "L3: SM4-GCM", "refused", "upgraded to v2", "peer lifecycle",
+                   "destroyed", "sharing.grant", "read IR-32010001-1 for maintenance", "all hold"):
+        assert needle in out, needle
+    assert "MISMATCH" not in out
+    assert "devnet stopped" in out and not (state / "devnet.pid").exists()
+
+
+def test_demo_refuses_a_dirty_state_dir(tmp_path: Path) -> None:
+    (tmp_path / "leftover").write_text("x")
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "not empty" in result.output and "clean state" in result.output
+
+
+def test_demo_names_the_step_that_did_not_hold(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", policies)
+    gov = yaml.safe_load((policies / "governance.yaml").read_text())
+    gov["operations"]["freeze"] = {"rule": "ALL"}  # freeze by the regulator alone no longer passes
+    (policies / "governance.yaml").write_text(yaml.safe_dump(gov))
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "state"), "--policies", str(policies)])
+    assert result.exit_code == 1
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("qcchain: error: demo failed: step 'freeze':") and "under threshold" in last
+    assert "devnet stopped" in result.output
+
+
+def test_demo_profiles_mode_needs_the_package_digest(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--profiles", str(tmp_path)])
+    assert result.exit_code == 1 and "--package-digest" in result.output
+
+
+def test_demo_fabric_says_why_it_cannot_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FABRIC_BIN", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = CliRunner().invoke(cli, ["demo", "--fabric"])
+    assert result.exit_code == 1 and "--fabric needs Hyperledger Fabric binaries" in result.output

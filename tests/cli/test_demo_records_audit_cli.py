@@ -1,0 +1,124 @@
+"""``qcchain records submit|get|query`` and ``qcchain audit history|timeline|verify`` through click's
+CliRunner against a devnet on which the consortium story ran (orgs bootstrapped, SM2 keys registered)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from qcchain_cli.main import cli
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scenario"))
+from runtimes import _devnet  # noqa: E402
+
+from qcchain_sdk.contracts.story import EQ, Story, demo_payloads  # noqa: E402
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("cli-records")
+    for runtime in _devnet(tmp):
+        Story(runtime.orgs, runtime.story_config()).run()
+        keys = {}
+        for name, org in runtime.orgs.items():
+            keys[name] = tmp / f"{name}.pem"
+            keys[name].write_bytes(org.key.to_pem())
+        yield {"profiles": runtime.profiles, "keys": keys, "tmp": tmp}
+
+
+def run(net: dict[str, Any], org: str, *args: str) -> Any:
+    return CliRunner().invoke(cli, [args[0], "--profile", str(net["profiles"][org]), *args[1:]])
+
+
+def _file(net: dict[str, Any], name: str, data: bytes) -> str:
+    path = net["tmp"] / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def _count(net: dict[str, Any]) -> int:
+    result = run(net, "Regulator", "records", "--json", "query", "equipment", "32010002")
+    assert result.exit_code == 0, result.output
+    return len(json.loads(result.output)["records"])
+
+
+def test_records_submit_get_query_l1(net: dict[str, Any]) -> None:
+    payload = dict(demo_payloads()["equipment"], ID="EQ-32010002", regNo="32010002")
+    common = ["--category", "equipment", "--equipment", "32010002", "--stage", "production", "--grade", "L1",
+              "--key", str(net["keys"]["Manufacturer"])]
+    bad = _file(net, "bad.json", json.dumps(dict(payload, equipmentKind="rocket")).encode())
+    before = _count(net)
+    result = run(net, "Manufacturer", "records", "submit", "--record-id", "EQ-32010002", "--payload", bad, *common)
+    assert result.exit_code == 1 and "$.equipmentKind" in result.output and _count(net) == before
+    good = _file(net, "eq.json", json.dumps(payload).encode())
+    result = run(net, "Manufacturer", "records", "submit", "--record-id", "EQ-32010002", "--payload", good, *common)
+    assert result.exit_code == 0, result.output
+    assert "placement: world_state" in result.output
+    result = run(net, "Maintenance", "records", "--json", "get", "EQ-32010002")
+    assert result.exit_code == 0, result.output
+    view = json.loads(result.output)
+    assert view["verified"] == "ok" and view["payload"] == payload
+    result = run(net, "UsingUnit", "records", "query", "equipment", "32010002")
+    assert result.exit_code == 0 and "EQ-32010002 v1 equipment L1 ManufacturerMSP verified=ok" in result.output
+
+
+def test_records_l3_and_l4(net: dict[str, Any]) -> None:
+    danger = dict(demo_payloads()["hidden_danger"], ID="HD-CLI-1")
+    result = run(net, "UsingUnit", "records", "submit", "--record-id", "HD-CLI-1", "--category", "hidden_danger",
+                 "--equipment", "32010001", "--stage", "use", "--grade", "L3", "--key", str(net["keys"]["UsingUnit"]),
+                 "--payload", _file(net, "hd.json", json.dumps(danger).encode()))
+    assert result.exit_code == 0, result.output
+    result = run(net, "Regulator", "records", "--json", "get", "HD-CLI-1", "--key", str(net["keys"]["Regulator"]))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["payload"] == danger
+    original = _file(net, "report.pdf", b"%PDF-1.7 cli report")
+    result = run(net, "Inspection", "records", "submit", "--record-id", "IR-CLI-1", "--category", "inspection_report",
+                 "--equipment", "32010001", "--stage", "inspection", "--grade", "L4",
+                 "--key", str(net["keys"]["Inspection"]), "--original", original)
+    assert result.exit_code == 0 and "placement: off_chain" in result.output, result.output
+    assert run(net, "Regulator", "records", "get", "IR-CLI-1", "--original", original).exit_code == 0
+    forged = _file(net, "forged.pdf", b"%PDF-1.7 cli report!")
+    result = run(net, "Regulator", "records", "get", "IR-CLI-1", "--original", forged)
+    assert result.exit_code == 1 and "does not match the on-chain digest" in result.output
+
+
+def test_audit_history_timeline_verify(net: dict[str, Any]) -> None:
+    result = run(net, "Regulator", "audit", "history", EQ)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert [ln.split()[0] for ln in lines[:3]] == ["v1", "v2", "v3"] and "block" in lines[0]
+    assert lines[-1] == "re-verified: all hold"
+    result = run(net, "Maintenance", "audit", "--json", "timeline", "--from", str(int(time.time()) - 3600))
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert rows and all(isinstance(r["block"], int) for r in rows) and rows[0]["kind"] == "bootstrap"
+    result = run(net, "Regulator", "audit", "verify", "--decrypt-key", str(net["keys"]["Regulator"]))
+    assert result.exit_code == 0, result.output
+    assert "all hold" in result.output and "MISMATCH" not in result.output
+    result = run(net, "Regulator", "audit", "verify", "--record", "NO-SUCH")
+    assert result.exit_code == 1 and "NO-SUCH" in result.output
+
+
+def test_commands_need_a_profile_and_a_sane_range() -> None:
+    result = CliRunner().invoke(cli, ["audit", "timeline"])
+    assert result.exit_code == 1 and "--profile is required" in result.output
+    result = CliRunner().invoke(cli, ["records", "get", "X"])
+    assert result.exit_code == 1 and "--profile is required" in result.output
+
+
+def test_bench_tx_records_workload() -> None:
+    result = CliRunner().invoke(cli, ["bench", "tx", "--workload", "records", "-n", "20", "-c", "4",
+                                      "--evaluations", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output.strip().splitlines()[-1])
+    assert figures["workload"] == "records" and figures["committed"] == 20 and figures["failed"] == 0
+    assert figures["tx_per_s"] > 0 and figures["evaluations"] == 5 and figures["submit_latency_ms"]["p95"] > 0

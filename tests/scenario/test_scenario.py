@@ -1,0 +1,125 @@
+"""The scenario suite on each runtime (devnet always; real Fabric when it can be provided): the full
+consortium story, a subset of the authorisation matrix whose denied calls must write nothing (chain height
+and state compared before/after), and the lifecycle freeze / thaw / upgrade / destroy.
+
+Tests run in file order on one ledger per runtime; the last one makes the running package unapproved.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import pytest
+
+from qcchain_sdk.contracts.governance import build_proposal
+from qcchain_sdk.contracts.story import EQ, HD, IR, Story
+
+from runtimes import CHANNEL, Runtime, require
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def story(runtime: Runtime) -> Story:
+    lines: list[str] = []
+    story = Story(runtime.orgs, runtime.story_config(say=lines.append))
+    story.run()
+    return story
+
+
+def _snapshot(runtime: Runtime) -> dict[str, Any]:
+    reg = runtime.orgs["Regulator"]
+    return {"height": runtime.height(),
+            "records": {rid: reg.records().get(rid) for rid in (EQ, IR, HD)},
+            "units": json.loads(reg.contract("governance").evaluate_transaction("units")),
+            "proposals": json.loads(reg.contract("governance").evaluate_transaction("proposals")),
+            "grants": _or_refusal(reg.sharing().list_grants)}
+
+
+def _or_refusal(read: Callable[[], Any]) -> Any:
+    try:
+        return read()
+    except Exception as exc:  # noqa: BLE001 - a destroyed contract's reads are refused; compare the refusal
+        return f"refused: {type(exc).__name__}"
+
+
+def _denied(runtime: Runtime, call: Callable[[], Any], needle: str) -> None:
+    before = _snapshot(runtime)
+    with pytest.raises(Exception) as info:
+        call()
+    text = f"{info.value} {getattr(info.value, 'details', '')}"
+    assert needle.lower() in text.lower(), text[:400]
+    assert _snapshot(runtime) == before, "a denied call changed the chain"
+
+
+def test_story_holds_and_audit_reverifies(story: Story) -> None:
+    assert len(story.steps) == 19
+    report = story.audit
+    assert report is not None and report.ok, report and report.problems
+    assert all(row.block is not None for row in report.timeline), "every event is placed in a block via qscc"
+    blocks = [row.block for row in report.timeline]
+    assert blocks == sorted(blocks) and len(set(blocks)) == len(blocks)
+    assert report.checked["sm2_signatures"] >= 24 and report.checked["keys"] == 5
+
+
+def test_denied_calls_write_nothing(runtime: Runtime, story: Story) -> None:
+    from qcchain_sdk.contracts.records import build_record
+
+    man, ins, use, reg = (runtime.orgs[n] for n in ("Manufacturer", "Inspection", "UsingUnit", "Regulator"))
+    cfg = story.cfg
+    update = build_record(record_id=EQ, category="equipment", equipment_code="32010001", stage="production",
+                          owner_msp=ins.msp_id, grade="L1", signing_key=ins.key, bus_type="U", version=4,
+                          payload=dict(cfg.payloads["equipment"], busType="U"))
+    _denied(runtime, lambda: ins.records().submit(update), "belongs to")  # non-owner update
+    low = build_record(record_id="HD-LOW", category="hidden_danger", equipment_code="32010001", stage="use",
+                       owner_msp=use.msp_id, grade="L1", signing_key=use.key, payload=dict(cfg.payloads["hidden_danger"], ID="HD-LOW"))
+    _denied(runtime, lambda: use.records().submit(low), "cannot lower")  # grade below the floor
+    body = build_proposal("freeze", CHANNEL, contract="records", expiry=cfg.now() + 600, reason="rogue")
+    rogue = man.gov().propose(body)  # anyone may propose; only a regulator's signature counts for freeze
+    _denied(runtime, lambda: man.gov().execute(rogue["proposal_id"]), "under threshold")
+    _denied(runtime, lambda: man.sharing().grant(use.msp_id, ("record", IR), "L4", "maintenance", cfg.now() + 3600),
+            "owned by")  # granting someone else's record
+    _denied(runtime, lambda: reg.gov().bootstrap([], cfg.policies), "already bootstrapped")
+    user1 = runtime.gateway("Regulator", "User1").get_network(CHANNEL).get_contract("qcchain", "keys")
+    _denied(runtime, lambda: user1.submit_transaction("revoke", reg.gov().key_id, "not an admin"), "admin")
+
+
+def test_reads_follow_entitlement(runtime: Runtime, story: Story) -> None:
+    maint, reg, use = (runtime.orgs[n] for n in ("Maintenance", "Regulator", "UsingUnit"))
+    hidden = maint.records().get(HD)
+    assert hidden["access"] == "metadata" and "ciphertext" not in hidden and "payload" not in hidden
+    assert reg.records().get(HD)["wrapped_key"]["key_id"] == reg.gov().key_id
+    with pytest.raises(Exception, match="(?i)may not read the access log"):
+        maint.sharing().access_log(IR)
+    assert [e["reader_msp"] for e in runtime.orgs["Inspection"].sharing().access_log(IR)] == [use.msp_id]
+
+
+def test_lifecycle_freeze_thaw_upgrade_destroy(runtime: Runtime, story: Story) -> None:
+    reg, ins, use = (runtime.orgs[n] for n in ("Regulator", "Inspection", "UsingUnit"))
+    majority = [reg, ins, use]
+    story.govern("deploy", majority, contract="sharing", version="1", package_digest=runtime.digests[0])
+    story.govern("freeze", [reg], contract="sharing")
+    _denied(runtime, lambda: use.sharing().access(IR, "maintenance"), "frozen")
+    assert use.sharing().list_grants() != []  # reads still served
+    story.govern("thaw", majority, early=True, contract="sharing")
+    assert use.sharing().access(IR, "maintenance")["entry"]["basis"] == "grant"
+    story.govern("upgrade", majority, contract="sharing", version="2", package_digest=runtime.digests[1])
+    assert story.unit("sharing")["active_version"] == "2"
+    story.govern("destroy", majority, contract="sharing")
+    _denied(runtime, lambda: use.sharing().list_grants(), "destroyed")
+    body = build_proposal("thaw", CHANNEL, contract="sharing", expiry=story.cfg.now() + 600)
+    _denied(runtime, lambda: reg.gov().propose(body), "destroyed")
+    assert story.audit is not None
+
+
+def test_whole_chaincode_upgrade_only_approved_package_serves(runtime: Runtime, story: Story) -> None:
+    """After a governed upgrade of the whole chaincode, the old running package refuses business calls;
+    switching the running package to v2 is Fabric's ``peer lifecycle`` part."""
+    reg, ins, use = (runtime.orgs[n] for n in ("Regulator", "Inspection", "UsingUnit"))
+    story.govern("upgrade", [reg, ins, use], version="2", package_digest=runtime.digests[1])
+    with pytest.raises(Exception, match="(?i)not the approved version"):
+        reg.records().get(EQ)
+    assert reg.gov().unit(CHANNEL, "qcchain", "")["active_version"] == "2"  # governance still serves
+    require(runtime, "peer-lifecycle-upgrade")
+    assert reg.records().get(EQ)["record_id"] == EQ  # the v2 package serves (real Fabric after peer lifecycle)
