@@ -55,28 +55,17 @@ def load_policies(directory: Path) -> dict[str, Any]:
 def consortium_members(consortium: Path | None, say: Any) -> dict[str, dict[str, str]]:
     """Org name -> role, credit code, full name from the consortium file.
 
-    A credit code whose GB 32100 check character is wrong is corrected (and said so), since the
-    governance contract refuses it.
-
     Raises:
-        CliError: the consortium file is invalid.
+        CliError: the consortium file is invalid (the loader also checks each GB 32100 credit code).
     """
-    from qcchain_contracts.governance import credit_check_char
     from qcchain_network.consortium import load_consortium
 
     try:
         model = load_consortium(consortium)
     except Exception as exc:  # noqa: BLE001 - the consortium loader's errors, one line
         raise CliError(f"consortium file: {exc}") from exc
-    members, fixed = {}, []
-    for org in model.orgs:
-        code = org.credit_code[:17] + credit_check_char(org.credit_code[:17])
-        if code != org.credit_code:
-            fixed.append(f"{org.name} {org.credit_code}->{code[17]}")
-        members[org.name] = {"role": org.role, "credit_code": code, "full_name": org.full_name}
-    if fixed:
-        say(f"note: consortium credit codes with a wrong GB 32100 check character, corrected: {', '.join(fixed)}")
-    return members
+    return {org.name: {"role": org.role, "credit_code": org.credit_code, "full_name": org.full_name}
+            for org in model.orgs}
 
 
 @contextlib.contextmanager

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qcchain_contracts.governance import validate_credit_code
+
 from .errors import ConsortiumError, ConsortiumFileNotFound, Problem
 from .policy import check_rule, is_implicit_meta, members_policy
 from .ports import PortPlan, plan_ports, port_clashes
@@ -202,6 +204,12 @@ def _check_orgs(orgs: list[Org], orderer: OrdererOrg, file: str, problems: list[
         for i, value in _dupes(values):
             where = f"$.orgs[{i}].{attr}" if i < len(orgs) else f"$.orderer.{attr}"
             problems.append(Problem(file, where, f"duplicate {what} {value!r}"))
+    for i, org in enumerate(orgs):
+        if org.credit_code:
+            try:
+                validate_credit_code(org.credit_code)
+            except ValueError as exc:
+                problems.append(Problem(file, f"$.orgs[{i}].credit_code", str(exc)))
     if orderer.consensus == "bft" and orderer.nodes < 4:
         problems.append(Problem(file, "$.orderer.nodes", f"bft needs at least 4 nodes (3f+1), got {orderer.nodes}"))
 

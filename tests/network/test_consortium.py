@@ -116,3 +116,13 @@ def test_bft_four_nodes_ok(edit: Edit) -> None:
     c = load_consortium(edit("network/consortium.yaml", lambda d: d["orderer"].update(consensus="bft", nodes=4)))
     assert (c.orderer.consensus, c.orderer.nodes) == ("bft", 4)
     assert [b.listen for b in c.ports().orderers] == [7050, 7060, 7070, 7080]
+
+
+def test_credit_code_check_character_is_validated(edit: Edit) -> None:
+    def bad(doc: Any) -> None:
+        code = doc["orgs"][0]["credit_code"]
+        doc["orgs"][0]["credit_code"] = code[:17] + ("0" if code[17] != "0" else "1")
+
+    with pytest.raises(ConsortiumError) as err:
+        load_consortium(edit("network/consortium.yaml", bad))
+    assert "$.orgs[0].credit_code" in str(err.value) and "check character" in str(err.value)
