@@ -16,10 +16,11 @@ import contextlib
 import json
 import logging
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import click
 import yaml
@@ -109,20 +110,33 @@ def _package_digests(info: dict[str, Any]) -> tuple[str, str]:
 
 
 def run_demo(profiles: dict[str, Path], members: dict[str, dict[str, str]], policies: dict[str, Any],
-             digests: tuple[str, str], say: Any, note: str) -> Any:
-    """Connect one gateway per org and run the story; returns the Story. Raises StoryError."""
+             digests: tuple[str, str], say: Any, note: str, synced: bool = False,
+             after: Callable[[Any], None] | None = None) -> Any:
+    """Connect one gateway per org and run the story; returns the Story. Raises StoryError.
+
+    ``synced`` (real Fabric): each submit returns only once every org's peer committed its block, so the
+    next org acting on it through its own peer sees it (:mod:`qcchain_network.consistency`). ``after`` runs
+    with the Story once it held, before the gateways are closed.
+    """
     from qcchain_sdk.contracts.story import Story, StoryConfig, StoryError, demo_payloads, orgs_from_profiles
 
     unknown = sorted(set(profiles) - set(members))
     if unknown:
         raise StoryError(f"setup: orgs {', '.join(unknown)} have a connection profile but are not in the consortium")
-    orgs, gateways = orgs_from_profiles(profiles, CHANNEL, members)
+    if synced:
+        from qcchain_network.story_net import synced_orgs
+
+        orgs, gateways, _heights = synced_orgs(profiles, CHANNEL, members)
+    else:
+        orgs, gateways = orgs_from_profiles(profiles, CHANNEL, members)
     try:
         regulator = next(g for name, g in zip(profiles, gateways) if name == "Regulator")
         config = StoryConfig(CHANNEL, policies, lambda: int(time.time()), digests, demo_payloads(), say=say,
                              qscc=regulator.get_network(CHANNEL).get_contract("qscc"), lifecycle_note=note)
         story = Story(orgs, config)
         story.run()
+        if after is not None:
+            after(story)
         return story
     finally:
         for gateway in gateways:
@@ -160,14 +174,15 @@ def demo(state_dir: Path | None, keep: bool, fabric: bool, profiles_dir: Path | 
     """Run the consortium demo (the main job) from a clean state; exit 0 only if every step held."""
     from qcchain_sdk.contracts.story import StoryError
 
-    if fabric:
-        _fabric_unavailable()
-
+    if fabric and (keep or profiles_dir is not None):
+        raise CliError("--fabric brings up and takes down its own network; it cannot be combined with --keep or --profiles")
     started = time.monotonic()
     say = click.echo
     policies, members = load_policies(policies_dir), consortium_members(consortium, say)
     try:
-        if profiles_dir is not None:
+        if fabric:
+            story = run_fabric(state_dir, consortium, members, policies, say)
+        elif profiles_dir is not None:
             if package_digest is None:
                 raise CliError("--profiles needs --package-digest (the approved digest of the running qcchain package)")
             digests = (package_digest, "f" * 64)
@@ -196,18 +211,101 @@ def _finish(directory: Path, temporary: bool, keep: bool, say: Any) -> None:
             shutil.rmtree(directory.parent, ignore_errors=True)
 
 
-def _fabric_unavailable() -> None:
-    """``--fabric``: say precisely why it cannot run here (never pretends).
+FABRIC_LIFECYCLE_NOTE = ("on Fabric the records contract's upgrade is its governance side; switching the running "
+                         "package is the whole chaincode's `peer lifecycle` upgrade (the last step)")
 
-    Raises:
-        CliError: always — no binaries, or the native bring-up is not wired into the demo yet.
-    """
-    from qcchain_network.binaries import find_all
+
+def _fabric_binaries() -> None:
+    """Raises CliError (one line) unless every Fabric binary and Fabric's base config are found."""
+    from qcchain_network.binaries import base_config_dir, find_all
     from qcchain_network.errors import BinaryNotFound
 
     try:
-        find_all()
+        base_config_dir(find_all()["peer"])
     except BinaryNotFound as exc:
         raise CliError(f"--fabric needs Hyperledger Fabric binaries: {exc}") from exc
-    raise CliError("--fabric: bring the network up with `scripts/network.sh up`, then run "
-                   "`qcchain demo --profiles <its connection-profiles dir> --package-digest <qcchain package digest>`")
+
+
+def _fabric_out(state_dir: Path | None) -> tuple[Path, bool]:
+    if state_dir is None:
+        return Path(tempfile.mkdtemp(prefix="qcchain-demo-fabric-")) / "net", True
+    if state_dir.exists() and any(state_dir.iterdir()):
+        raise CliError(f"--dir {state_dir} is not empty; the demo starts from a clean state (use a new directory)")
+    return state_dir.absolute(), False
+
+
+def _sigterm_exits() -> None:
+    """Turn SIGTERM into SystemExit so the network is taken down on the way out."""
+    def handler(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run_fabric(state_dir: Path | None, consortium: Path | None, members: dict[str, dict[str, str]],
+               policies: dict[str, Any], say: Any) -> Any:
+    """Bring the native network up, deploy ``qcchain``, run the story (+ the whole-chaincode upgrade
+    with ``peer lifecycle``), take the network down whatever happened; returns the Story.
+
+    Raises:
+        CliError: binaries missing, the network or the deployment failed, a process was left running.
+        StoryError: a step of the story did not hold.
+    """
+    from qcchain_network import procs
+    from qcchain_network.errors import NetworkError
+    from qcchain_network.story_net import story_network
+
+    _fabric_binaries()
+    out, temporary = _fabric_out(state_dir)
+    _sigterm_exits()
+    say(f"runtime: native Hyperledger Fabric network in {out} (bringing it up...)")
+    t0 = time.monotonic()
+    try:
+        with story_network(out, consortium) as net:
+            for name, seconds in net.timings.items():
+                say(f"  time  {name}: {seconds:.1f} s")
+            t1 = time.monotonic()
+            story = run_demo(net.profiles, members, policies, net.digests, say, FABRIC_LIFECYCLE_NOTE, synced=True,
+                             after=lambda s: _fabric_upgrade(net, s, say))
+            say(f"  time  story ({len(story.steps)} steps, incl. the peer lifecycle upgrade): "
+                f"{time.monotonic() - t1:.1f} s")
+            t2 = time.monotonic()
+    except NetworkError as exc:
+        raise CliError(f"fabric network: {' '.join(str(exc).split())}") from exc
+    finally:
+        left = [p.name for p in procs.read_pids(out) if procs.alive(p.pid)]
+        if temporary and not left:
+            shutil.rmtree(out.parent, ignore_errors=True)
+    if left:
+        raise CliError(f"processes left running under {out}: {', '.join(left)}")
+    say(f"  time  network down: {time.monotonic() - t2:.1f} s; total {time.monotonic() - t0:.1f} s")
+    say("fabric network stopped" + ("" if temporary else f" (files kept in {out})"))
+    return story
+
+
+def _fabric_upgrade(net: Any, story: Any, say: Any) -> None:
+    """The whole chaincode's upgrade on Fabric: governed (majority, v2 package digest on chain), after which
+    the running v1 package refuses business calls; then ``peer lifecycle`` install / approveformyorg /
+    commit (sequence + 1) and the v2 chaincode server, which serves again.
+
+    Raises:
+        StoryError: a check did not hold. DeployError / StartError / NotEndorsable: the switch failed.
+    """
+    from qcchain_sdk.contracts.story import EQ, StoryError
+
+    v2 = net.digests[1]
+    story.govern("upgrade", story.majority, version="2", package_digest=v2)
+    try:
+        story.reg.records().get(EQ)
+    except Exception as exc:  # noqa: BLE001 - the refusal is the point; its text is checked
+        if "not the approved version" not in " ".join(f"{exc} {getattr(exc, 'details', '')}".split()):
+            raise StoryError(f"step 'peer lifecycle upgrade': refused for another reason: {exc}") from exc
+    else:
+        raise StoryError("step 'peer lifecycle upgrade': the v1 package still serves after the governed upgrade")
+    seconds = upgrade_seconds = __import__("qcchain_network.story_net", fromlist=["x"]).upgrade_chaincode(net)
+    if story.reg.records().get(EQ).get("record_id") != EQ:
+        raise StoryError("step 'peer lifecycle upgrade': the v2 package does not serve the records")
+    story.done(f"whole chaincode upgraded to v2: v1 refused business calls once governance approved v2; "
+               f"peer lifecycle install/approve x{len(net.channel.members)}/commit (sequence {net.sequence}) "
+               f"and the v2 server switched in {seconds:.1f} s; records serve again")
+    del upgrade_seconds

@@ -84,6 +84,16 @@ class RecordsWorkload(Workload):
         self.admin: tuple[Any, bytes] | None = None
         self.msp = ""
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable state for bench worker processes: the run id, the key (PEM) and the MSP ID (no admin)."""
+        return {"run": self.run, "key": self.key.to_pem(), "msp": self.msp}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from qcchain_core.gm import SM2PrivateKey
+
+        self.run, self.msp, self.admin = state["run"], state["msp"], None
+        self.key = SM2PrivateKey.from_pem(state["key"])
+
     def use_admin(self, contract: Any, cert_pem: bytes) -> None:
         """The admin's contract (chaincode default contract) and certificate used by :meth:`setup`."""
         self.admin = (contract, cert_pem)
@@ -173,6 +183,8 @@ class TxBenchResult:
     failures: dict[str, int] = field(default_factory=dict)
     endorsing_organizations: list[str] = field(default_factory=list)
     workload: str = ""
+    client_processes: int = 0
+    """Worker processes the clients ran in (0: threads of the measuring process itself)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""

@@ -1,0 +1,187 @@
+"""Transaction benchmark with its clients in separate processes.
+
+:func:`run_tx_bench_processes` spreads ``concurrency`` clients over ``processes`` worker processes
+(``multiprocessing`` "spawn": no fork of a process that runs gRPC), each holding one Gateway
+connection per client thread. Worker processes keep the clients' CPU (signing, gRPC, protobuf) off
+the GIL of the process that measures, and of an in-process devnet. Every worker connects and warms
+up first; the measured phase starts when all are ready and ends when all are done. Evaluates and
+single submits are then measured in the parent, one client, nothing else in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .bench import TxBenchResult, Workload, _evaluate, _submit_one, _summary
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ProcessSetup", "run_tx_bench_processes"]
+
+READY_TIMEOUT = 120.0
+_WARMUP_STRIDE = 100_000
+
+
+@dataclass(frozen=True)
+class ProcessSetup:
+    """Where and how every client connects (picklable: handed to each worker process)."""
+
+    profile: str
+    user: str
+    channel: str
+    chaincode: str
+    endorsers: tuple[str, ...] = ()
+
+
+def _connect(setup: ProcessSetup, user: str | None = None) -> tuple[Any, Any]:
+    from .profile import connect_profile
+
+    gateway = connect_profile(setup.profile, user=user or setup.user)
+    return gateway, gateway.get_network(setup.channel).get_contract(setup.chaincode)
+
+
+def _worker(number: int, setup: ProcessSetup, threads: int, workload: Workload, warmup: int,
+            counter: Any, total: int, start: Any, results: Any) -> None:
+    """One worker process: ``threads`` clients, each taking the next index from ``counter``."""
+    gateways: list[Any] = []
+    try:
+        pairs = [_connect(setup) for _ in range(threads)]
+        gateways = [g for g, _c in pairs]
+        endorsers = list(setup.endorsers) or None
+        for i in range(warmup):
+            _submit_one(pairs[i % threads][1], workload.submit_call(-1 - number * _WARMUP_STRIDE - i), endorsers)
+        results.put(("ready", number, None))
+        start.wait()
+        latencies: list[float] = []
+        failures: Counter[str] = Counter()
+        lock = threading.Lock()
+
+        def client(contract: Any) -> None:
+            while True:
+                with counter.get_lock():
+                    index = counter.value
+                    counter.value += 1
+                if index >= total:
+                    return
+                elapsed, failure = _submit_one(contract, workload.submit_call(index), endorsers)
+                with lock:
+                    if failure is None:
+                        latencies.append(elapsed)
+                    else:
+                        failures[failure] += 1
+
+        pool = [threading.Thread(target=client, args=(c,), name=f"bench-client-{number}-{k}")
+                for k, (_g, c) in enumerate(pairs)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        results.put(("done", number, (latencies, dict(failures))))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
+        results.put(("error", number, f"{type(exc).__name__}: {exc}"))
+    finally:
+        for g in gateways:
+            g.close()
+
+
+def _collect(results: Any, procs: list[Any], kind: str, timeout: float | None) -> list[Any]:
+    """One ``kind`` message per worker. Raises: RuntimeError if a worker fails, dies or times out."""
+    out: dict[int, Any] = {}
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while len(out) < len(procs):
+        try:
+            what, number, payload = results.get(timeout=1.0)
+        except queue.Empty:
+            dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            if dead or (deadline is not None and time.monotonic() > deadline):
+                raise RuntimeError(f"bench worker processes failed (exit codes {dead or 'none; timeout'})") from None
+            continue
+        if what == "error":
+            raise RuntimeError(f"bench worker {number} failed: {payload}")
+        if what == kind:
+            out[number] = payload
+    return [out[n] for n in sorted(out)]
+
+
+def _split(concurrency: int, processes: int) -> list[int]:
+    base, extra = divmod(concurrency, processes)
+    return [base + (1 if i < extra else 0) for i in range(processes)]
+
+
+def run_tx_bench_processes(setup: ProcessSetup, transactions: int, workload: Workload, *, concurrency: int = 50,
+                           processes: int = 2, evaluations: int = 200, warmup: int = 4, singles: int = 20,
+                           admin: tuple[Any, bytes] | None = None) -> TxBenchResult:
+    """Submit ``transactions`` with ``concurrency`` clients spread over ``processes`` worker processes;
+    then ``evaluations`` evaluates and ``singles`` sequential submits from this process.
+
+    ``admin`` (contract, certificate PEM) is handed to a workload that needs one for its setup.
+
+    Raises:
+        ValueError: ``transactions`` < 1, ``concurrency`` < 1, ``processes`` < 1 or ``evaluations`` < 0.
+        RuntimeError: a worker process cannot connect, fails or dies.
+        ProfileError, IdentityError: the profile or the user's MSP directory is unusable.
+    """
+    if transactions < 1 or concurrency < 1 or processes < 1 or evaluations < 0:
+        raise ValueError("need transactions >= 1, concurrency >= 1, processes >= 1 and evaluations >= 0")
+    processes = min(processes, concurrency)
+    gateway, contract = _connect(setup)
+    try:
+        if admin is not None and hasattr(workload, "use_admin"):
+            workload.use_admin(*admin)
+        workload.setup(contract)
+        latencies, failures, duration = _measure(setup, transactions, workload, concurrency, processes, warmup)
+        eval_latencies = _evaluate(contract, workload, min(evaluations, transactions) if evaluations else 0)
+        endorsers = list(setup.endorsers) or None
+        single = [_submit_one(contract, workload.submit_call(transactions + i), endorsers) for i in range(singles)]
+    finally:
+        gateway.close()
+    log.info("bench: %d committed, %d failed in %.2f s", len(latencies), sum(failures.values()), duration)
+    return TxBenchResult(
+        transactions=transactions, concurrency=concurrency, committed=len(latencies),
+        failed=sum(failures.values()), duration_s=round(duration, 3),
+        tx_per_s=round(len(latencies) / duration, 1) if duration > 0 else 0.0,
+        submit_latency_ms=_summary(latencies, (50, 95, 99)), evaluations=len(eval_latencies),
+        evaluate_latency_ms=_summary(eval_latencies, (50, 95)), failures=dict(failures),
+        single_submit_latency_ms=_summary([t for t, f in single if f is None], (50, 95)),
+        endorsing_organizations=list(setup.endorsers), workload=workload.name, client_processes=processes)
+
+
+def _measure(setup: ProcessSetup, transactions: int, workload: Workload, concurrency: int, processes: int,
+             warmup: int) -> tuple[list[float], Counter[str], float]:
+    """Start the workers, release them together, gather (latencies, failures, seconds)."""
+    ctx = multiprocessing.get_context("spawn")
+    counter, start, results = ctx.Value("q", 0), ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_worker, name=f"bench-worker-{n}", daemon=True,
+                         args=(n, setup, threads, workload, warmup, counter, transactions, start, results))
+             for n, threads in enumerate(_split(concurrency, processes))]
+    for p in procs:
+        p.start()
+    try:
+        _collect(results, procs, "ready", READY_TIMEOUT)
+        began = time.perf_counter()
+        start.set()
+        done = _collect(results, procs, "done", None)
+        duration = time.perf_counter() - began
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.terminate()
+    latencies = [t for lat, _f in done for t in lat]
+    failures: Counter[str] = Counter()
+    for _lat, fail in done:
+        failures.update(fail)
+    return latencies, failures, duration
+
+
+def profile_path(path: str | Path) -> str:
+    """The profile path as an absolute string (what worker processes are given)."""
+    return str(Path(path).resolve())
