@@ -12,6 +12,7 @@ mutual TLS).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -223,4 +224,18 @@ def serve(
     """
     cfg = config or config_from_env()
     server = ChaincodeServer(contracts, cfg.chaincode_id, cfg.address, cfg.tls, keepalive)
-    asyncio.run(_serve_until_signal(server))
+    _quiet_gc()
+    try:
+        import uvloop  # optional: a faster event loop when installed
+    except ImportError:
+        asyncio.run(_serve_until_signal(server))
+    else:
+        uvloop.run(_serve_until_signal(server))
+
+
+def _quiet_gc() -> None:
+    """This process serves long-lived streams: freeze what start-up allocated out of the cyclic
+    collector and collect generation 0 less often (reference counting still frees acyclic garbage)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)

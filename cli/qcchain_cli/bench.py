@@ -60,40 +60,56 @@ def crypto(as_json: bool, seconds: float, no_openssl: bool) -> None:
 def _tx_figures(res: dict[str, Any]) -> str:
     sub, ev, one = res["submit_latency_ms"], res["evaluate_latency_ms"], res["single_submit_latency_ms"]
     return "\n".join([
-        f"runtime: {res['runtime']}; channel {res['channel']}; endorsers {', '.join(res['endorsing_organizations']) or 'policy default'}",
-        f"{res['committed']}/{res['transactions']} committed with {res['concurrency']} clients in {res['duration_s']} s "
+        f"runtime: {res['runtime']}; channel {res['channel']}; workload {res['workload']}; "
+        f"endorsers {', '.join(res['endorsing_organizations']) or 'policy default'}",
+        f"load: {res['transactions']} submits, {res['concurrency']} concurrent clients in {_where(res)}; "
+        f"each client sends its next transaction when the previous one has committed",
+        f"{res['committed']}/{res['transactions']} committed in {res['duration_s']} s "
         f"-> {res['tx_per_s']} tx/s (failed: {res['failed']} {res['failures'] or ''})",
         f"submit-to-commit latency ms: p50 {sub['p50']}  p95 {sub['p95']}  p99 {sub['p99']}",
-        f"single submit latency ms:    p50 {one.get('p50')}  p95 {one.get('p95')}",
+        f"single submit latency ms:    p50 {one.get('p50')}  p95 {one.get('p95')}  (one client, nothing else in flight)",
         f"evaluate latency ms:         p50 {ev['p50']}  p95 {ev['p95']}  ({res['evaluations']} calls)"])
 
 
+def _where(res: dict[str, Any]) -> str:
+    procs = res.get("client_processes", 0)
+    return f"{procs} client process(es)" if procs else "threads of the bench process"
+
+
 def _run_tx(profile: Any, opts: dict[str, Any]) -> dict[str, Any]:
-    from qcchain_sdk.bench import WORKLOADS, run_tx_bench  # noqa: PLC0415 - lazy import
+    from qcchain_sdk.bench import WORKLOADS  # noqa: PLC0415 - lazy import
+    from qcchain_sdk.benchproc import ProcessSetup, profile_path, run_tx_bench_processes  # noqa: PLC0415
     from qcchain_sdk.profile import connect_profile  # noqa: PLC0415
 
-    gateways = [connect_profile(profile, user=opts["user"]) for _ in range(opts["concurrency"])]
+    setup = ProcessSetup(profile_path(profile), opts["user"], opts["channel"], opts["chaincode"],
+                         tuple(opts["endorsers"]))
+    workload = WORKLOADS[opts["workload"]]()
+    admin_gateway = None
     try:
-        contracts = [g.get_network(opts["channel"]).get_contract(opts["chaincode"]) for g in gateways]
-        workload = WORKLOADS[opts["workload"]]()
+        admin = None
         if hasattr(workload, "use_admin"):  # records: bootstrap + SM2 key registration need an org admin
-            gateways.append(connect_profile(profile, user="Admin"))
-            workload.use_admin(gateways[-1].get_network(opts["channel"]).get_contract(opts["chaincode"]),
-                               gateways[-1].identity.cert_pem)
-        result = run_tx_bench(contracts, opts["transactions"], workload,
-                              endorsers=opts["endorsers"] or None, evaluations=opts["evaluations"])
+            admin_gateway = connect_profile(profile, user="Admin")
+            admin = (admin_gateway.get_network(opts["channel"]).get_contract(opts["chaincode"]),
+                     admin_gateway.identity.cert_pem)
+        result = run_tx_bench_processes(setup, opts["transactions"], workload, concurrency=opts["concurrency"],
+                                        processes=opts["processes"], evaluations=opts["evaluations"], admin=admin)
     finally:
-        for gateway in gateways:
-            gateway.close()
+        if admin_gateway is not None:
+            admin_gateway.close()
     return {**result.to_dict(), "channel": opts["channel"]}
 
 
 @bench.command(name="tx")
-@click.option("-n", "--transactions", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("-c", "--concurrency", type=click.IntRange(1, 1000), default=50, show_default=True,
-              help="Concurrent clients (one Gateway connection each).")
+@click.option("-n", "--transactions", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("-c", "--concurrency", type=click.IntRange(1, 1000), default=64, show_default=True,
+              help="Concurrent clients in total (one Gateway connection each); each sends its next "
+                   "transaction when the previous one has committed.")
+@click.option("-p", "--processes", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Client processes the clients are spread over (their CPU then does not compete "
+                   "with the measured runtime's for one GIL).")
 @click.option("--profile", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Connection profile of the runtime to measure (default: a fresh devnet in a temp dir).")
+              help="Connection profile of the runtime to measure (default: a fresh devnet in a temp dir, "
+                   "run in this process).")
 @click.option("--user", default="User1", show_default=True, help="User of the profile's org.")
 @click.option("--channel", default="inspection-channel", show_default=True)
 @click.option("--chaincode", default="qcchain", show_default=True)
@@ -105,7 +121,12 @@ def _run_tx(profile: Any, opts: dict[str, Any]) -> dict[str, Any]:
               help="Chaincode module of the temporary devnet (the records workload always uses qcchain_contracts).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def tx(profile: str | None, chaincode_module: str | None, as_json: bool, **opts: Any) -> None:
-    """Committed tx/s and submit/evaluate latency through the Gateway (devnet by default)."""
+    """Committed tx/s and submit/evaluate latency through the Gateway (devnet by default).
+
+    Setup measured (printed with the figures): N submits of the workload by C clients spread over P
+    client processes, endorsed by the given orgs; then single submits (one client, nothing else in
+    flight) and evaluates. The default devnet runs in this process, its chaincode server in its own.
+    """
     import tempfile  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
@@ -125,8 +146,12 @@ def tx(profile: str | None, chaincode_module: str | None, as_json: bool, **opts:
             state = Path(tmp) / "devnet"
             module = "qcchain_contracts" if opts["workload"] == "records" else chaincode_module
             with running_devnet(UpOptions(state_dir=state, port=0, chaincode_module=module)):
+                from qcchain_devnet.node import quiet_gc  # noqa: PLC0415 - this process now runs the devnet
+
+                quiet_gc()
                 path = state / "connection-profiles" / "connection-inspection.json"
-                result = {**_run_tx(path, opts), "runtime": "devnet (temporary, in-process)"}
+                result = {**_run_tx(path, opts), "runtime": f"devnet (temporary, in this process; chaincode {module} "
+                                                            "as a CCaaS server process)"}
     click.echo(json.dumps(result, sort_keys=True) if as_json else _tx_figures(result))
 
 

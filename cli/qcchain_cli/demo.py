@@ -274,12 +274,13 @@ def run_fabric(state_dir: Path | None, consortium: Path | None, members: dict[st
         raise CliError(f"fabric network: {' '.join(str(exc).split())}") from exc
     finally:
         left = [p.name for p in procs.read_pids(out) if procs.alive(p.pid)]
-        if temporary and not left:
-            shutil.rmtree(out.parent, ignore_errors=True)
+        if not left:
+            say("fabric network stopped" + ("" if temporary else f" (files kept in {out})"))
+            if temporary:
+                shutil.rmtree(out.parent, ignore_errors=True)
     if left:
         raise CliError(f"processes left running under {out}: {', '.join(left)}")
     say(f"  time  network down: {time.monotonic() - t2:.1f} s; total {time.monotonic() - t0:.1f} s")
-    say("fabric network stopped" + ("" if temporary else f" (files kept in {out})"))
     return story
 
 
@@ -291,6 +292,7 @@ def _fabric_upgrade(net: Any, story: Any, say: Any) -> None:
     Raises:
         StoryError: a check did not hold. DeployError / StartError / NotEndorsable: the switch failed.
     """
+    from qcchain_network.story_net import upgrade_chaincode
     from qcchain_sdk.contracts.story import EQ, StoryError
 
     v2 = net.digests[1]
@@ -302,10 +304,9 @@ def _fabric_upgrade(net: Any, story: Any, say: Any) -> None:
             raise StoryError(f"step 'peer lifecycle upgrade': refused for another reason: {exc}") from exc
     else:
         raise StoryError("step 'peer lifecycle upgrade': the v1 package still serves after the governed upgrade")
-    seconds = upgrade_seconds = __import__("qcchain_network.story_net", fromlist=["x"]).upgrade_chaincode(net)
+    seconds = upgrade_chaincode(net)
     if story.reg.records().get(EQ).get("record_id") != EQ:
         raise StoryError("step 'peer lifecycle upgrade': the v2 package does not serve the records")
     story.done(f"whole chaincode upgraded to v2: v1 refused business calls once governance approved v2; "
                f"peer lifecycle install/approve x{len(net.channel.members)}/commit (sequence {net.sequence}) "
                f"and the v2 server switched in {seconds:.1f} s; records serve again")
-    del upgrade_seconds

@@ -601,6 +601,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = UpOptions(state_dir=args.dir, host=args.host, port=args.port,
                         chaincode_module=args.chaincode_module, consortium=args.consortium, tls=not args.no_tls)
+    from .node import quiet_gc  # this process is the devnet's: tune its garbage collector
+
+    quiet_gc()
     try:
         run_foreground(options, lambda msg: print(msg, flush=True))
     except (DevnetShellError, ConfigError, OSError) as exc:

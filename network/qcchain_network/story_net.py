@@ -20,13 +20,14 @@ from typing import Any, Iterator
 
 from . import lifecycle, procs, runner
 from .binaries import find_all
-from .consortium import Channel
-from .derive import DEFAULT_LOG_SPEC, Layout
+from .consortium import Channel, load_consortium
+from .derive import DEFAULT_LOG_SPEC, Layout, derive
 from .errors import NetworkError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StoryNet", "story_network", "upgrade_chaincode", "wait_endorsable", "CHAINCODE", "STORY_CHANNEL"]
+__all__ = ["StoryNet", "story_network", "deploy_story", "upgrade_chaincode", "deploy_on", "synced_orgs", "wait_endorsable",
+           "CHAINCODE", "STORY_CHANNEL"]
 
 CHAINCODE = "qcchain"
 STORY_CHANNEL = "qcchannel"
@@ -103,12 +104,13 @@ def story_network(out: Path, consortium: Path | None = None, channel: str = STOR
         BinaryNotFound, PortInUse, ConsortiumError, StartError, ToolError, GossipTimeout (from
         :func:`runner.up`); DeployError, NotEndorsable; NetworkError: ``channel`` is not in the consortium.
     """
-    bins = find_all()
+    find_all()
     t0 = time.monotonic()
     layout = runner.up(consortium, out, log_spec)
     try:
-        timings = {"network up (5 orgs, raft x3, 5 channels)": time.monotonic() - t0}
-        net = _deploy(layout, bins["peer"], channel, timings)
+        up_seconds = time.monotonic() - t0
+        net = deploy_story(out, consortium, channel, log_spec)
+        net.timings = {"network up (5 orgs, raft x3, 5 channels)": up_seconds, **net.timings}
         yield net
     finally:
         t1 = time.monotonic()
@@ -116,21 +118,17 @@ def story_network(out: Path, consortium: Path | None = None, channel: str = STOR
         log.info("stopped %d process(es) in %.1fs", len(stopped), time.monotonic() - t1)
 
 
-def _deploy(layout: Layout, peer_bin: Path, channel_name: str, timings: dict[str, float]) -> StoryNet:
-    matches = [c for c in layout.consortium.channels if c.name == channel_name]
-    if not matches or CHAINCODE not in {cc.name for cc in matches[0].chaincodes}:
-        raise NetworkError(f"the consortium has no channel {channel_name!r} with chaincode {CHAINCODE!r}")
-    channel = matches[0]
-    t0 = time.monotonic()
-    running, upgrade_to = _package(layout, "1.0"), _package(layout, "2.0")
-    _server(layout, running)
-    sequence = lifecycle.deploy(layout, peer_bin, channel, CHAINCODE, running, version="1.0")
-    timings[f"deploy {CHAINCODE} on {channel.name} (install x{len(channel.members)}, approve x"
-            f"{len(channel.members)}, commit)"] = time.monotonic() - t0
-    net = StoryNet(layout, peer_bin, channel, running, upgrade_to, sequence, timings)
-    first = layout.consortium.orgs[0]
-    timings["until the gateway endorses it"] = wait_endorsable(layout.profile_file(first), channel.name)
-    return net
+def deploy_story(out: Path, consortium: Path | None = None, channel: str = STORY_CHANNEL,
+                 log_spec: str = DEFAULT_LOG_SPEC) -> StoryNet:
+    """On a network already up in ``out`` (``scripts/network.sh up``): start the ``qcchain_contracts``
+    server and deploy ``qcchain`` (package ``qcchain_1.0``) on ``channel``; returns the StoryNet.
+
+    Raises:
+        ConsortiumError, BinaryNotFound; NetworkError: ``channel`` is not in the consortium with ``qcchain``;
+        DeployError, StartError, NotEndorsable.
+    """
+    layout = derive(load_consortium(consortium), out, log_spec)
+    return _deploy(layout, find_all(("peer",))["peer"], channel, {})
 
 
 def upgrade_chaincode(net: StoryNet) -> float:
@@ -148,6 +146,24 @@ def upgrade_chaincode(net: StoryNet) -> float:
     net.sequence = lifecycle.deploy(net.layout, net.peer_bin, net.channel, CHAINCODE, new, version="2.0")
     net.running = new
     wait_endorsable(net.layout.profile_file(net.layout.consortium.orgs[0]), net.channel.name)
+    return time.monotonic() - t0
+
+
+def deploy_on(net: StoryNet, channel_name: str) -> float:
+    """Also deploy the running ``qcchain`` package on another channel of the consortium (install where
+    missing, approve by its members, commit) and wait until it is endorsable; returns the seconds taken.
+
+    Raises:
+        NetworkError: no such channel with ``qcchain``. DeployError. NotEndorsable.
+    """
+    matches = [c for c in net.layout.consortium.channels if c.name == channel_name]
+    if not matches or CHAINCODE not in {cc.name for cc in matches[0].chaincodes}:
+        raise NetworkError(f"the consortium has no channel {channel_name!r} with chaincode {CHAINCODE!r}")
+    t0 = time.monotonic()
+    version = net.running.label.rsplit("_", 1)[1]
+    lifecycle.deploy(net.layout, net.peer_bin, matches[0], CHAINCODE, net.running, version=version)
+    first = net.layout.consortium.org(matches[0].members[0])
+    wait_endorsable(net.layout.profile_file(first), channel_name)
     return time.monotonic() - t0
 
 

@@ -10,8 +10,10 @@ single submits are then measured in the parent, one client, nothing else in flig
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -24,9 +26,10 @@ from .bench import TxBenchResult, Workload, _evaluate, _submit_one, _summary
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ProcessSetup", "run_tx_bench_processes"]
+__all__ = ["ProcessSetup", "quiet_gc", "run_tx_bench_processes"]
 
 READY_TIMEOUT = 120.0
+GC_THRESHOLD = 50_000
 _WARMUP_STRIDE = 100_000
 
 
@@ -48,18 +51,46 @@ def _connect(setup: ProcessSetup, user: str | None = None) -> tuple[Any, Any]:
     return gateway, gateway.get_network(setup.channel).get_contract(setup.chaincode)
 
 
+def _shared_clients(setup: ProcessSetup, count: int) -> tuple[Any, list[Any]]:
+    """``count`` Gateways of the profile's user sharing one gRPC channel (one connection, as an
+    application shares its connection between gateways); returns (channel, contracts).
+
+    Raises:
+        ProfileError, IdentityError: as :func:`~qcchain_sdk.profile.connect_profile`.
+    """
+    from .connection import new_channel
+    from .errors import ProfileError
+    from .gateway import connect
+    from .msp import load_identity
+    from .profile import load_profile
+
+    profile = load_profile(setup.profile)
+    org = profile.organizations.get(profile.organization)
+    msp_dir = org.users.get(setup.user) if org else None
+    if org is None or msp_dir is None or not org.peers or org.peers[0] not in profile.peers:
+        raise ProfileError(f"connection profile {setup.profile}: no user {setup.user!r} or peer for its client org")
+    peer = profile.peers[org.peers[0]]
+    identity, signer = load_identity(msp_dir, org.msp_id)
+    channel = new_channel(peer.target, peer.tls_ca_pem if peer.tls else None,
+                          peer.server_name_override if peer.tls else None)
+    contracts = [connect(identity, channel, signer).get_network(setup.channel).get_contract(setup.chaincode)
+                 for _ in range(count)]
+    return channel, contracts
+
+
 def _worker(number: int, setup: ProcessSetup, threads: int, workload: Workload, warmup: int,
             counter: Any, total: int, start: Any, results: Any) -> None:
     """One worker process: ``threads`` clients, each taking the next index from ``counter``."""
-    gateways: list[Any] = []
+    channel = None
     try:
-        pairs = [_connect(setup) for _ in range(threads)]
-        gateways = [g for g, _c in pairs]
+        channel, contracts = _shared_clients(setup, threads)
         endorsers = list(setup.endorsers) or None
         for i in range(warmup):
-            _submit_one(pairs[i % threads][1], workload.submit_call(-1 - number * _WARMUP_STRIDE - i), endorsers)
+            _submit_one(contracts[i % threads], workload.submit_call(-1 - number * _WARMUP_STRIDE - i), endorsers)
+        quiet_gc()
         results.put(("ready", number, None))
         start.wait()
+        cpu0 = time.process_time()
         latencies: list[float] = []
         failures: Counter[str] = Counter()
         lock = threading.Lock()
@@ -79,17 +110,28 @@ def _worker(number: int, setup: ProcessSetup, threads: int, workload: Workload, 
                         failures[failure] += 1
 
         pool = [threading.Thread(target=client, args=(c,), name=f"bench-client-{number}-{k}")
-                for k, (_g, c) in enumerate(pairs)]
+                for k, c in enumerate(contracts)]
         for t in pool:
             t.start()
         for t in pool:
             t.join()
-        results.put(("done", number, (latencies, dict(failures))))
+        results.put(("done", number, (latencies, dict(failures), time.process_time() - cpu0)))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
         results.put(("error", number, f"{type(exc).__name__}: {exc}"))
     finally:
-        for g in gateways:
-            g.close()
+        if channel is not None:
+            channel.close()
+
+
+def quiet_gc(threshold: int = GC_THRESHOLD) -> None:
+    """Make the cyclic garbage collector cheap for a long-running, allocation-heavy process: objects
+    alive now are frozen out of collections and generation 0 is collected every ``threshold``
+    allocations (instead of 700). Reference counting still frees everything acyclic at once."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(threshold, 20, 20)
+
+
 
 
 def _collect(results: Any, procs: list[Any], kind: str, timeout: float | None) -> list[Any]:
@@ -109,6 +151,26 @@ def _collect(results: Any, procs: list[Any], kind: str, timeout: float | None) -
         if what == kind:
             out[number] = payload
     return [out[n] for n in sorted(out)]
+
+
+def _child_pids() -> list[int]:
+    """PIDs of this process's children (Linux ``/proc``; empty elsewhere)."""
+    pids: list[int] = []
+    try:
+        for task in Path("/proc/self/task").iterdir():
+            pids += [int(x) for x in (task / "children").read_text().split()]
+    except OSError:
+        return []
+    return pids
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (Linux ``/proc``; 0.0 if unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _split(concurrency: int, processes: int) -> list[int]:
@@ -137,7 +199,7 @@ def run_tx_bench_processes(setup: ProcessSetup, transactions: int, workload: Wor
         if admin is not None and hasattr(workload, "use_admin"):
             workload.use_admin(*admin)
         workload.setup(contract)
-        latencies, failures, duration = _measure(setup, transactions, workload, concurrency, processes, warmup)
+        latencies, failures, duration, cpu = _measure(setup, transactions, workload, concurrency, processes, warmup)
         eval_latencies = _evaluate(contract, workload, min(evaluations, transactions) if evaluations else 0)
         endorsers = list(setup.endorsers) or None
         single = [_submit_one(contract, workload.submit_call(transactions + i), endorsers) for i in range(singles)]
@@ -151,12 +213,14 @@ def run_tx_bench_processes(setup: ProcessSetup, transactions: int, workload: Wor
         submit_latency_ms=_summary(latencies, (50, 95, 99)), evaluations=len(eval_latencies),
         evaluate_latency_ms=_summary(eval_latencies, (50, 95)), failures=dict(failures),
         single_submit_latency_ms=_summary([t for t, f in single if f is None], (50, 95)),
-        endorsing_organizations=list(setup.endorsers), workload=workload.name, client_processes=processes)
+        endorsing_organizations=list(setup.endorsers), workload=workload.name, client_processes=processes,
+        cpu_ms_per_tx={k: round(v * 1000 / max(1, len(latencies)), 3) for k, v in cpu.items()})
 
 
 def _measure(setup: ProcessSetup, transactions: int, workload: Workload, concurrency: int, processes: int,
-             warmup: int) -> tuple[list[float], Counter[str], float]:
-    """Start the workers, release them together, gather (latencies, failures, seconds)."""
+             warmup: int) -> tuple[list[float], Counter[str], float, dict[str, float]]:
+    """Start the workers, release them together, gather (latencies, failures, seconds, CPU seconds of
+    the clients, of this process (an in-process devnet) and of its other children (chaincode servers))."""
     ctx = multiprocessing.get_context("spawn")
     counter, start, results = ctx.Value("q", 0), ctx.Event(), ctx.Queue()
     procs = [ctx.Process(target=_worker, name=f"bench-worker-{n}", daemon=True,
@@ -166,20 +230,24 @@ def _measure(setup: ProcessSetup, transactions: int, workload: Workload, concurr
         p.start()
     try:
         _collect(results, procs, "ready", READY_TIMEOUT)
-        began = time.perf_counter()
+        workers = {p.pid for p in procs}
+        others = [pid for pid in _child_pids() if pid not in workers]
+        began, own, other = time.perf_counter(), time.process_time(), sum(_cpu_seconds(p) for p in others)
         start.set()
         done = _collect(results, procs, "done", None)
         duration = time.perf_counter() - began
+        own, other = time.process_time() - own, sum(_cpu_seconds(p) for p in others) - other
     finally:
         for p in procs:
             p.join(timeout=10)
             if p.is_alive():
                 p.terminate()
-    latencies = [t for lat, _f in done for t in lat]
+    latencies = [t for lat, _f, _c in done for t in lat]
     failures: Counter[str] = Counter()
-    for _lat, fail in done:
+    for _lat, fail, _c in done:
         failures.update(fail)
-    return latencies, failures, duration
+    cpu = {"clients": sum(c for _l, _f, c in done), "bench_process": own, "bench_process_children": other}
+    return latencies, failures, duration, cpu
 
 
 def profile_path(path: str | Path) -> str:

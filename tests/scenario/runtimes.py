@@ -1,5 +1,7 @@
 """Runtimes of the scenario suite: the story's org/contract handles on (a) the devnet, always, and
-(b) real Fabric when its binaries are found (``FABRIC_BIN`` or ``PATH``). Used by ``conftest.runtime``.
+(b) real Fabric when its binaries are found (``FABRIC_BIN`` or ``PATH``): the default consortium
+(five orgs, raft x3, five channels) brought up natively once per session with ``qcchain_contracts``
+deployed as CCaaS on ``qcchannel`` (:mod:`qcchain_network.story_net`). Used by ``conftest.runtime``.
 
 Each runtime lists the features it lacks (``Runtime.lacks``); tests of such a feature are marked xfail
 with that reason by :func:`require`, never silently skipped.
@@ -8,11 +10,14 @@ with that reason by :func:`require`, never silently skipped.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 import yaml
@@ -34,6 +39,7 @@ class Runtime:
     digests: tuple[str, str]
     gateways: list[Any] = field(default_factory=list)
     lacks: dict[str, str] = field(default_factory=dict)
+    switch_package: Callable[[], None] | None = None  # Fabric: peer lifecycle upgrade to the v2 package
 
     def qscc(self, org: str = "Regulator") -> Any:
         return self.gateway(org).get_network(CHANNEL).get_contract("qscc")
@@ -94,14 +100,52 @@ def _devnet(tmp: Path) -> Iterator[Runtime]:
             runtime.close()
 
 
-def _fabric_or_skip() -> None:
-    from qcchain_network.binaries import FABRIC_TOOLS, find_binary
+def fabric_binaries_or_skip() -> None:
+    """Skip (naming FABRIC_BIN and PATH) unless every Fabric binary and Fabric's base config are found."""
+    from qcchain_network.binaries import base_config_dir, find_all
     from qcchain_network.errors import BinaryNotFound
 
     try:
-        for name in FABRIC_TOOLS:
-            find_binary(name)
+        base_config_dir(find_all()["peer"])
     except BinaryNotFound as exc:
         pytest.skip(f"real-Fabric runtime skipped: {exc}")
-    pytest.skip("real-Fabric runtime skipped: tests/integration/conftest.py brings up a two-org network with the "
-                "probe chaincode only; it cannot provide the five-org consortium serving qcchain_contracts yet")
+
+
+def fabric_network(out: Path) -> Iterator[Any]:
+    """The default consortium brought up in ``out`` by ``scripts/network.sh up`` with ``qcchain`` deployed
+    on qcchannel (a StoryNet); ``scripts/network.sh down`` after, also on failure.
+
+    Raises:
+        pytest.fail.Exception: ``network.sh up`` failed (its one-line error is shown).
+    """
+    from qcchain_network.story_net import deploy_story
+
+    env = {**os.environ, "QCCHAIN_PYTHON": sys.executable}
+    script = str(ROOT / "scripts" / "network.sh")
+    t0 = time.monotonic()
+    up = subprocess.run([script, "up", "--dir", str(out)], env=env, capture_output=True, text=True, timeout=180,
+                        check=False)
+    if up.returncode != 0:
+        pytest.fail(f"scripts/network.sh up failed: {up.stderr.strip()}")
+    try:
+        up_seconds = time.monotonic() - t0
+        net = deploy_story(out)
+        net.timings = {"network up (scripts/network.sh up: 5 orgs, raft x3, 5 channels)": up_seconds, **net.timings}
+        yield net
+    finally:
+        subprocess.run([script, "down", "--dir", str(out)], env=env, capture_output=True, timeout=60, check=False)
+
+
+def _fabric(net: Any) -> Iterator[Runtime]:
+    """The story's orgs on a running StoryNet; each submit returns once every org's peer has its block."""
+    from qcchain_network.story_net import synced_orgs, upgrade_chaincode
+
+    def switch_package() -> None:
+        upgrade_chaincode(net)
+
+    orgs, gateways, _heights = synced_orgs(net.profiles, CHANNEL, _members())
+    runtime = Runtime("fabric", orgs, net.profiles, net.digests, gateways, switch_package=switch_package)
+    try:
+        yield runtime
+    finally:
+        runtime.close()

@@ -122,4 +122,6 @@ def test_whole_chaincode_upgrade_only_approved_package_serves(runtime: Runtime, 
         reg.records().get(EQ)
     assert reg.gov().unit(CHANNEL, "qcchain", "")["active_version"] == "2"  # governance still serves
     require(runtime, "peer-lifecycle-upgrade")
+    assert runtime.switch_package is not None, f"{runtime.name} names no way to switch the running package"
+    runtime.switch_package()  # peer lifecycle install / approveformyorg x5 / commit (sequence 2), v2 server
     assert reg.records().get(EQ)["record_id"] == EQ  # the v2 package serves (real Fabric after peer lifecycle)

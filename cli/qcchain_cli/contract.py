@@ -1,0 +1,387 @@
+"""``qcchain contract``: governed contract lifecycle (REQUIREMENTS T-9.2.2, T-9.2.4, T-9.2.6).
+
+Offline: ``create`` scaffolds a project, ``review`` runs the security review, ``compile`` byte-compiles,
+reviews and packages it as a Fabric ``ccaas`` package, ``sign`` adds an org admin's SM2 signature to a
+proposal file. Online (``--profile``): ``deploy | upgrade | freeze | thaw | destroy`` check the unit's
+state and write a proposal FILE; ``execute`` checks signatures and threshold against the chain, then
+submits (propose, each org's signature from that org, execute) — and for deploy/upgrade with
+``--network-dir`` runs Fabric's ``peer lifecycle`` and switches the chaincode server; ``invoke`` calls any
+contract function; ``status`` shows a unit's governance state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import click
+
+from .errors import CliError
+from .keys import _password, keystore_option, password_file_option
+
+log = logging.getLogger(__name__)
+
+GOVERNANCE_CHANNEL = "qcchannel"  # the consortium-wide channel (docs/INTERFACES.md), default when the profile has it
+DEVNET_NOTE = ("governance executed; Fabric `peer lifecycle` install / approveformyorg / commit and the chaincode "
+               "server switch were not run (no --network-dir): on the devnet the governance part is what it supports")
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """Turn the SDK's and the network tooling's errors into one-line CLI errors."""
+    from qcchain_network.errors import NetworkError
+    from qcchain_sdk.errors import SdkError
+
+    try:
+        yield
+    except (SdkError, NetworkError) as exc:
+        raise CliError(" ".join(str(exc).split())) from exc
+
+
+def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--channel", default=None, help="Channel (default: qcchannel if the profile has it, else its first)."),
+        click.option("--chaincode", default=None, help="Chaincode name (deploy/upgrade: the package label's name)."),
+        click.option("--contract", "contract_name", default="", help="One contract of the chaincode (default: all)."),
+        click.option("--governance-chaincode", default="qcchain", show_default=True,
+                     help="Chaincode holding the governance contract on that channel."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _profile_options(multiple: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = click.option("--user", default="Admin", show_default=True, help="User of the profile's org.")(func)
+        return click.option("--profile", "profiles", required=True, multiple=multiple,
+                            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                            help="Connection profile JSON of an org" + (" (repeat: one per signing org)." if multiple else "."))(func)
+    return wrap
+
+
+@contextlib.contextmanager
+def _connected(profiles: list[Path], user: str) -> Iterator[list[Any]]:
+    """One Gateway per profile, closed at the end."""
+    from qcchain_sdk.profile import connect_profile
+
+    with contextlib.ExitStack() as stack, _errors():
+        yield [stack.enter_context(connect_profile(p, user=user)) for p in profiles]
+
+
+def _channel(profile: Path, channel: str | None) -> str:
+    if channel:
+        return channel
+    from qcchain_sdk.profile import load_profile
+
+    with _errors():
+        channels = list(load_profile(profile).channels)
+    if not channels:
+        raise CliError(f"{profile} names no channel; give --channel")
+    return GOVERNANCE_CHANNEL if GOVERNANCE_CHANNEL in channels else channels[0]
+
+
+@click.group()
+def contract() -> None:
+    """Contract lifecycle: create, compile, review, deploy, sign, execute, invoke, freeze, thaw, upgrade, destroy, status."""
+
+
+@contract.command()
+@click.argument("name")
+@click.option("--dir", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Create the project in DIR/NAME.")
+@click.option("--address", default="127.0.0.1:9999", show_default=True, help="Chaincode server address (host:port).")
+def create(name: str, parent: Path, address: str) -> None:
+    """Scaffold contract project NAME (Contract class, __main__ serving it, MockStub tests)."""
+    from qcchain_sdk.lifecycle.scaffold import create as scaffold
+
+    with _errors():
+        root = scaffold(name, parent, address)
+    click.echo(f"created {root}\nnext: qcchain contract compile {root}")
+
+
+def _print_findings(findings: list[Any]) -> None:
+    for finding in findings:
+        click.echo(str(finding))
+    high = sum(f.severity == "high" for f in findings)
+    click.echo(f"review: {len(findings)} finding(s), {high} high")
+
+
+@contract.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def review(directory: Path, as_json: bool) -> None:
+    """Security review of a contract's sources; exit 1 on any high-severity finding."""
+    from qcchain_sdk.lifecycle.review import has_high, review_tree
+
+    with _errors():
+        findings = review_tree(directory)
+    if as_json:
+        click.echo(json.dumps([f.__dict__ for f in findings], indent=2))
+    else:
+        _print_findings(findings)
+    if has_high(findings):
+        raise CliError(f"review failed: {sum(f.severity == 'high' for f in findings)} high-severity finding(s) in {directory}")
+
+
+@contract.command("compile")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Package output directory (default: DIRECTORY/dist).")
+@click.option("--version", default=None, help="Override contract.json's version.")
+@click.option("--address", default=None, help="Override contract.json's chaincode server address.")
+def compile_(directory: Path, out: Path | None, version: str | None, address: str | None) -> None:
+    """Byte-compile, review and package DIRECTORY as a Fabric ccaas package; print its id and digests."""
+    from qcchain_sdk.lifecycle.package import build_package, compile_project, load_project
+    from qcchain_sdk.lifecycle.review import has_high, review_tree
+
+    with _errors():
+        project = load_project(directory, version, address)
+        sources = compile_project(directory)
+        click.echo(f"compiled {len(sources)} source file(s)")
+        findings = review_tree(directory)
+        _print_findings(findings)
+        if has_high(findings):
+            raise CliError("compile refused: the review found high-severity hazards; nothing was packaged")
+        pkg = build_package(project, out or directory / "dist", sources)
+    click.echo(f"package:     {pkg.path}\nlabel:       {pkg.label}\npackage id:  {pkg.package_id}\n"
+               f"sha256:      {pkg.sha256}\nsm3:         {pkg.sm3}\nsources sm3: {pkg.sources_sm3}\n"
+               f"address:     {pkg.address}")
+
+
+def _write_proposal(operation: str, profile: Path, user: str, channel: str | None, chaincode: str,
+                    contract_name: str, gov_cc: str, reason: str, expires_in: int, out: Path,
+                    version: str = "", package: Any = None) -> None:
+    from qcchain_sdk.lifecycle.governed import check_transition, fetch_unit
+    from qcchain_sdk.lifecycle.proposalfile import new_proposal, save
+
+    channel = _channel(profile, channel)
+    package_info = {} if package is None else {"label": package.label, "package_id": package.package_id,
+                                               "sha256": package.sha256, "sm3": package.sm3,
+                                               "file": str(package.path.resolve()), "address": package.address}
+    with _errors():
+        proposal = new_proposal(operation, channel, chaincode, contract_name, version,
+                                package.sha256 if package else "", reason, int(time.time()) + expires_in, package_info)
+        with _connected([profile], user) as (gateway,):
+            governance = gateway.get_network(channel).get_contract(gov_cc, "governance")
+            unit = fetch_unit(governance, proposal.target)
+            check_transition(proposal, unit)
+        save(proposal, out)
+    state = unit["state"] if unit else "not deployed"
+    click.echo(f"proposal {proposal.proposal_id}\n  {operation} {channel}/{chaincode}"
+               f"{'/' + contract_name if contract_name else ''}{' version ' + version if version else ''} (now {state})")
+    if package is not None:
+        click.echo(f"  package {package.package_id}")
+    click.echo(f"wrote {out}\nnext: each org admin runs `qcchain contract sign {out} --key LABEL`, then "
+               f"`qcchain contract execute {out} --profile <profile of each signing org>`")
+
+
+def _proposal_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--reason", default="", help="Why (recorded on chain)."),
+        click.option("--expires-in", type=click.IntRange(60, 604800), default=3 * 86400, show_default=True,
+                     help="Seconds until the proposal expires."),
+        click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                     help="Proposal file to write."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _package_command(operation: str) -> click.Command:
+    @click.argument("package_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--version", default=None, help="Approved version (default: from the package label NAME_VERSION).")
+    @_target_options
+    @_profile_options()
+    @_proposal_options
+    def command(package_file: Path, version: str | None, channel: str | None, chaincode: str | None,
+                contract_name: str, governance_chaincode: str, profiles: Path, user: str, reason: str,
+                expires_in: int, out: Path) -> None:
+        from qcchain_sdk.lifecycle.package import read_package
+
+        with _errors():
+            pkg = read_package(package_file)
+        name, _, label_version = pkg.label.rpartition("_")
+        _write_proposal(operation, profiles, user, channel, chaincode or name or pkg.label, contract_name,
+                        governance_chaincode, reason, expires_in, out, version or label_version, pkg)
+
+    command.__doc__ = f"Write a governance proposal to {operation} PACKAGE_FILE (built by `compile`)."
+    return click.command(operation)(command)
+
+
+def _state_command(operation: str, summary: str) -> click.Command:
+    @_target_options
+    @_profile_options()
+    @_proposal_options
+    def command(channel: str | None, chaincode: str | None, contract_name: str, governance_chaincode: str,
+                profiles: Path, user: str, reason: str, expires_in: int, out: Path) -> None:
+        _write_proposal(operation, profiles, user, channel, chaincode or "qcchain", contract_name,
+                        governance_chaincode, reason, expires_in, out)
+
+    command.__doc__ = f"Write a governance proposal to {summary}."
+    return click.command(operation)(command)
+
+
+contract.add_command(_package_command("deploy"))
+contract.add_command(_package_command("upgrade"))
+contract.add_command(_state_command("freeze", "freeze a contract (writes refused, reads served)"))
+contract.add_command(_state_command("thaw", "thaw a frozen contract"))
+contract.add_command(_state_command("destroy", "destroy a contract (terminal)"))
+
+
+@contract.command()
+@click.argument("proposal_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", "label", required=True, help="Label of your org admin's SM2 key in the keystore.")
+@keystore_option
+@password_file_option
+def sign(proposal_file: Path, label: str, keystore_dir: Path, password_file: Path | None) -> None:
+    """Sign PROPOSAL_FILE offline with your SM2 key (appends the signature to the file)."""
+    from qcchain_sdk.keystore import FileKeystore
+    from qcchain_sdk.lifecycle import proposalfile
+
+    with _errors():
+        proposal = proposalfile.load(proposal_file)
+        store = FileKeystore(keystore_dir)
+        if store.kind(label) != "sm2":
+            raise CliError(f"key {label!r} is not an SM2 key")
+        key = store.get(label, _password(password_file))
+        entry = proposalfile.sign(proposal, key, int(time.time()))  # type: ignore[arg-type]
+        proposalfile.save(proposal, proposal_file, overwrite=True)
+    body = proposal.body
+    click.echo(f"signed proposal {proposal.proposal_id[:16]}… ({body['operation']} {body['target']['chaincode']}"
+               f"{'/' + body['target']['contract'] if body['target']['contract'] else ''}) with key "
+               f"{entry['key_id'][:16]}…; {len(proposal.signatures)} signature(s) in {proposal_file}")
+
+
+def _fabric_prepare(proposal: Any, network_dir: Path | None, consortium: Path | None,
+                    serve: Path | None) -> tuple[Any, Any, Any] | None:
+    """Check everything the Fabric steps need *before* governance executes: (target, package, project)."""
+    from qcchain_network import ccdeploy
+    from qcchain_network.lifecycle import Package
+    from qcchain_sdk.lifecycle.package import load_project, read_package
+
+    if network_dir is None:
+        if serve is not None:
+            raise CliError("--serve needs --network-dir (the native Fabric network to deploy on)")
+        return None
+    fabric = ccdeploy.open_target(network_dir, consortium)
+    fabric.channel(proposal.target["channel"])
+    if proposal.operation not in ("deploy", "upgrade"):
+        return fabric, None, None
+    info = proposal.package
+    pkg = read_package(Path(info.get("file", "")))
+    if pkg.sha256 != proposal.body["package_digest"]:
+        raise CliError(f"{info.get('file')} is not the package of this proposal (sha256 differs); nothing was submitted")
+    project = None if serve is None else load_project(serve, address=pkg.address)
+    return fabric, Package(pkg.path, pkg.label, pkg.package_id, pkg.address), project
+
+
+def _fabric_step(proposal: Any, prepared: tuple[Any, Any, Any]) -> None:
+    """Fabric's ``peer lifecycle`` after an executed deploy/upgrade and the server switch; on destroy, stop
+    the chaincode's servers."""
+    from qcchain_network import ccdeploy
+
+    fabric, package, project = prepared
+    target = proposal.target
+    if proposal.operation == "destroy" and not target["contract"]:
+        stopped = ccdeploy.stop_servers(fabric, target["chaincode"])
+        click.echo(f"fabric: stopped {', '.join(stopped) if stopped else 'no running server'} of {target['chaincode']}")
+    if package is None:
+        return
+    seq = ccdeploy.deploy_package(fabric, target["channel"], target["chaincode"], package, proposal.body["version"])
+    click.echo(f"fabric: installed on every member peer, approved by every member org, committed "
+               f"{target['chaincode']} version {proposal.body['version']} at sequence {seq}")
+    if project is not None:
+        stopped = ccdeploy.switch_server(fabric, target["chaincode"], package, project.root, project.module)
+        click.echo(f"fabric: chaincode server {package.label} started at {package.address}"
+                   f"{'; stopped ' + ', '.join(stopped) if stopped else ''}")
+
+
+@contract.command()
+@click.argument("proposal_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_profile_options(multiple=True)
+@click.option("--network-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Native Fabric network dir (scripts/network.sh up --dir): run peer lifecycle after a deploy/upgrade.")
+@click.option("--consortium", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Consortium file of that network (default: network/consortium.yaml).")
+@click.option("--serve", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Contract project to start as the new chaincode server (with --network-dir).")
+@click.option("--governance-chaincode", default="qcchain", show_default=True)
+def execute(proposal_file: Path, profiles: tuple[Path, ...], user: str, network_dir: Path | None,
+            consortium: Path | None, serve: Path | None, governance_chaincode: str) -> None:
+    """Submit a signed proposal: executes only if its signatures meet the governance threshold."""
+    from qcchain_sdk.lifecycle import proposalfile
+    from qcchain_sdk.lifecycle.governed import precheck, submit, unit_name
+
+    with _errors():
+        proposal = proposalfile.load(proposal_file)
+        prepared = _fabric_prepare(proposal, network_dir, consortium, serve)
+        channel = proposal.target["channel"]
+        with _connected(list(profiles), user) as gateways:
+            nets = {g.identity.msp_id: g.get_network(channel) for g in gateways}
+            govs = {msp: net.get_contract(governance_chaincode, "governance") for msp, net in nets.items()}
+            first = next(iter(nets.values()))
+            plan = precheck(proposal, govs[next(iter(govs))], first.get_contract(governance_chaincode, "keys"),
+                            int(time.time()))
+            result = submit(proposal, plan, govs)
+        outcome = result.get("outcome", {})
+        click.echo(f"executed {proposal.operation} {unit_name(proposal.target)}: "
+                   f"{plan.why}; signers {', '.join(result.get('counted_signers', []))}; "
+                   f"state {outcome.get('state', '?')}, active version {outcome.get('active_version') or '-'}")
+        if prepared is not None:
+            _fabric_step(proposal, prepared)
+        elif proposal.operation in ("deploy", "upgrade"):
+            click.echo(f"note: {DEVNET_NOTE}")
+
+
+@contract.command(context_settings={"ignore_unknown_options": True})
+@click.argument("function")
+@click.argument("args", nargs=-1)
+@_profile_options()
+@click.option("--channel", default=None, help="Channel (default: qcchannel if the profile has it, else its first).")
+@click.option("--chaincode", default="qcchain", show_default=True)
+@click.option("--contract", "contract_name", default="", help="Contract name (default: the chaincode's default).")
+@click.option("--evaluate", is_flag=True, help="Evaluate (query) instead of submitting a transaction.")
+def invoke(function: str, args: tuple[str, ...], profiles: Path, user: str, channel: str | None, chaincode: str,
+           contract_name: str, evaluate: bool) -> None:
+    """Call FUNCTION of any contract through the Gateway (submit, or --evaluate); print its result."""
+    channel = _channel(profiles, channel)
+    with _connected([profiles], user) as (gateway,):
+        target = gateway.get_network(channel).get_contract(chaincode, contract_name)
+        call = target.evaluate_transaction if evaluate else target.submit_transaction
+        with _errors():
+            raw = call(function, *args)
+    try:
+        click.echo(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        click.echo(raw.hex())
+
+
+@contract.command()
+@_target_options
+@_profile_options()
+@click.option("--json", "as_json", is_flag=True, help="Print the unit record as JSON.")
+def status(channel: str | None, chaincode: str | None, contract_name: str, governance_chaincode: str,
+           profiles: Path, user: str, as_json: bool) -> None:
+    """Show the governance state of (channel, chaincode, contract)."""
+    from qcchain_sdk.lifecycle.governed import fetch_unit, unit_name
+
+    channel = _channel(profiles, channel)
+    target = {"channel": channel, "chaincode": chaincode or "qcchain", "contract": contract_name}
+    with _connected([profiles], user) as (gateway,):
+        with _errors():
+            unit = fetch_unit(gateway.get_network(channel).get_contract(governance_chaincode, "governance"), target)
+    name = unit_name(target)
+    if unit is None:
+        raise CliError(f"{name} is not governed yet (no deploy proposal on chain)")
+    if as_json:
+        click.echo(json.dumps(unit, indent=2, sort_keys=True))
+        return
+    click.echo(f"{name}: {unit['state']}, active version {unit['active_version'] or '-'}")
+    for version, info in sorted(unit["versions"].items()):
+        click.echo(f"  version {version}: package sha256 {info['package_digest']} (proposal {info['proposal_id'][:16]}…)")
+    for entry in unit["history"]:
+        click.echo(f"  {entry['at']}: {entry['operation']} -> {entry['state']} (proposal {entry['proposal_id'][:16]}…)")

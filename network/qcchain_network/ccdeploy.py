@@ -1,0 +1,132 @@
+"""Fabric's own ``peer lifecycle`` for any CCaaS package, after governance approved it
+(``qcchain contract execute`` of a deploy/upgrade proposal; REQUIREMENTS T-9.2.2).
+
+Unlike :func:`qcchain_network.lifecycle.deploy` (the consortium's declared chaincodes, packaged by the
+network scripts), this takes a package built by ``qcchain contract compile`` for a chaincode that may not
+be declared in the consortium file: it installs it on every peer of every channel member, approves it for
+every member org with sequence = committed + 1 (so an upgrade is sequence 2, 3, ...), commits it, starts
+the new chaincode server and stops the servers of the chaincode's previous packages (the switch).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import admin, procs
+from .consortium import Channel, load_consortium
+from .derive import Layout, derive
+from .errors import NetworkError
+from .lifecycle import DeployError, Package, _approve, _install, _policy_args, committed_sequence
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FabricTarget", "open_target", "deploy_package", "switch_server", "stop_servers"]
+
+
+@dataclass(frozen=True)
+class FabricTarget:
+    """A running native network (``scripts/network.sh up --dir``) and its ``peer`` binary."""
+
+    layout: Layout
+    peer_bin: Path
+
+    def channel(self, name: str) -> Channel:
+        """The channel ``name``. Raises DeployError when the consortium has no such channel."""
+        for channel in self.layout.consortium.channels:
+            if channel.name == name:
+                return channel
+        raise DeployError(f"channel {name!r} is not in the consortium of {self.layout.out}")
+
+
+def open_target(network_dir: Path, consortium: Path | None = None) -> FabricTarget:
+    """The network brought up in ``network_dir`` from ``consortium`` (default: network/consortium.yaml).
+
+    Raises:
+        DeployError: the directory holds no running network (no crypto material).
+        BinaryNotFound: no ``peer`` binary in FABRIC_BIN or PATH.
+        ConsortiumError: the consortium file is invalid.
+    """
+    from .binaries import find_binary
+
+    layout = derive(load_consortium(consortium), Path(network_dir))
+    if not layout.crypto.is_dir() or not (layout.out / "config" / "core.yaml").is_file():
+        raise DeployError(f"{network_dir} holds no network brought up by `scripts/network.sh up --dir`")
+    return FabricTarget(layout, find_binary("peer"))
+
+
+def deploy_package(target: FabricTarget, channel_name: str, name: str, pkg: Package, version: str,
+                   signature_policy: str | None = None) -> int:
+    """Install on every member peer, approve for every member org, commit; returns the new sequence.
+
+    Raises:
+        DeployError: a ``peer lifecycle`` step failed (names the channel, chaincode and the tool's error).
+    """
+    layout, peer_bin = target.layout, target.peer_bin
+    channel = target.channel(channel_name)
+    try:
+        for member in channel.members:
+            org = layout.consortium.org(member)
+            for peer in layout.peers_of(member):
+                _install(layout, peer_bin, org, peer, pkg)
+        seq = committed_sequence(layout, peer_bin, channel, name) + 1
+        if any(cc.name == name for cc in channel.chaincodes):
+            policy = _policy_args(layout, channel, name)
+        else:
+            policy = ["--signature-policy", signature_policy] if signature_policy else []
+        common = ["--channelID", channel.name, "--name", name, "--version", version, "--sequence", str(seq),
+                  *policy, *admin.orderer_args(layout)]
+        for member in channel.members:
+            _approve(layout, peer_bin, member, pkg, common)
+        targets: list[str] = []
+        for member in channel.members:
+            peer = layout.peers_of(member)[0]
+            targets += ["--peerAddresses", f"{layout.host}:{peer.listen}", "--tlsRootCertFiles",
+                        str(admin.peer_ca(layout, peer))]
+        org0 = layout.consortium.org(channel.members[0])
+        admin.run_tool([str(peer_bin), "lifecycle", "chaincode", "commit", *common, *targets],
+                       env=admin.admin_env(layout, org0))
+    except admin.ToolError as exc:
+        raise DeployError(f"peer lifecycle for {name} on {channel.name}: {exc}") from exc
+    procs.ops_log(layout.out, "deploy" if seq == 1 else "upgrade", f"{name}@{channel.name}", sequence=seq,
+                  package_id=pkg.package_id)
+    log.info("committed %s on %s at sequence %d", name, channel.name, seq)
+    return seq
+
+
+def switch_server(target: FabricTarget, name: str, pkg: Package, project_dir: Path, module: str,
+                  timeout: float = 30.0) -> list[str]:
+    """Start ``python -m <module>`` from ``project_dir`` for ``pkg`` and stop the chaincode's older servers.
+
+    Returns the names of the stopped servers.
+
+    Raises:
+        NetworkError: the new server did not listen in time (it is stopped again; the old ones keep running).
+    """
+    out = target.layout.out
+    server = f"chaincode-{pkg.label}"
+    running = [p for p in procs.read_pids(out) if p.name == server and procs.alive(p.pid)]
+    if not running:
+        host, _, port = pkg.address.rpartition(":")
+        proc = procs.start(out, server, [sys.executable, "-m", module],
+                           {"CHAINCODE_ID": pkg.package_id, "CHAINCODE_SERVER_ADDRESS": pkg.address,
+                            "PYTHONPATH": str(Path(project_dir).resolve())}, out / "logs" / f"{server}.log")
+        try:
+            procs.wait_listening(host, int(port), proc, timeout=timeout)
+        except NetworkError:
+            procs.stop_one(out, server)
+            raise
+    return stop_servers(target, name, keep=server)
+
+
+def stop_servers(target: FabricTarget, name: str, keep: str = "") -> list[str]:
+    """Stop every recorded server of chaincode ``name`` (``chaincode-<name>_<version>``) except ``keep``."""
+    out = target.layout.out
+    stopped = []
+    for old in procs.read_pids(out):
+        if old.name.startswith(f"chaincode-{name}_") and old.name != keep and procs.alive(old.pid):
+            procs.stop_one(out, old.name)
+            stopped.append(old.name)
+    return stopped

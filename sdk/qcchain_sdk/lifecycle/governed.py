@@ -1,0 +1,216 @@
+"""Submitting a signed proposal file to the governance chaincode: check first, then write.
+
+:func:`precheck` reads the chain only (``governance:policy``, ``members``, ``unit``, ``get_proposal`` and
+``keys:get`` per signature) and refuses — before anything is written — a proposal whose signatures do
+not meet the rule of its operation, whose keys are unknown / inactive / without ``govern``, whose
+transition the unit's state forbids, or that was already executed. The threshold computation mirrors
+``qcchain_contracts.lifecycle.threshold_met`` (the chain re-checks everything at execution).
+
+:func:`submit` then opens the proposal with the first signer's org, adds every other signature from
+that signer's own org (the chaincode binds each signature to the submitting org), and executes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .errors import GovernanceStateError, ThresholdNotMet
+from .proposalfile import ProposalFile
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Plan", "precheck", "submit", "threshold_met", "TRANSITIONS", "fetch_unit", "unit_name", "check_transition"]
+
+TRANSITIONS: dict[str, dict[str | None, str]] = {
+    "deploy": {None: "active", "proposed": "active"},
+    "upgrade": {"active": "active", "frozen": "frozen"},
+    "freeze": {"active": "frozen"},
+    "thaw": {"frozen": "active"},
+    "destroy": {"proposed": "destroyed", "active": "destroyed", "frozen": "destroyed"},
+}
+_K_OF_N = re.compile(r"^([1-9][0-9]?)-of-n$")
+
+
+class ContractLike(Protocol):
+    def evaluate_transaction(self, name: str, *args: Any) -> bytes: ...
+    def submit_transaction(self, name: str, *args: Any) -> bytes: ...
+
+
+@dataclass
+class Plan:
+    """What :func:`submit` will do: signer org -> signature entry, in file order, and the rule's verdict."""
+
+    signers: dict[str, dict[str, str]]
+    why: str
+    on_chain: dict[str, Any] | None = None  # the proposal if it was already opened
+    ignored: list[str] = field(default_factory=list)  # why some signatures do not count
+
+
+def _required(rule: str, eligible: int) -> int:
+    if rule == "ALL":
+        return eligible
+    if rule == "ANY":
+        return 1
+    if rule == "MAJORITY":
+        return eligible // 2 + 1
+    match = _K_OF_N.match(rule)
+    if match is None:
+        raise GovernanceStateError(f"the governance policy has an unknown rule {rule!r}")
+    return int(match[1])
+
+
+def threshold_met(spec: dict[str, Any], members: list[dict[str, Any]], signers: set[str]) -> tuple[bool, str]:
+    """Whether ``signers`` (MSP ids) satisfy the operation's ``spec`` (same semantics as the chaincode). Pure.
+
+    Raises:
+        GovernanceStateError: the rule is unknown.
+    """
+    among = set(spec.get("among_roles") or [])
+    eligible = sorted(m["msp_id"] for m in members if m.get("status") == "active" and (not among or m["role"] in among))
+    counted = sorted(set(eligible) & signers)
+    need = _required(str(spec.get("rule", "")), len(eligible))
+    roles = {m["msp_id"]: m["role"] for m in members}
+    missing = sorted(set(spec.get("require_roles") or []) - {roles[m] for m in counted})
+    if need == 0 or need > len(eligible):
+        return False, f"rule {spec.get('rule')} needs {need} of {len(eligible)} eligible orgs: unsatisfiable"
+    if len(counted) < need:
+        return False, f"{len(counted)} of {need} required signatures ({spec.get('rule')} of {len(eligible)} eligible orgs)"
+    if missing:
+        return False, f"a signature of role {', '.join(missing)} is required"
+    return True, f"{len(counted)} of {len(eligible)} eligible orgs signed ({spec.get('rule')})"
+
+
+def _read(contract: ContractLike, fn: str, *args: str) -> Any:
+    return json.loads(contract.evaluate_transaction(fn, *args))
+
+
+def _missing(exc: Exception) -> bool:
+    text = f"{exc} {getattr(exc, 'details', '')}".lower()
+    return "not governed" in text or "does not exist" in text or "not registered" in text or "404" in text
+
+
+def fetch_unit(governance: ContractLike, target: dict[str, str]) -> dict[str, Any] | None:
+    """The unit record of ``target`` or None when it is not governed yet.
+
+    Raises:
+        qcchain_sdk.errors.GatewayError: the query failed for another reason.
+    """
+    try:
+        return dict(_read(governance, "unit", target["channel"], target["chaincode"], target["contract"]))
+    except Exception as exc:
+        if _missing(exc):
+            return None
+        raise
+
+
+def unit_name(target: dict[str, str]) -> str:
+    """``channel/chaincode[/contract]``."""
+    parts = [target["channel"], target["chaincode"], target.get("contract", "")]
+    return "/".join(p for p in parts if p)
+
+
+def check_transition(proposal: ProposalFile, unit: dict[str, Any] | None) -> None:
+    """Refuse a transition the unit's state forbids, or a version approved before.
+
+    Raises:
+        GovernanceStateError: the operation is not allowed now (names the state).
+    """
+    state = None if unit is None else unit["state"]
+    name = unit_name(proposal.target)
+    if state not in TRANSITIONS[proposal.operation]:
+        raise GovernanceStateError(f"cannot {proposal.operation} {name}: it is {state or 'not deployed'}")
+    if unit and proposal.operation in ("deploy", "upgrade") and proposal.body["version"] in unit["versions"]:
+        raise GovernanceStateError(f"version {proposal.body['version']!r} of {name} was already approved once")
+
+
+def _signer_orgs(proposal: ProposalFile, keys: ContractLike, now: int) -> tuple[dict[str, dict[str, str]], list[str]]:
+    signers: dict[str, dict[str, str]] = {}
+    ignored: list[str] = []
+    for entry in proposal.signatures:
+        short = entry["key_id"][:16] + "…"
+        try:
+            record = _read(keys, "get", entry["key_id"])
+        except Exception as exc:
+            if _missing(exc):
+                ignored.append(f"key {short} is not registered on chain")
+                continue
+            raise
+        if record.get("state", "active") != "active" or not record["not_before"] <= now < record["not_after"]:
+            ignored.append(f"key {short} of {record['msp_id']} is {record.get('state', 'outside its validity')}")
+        elif "govern" not in record["usages"]:
+            ignored.append(f"key {short} of {record['msp_id']} is not registered for 'govern'")
+        elif record["msp_id"] in signers:
+            ignored.append(f"{record['msp_id']} signed twice; one signature per org counts")
+        else:
+            signers[record["msp_id"]] = entry
+    return signers, ignored
+
+
+def precheck(proposal: ProposalFile, governance: ContractLike, keys: ContractLike, now: int) -> Plan:
+    """Decide, from the chain's current state, whether the proposal can execute; writes nothing.
+
+    Raises:
+        ThresholdNotMet: no signature, or the counted signers do not meet the operation's rule.
+        GovernanceStateError: expired, already executed, or a transition the unit's state forbids.
+        qcchain_sdk.errors.GatewayError: a query failed.
+    """
+    pid = proposal.proposal_id
+    if now > int(proposal.body["expiry"]):
+        raise GovernanceStateError(f"proposal {pid[:16]}… expired at {proposal.body['expiry']}")
+    if not proposal.signatures:
+        raise ThresholdNotMet(f"proposal {pid[:16]}… ({proposal.operation}) is unsigned: "
+                              "org admins sign it first with `qcchain contract sign`")
+    on_chain = None
+    try:
+        on_chain = _read(governance, "get_proposal", pid)
+    except Exception as exc:
+        if not _missing(exc):
+            raise
+    if on_chain is not None and on_chain["status"] != "open":
+        raise GovernanceStateError(f"proposal {pid[:16]}… is already {on_chain['status']} on chain")
+    if on_chain is None:
+        check_transition(proposal, fetch_unit(governance, proposal.target))
+    spec = _read(governance, "policy", "governance")["document"]["operations"][proposal.operation]
+    members = _read(governance, "members")
+    signers, ignored = _signer_orgs(proposal, keys, now)
+    counted = set(signers) | set((on_chain or {}).get("signatures", {}))
+    met, why = threshold_met(spec, members, counted)
+    if not met:
+        extra = f" ({'; '.join(ignored)})" if ignored else ""
+        raise ThresholdNotMet(f"proposal {pid[:16]}… ({proposal.operation}) is under threshold: {why}{extra}; "
+                              "nothing was submitted")
+    return Plan(signers, why, on_chain, ignored)
+
+
+def submit(proposal: ProposalFile, plan: Plan, connections: dict[str, ContractLike]) -> dict[str, Any]:
+    """Open (unless already open), add each org's signature from that org, execute; returns the proposal.
+
+    ``connections``: MSP id -> that org's ``governance`` contract (Gateway as the org's admin).
+
+    Raises:
+        GovernanceStateError: a signer org has no connection (checked before anything is written).
+        qcchain_sdk.errors.GatewayError: a transaction was refused (the chain's message says why).
+    """
+    already = set((plan.on_chain or {}).get("signatures", {}))
+    pending = [msp for msp in plan.signers if msp not in already]
+    absent = [msp for msp in pending if msp not in connections]
+    if absent:
+        raise GovernanceStateError(f"signatures of {', '.join(absent)} must be submitted by those orgs: give a "
+                                   "connection profile of each (--profile); nothing was submitted")
+    if not pending and plan.on_chain is None:
+        raise GovernanceStateError("no signature can be submitted")
+    pid = proposal.proposal_id
+    executor = connections[pending[0]] if pending else next(iter(connections.values()))
+    for i, msp in enumerate(pending):
+        entry = plan.signers[msp]
+        if i == 0 and plan.on_chain is None:
+            connections[msp].submit_transaction("propose", json.dumps(proposal.body), "{}", entry["key_id"],
+                                                entry["signature"])
+        else:
+            connections[msp].submit_transaction("sign", pid, entry["key_id"], entry["signature"])
+        log.info("submitted the signature of %s on proposal %s", msp, pid[:16])
+    return dict(json.loads(executor.submit_transaction("execute", pid)))

@@ -1,0 +1,218 @@
+"""``qcchain contract`` through click's CliRunner against a fresh devnet: create → compile → deploy proposal →
+offline SM2 signatures → execute (refused under threshold, nothing written; then executed) → invoke →
+freeze / thaw / upgrade / destroy → status; plus the bad-input refusals."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from qcchain_cli.main import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+CHANNEL = "qcchannel"
+SIGNERS = ("Regulator", "Inspection", "UsingUnit")
+pytestmark = pytest.mark.timeout(120)
+
+
+@dataclass
+class Env:
+    tmp: Path
+    profiles: dict[str, Path]
+    keystore: Path
+    password: Path
+
+    def run(self, *args: str | Path) -> Result:
+        return CliRunner().invoke(cli, ["contract", *map(str, args)])
+
+    def ok(self, *args: str | Path) -> str:
+        result = self.run(*args)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def fails(self, *args: str | Path) -> str:
+        result = self.run(*args)
+        assert result.exit_code == 1, result.output
+        return result.output.strip()
+
+    def sign(self, proposal: Path, org: str) -> str:
+        return self.ok("sign", proposal, "--key", f"{org}-admin", "--keystore", self.keystore,
+                       "--password-file", self.password)
+
+    def execute(self, proposal: Path, *orgs: str) -> Result:
+        profiles = [a for org in orgs for a in ("--profile", str(self.profiles[org]))]
+        return self.run("execute", proposal, *profiles)
+
+    def governance(self, fn: str, *args: str) -> object:
+        out = self.ok("invoke", fn, *args, "--profile", self.profiles["Regulator"], "--contract", "governance",
+                      "--evaluate")
+        return json.loads(out)
+
+
+def _bootstrap(profiles: dict[str, Path], keystore: Path, password: bytes) -> None:
+    """Members, policies and each org admin's SM2 ``govern`` key on chain (the demo's first steps)."""
+    from qcchain_cli.demo import consortium_members, load_policies
+    from qcchain_sdk.contracts.governance import GovernanceClient
+    from qcchain_sdk.keystore import FileKeystore
+    from qcchain_sdk.profile import connect_profile
+
+    members = consortium_members(None, print)
+    store = FileKeystore(keystore)
+    now = int(time.time())
+    for name in ("Regulator", *[n for n in profiles if n != "Regulator"]):
+        with connect_profile(profiles[name]) as gateway:
+            net = gateway.get_network(CHANNEL)
+            client = GovernanceClient(net.get_contract("qcchain", "governance"), net.get_contract("qcchain", "keys"),
+                                      gateway.identity.msp_id, gateway.identity.cert_pem,
+                                      store.get(f"{name}-admin", password))  # type: ignore[arg-type]
+            if name == "Regulator":
+                client.bootstrap([{"msp_id": f"{n}MSP", "role": m["role"], "name": m["full_name"] or n,
+                                   "credit_code": m["credit_code"]} for n, m in members.items()],
+                                 load_policies(ROOT / "policies"))
+            client.register_key(now - 60, now + 86400)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    from qcchain_devnet.daemon import UpOptions, running_devnet
+
+    tmp = tmp_path_factory.mktemp("lifecycle")
+    keystore, password = tmp / "keystore", tmp / "password"
+    password.write_text("correct horse battery staple\n")
+    for org in (*SIGNERS, "Manufacturer", "Maintenance"):
+        result = CliRunner().invoke(cli, ["keys", "generate", f"{org}-admin", "--keystore", str(keystore),
+                                          "--password-file", str(password)])
+        assert result.exit_code == 0, result.output
+    state = tmp / "devnet"
+    with running_devnet(UpOptions(state_dir=state, port=0, chaincode_module="qcchain_contracts")):
+        info = json.loads((state / "devnet.json").read_text())
+        profiles = {k: Path(v) for k, v in info["connection_profiles"].items()}
+        _bootstrap(profiles, keystore, b"correct horse battery staple")
+        yield Env(tmp, profiles, keystore, password)
+
+
+def test_governed_lifecycle_of_a_new_contract(env: Env) -> None:
+    project = env.tmp / "work" / "assetreg"
+    env.ok("create", "assetreg", "--dir", project.parent)
+    compiled = env.ok("compile", project)
+    assert "review: 0 finding(s), 0 high" in compiled and "package id:  assetreg_1.0:" in compiled
+    package = project / "dist" / "assetreg_1.0.tar.gz"
+    reg = env.profiles["Regulator"]
+
+    deploy = env.tmp / "deploy.json"
+    out = env.ok("deploy", package, "--profile", reg, "--reason", "new asset register", "--out", deploy)
+    assert "deploy qcchannel/assetreg version 1.0 (now not deployed)" in out
+    unsigned = env.execute(deploy, "Regulator")
+    assert unsigned.exit_code == 1 and "is unsigned" in unsigned.output
+    env.sign(deploy, "Regulator")
+    under = env.execute(deploy, *SIGNERS)
+    assert under.exit_code == 1 and "under threshold: 1 of 3 required signatures" in under.output
+    assert "nothing was submitted" in under.output
+    assert env.governance("proposals") == []  # nothing written
+    env.sign(deploy, "Inspection")
+    env.sign(deploy, "UsingUnit")
+    missing = env.execute(deploy, "Regulator", "Inspection")
+    assert missing.exit_code == 1 and "UsingUnitMSP must be submitted by those orgs" in missing.output
+    done = env.ok("execute", deploy, *[a for o in SIGNERS for a in ("--profile", env.profiles[o])])
+    assert "executed deploy qcchannel/assetreg" in done and "state active, active version 1.0" in done
+    assert "on the devnet the governance part is what it supports" in done
+    again = env.execute(deploy, *SIGNERS)
+    assert again.exit_code == 1 and "already executed" in again.output
+
+    status = env.ok("status", "--profile", reg, "--chaincode", "assetreg")
+    sha = json.loads(env.ok("status", "--profile", reg, "--chaincode", "assetreg", "--json"))["versions"]["1.0"]
+    assert status.startswith("qcchannel/assetreg: active, active version 1.0")
+    assert sha["package_digest"] in (project / "dist").joinpath("assetreg_1.0.tar.gz").read_bytes().hex() or \
+        sha["package_digest"] in compiled
+
+    freeze = env.tmp / "freeze.json"
+    env.ok("freeze", "--profile", reg, "--chaincode", "assetreg", "--out", freeze)
+    env.sign(freeze, "Regulator")  # the regulator alone may freeze
+    assert "state frozen" in env.execute(freeze, "Regulator").output
+    frozen_again = env.fails("freeze", "--profile", reg, "--chaincode", "assetreg", "--out", env.tmp / "f2.json")
+    assert "cannot freeze qcchannel/assetreg: it is frozen" in frozen_again and not (env.tmp / "f2.json").exists()
+
+    thaw = env.tmp / "thaw.json"
+    env.ok("thaw", "--profile", reg, "--chaincode", "assetreg", "--out", thaw)
+    for org in SIGNERS:
+        env.sign(thaw, org)
+    assert "state active" in env.ok("execute", thaw, *[a for o in SIGNERS for a in ("--profile", env.profiles[o])])
+
+    env.ok("compile", project, "--version", "2.0", "--address", "127.0.0.1:9998")
+    upgrade = env.tmp / "upgrade.json"
+    out = env.ok("upgrade", project / "dist" / "assetreg_2.0.tar.gz", "--profile", reg, "--out", upgrade)
+    assert "upgrade qcchannel/assetreg version 2.0 (now active)" in out
+    for org in SIGNERS:
+        env.sign(upgrade, org)
+    assert "active version 2.0" in env.execute(upgrade, *SIGNERS).output
+
+    destroy = env.tmp / "destroy.json"
+    env.ok("destroy", "--profile", reg, "--chaincode", "assetreg", "--out", destroy)
+    for org in SIGNERS:
+        env.sign(destroy, org)
+    assert "state destroyed" in env.execute(destroy, *SIGNERS).output
+    assert "cannot thaw qcchannel/assetreg: it is destroyed" in env.fails(
+        "thaw", "--profile", reg, "--chaincode", "assetreg", "--out", env.tmp / "t2.json")
+    history = env.ok("status", "--profile", reg, "--chaincode", "assetreg")
+    assert [ln.split(": ", 1)[1].split(" (")[0] for ln in history.splitlines()[3:]] == [
+        "deploy -> active", "freeze -> frozen", "thaw -> active", "upgrade -> active", "destroy -> destroyed"]
+
+
+def test_offline_signature_checks(env: Env) -> None:
+    env.ok("create", "other", "--dir", env.tmp / "work2")
+    env.ok("compile", env.tmp / "work2" / "other")
+    proposal = env.tmp / "deploy-other.json"
+    env.ok("deploy", env.tmp / "work2" / "other" / "dist" / "other_1.0.tar.gz", "--profile",
+           env.profiles["Regulator"], "--out", proposal)
+    env.sign(proposal, "Manufacturer")
+    twice = env.run("sign", proposal, "--key", "Manufacturer-admin", "--keystore", env.keystore,
+                    "--password-file", env.password)
+    assert twice.exit_code == 1 and "already signed" in twice.output
+    # A manufacturer alone is under the deploy rule (majority with the regulator): refused, nothing written.
+    refused = env.execute(proposal, "Manufacturer")
+    assert refused.exit_code == 1 and "under threshold: 1 of 3 required" in refused.output
+    pid = json.loads(proposal.read_text())["proposal_id"]
+    assert pid not in [p["proposal_id"] for p in env.governance("proposals")]  # type: ignore[attr-defined]
+    doc = json.loads(proposal.read_text())
+    doc["body"]["reason"] = "edited after signing"
+    proposal.write_text(json.dumps(doc, sort_keys=True, separators=(",", ":")))
+    edited = env.run("execute", proposal, "--profile", env.profiles["Regulator"])
+    assert edited.exit_code == 1 and "proposal_id is not the SM3 of the body" in edited.output
+
+
+def test_invoke_calls_any_contract_function(env: Env) -> None:
+    who = env.governance("whoami")
+    assert who["msp_id"] == "RegulatorMSP"  # type: ignore[index]
+    bad = env.fails("invoke", "nosuchfn", "--profile", env.profiles["Regulator"], "--contract", "governance")
+    assert bad.startswith("qcchain: error:") and "nosuchfn" in bad and len(bad.splitlines()) == 1
+
+
+def test_status_of_an_ungoverned_unit_is_a_clear_error(env: Env) -> None:
+    out = env.fails("status", "--profile", env.profiles["Regulator"], "--chaincode", "nothing")
+    assert out == "qcchain: error: qcchannel/nothing is not governed yet (no deploy proposal on chain)"
+
+
+def test_fabric_options_are_checked_before_anything_is_written(env: Env) -> None:
+    env.ok("create", "third", "--dir", env.tmp / "work3")
+    env.ok("compile", env.tmp / "work3" / "third")
+    proposal = env.tmp / "deploy-third.json"
+    env.ok("deploy", env.tmp / "work3" / "third" / "dist" / "third_1.0.tar.gz", "--profile",
+           env.profiles["Regulator"], "--out", proposal)
+    for org in SIGNERS:
+        env.sign(proposal, org)
+    profiles = [a for o in SIGNERS for a in ("--profile", str(env.profiles[o]))]
+    serve_only = env.fails("execute", proposal, *profiles, "--serve", env.tmp / "work3" / "third")
+    assert serve_only == "qcchain: error: --serve needs --network-dir (the native Fabric network to deploy on)"
+    (env.tmp / "empty").mkdir()
+    no_net = env.fails("execute", proposal, *profiles, "--network-dir", env.tmp / "empty")
+    assert "holds no network brought up by `scripts/network.sh up --dir`" in no_net
+    pid = json.loads(proposal.read_text())["proposal_id"]
+    assert pid not in [p["proposal_id"] for p in env.governance("proposals")]  # type: ignore[attr-defined]
+    (env.tmp / "work3" / "third" / "dist" / "third_1.0.tar.gz").write_bytes(b"not a package")
+    assert "executed deploy qcchannel/third" in env.ok("execute", proposal, *profiles)  # governance needs no file
