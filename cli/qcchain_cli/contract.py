@@ -232,28 +232,74 @@ contract.add_command(_state_command("thaw", "thaw a frozen contract"))
 contract.add_command(_state_command("destroy", "destroy a contract (terminal)"))
 
 
+def _sm2_key(key: str, keystore_dir: Path, password_file: Path | None) -> Any:
+    """An SM2 private key: a keystore label, or a PKCS#8 PEM file (password asked if it is encrypted)."""
+    from qcchain_core.errors import InvalidKey
+    from qcchain_core.gm import SM2PrivateKey
+    from qcchain_sdk.keystore import FileKeystore
+
+    path = Path(key)
+    if path.is_file():
+        data = path.read_bytes()
+        password = _password(password_file) if b"ENCRYPTED" in data else None
+        try:
+            return SM2PrivateKey.from_pem(data, password)
+        except InvalidKey as exc:
+            raise CliError(f"{path} is not an SM2 private key (or the password is wrong): {exc}") from exc
+    with _errors():
+        store = FileKeystore(keystore_dir)
+        if store.kind(key) != "sm2":
+            raise CliError(f"key {key!r} is not an SM2 key")
+        return store.get(key, _password(password_file))
+
+
+key_option = click.option("--key", "key", required=True,
+                          help="Your org admin's SM2 key: a keystore label, or a PKCS#8 PEM key file.")
+
+
 @contract.command()
 @click.argument("proposal_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--key", "label", required=True, help="Label of your org admin's SM2 key in the keystore.")
+@key_option
 @keystore_option
 @password_file_option
-def sign(proposal_file: Path, label: str, keystore_dir: Path, password_file: Path | None) -> None:
+def sign(proposal_file: Path, key: str, keystore_dir: Path, password_file: Path | None) -> None:
     """Sign PROPOSAL_FILE offline with your SM2 key (appends the signature to the file)."""
-    from qcchain_sdk.keystore import FileKeystore
     from qcchain_sdk.lifecycle import proposalfile
 
     with _errors():
         proposal = proposalfile.load(proposal_file)
-        store = FileKeystore(keystore_dir)
-        if store.kind(label) != "sm2":
-            raise CliError(f"key {label!r} is not an SM2 key")
-        key = store.get(label, _password(password_file))
-        entry = proposalfile.sign(proposal, key, int(time.time()))  # type: ignore[arg-type]
+        entry = proposalfile.sign(proposal, _sm2_key(key, keystore_dir, password_file), int(time.time()))
         proposalfile.save(proposal, proposal_file, overwrite=True)
     body = proposal.body
     click.echo(f"signed proposal {proposal.proposal_id[:16]}… ({body['operation']} {body['target']['chaincode']}"
                f"{'/' + body['target']['contract'] if body['target']['contract'] else ''}) with key "
                f"{entry['key_id'][:16]}…; {len(proposal.signatures)} signature(s) in {proposal_file}")
+
+
+@contract.command("register-key")
+@key_option
+@_profile_options()
+@click.option("--channel", default=None, help="Channel (default: qcchain's governance channel).")
+@click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True, help="Validity from now.")
+@click.option("--governance-chaincode", default="qcchain", show_default=True)
+@keystore_option
+@password_file_option
+def register_key(key: str, profiles: Path, user: str, channel: str | None, days: int, governance_chaincode: str,
+                 keystore_dir: Path, password_file: Path | None) -> None:
+    """Register your org admin's SM2 key on chain (usages govern, sign, encrypt) with proof of possession."""
+    from qcchain_sdk.contracts.governance import GovernanceClient
+
+    sm2 = _sm2_key(key, keystore_dir, password_file)
+    channel = _channel(profiles, channel)
+    now = int(time.time())
+    with _connected([profiles], user) as (gateway,):
+        net = gateway.get_network(channel)
+        client = GovernanceClient(net.get_contract(governance_chaincode, "governance"),
+                                  net.get_contract(governance_chaincode, "keys"), gateway.identity.msp_id,
+                                  gateway.identity.cert_pem, sm2)
+        record = client.register_key(now - 60, now + days * 86400)
+    click.echo(f"registered SM2 key {record.get('key_id', client.key_id)} for {gateway.identity.msp_id} "
+               f"(govern, sign, encrypt) until {now + days * 86400}")
 
 
 def _fabric_prepare(proposal: Any, network_dir: Path | None, consortium: Path | None,
@@ -277,27 +323,6 @@ def _fabric_prepare(proposal: Any, network_dir: Path | None, consortium: Path | 
         raise CliError(f"{info.get('file')} is not the package of this proposal (sha256 differs); nothing was submitted")
     project = None if serve is None else load_project(serve, address=pkg.address)
     return fabric, Package(pkg.path, pkg.label, pkg.package_id, pkg.address), project
-
-
-def _fabric_step(proposal: Any, prepared: tuple[Any, Any, Any]) -> None:
-    """Fabric's ``peer lifecycle`` after an executed deploy/upgrade and the server switch; on destroy, stop
-    the chaincode's servers."""
-    from qcchain_network import ccdeploy
-
-    fabric, package, project = prepared
-    target = proposal.target
-    if proposal.operation == "destroy" and not target["contract"]:
-        stopped = ccdeploy.stop_servers(fabric, target["chaincode"])
-        click.echo(f"fabric: stopped {', '.join(stopped) if stopped else 'no running server'} of {target['chaincode']}")
-    if package is None:
-        return
-    seq = ccdeploy.deploy_package(fabric, target["channel"], target["chaincode"], package, proposal.body["version"])
-    click.echo(f"fabric: installed on every member peer, approved by every member org, committed "
-               f"{target['chaincode']} version {proposal.body['version']} at sequence {seq}")
-    if project is not None:
-        stopped = ccdeploy.switch_server(fabric, target["chaincode"], package, project.root, project.module)
-        click.echo(f"fabric: chaincode server {package.label} started at {package.address}"
-                   f"{'; stopped ' + ', '.join(stopped) if stopped else ''}")
 
 
 @contract.command()
@@ -332,7 +357,12 @@ def execute(proposal_file: Path, profiles: tuple[Path, ...], user: str, network_
                    f"{plan.why}; signers {', '.join(result.get('counted_signers', []))}; "
                    f"state {outcome.get('state', '?')}, active version {outcome.get('active_version') or '-'}")
         if prepared is not None:
-            _fabric_step(proposal, prepared)
+            from qcchain_network.ccdeploy import after_governance
+
+            fabric, package, project = prepared
+            for line in after_governance(fabric, proposal.operation, proposal.target, proposal.body["version"],
+                                         package, project.root if project else None, project.module if project else ""):
+                click.echo(f"fabric: {line}")
         elif proposal.operation in ("deploy", "upgrade"):
             click.echo(f"note: {DEVNET_NOTE}")
 

@@ -202,6 +202,11 @@ _HANDLERS: dict[int, Callable[[TxContext, shim.ChaincodeMessage], bytes]] = {
 }
 
 
+def _expire(fut: asyncio.Future[shim.ChaincodeMessage]) -> None:
+    if not fut.done():
+        fut.set_exception(SimulationError("timeout expired while executing transaction"))
+
+
 class ChaincodeConnection:
     """One stream to one chaincode server; many transactions in flight, routed per (channel, tx id)."""
 
@@ -332,15 +337,16 @@ class ChaincodeConnection:
         key = (channel_id, tx_id)
         if key in self._pending:
             raise SimulationError(f"txid: {tx_id}({channel_id}) exists")
-        fut: asyncio.Future[shim.ChaincodeMessage] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[shim.ChaincodeMessage] = loop.create_future()
         self._pending[key] = (fut, ctx)
         self._send(M(type=M.TRANSACTION, payload=cc_input.SerializeToString(), txid=tx_id,
                      channel_id=channel_id, proposal=ctx.signed_proposal))
+        timer = loop.call_later(self.timeout, _expire, fut)  # cheaper than asyncio.wait_for per transaction
         try:
-            return await asyncio.wait_for(fut, self.timeout)
-        except TimeoutError as exc:
-            raise SimulationError("timeout expired while executing transaction") from exc
+            return await fut
         finally:
+            timer.cancel()
             self._pending.pop(key, None)
 
     async def close(self) -> None:

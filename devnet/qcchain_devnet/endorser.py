@@ -23,7 +23,7 @@ from .ccclient import ChaincodePool, TxContext
 from .errors import AccessDenied, ChaincodeError, ChaincodeNotFound, ProposalError
 from .ledger import Ledger
 from .model import MSP, ChannelDef, Identity, NodeConfig, PeerSigner, SignatureMemo
-from .protoutil import UnpackedProposal, compute_tx_id, proposal_hash
+from .protoutil import UnpackedProposal, compute_tx_id, unpacked_proposal_hash
 from .simulator import SimulationResult, TxSimulator
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class Endorser:
             results=result.results, events=event, response=response,
             chaincode_id=chaincode_pb2.ChaincodeID(name=cc.name, version=cc.version))
         prp = proposal_response_pb2.ProposalResponsePayload(
-            proposal_hash=proposal_hash(up.proposal), extension=action.SerializeToString()).SerializeToString()
+            proposal_hash=unpacked_proposal_hash(up), extension=action.SerializeToString()).SerializeToString()
         return Simulated(response, prp, result)
 
     async def _run(self, channel: ChannelDef, name: str, tx_id: str, cc_input: chaincode_pb2.ChaincodeInput,

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Ledger", "StateRow", "UpdateBatch", "Version", "decode_metadata", "encode_metadata"]
 
 Version = tuple[int, int]
+_IN_CHUNK = 500  # host parameters per IN (...) query, below SQLite's smallest limit (999)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS blocks (num INTEGER PRIMARY KEY, hash BLOB NOT NULL, data BLOB NOT NULL);
@@ -254,6 +255,17 @@ class Ledger:
         with self._wlock:
             return self._w.execute("SELECT 1 FROM txs WHERE txid=?", (tx_id,)).fetchone() is not None
 
+    def committed_tx_ids(self, tx_ids: list[str]) -> set[str]:
+        """Those of ``tx_ids`` already in a committed block (writer connection; few queries per block)."""
+        found: set[str] = set()
+        unique = list(dict.fromkeys(tx_ids))
+        with self._wlock:
+            for i in range(0, len(unique), _IN_CHUNK):
+                chunk = unique[i:i + _IN_CHUNK]
+                sql = f"SELECT txid FROM txs WHERE txid IN ({','.join('?' * len(chunk))})"
+                found.update(row[0] for row in self._w.execute(sql, chunk))
+        return found
+
     # ------------------------------------------------------------------ commit
 
     def commit(self, block: common_pb2.Block, batch: UpdateBatch) -> None:
@@ -282,17 +294,20 @@ class Ledger:
         w = self._w
         w.execute("INSERT INTO blocks (num, hash, data) VALUES (?,?,?)", (num, header_hash, block.SerializeToString()))
         w.executemany("INSERT OR IGNORE INTO txs (txid, block, idx, code) VALUES (?,?,?,?)", batch.txs)
+        deletes, upserts, replaces = [], [], []  # distinct keys: the order between the groups is free
         for (ns, key), (value, (vb, vt), meta) in batch.state.items():
             kb = key.encode()
             if value is None:
-                w.execute("DELETE FROM state WHERE ns=? AND key=?", (ns, kb))
+                deletes.append((ns, kb))
             elif meta is None:
-                w.execute("INSERT INTO state (ns, key, value, vb, vt, meta) VALUES (?,?,?,?,?,NULL) "
-                          "ON CONFLICT(ns, key) DO UPDATE SET value=excluded.value, vb=excluded.vb, vt=excluded.vt",
-                          (ns, kb, value, vb, vt))
+                upserts.append((ns, kb, value, vb, vt))
             else:
-                w.execute("INSERT OR REPLACE INTO state (ns, key, value, vb, vt, meta) VALUES (?,?,?,?,?,?)",
-                          (ns, kb, value, vb, vt, encode_metadata(meta)))
+                replaces.append((ns, kb, value, vb, vt, encode_metadata(meta)))
+        w.executemany("DELETE FROM state WHERE ns=? AND key=?", deletes)
+        w.executemany("INSERT INTO state (ns, key, value, vb, vt, meta) VALUES (?,?,?,?,?,NULL) "
+                      "ON CONFLICT(ns, key) DO UPDATE SET value=excluded.value, vb=excluded.vb, vt=excluded.vt",
+                      upserts)
+        w.executemany("INSERT OR REPLACE INTO state (ns, key, value, vb, vt, meta) VALUES (?,?,?,?,?,?)", replaces)
         for (ns, coll, kh), (vh, (vb, vt), meta) in batch.pvt_hash.items():
             if vh is None:
                 w.execute("DELETE FROM pvt_hash WHERE ns=? AND coll=? AND khash=?", (ns, coll, kh))

@@ -46,6 +46,7 @@ __all__ = [
     "sign_ecdsa",
     "timestamp_now",
     "unpack_envelope",
+    "unpacked_proposal_hash",
     "unpack_signed_proposal",
     "verify_ecdsa",
 ]
@@ -115,6 +116,9 @@ class UnpackedProposal:
     spec: chaincode_pb2.ChaincodeSpec
     creator: identities_pb2.SerializedIdentity
     transient: dict[str, bytes] = field(default_factory=dict)
+    header: common_pb2.Header | None = None
+    stripped_payload: bytes = b""
+    """The ChaincodeProposalPayload without its transient map, marshalled (what the transaction carries)."""
 
     @property
     def channel_id(self) -> str:
@@ -167,9 +171,18 @@ def unpack_signed_proposal(raw: proposal_pb2.SignedProposal | bytes) -> Unpacked
     if not cis.chaincode_spec.chaincode_id.name:
         raise UnpackError("chaincode name is missing from the proposal")
     creator = _parse(identities_pb2.SerializedIdentity, shdr.creator, "SerializedIdentity")
+    stripped = proposal_pb2.ChaincodeProposalPayload(input=payload.input).SerializeToString()
     return UnpackedProposal(signed=signed, proposal=proposal, channel_header=chdr, signature_header=shdr,
                             payload=payload, spec=cis.chaincode_spec, creator=creator,
-                            transient=dict(payload.TransientMap))
+                            transient=dict(payload.TransientMap), header=header, stripped_payload=stripped)
+
+
+def unpacked_proposal_hash(up: UnpackedProposal) -> bytes:
+    """:func:`proposal_hash` of an unpacked proposal, from the parts decoded once by
+    :func:`unpack_signed_proposal` (nothing is parsed or marshalled again)."""
+    if up.header is None or not up.stripped_payload:
+        return proposal_hash(up.proposal)
+    return sha256(up.header.channel_header + up.header.signature_header + up.stripped_payload)
 
 
 def proposal_hash(proposal: proposal_pb2.Proposal) -> bytes:
@@ -246,12 +259,13 @@ def new_transaction_envelope(unpacked: UnpackedProposal,
     prp = responses[0].payload
     if any(r.payload != prp for r in responses):
         raise UnpackError("ProposalResponsePayloads do not match")
-    stripped = proposal_pb2.ChaincodeProposalPayload(input=unpacked.payload.input)
+    stripped = unpacked.stripped_payload or proposal_pb2.ChaincodeProposalPayload(
+        input=unpacked.payload.input).SerializeToString()
     action = transaction_pb2.ChaincodeActionPayload(
-        chaincode_proposal_payload=stripped.SerializeToString(),
+        chaincode_proposal_payload=stripped,
         action=transaction_pb2.ChaincodeEndorsedAction(proposal_response_payload=prp,
                                                        endorsements=[r.endorsement for r in responses]))
-    header = _parse(common_pb2.Header, unpacked.proposal.header, "Header")
+    header = unpacked.header or _parse(common_pb2.Header, unpacked.proposal.header, "Header")
     tx = transaction_pb2.Transaction(actions=[transaction_pb2.TransactionAction(
         header=header.signature_header, payload=action.SerializeToString())])
     payload = common_pb2.Payload(header=header, data=tx.SerializeToString())

@@ -20,7 +20,7 @@ from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 from fabric_protos.peer import chaincode_event_pb2, proposal_pb2, transaction_pb2
 
 from .errors import AccessDenied, PolicyError, UnpackError
-from .ledger import Ledger, UpdateBatch, Version
+from .ledger import Ledger, StateRow, UpdateBatch, Version
 from .model import MSP, ChannelDef, PeerSigner, SignatureMemo
 from .policy import Signer, from_envelope_bytes
 from .protoutil import (
@@ -65,12 +65,21 @@ class _Overlay:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.batch = UpdateBatch()
+        self._committed: dict[tuple[str, str], StateRow | None] = {}
+
+    def _row(self, ns: str, key: str) -> StateRow | None:
+        """The committed row (read once per block: committed state does not change during one)."""
+        try:
+            return self._committed[(ns, key)]
+        except KeyError:
+            row = self._committed[(ns, key)] = self.ledger.writer_get(ns, key)
+            return row
 
     def version(self, ns: str, key: str) -> Version | None:
         upd = self.batch.state.get((ns, key))
         if upd is not None:
             return None if upd[0] is None else upd[1]
-        row = self.ledger.writer_get(ns, key)
+        row = self._row(ns, key)
         return row.version if row else None
 
     def metadata(self, ns: str, key: str) -> dict[str, bytes]:
@@ -80,14 +89,14 @@ class _Overlay:
                 return {}
             if upd[2] is not None:
                 return upd[2]
-        row = self.ledger.writer_get(ns, key)
+        row = self._row(ns, key)
         return row.metadata if row else {}
 
     def value(self, ns: str, key: str) -> bytes | None:
         upd = self.batch.state.get((ns, key))
         if upd is not None:
             return upd[0]
-        row = self.ledger.writer_get(ns, key)
+        row = self._row(ns, key)
         return row.value if row else None
 
     def hashed(self, ns: str, coll: str, kh: bytes) -> tuple[Version | None, dict[str, bytes]]:
@@ -132,10 +141,12 @@ class BlockCommitter:
         """
         num = self.ledger.height
         overlay = _Overlay(self.ledger)
-        seen: set[str] = set()
         result_txs: list[CommittedTx] = []
-        for idx, raw in enumerate(envelopes):
-            tx = self._validate_one(raw, idx, num, overlay, seen, pvt_store)
+        unpacked = [_unpack(raw) for raw in envelopes]
+        # tx ids on the ledger (one query per block), then also those seen earlier in this block
+        seen = self.ledger.committed_tx_ids([e.channel_header.tx_id for e in unpacked if e is not None])
+        for idx, env in enumerate(unpacked):
+            tx = self._validate_one(env, idx, num, overlay, seen, pvt_store)
             result_txs.append(tx)
             if tx.code != C.DUPLICATE_TXID and tx.tx_id:
                 if tx.tx_id not in seen:
@@ -162,15 +173,14 @@ class BlockCommitter:
         block.metadata.metadata.extend([sigs.SerializeToString(), b"", bytes(codes), b"", b""])
         return block
 
-    def _validate_one(self, raw: bytes, idx: int, num: int, overlay: _Overlay, seen: set[str],
+    def _validate_one(self, env: UnpackedEnvelope | None, idx: int, num: int, overlay: _Overlay, seen: set[str],
                       pvt_store: dict[str, SimulationResult]) -> CommittedTx:
-        try:
-            env = unpack_envelope(raw)
-        except UnpackError:
+        """One transaction; ``seen`` holds the tx ids already in the block or on the ledger."""
+        if env is None:
             return CommittedTx("", idx, C.BAD_PAYLOAD)
         tx_id = env.channel_header.tx_id
         code = self._check_envelope(env)
-        if code == C.VALID and (tx_id in seen or self.ledger.tx_exists(tx_id)):
+        if code == C.VALID and tx_id in seen:
             code = C.DUPLICATE_TXID
         if code != C.VALID:
             return CommittedTx(tx_id, idx, code)
@@ -336,6 +346,13 @@ class BlockCommitter:
             if n == ns and cl == coll:
                 for org in cdef.members:
                     batch.pvt[(org, ns, coll, key)] = (value, version)
+
+
+def _unpack(raw: bytes) -> UnpackedEnvelope | None:
+    try:
+        return unpack_envelope(raw)
+    except UnpackError:
+        return None
 
 
 def _kv(raw: bytes) -> kv_rwset_pb2.KVRWSet:

@@ -23,7 +23,7 @@ from .lifecycle import DeployError, Package, _approve, _install, _policy_args, c
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FabricTarget", "open_target", "deploy_package", "switch_server", "stop_servers"]
+__all__ = ["FabricTarget", "open_target", "deploy_package", "switch_server", "stop_servers", "after_governance"]
 
 
 @dataclass(frozen=True)
@@ -130,3 +130,31 @@ def stop_servers(target: FabricTarget, name: str, keep: str = "") -> list[str]:
             procs.stop_one(out, old.name)
             stopped.append(old.name)
     return stopped
+
+
+def after_governance(target: FabricTarget, operation: str, unit: dict[str, str], version: str, pkg: Package | None,
+                     project_dir: Path | None, module: str) -> list[str]:
+    """Fabric's side of an executed governance operation; returns what was done, one line per step.
+
+    deploy/upgrade: :func:`deploy_package`, then (with ``project_dir``) :func:`switch_server`; destroy of a
+    whole chaincode: stop its servers (Fabric keeps the definition; the contract refuses to serve anyway).
+
+    Raises:
+        DeployError: a ``peer lifecycle`` step failed.
+        NetworkError: the new server did not start.
+    """
+    lines: list[str] = []
+    chaincode = unit["chaincode"]
+    if operation == "destroy" and not unit["contract"]:
+        stopped = stop_servers(target, chaincode)
+        lines.append(f"stopped {', '.join(stopped) if stopped else 'no running server'} of {chaincode}")
+    if pkg is None:
+        return lines
+    seq = deploy_package(target, unit["channel"], chaincode, pkg, version)
+    lines.append(f"installed on every member peer, approved by every member org, committed {chaincode} "
+                 f"version {version} at sequence {seq}")
+    if project_dir is not None:
+        stopped = switch_server(target, chaincode, pkg, project_dir, module)
+        lines.append(f"chaincode server {pkg.label} started at {pkg.address}"
+                     f"{'; stopped ' + ', '.join(stopped) if stopped else ''}")
+    return lines

@@ -131,6 +131,23 @@ def deploy_story(out: Path, consortium: Path | None = None, channel: str = STORY
     return _deploy(layout, find_all(("peer",))["peer"], channel, {})
 
 
+def _deploy(layout: Layout, peer_bin: Path, channel_name: str, timings: dict[str, float]) -> StoryNet:
+    matches = [c for c in layout.consortium.channels if c.name == channel_name]
+    if not matches or CHAINCODE not in {cc.name for cc in matches[0].chaincodes}:
+        raise NetworkError(f"the consortium has no channel {channel_name!r} with chaincode {CHAINCODE!r}")
+    channel = matches[0]
+    t0 = time.monotonic()
+    running, upgrade_to = _package(layout, "1.0"), _package(layout, "2.0")
+    _server(layout, running)
+    sequence = lifecycle.deploy(layout, peer_bin, channel, CHAINCODE, running, version="1.0")
+    timings[f"deploy {CHAINCODE} on {channel.name} (install x{len(channel.members)}, approve x"
+            f"{len(channel.members)}, commit)"] = time.monotonic() - t0
+    net = StoryNet(layout, peer_bin, channel, running, upgrade_to, sequence, timings)
+    first = layout.consortium.orgs[0]
+    timings["until the gateway endorses it"] = wait_endorsable(layout.profile_file(first), channel.name)
+    return net
+
+
 def upgrade_chaincode(net: StoryNet) -> float:
     """Switch the running package to ``net.upgrade_to`` with ``peer lifecycle`` (install, approve by every
     member, commit with sequence + 1) and a new chaincode server; returns the seconds it took.

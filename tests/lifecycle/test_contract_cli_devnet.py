@@ -55,27 +55,26 @@ class Env:
         return json.loads(out)
 
 
-def _bootstrap(profiles: dict[str, Path], keystore: Path, password: bytes) -> None:
-    """Members, policies and each org admin's SM2 ``govern`` key on chain (the demo's first steps)."""
+def _bootstrap(profiles: dict[str, Path], keystore: Path, password: Path) -> None:
+    """Members and policies on chain (the demo's first step, via the SDK), then each org admin registers
+    its SM2 ``govern`` key with ``qcchain contract register-key``."""
     from qcchain_cli.demo import consortium_members, load_policies
     from qcchain_sdk.contracts.governance import GovernanceClient
     from qcchain_sdk.keystore import FileKeystore
     from qcchain_sdk.profile import connect_profile
 
     members = consortium_members(None, print)
-    store = FileKeystore(keystore)
-    now = int(time.time())
-    for name in ("Regulator", *[n for n in profiles if n != "Regulator"]):
-        with connect_profile(profiles[name]) as gateway:
-            net = gateway.get_network(CHANNEL)
-            client = GovernanceClient(net.get_contract("qcchain", "governance"), net.get_contract("qcchain", "keys"),
-                                      gateway.identity.msp_id, gateway.identity.cert_pem,
-                                      store.get(f"{name}-admin", password))  # type: ignore[arg-type]
-            if name == "Regulator":
-                client.bootstrap([{"msp_id": f"{n}MSP", "role": m["role"], "name": m["full_name"] or n,
-                                   "credit_code": m["credit_code"]} for n, m in members.items()],
-                                 load_policies(ROOT / "policies"))
-            client.register_key(now - 60, now + 86400)
+    with connect_profile(profiles["Regulator"]) as gateway:
+        net = gateway.get_network(CHANNEL)
+        key = FileKeystore(keystore).get("Regulator-admin", password.read_text().strip().encode())
+        client = GovernanceClient(net.get_contract("qcchain", "governance"), net.get_contract("qcchain", "keys"),
+                                  gateway.identity.msp_id, gateway.identity.cert_pem, key)  # type: ignore[arg-type]
+        client.bootstrap([{"msp_id": f"{n}MSP", "role": m["role"], "name": m["full_name"] or n,
+                           "credit_code": m["credit_code"]} for n, m in members.items()], load_policies(ROOT / "policies"))
+    for name, profile in profiles.items():
+        result = CliRunner().invoke(cli, ["contract", "register-key", "--key", f"{name}-admin", "--profile", str(profile),
+                                          "--keystore", str(keystore), "--password-file", str(password)])
+        assert result.exit_code == 0 and f"for {name}MSP (govern, sign, encrypt)" in result.output, result.output
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +92,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     with running_devnet(UpOptions(state_dir=state, port=0, chaincode_module="qcchain_contracts")):
         info = json.loads((state / "devnet.json").read_text())
         profiles = {k: Path(v) for k, v in info["connection_profiles"].items()}
-        _bootstrap(profiles, keystore, b"correct horse battery staple")
+        _bootstrap(profiles, keystore, password)
         yield Env(tmp, profiles, keystore, password)
 
 
@@ -171,9 +170,15 @@ def test_offline_signature_checks(env: Env) -> None:
     env.ok("deploy", env.tmp / "work2" / "other" / "dist" / "other_1.0.tar.gz", "--profile",
            env.profiles["Regulator"], "--out", proposal)
     env.sign(proposal, "Manufacturer")
-    twice = env.run("sign", proposal, "--key", "Manufacturer-admin", "--keystore", env.keystore,
-                    "--password-file", env.password)
+    pem = env.tmp / "manufacturer.pem"  # the same key, as an encrypted PKCS#8 file instead of a keystore label
+    assert CliRunner().invoke(cli, ["keys", "export", "Manufacturer-admin", "--private", "--out", str(pem),
+                                    "--keystore", str(env.keystore), "--password-file", str(env.password)]).exit_code == 0
+    twice = env.run("sign", proposal, "--key", pem, "--password-file", env.password)
     assert twice.exit_code == 1 and "already signed" in twice.output
+    wrong = env.tmp / "wrong-password"
+    wrong.write_text("nope")
+    bad = env.run("sign", proposal, "--key", pem, "--password-file", wrong)
+    assert bad.exit_code == 1 and "not an SM2 private key (or the password is wrong)" in bad.output
     # A manufacturer alone is under the deploy rule (majority with the regulator): refused, nothing written.
     refused = env.execute(proposal, "Manufacturer")
     assert refused.exit_code == 1 and "under threshold: 1 of 3 required" in refused.output

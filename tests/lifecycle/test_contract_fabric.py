@@ -85,6 +85,10 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             assert CliRunner().invoke(cli, ["keys", "generate", f"{org}-admin", "--keystore", str(keystore),
                                             "--password-file", str(tmp / "pw")]).exit_code == 0
         _retry(lambda: _bootstrap(profiles, keystore), timeout=90)
+        for org in ORGS:  # each org admin registers its own SM2 key through the CLI
+            out_reg = _cli("register-key", "--key", f"{org}-admin", "--profile", profiles[org], "--keystore", keystore,
+                           "--password-file", tmp / "pw")
+            assert f"for {org}MSP (govern, sign, encrypt)" in out_reg
         yield {"tmp": tmp, "out": out, "profiles": profiles, "keystore": keystore, "pw": tmp / "pw", "peer": peer,
                "layout": layout}
     finally:
@@ -100,19 +104,13 @@ def _bootstrap(profiles: dict[str, Path], keystore: Path) -> None:
     from qcchain_sdk.profile import connect_profile
 
     members = consortium_members(None, print)
-    now = int(time.time())
-    for name in ORGS:
-        with connect_profile(profiles[name]) as gateway:
-            network = gateway.get_network(CHANNEL)
-            client = GovernanceClient(network.get_contract("qcchain", "governance"),
-                                      network.get_contract("qcchain", "keys"), gateway.identity.msp_id,
-                                      gateway.identity.cert_pem,
-                                      FileKeystore(keystore).get(f"{name}-admin", PASSWORD.encode()))  # type: ignore[arg-type]
-            if name == "Regulator" and not json.loads(network.get_contract("qcchain", "governance")
-                                                      .evaluate_transaction("info")):
-                client.bootstrap([{"msp_id": f"{n}MSP", "role": members[n]["role"], "name": members[n]["full_name"] or n,
-                                   "credit_code": members[n]["credit_code"]} for n in ORGS], load_policies(ROOT / "policies"))
-            client.register_key(now - 60, now + 86400)
+    with connect_profile(profiles["Regulator"]) as gateway:
+        network = gateway.get_network(CHANNEL)
+        client = GovernanceClient(network.get_contract("qcchain", "governance"), network.get_contract("qcchain", "keys"),
+                                  gateway.identity.msp_id, gateway.identity.cert_pem,
+                                  FileKeystore(keystore).get("Regulator-admin", PASSWORD.encode()))  # type: ignore[arg-type]
+        client.bootstrap([{"msp_id": f"{n}MSP", "role": members[n]["role"], "name": members[n]["full_name"] or n,
+                           "credit_code": members[n]["credit_code"]} for n in ORGS], load_policies(ROOT / "policies"))
 
 
 def _cli(*args: str | Path) -> str:
@@ -176,6 +174,14 @@ def test_deploy_then_upgrade_a_fresh_contract_on_fabric(net: dict[str, Any], fab
     refused = CliRunner().invoke(cli, ["contract", *map(str, (call[0], "put", "lift-3", "x", *call[1:]))])
     assert refused.exit_code == 1 and "frozen by governance" in refused.output
     assert _cli(call[0], "get", "lift-2", *call[1:], "--evaluate").strip() == "repaired"  # reads still served
+
+    destroy = net["tmp"] / "destroy.json"
+    _cli("destroy", "--profile", reg, "--chaincode", "assetreg", "--out", destroy)
+    for org in ORGS:
+        _cli("sign", destroy, "--key", f"{org}-admin", "--keystore", net["keystore"], "--password-file", net["pw"])
+    out = _cli("execute", destroy, *[a for o in ORGS for a in ("--profile", str(net["profiles"][o]))],
+               "--network-dir", net["out"], "--consortium", CONSORTIUM)
+    assert "state destroyed" in out and "fabric: stopped chaincode-assetreg_2.0 of assetreg" in out
 
 
 @pytest.fixture(scope="module")
