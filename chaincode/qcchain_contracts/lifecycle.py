@@ -29,6 +29,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from qcchain_core import thresholds as _rules
+from qcchain_core.thresholds import TRANSITIONS
+
 from .common import get_json, put_json
 from .errors import Conflict, Destroyed, Forbidden, Frozen, InvalidInput
 
@@ -56,18 +59,7 @@ UNIT_OPERATIONS = ("deploy", "upgrade", "freeze", "thaw", "destroy")
 OPERATIONS = UNIT_OPERATIONS + ("policy_update", "member_admit", "member_remove")
 WHOLE = "*"  # composite-key attribute for "the whole chaincode"
 
-#: operation -> states it may start from (None = no unit yet). Upgrade keeps the state.
-TRANSITIONS: dict[str, dict[str | None, str]] = {
-    "deploy": {None: "active", "proposed": "active"},
-    "upgrade": {"active": "active", "frozen": "frozen"},
-    "freeze": {"active": "frozen"},
-    "thaw": {"frozen": "active"},
-    "destroy": {"proposed": "destroyed", "active": "destroyed", "frozen": "destroyed"},
-}
-
-_K_OF_N = re.compile(r"^([1-9][0-9]?)-of-n$")
 _PACKAGE_ID = re.compile(r"^(?P<label>[A-Za-z0-9_.+-]+):(?P<digest>[0-9a-f]{64})$")
-
 
 @dataclass(frozen=True)
 class RunningPackage:
@@ -78,10 +70,8 @@ class RunningPackage:
     digest: str
     chaincode: str
 
-
 _RUNNING: RunningPackage | None = None
 DEFAULT_CHAINCODE = "qcchain"
-
 
 def configure_running_package(package_id: str | None, chaincode: str = DEFAULT_CHAINCODE) -> RunningPackage | None:
     """Set (once per process, from ``__main__``) the package id this process serves; None disables the check.
@@ -99,11 +89,9 @@ def configure_running_package(package_id: str | None, chaincode: str = DEFAULT_C
     _RUNNING = RunningPackage(package_id, match["label"], match["digest"], chaincode)
     return _RUNNING
 
-
 def running_package() -> RunningPackage | None:
     """The configured running package, or None."""
     return _RUNNING
-
 
 def next_state(state: str | None, operation: str) -> str:
     """The state after ``operation`` from ``state`` (None = no unit yet). Pure.
@@ -120,58 +108,35 @@ def next_state(state: str | None, operation: str) -> str:
         raise Conflict(f"cannot {operation} a contract that is {shown}")
     return allowed[state]
 
-
 def required_count(rule: str, eligible: int) -> int:
     """How many eligible signer orgs a rule needs (ALL, ANY, MAJORITY, ``k-of-n``). Pure.
 
     Raises:
         InvalidInput: unknown rule.
     """
-    if rule == "ALL":
-        return eligible
-    if rule == "ANY":
-        return 1
-    if rule == "MAJORITY":
-        return eligible // 2 + 1
-    match = _K_OF_N.match(rule)
-    if match is None:
-        raise InvalidInput(f"threshold rule {rule!r} is not ALL, ANY, MAJORITY or '<k>-of-n'")
-    return int(match[1])
-
+    try:
+        return _rules.required_count(rule, eligible)
+    except _rules.UnknownRule as exc:
+        raise InvalidInput(str(exc)) from None
 
 def threshold_met(spec: dict[str, Any], members: list[dict[str, Any]], signers: set[str]) -> tuple[bool, str]:
-    """Decide whether ``signers`` (MSP ids with valid admin signatures) satisfy ``spec``. Pure.
-
-    ``spec`` = ``{"rule": ..., "among_roles": [...]?, "require_roles": [...]?}``; only active members
-    (restricted to ``among_roles`` if given) count. Returns (met, human-readable explanation).
+    """Decide whether ``signers`` satisfy ``spec`` (see :func:`qcchain_core.thresholds.threshold_met`). Pure.
 
     Raises:
         InvalidInput: the rule is unknown.
     """
-    among = set(spec.get("among_roles") or [])
-    eligible = sorted(m["msp_id"] for m in members if m.get("status") == "active" and (not among or m["role"] in among))
-    counted = sorted(set(eligible) & signers)
-    need = required_count(str(spec.get("rule", "")), len(eligible))
-    roles = {m["msp_id"]: m["role"] for m in members}
-    missing = sorted(set(spec.get("require_roles") or []) - {roles[m] for m in counted})
-    if need == 0 or need > len(eligible):
-        return False, f"rule {spec.get('rule')} needs {need} of {len(eligible)} eligible orgs: unsatisfiable"
-    if len(counted) < need:
-        return False, f"{len(counted)} of {need} required signatures ({spec.get('rule')} of {len(eligible)} eligible orgs)"
-    if missing:
-        return False, f"a signature of role {', '.join(missing)} is required"
-    return True, f"{len(counted)} of {len(eligible)} eligible orgs signed ({spec.get('rule')})"
-
+    try:
+        return _rules.threshold_met(spec, members, signers)
+    except _rules.UnknownRule as exc:
+        raise InvalidInput(str(exc)) from None
 
 def unit_key(stub: Any, channel: str, chaincode: str, contract: str) -> str:
     """Composite key of a governed unit (``contract == ""`` = whole chaincode)."""
     return stub.create_composite_key("gov.unit", [channel, chaincode, contract or WHOLE])
 
-
 def get_unit(stub: Any, channel: str, chaincode: str, contract: str) -> dict[str, Any] | None:
     """The lifecycle record of a unit, or None."""
     return get_json(stub, unit_key(stub, channel, chaincode, contract))
-
 
 def apply_unit_operation(stub: Any, body: dict[str, Any], proposal_id: str, at: int) -> dict[str, Any]:
     """Execute a lifecycle operation on its unit and write the new unit record; returns it.
@@ -199,13 +164,11 @@ def apply_unit_operation(stub: Any, body: dict[str, Any], proposal_id: str, at: 
     put_json(stub, unit_key(stub, target["channel"], target["chaincode"], target["contract"]), unit)
     return unit
 
-
 def mark_proposed(stub: Any, target: dict[str, str], at: int) -> None:
     """Create the unit in state ``proposed`` when a deploy is proposed for a unit that does not exist."""
     if get_unit(stub, target["channel"], target["chaincode"], target["contract"]) is None:
         unit = _new_unit(target, at)
         put_json(stub, unit_key(stub, target["channel"], target["chaincode"], target["contract"]), unit)
-
 
 def _new_unit(target: dict[str, str], at: int) -> dict[str, Any]:
     return {
@@ -220,11 +183,9 @@ def _new_unit(target: dict[str, str], at: int) -> dict[str, Any]:
         "history": [],
     }
 
-
 def _unit_name(target: dict[str, str]) -> str:
     suffix = f"/{target['contract']}" if target.get("contract") else ""
     return f"{target['channel']}/{target['chaincode']}{suffix}"
-
 
 def require_serving(ctx: Any, contract: str, write: bool) -> None:
     """Refuse the transaction unless the governed state lets ``contract`` serve it.

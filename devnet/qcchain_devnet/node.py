@@ -335,7 +335,7 @@ class DevNet:
 
 
 def node_config_from_devnet(cfg: Any, crypto_dir: Path, *, batch_size: int = 500,
-                            batch_timeout: float = 0.01) -> NodeConfig:
+                            batch_timeout: float = 0.03) -> NodeConfig:
     """A :class:`NodeConfig` from the shell's ``DevnetConfig`` and its cryptogen-layout material
     (generated when missing), through the shell's ``material.ensure_material`` and ``profiles.node_config``.
 

@@ -4,11 +4,12 @@
 ``keys:get`` per signature) and refuses — before anything is written — a proposal whose signatures do
 not meet the rule of its operation, whose keys are unknown / inactive / without ``govern``, whose
 transition the unit's state forbids, or that was already executed. The threshold computation mirrors
-``qcchain_contracts.lifecycle.threshold_met`` (the chain re-checks everything at execution).
+``qcchain_core.thresholds``, shared with the chaincode (the chain re-checks everything at execution).
 
 :func:`submit` then opens the proposal with the first signer's org, adds every other signature from
 that signer's own org (the chaincode binds each signature to the submitting org), and executes.
 """
+
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from qcchain_core import thresholds as _rules
+from qcchain_core.thresholds import TRANSITIONS
+
 from .errors import GovernanceStateError, ThresholdNotMet
 from .proposalfile import ProposalFile
 
@@ -25,14 +29,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Plan", "precheck", "submit", "threshold_met", "TRANSITIONS", "fetch_unit", "unit_name", "check_transition"]
 
-TRANSITIONS: dict[str, dict[str | None, str]] = {
-    "deploy": {None: "active", "proposed": "active"},
-    "upgrade": {"active": "active", "frozen": "frozen"},
-    "freeze": {"active": "frozen"},
-    "thaw": {"frozen": "active"},
-    "destroy": {"proposed": "destroyed", "active": "destroyed", "frozen": "destroyed"},
-}
-_K_OF_N = re.compile(r"^([1-9][0-9]?)-of-n$")
 
 
 class ContractLike(Protocol):
@@ -50,38 +46,17 @@ class Plan:
     ignored: list[str] = field(default_factory=list)  # why some signatures do not count
 
 
-def _required(rule: str, eligible: int) -> int:
-    if rule == "ALL":
-        return eligible
-    if rule == "ANY":
-        return 1
-    if rule == "MAJORITY":
-        return eligible // 2 + 1
-    match = _K_OF_N.match(rule)
-    if match is None:
-        raise GovernanceStateError(f"the governance policy has an unknown rule {rule!r}")
-    return int(match[1])
-
-
 def threshold_met(spec: dict[str, Any], members: list[dict[str, Any]], signers: set[str]) -> tuple[bool, str]:
-    """Whether ``signers`` (MSP ids) satisfy the operation's ``spec`` (same semantics as the chaincode). Pure.
+    """Whether ``signers`` (MSP ids) satisfy the operation's ``spec``: the chaincode's own rule, shared
+    through :mod:`qcchain_core.thresholds`. Pure.
 
     Raises:
         GovernanceStateError: the rule is unknown.
     """
-    among = set(spec.get("among_roles") or [])
-    eligible = sorted(m["msp_id"] for m in members if m.get("status") == "active" and (not among or m["role"] in among))
-    counted = sorted(set(eligible) & signers)
-    need = _required(str(spec.get("rule", "")), len(eligible))
-    roles = {m["msp_id"]: m["role"] for m in members}
-    missing = sorted(set(spec.get("require_roles") or []) - {roles[m] for m in counted})
-    if need == 0 or need > len(eligible):
-        return False, f"rule {spec.get('rule')} needs {need} of {len(eligible)} eligible orgs: unsatisfiable"
-    if len(counted) < need:
-        return False, f"{len(counted)} of {need} required signatures ({spec.get('rule')} of {len(eligible)} eligible orgs)"
-    if missing:
-        return False, f"a signature of role {', '.join(missing)} is required"
-    return True, f"{len(counted)} of {len(eligible)} eligible orgs signed ({spec.get('rule')})"
+    try:
+        return _rules.threshold_met(spec, members, signers)
+    except _rules.UnknownRule as exc:
+        raise GovernanceStateError(f"the governance policy has an unknown rule: {exc}") from None
 
 
 def _read(contract: ContractLike, fn: str, *args: str) -> Any:
