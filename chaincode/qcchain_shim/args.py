@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 import typing
@@ -26,6 +27,20 @@ def _base(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+@functools.lru_cache(maxsize=512)
+def _kind_cached(annotation: Any) -> tuple[Any, Any]:
+    kind, _ = _base(annotation)
+    return kind, typing.get_origin(kind) or kind
+
+
+def _kind(annotation: Any) -> tuple[Any, Any]:
+    """(type, origin) of an annotation, ``X | None`` stripped; cached (it runs for every argument)."""
+    try:
+        return _kind_cached(annotation)
+    except TypeError:  # an unhashable annotation: not cached
+        return _kind_cached.__wrapped__(annotation)
+
+
 def _text(name: str, value: bytes) -> str:
     try:
         return value.decode("utf-8")
@@ -39,8 +54,7 @@ def convert_arg(name: str, annotation: Any, value: bytes) -> Any:
     Raises:
         InvalidArgumentError: the bytes do not hold a value of that type (names the parameter).
     """
-    kind, _ = _base(annotation)
-    origin = typing.get_origin(kind) or kind
+    kind, origin = _kind(annotation)
     if kind is bytes:
         return value
     text = _text(name, value)

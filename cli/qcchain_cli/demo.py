@@ -8,6 +8,13 @@ held; otherwise one line naming the step. The devnet is stopped at the end unles
 runs detached, like ``qcchain devnet up --detach``, and ``qcchain devnet down --dir DIR`` stops it).
 With ``--profiles DIR`` the story runs against an already running network instead (e.g. real Fabric
 brought up by ``scripts/network.sh up``), reading ``DIR/connection-<org>.json``.
+
+With ``--fabric`` it runs on real Hyperledger Fabric (binaries from ``FABRIC_BIN`` or ``PATH``): brings the
+consortium (``--consortium``, default ``network/consortium.yaml``) up as native processes, deploys
+``qcchain_contracts`` as CCaaS on qcchannel with ``peer lifecycle``, runs the same story (each submit
+waits until every org's peer committed it), then the whole chaincode's upgrade (governed, then
+``peer lifecycle`` sequence 2 and the v2 server), prints timings and takes the network down, also on
+failure (``qcchain_network.story_net``).
 """
 
 from __future__ import annotations
@@ -126,9 +133,9 @@ def run_demo(profiles: dict[str, Path], members: dict[str, dict[str, str]], poli
     if synced:
         from qcchain_network.story_net import synced_orgs
 
-        orgs, gateways, _heights = synced_orgs(profiles, CHANNEL, members)
+        orgs, gateways, heights = synced_orgs(profiles, CHANNEL, members)
     else:
-        orgs, gateways = orgs_from_profiles(profiles, CHANNEL, members)
+        (orgs, gateways), heights = orgs_from_profiles(profiles, CHANNEL, members), None
     try:
         regulator = next(g for name, g in zip(profiles, gateways) if name == "Regulator")
         config = StoryConfig(CHANNEL, policies, lambda: int(time.time()), digests, demo_payloads(), say=say,
@@ -137,6 +144,9 @@ def run_demo(profiles: dict[str, Path], members: dict[str, dict[str, str]], poli
         story.run()
         if after is not None:
             after(story)
+        if heights is not None:
+            say(f"  time  waiting until every org's peer had committed: {heights.waited:.2f} s in total over "
+                f"{heights.waits} submits")
         return story
     finally:
         for gateway in gateways:
@@ -160,7 +170,7 @@ def _profiles_in(directory: Path) -> dict[str, Path]:
 @click.option("--dir", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Devnet state directory (must be new or empty; default: a fresh temporary directory).")
 @click.option("--keep", is_flag=True, help="Leave the devnet running (detached) after the demo.")
-@click.option("--fabric", is_flag=True, help="Run on a native Fabric network (needs Fabric binaries).")
+@click.option("--fabric", is_flag=True, help="Bring up a native Fabric network (FABRIC_BIN or PATH), run the story on it, take it down.")
 @click.option("--profiles", "profiles_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Run against a running network's connection profiles instead of starting a devnet.")
 @click.option("--package-digest", default=None,

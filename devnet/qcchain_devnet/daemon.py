@@ -198,11 +198,15 @@ def package_id(name: str, version: str, module: str) -> str:
     return f"{label}:{digest}"
 
 
-def _no_orphans() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+# Runs ``python -m <module>`` after asking the kernel for SIGTERM when the devnet dies
+# (PR_SET_PDEATHSIG). Done in the new interpreter, not in a ``preexec_fn``: running Python code between
+# fork and exec of a process with threads (gRPC's) can deadlock or abort the child.
+_LAUNCHER = ("import ctypes, runpy, signal, sys\n"
+             "try:\n"
+             "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)\n"
+             "except Exception:\n"
+             "    pass\n"
+             "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)\n")
 
 
 class ChaincodeServers:
@@ -231,8 +235,8 @@ class ChaincodeServers:
                    "CHAINCODE_SERVER_ADDRESS": self.addresses[name], "PYTHONUNBUFFERED": "1"}
             with open(logs / f"chaincode-{name}.log", "ab") as out:
                 self.procs[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                    [sys.executable, "-m", self.module], env=env, stdin=subprocess.DEVNULL, stdout=out,
-                    stderr=subprocess.STDOUT, preexec_fn=_no_orphans)
+                    [sys.executable, "-c", _LAUNCHER, self.module], env=env, stdin=subprocess.DEVNULL,
+                    stdout=out, stderr=subprocess.STDOUT)
         for name, proc in self.procs.items():
             self._wait_listening(name, proc)
 

@@ -199,7 +199,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                          "received unsuccessful response from orderer: status=FORBIDDEN, info=implicit policy "
                          "evaluation failed - 0 sub-policies were satisfied, but this policy requires 1 of the "
                          "'Writers' sub-policies to be satisfied")
-        await self.core.submit(channel_id, env.SerializeToString(), unpacked.channel_header.tx_id)
+        await self.core.submit(channel_id, env.SerializeToString(), unpacked)
         return gateway_pb2.SubmitResponse()
 
     async def _signed_request(self, cls: type, raw: bytes, signature: bytes,

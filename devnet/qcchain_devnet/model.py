@@ -52,7 +52,10 @@ class SignatureMemo:
 
     @staticmethod
     def _key(identity: bytes, data: bytes) -> bytes:
-        return hashlib.sha256(identity + b"\x00" + data).digest()
+        digest = hashlib.sha256(identity)  # fed piecewise: no copy of the (large) data
+        digest.update(b"\x00")
+        digest.update(data)
+        return digest.digest()
 
     def add(self, identity: bytes, data: bytes, signature: bytes) -> None:
         """Remember that ``signature`` is ``identity``'s valid signature over ``data``."""

@@ -48,6 +48,7 @@ from .model import (
     PeerSigner,
 )
 from .policy import Policy
+from .protoutil import UnpackedEnvelope
 from .simulator import SimulationResult
 from .validator import BlockCommitter, CommitResult
 
@@ -62,7 +63,7 @@ class _ChannelRuntime:
     def __init__(self, ledger: Ledger, committer: BlockCommitter) -> None:
         self.ledger = ledger
         self.committer = committer
-        self.queue: list[bytes] = []
+        self.queue: list[tuple[bytes, UnpackedEnvelope | None]] = []  # envelope bytes, decoded at Submit
         self.queued_ids: set[str] = set()
         self.waiters: dict[str, list[asyncio.Future[tuple[int, int]]]] = {}
         self.new_block = asyncio.Condition()
@@ -113,13 +114,13 @@ class Core:
                 await self._commit(name, rt, batch)
         await self.pool.close()
 
-    async def submit(self, channel: str, envelope: bytes, tx_id: str = "") -> None:
-        """Queue an (orderer-accepted) envelope for the next block; ``tx_id`` lets a CommitStatus
-        wait for it without asking the ledger."""
+    async def submit(self, channel: str, envelope: bytes, unpacked: UnpackedEnvelope | None = None) -> None:
+        """Queue an (orderer-accepted) envelope for the next block. ``unpacked``, its decoding, spares
+        the committer decoding it again and lets a CommitStatus wait for it without asking the ledger."""
         rt = self.channels[channel]
-        rt.queue.append(envelope)
-        if tx_id:
-            rt.queued_ids.add(tx_id)
+        rt.queue.append((envelope, unpacked))
+        if unpacked is not None:
+            rt.queued_ids.add(unpacked.channel_header.tx_id)
         rt.wakeup.set()
 
     async def _cutter(self, channel: str) -> None:
@@ -134,8 +135,9 @@ class Core:
             if batch:
                 await self._commit(channel, rt, batch)
 
-    async def _commit(self, channel: str, rt: _ChannelRuntime, batch: list[bytes]) -> None:
-        rt.inflight = asyncio.ensure_future(asyncio.to_thread(rt.committer.commit, batch, self.pvt_store))
+    async def _commit(self, channel: str, rt: _ChannelRuntime, batch: list[tuple[bytes, UnpackedEnvelope | None]]) -> None:
+        rt.inflight = asyncio.ensure_future(asyncio.to_thread(
+            rt.committer.commit, [raw for raw, _u in batch], self.pvt_store, [u for _r, u in batch]))
         try:
             result = await asyncio.shield(rt.inflight)
         except LedgerError:
@@ -335,7 +337,7 @@ class DevNet:
 
 
 def node_config_from_devnet(cfg: Any, crypto_dir: Path, *, batch_size: int = 500,
-                            batch_timeout: float = 0.03) -> NodeConfig:
+                            batch_timeout: float = 0.01) -> NodeConfig:
     """A :class:`NodeConfig` from the shell's ``DevnetConfig`` and its cryptogen-layout material
     (generated when missing), through the shell's ``material.ensure_material`` and ``profiles.node_config``.
 

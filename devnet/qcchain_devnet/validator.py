@@ -133,8 +133,10 @@ class BlockCommitter:
         self.orderer = orderer
         self.policies = {cc.name: channel.policy(cc) for cc in channel.chaincodes}
 
-    def commit(self, envelopes: list[bytes], pvt_store: dict[str, SimulationResult]) -> CommitResult:
-        """Validate ``envelopes`` in order, write the block and its valid updates.
+    def commit(self, envelopes: list[bytes], pvt_store: dict[str, SimulationResult],
+               unpacked: list[UnpackedEnvelope | None] | None = None) -> CommitResult:
+        """Validate ``envelopes`` in order, write the block and its valid updates. ``unpacked`` may give
+        envelopes already decoded from exactly these bytes (None entries are decoded here).
 
         Raises:
             LedgerError: the block cannot be written (nothing is committed).
@@ -142,7 +144,8 @@ class BlockCommitter:
         num = self.ledger.height
         overlay = _Overlay(self.ledger)
         result_txs: list[CommittedTx] = []
-        unpacked = [_unpack(raw) for raw in envelopes]
+        given = unpacked if unpacked is not None and len(unpacked) == len(envelopes) else [None] * len(envelopes)
+        unpacked = [u if u is not None else _unpack(raw) for raw, u in zip(envelopes, given)]
         # tx ids on the ledger (one query per block), then also those seen earlier in this block
         seen = self.ledger.committed_tx_ids([e.channel_header.tx_id for e in unpacked if e is not None])
         for idx, env in enumerate(unpacked):

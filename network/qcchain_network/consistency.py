@@ -36,6 +36,7 @@ class ChannelHeights:
         self.channel, self.timeout = channel, timeout
         self._qscc = {org: gw.get_network(channel).get_contract("qscc") for org, gw in gateways.items()}
         self.waited = 0.0  # total seconds spent waiting (a measured figure)
+        self.waits = 0  # how many blocks were waited for
 
     def height(self, org: str) -> int:
         """The channel height on ``org``'s gateway peer.
@@ -65,6 +66,7 @@ class ChannelHeights:
                     log.debug("height of %s not available: %s", org, type(exc).__name__)
             if not pending:
                 self.waited += time.monotonic() - t0
+                self.waits += 1
                 return
             if time.monotonic() - t0 > self.timeout:
                 raise PeersBehind(f"peers of {', '.join(sorted(pending))} did not commit block {block_number} "

@@ -61,6 +61,12 @@ class StoryNet:
         return self.running.package_id.rsplit(":", 1)[1], self.upgrade_to.package_id.rsplit(":", 1)[1]
 
 
+def describe(layout: Layout) -> str:
+    """E.g. ``5 orgs, raft x3, 5 channels``."""
+    c = layout.consortium
+    return f"{len(c.orgs)} orgs, {c.orderer.consensus} x{c.orderer.nodes}, {len(c.channels)} channels"
+
+
 def _package(layout: Layout, version: str) -> lifecycle.Package:
     address = f"{layout.host}:{layout.chaincode_ports[CHAINCODE]}"
     return lifecycle.package(layout.out / "packages", f"{CHAINCODE}_{version}", address)
@@ -110,7 +116,7 @@ def story_network(out: Path, consortium: Path | None = None, channel: str = STOR
     try:
         up_seconds = time.monotonic() - t0
         net = deploy_story(out, consortium, channel, log_spec)
-        net.timings = {"network up (5 orgs, raft x3, 5 channels)": up_seconds, **net.timings}
+        net.timings = {f"network up ({describe(layout)})": up_seconds, **net.timings}
         yield net
     finally:
         t1 = time.monotonic()

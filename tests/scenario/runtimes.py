@@ -118,7 +118,7 @@ def fabric_network(out: Path) -> Iterator[Any]:
     Raises:
         pytest.fail.Exception: ``network.sh up`` failed (its one-line error is shown).
     """
-    from qcchain_network.story_net import deploy_story
+    from qcchain_network.story_net import deploy_story, describe
 
     env = {**os.environ, "QCCHAIN_PYTHON": sys.executable}
     script = str(ROOT / "scripts" / "network.sh")
@@ -130,7 +130,7 @@ def fabric_network(out: Path) -> Iterator[Any]:
     try:
         up_seconds = time.monotonic() - t0
         net = deploy_story(out)
-        net.timings = {"network up (scripts/network.sh up: 5 orgs, raft x3, 5 channels)": up_seconds, **net.timings}
+        net.timings = {f"network up (scripts/network.sh up: {describe(net.layout)})": up_seconds, **net.timings}
         yield net
     finally:
         subprocess.run([script, "down", "--dir", str(out)], env=env, capture_output=True, timeout=60, check=False)

@@ -22,7 +22,7 @@ from qcchain_network import procs
 
 ROOT = Path(__file__).resolve().parents[2]
 QCCHAIN = str(Path(sys.executable).with_name("qcchain"))
-OTHER_BASE_PORT = 27050
+OTHER_BASE_PORT = 17050  # clear of the default (7050), tests/integration (27050, 28050) and ephemeral ports
 
 
 def _consortium_elsewhere(tmp: Path) -> Path:

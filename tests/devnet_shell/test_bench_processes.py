@@ -1,0 +1,74 @@
+"""``qcchain_sdk.benchproc``: the transaction benchmark with its clients in worker processes, measured
+against a real (temporary, in-process) devnet with the example chaincode."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qcchain_devnet.daemon import UpOptions, running_devnet
+from qcchain_sdk.bench import PutWorkload, RecordsWorkload
+from qcchain_sdk.benchproc import ProcessSetup, _split, profile_path, run_tx_bench_processes
+from qcchain_sdk.errors import ProfileError
+from qcchain_sdk.profile import connect_profile
+
+ENDORSERS = ("InspectionMSP", "RegulatorMSP")
+
+
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    state = tmp_path_factory.mktemp("bench") / "devnet"
+    with running_devnet(UpOptions(state_dir=state, port=0, chaincode_module="qcchain_shim.example")):
+        yield state / "connection-profiles" / "connection-inspection.json"
+
+
+def _setup(profile: Path, user: str = "User1") -> ProcessSetup:
+    return ProcessSetup(profile_path(profile), user, "inspection-channel", "qcchain", ENDORSERS)
+
+
+def test_split_spreads_clients_evenly() -> None:
+    assert _split(5, 2) == [3, 2]
+    assert _split(64, 2) == [32, 32]
+    assert sum(_split(7, 3)) == 7
+
+
+def test_records_workload_pickles_without_its_admin() -> None:
+    workload = RecordsWorkload()
+    workload.admin = (object(), b"cert")
+    copy = pickle.loads(pickle.dumps(workload))
+    assert copy.admin is None and copy.run == workload.run
+    assert copy.key.public_key().to_bytes() == workload.key.public_key().to_bytes()
+
+
+def test_rejects_bad_arguments_before_starting_anything(tmp_path: Path) -> None:
+    setup = ProcessSetup(str(tmp_path / "missing.json"), "User1", "ch", "cc")
+    for kwargs in ({"concurrency": 0}, {"processes": 0}, {"evaluations": -1}):
+        with pytest.raises(ValueError, match="need transactions"):
+            run_tx_bench_processes(setup, 10, PutWorkload(), **kwargs)
+    with pytest.raises(ValueError, match="need transactions"):
+        run_tx_bench_processes(setup, 0, PutWorkload())
+
+
+def test_unknown_user_is_named(profile: Path) -> None:
+    with pytest.raises(ProfileError, match="Nobody"):
+        run_tx_bench_processes(_setup(profile, "Nobody"), 4, PutWorkload(), concurrency=2, processes=2)
+
+
+def test_every_transaction_commits_through_worker_processes(profile: Path) -> None:
+    workload = PutWorkload()
+    res = run_tx_bench_processes(_setup(profile), 40, workload, concurrency=4, processes=2, evaluations=5,
+                                 singles=2, warmup=1)
+    assert (res.committed, res.failed, res.client_processes, res.concurrency) == (40, 0, 2, 4)
+    assert res.evaluations == 5 and res.tx_per_s > 0 and res.submit_latency_ms["p95"] > 0
+    assert res.single_submit_latency_ms["p95"] > 0 and res.endorsing_organizations == list(ENDORSERS)
+    assert set(res.cpu_ms_per_tx) == {"clients", "bench_process", "bench_process_children"}
+    assert res.cpu_ms_per_tx["clients"] > 0
+    with connect_profile(profile, user="User1") as gateway:  # the writes really are on the ledger
+        contract = gateway.get_network("inspection-channel").get_contract("qcchain")
+        fn, args = workload.submit_call(39)
+        assert contract.evaluate_transaction("get", args[0]) == args[1].encode()
+    assert json.loads(json.dumps(res.to_dict()))["client_processes"] == 2
