@@ -1,8 +1,8 @@
 """``python -m qcchain_contracts`` / ``qcchain-chaincode``: serve every qcchain contract as CCaaS.
 
 Environment (read here, once, and nowhere else): the CCaaS variables of :func:`qcchain_shim.server.config_from_env`
-(``CHAINCODE_SERVER_ADDRESS``, ``CHAINCODE_ID``, TLS files) and optionally ``QCCHAIN_CHAINCODE_NAME``
-(default ``qcchain``). ``CHAINCODE_ID`` is Fabric's package id ``<label>:<hex sha256 of the package>``;
+(``CHAINCODE_SERVER_ADDRESS``, ``CHAINCODE_ID``, TLS files), optionally ``QCCHAIN_CHAINCODE_NAME``
+(default ``qcchain``) and ``QCCHAIN_GM_BACKEND`` (native SM2 library: ``openssl`` or ``tongsuo``). ``CHAINCODE_ID`` is Fabric's package id ``<label>:<hex sha256 of the package>``;
 its digest is what governance approves per version (:mod:`qcchain_contracts.lifecycle`). An id of
 another form (a development runtime's) disables the package check, with a warning.
 """
@@ -22,15 +22,17 @@ log = logging.getLogger(__name__)
 
 def main() -> None:
     """Configure the running package, then serve until SIGTERM/SIGINT; exit 2 on a configuration error."""
+    from qcchain_core.gm import set_backend
     from qcchain_shim import serve
     from qcchain_shim.errors import ConfigError
-    from qcchain_shim.server import config_from_env
+    from qcchain_shim.server import config_from_env, quiet_gc
 
     logging.basicConfig(level=os.environ.get("QCCHAIN_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = config_from_env()
-    except ConfigError as exc:
+        set_backend(os.environ.get("QCCHAIN_GM_BACKEND"))
+    except (ConfigError, OSError) as exc:
         print(f"qcchain-chaincode: {exc}", file=sys.stderr)
         sys.exit(2)
     name = os.environ.get("QCCHAIN_CHAINCODE_NAME", DEFAULT_CHAINCODE)
@@ -41,6 +43,7 @@ def main() -> None:
         running = None
     if running is not None:
         log.info("serving package %s (chaincode %s)", running.label, name)
+    quiet_gc()
     serve([cls() for cls in contract_classes()], config)
 
 

@@ -13,15 +13,29 @@ from typing import Any
 from qcchain_core.canonical import canonical_loads
 from qcchain_shim import Context, Contract, transaction
 
-from .common import list_by_prefix
-from .errors import InvalidInput, NotFound
-from .records import entitled_view, record_key
+from .common import caller_msp, list_by_prefix
+from .errors import Forbidden, InvalidInput, NotFound
+from .governance import get_policy, role_of
+from .records import entitled_view, get_record_meta, record_key
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Audit"]
 
 ACCESS_PREFIX = "shr.access"  # written by qcchain_contracts.sharing.log_access: [record_id, time, tx_id]
+
+
+def _active_member(ctx: Context) -> tuple[str, str]:
+    """(msp id, role) of the caller, who must be an active consortium member.
+
+    Raises:
+        Forbidden: the caller is not an active member.
+    """
+    msp = caller_msp(ctx)
+    role = role_of(ctx.stub, msp)
+    if role is None:
+        raise Forbidden(f"{msp} is not an active consortium member")
+    return msp, role
 
 
 class Audit(Contract):
@@ -45,7 +59,11 @@ class Audit(Contract):
 
     @transaction(evaluate=True)
     def lifecycle_log(self, ctx: Context) -> list:
-        """Every governance proposal: who proposed, who signed (and when), when and by whom executed."""
+        """Every governance proposal: who proposed, who signed (and when), when and by whom executed.
+
+        Raises: Forbidden (caller not an active member).
+        """
+        _active_member(ctx)
         out = []
         for p in list_by_prefix(ctx.stub, "gov.proposal", []):
             out.append({
@@ -62,8 +80,9 @@ class Audit(Contract):
     def timeline(self, ctx: Context, from_time: int, to_time: int) -> list:
         """Channel events (bootstrap, keys, proposals, records...) with ``from_time <= at < to_time``.
 
-        Raises: InvalidInput (negative or reversed range).
+        Raises: Forbidden (caller not an active member), InvalidInput (negative or reversed range).
         """
+        _active_member(ctx)
         if from_time < 0 or to_time < from_time:
             raise InvalidInput("timeline needs 0 <= from_time <= to_time")
         out = []
@@ -75,5 +94,17 @@ class Audit(Contract):
 
     @transaction(evaluate=True)
     def access_log(self, ctx: Context, record_id: str) -> list:
-        """Who read an L3/L4 record, when, why and on what basis (from the sharing contract's log)."""
+        """Who read an L3/L4 record, when, why and on what basis (from the sharing contract's log).
+
+        Same rule as ``sharing:access_log``: the record's owner or a supervisory role of the ``sharing``
+        policy (deleted records included: history stays readable).
+
+        Raises: Forbidden (not an active member, neither owner nor supervisory), NotFound (no such record).
+        """
+        msp, role = _active_member(ctx)
+        meta = get_record_meta(ctx.stub, record_id)
+        if meta is None:
+            raise NotFound(f"record {record_id!r} does not exist")
+        if msp != meta["owner_msp"] and role not in get_policy(ctx.stub, "sharing")["supervisory"]["roles"]:
+            raise Forbidden(f"{msp} may not read the access log of record {record_id!r}")
         return list_by_prefix(ctx.stub, ACCESS_PREFIX, [record_id])

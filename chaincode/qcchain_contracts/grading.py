@@ -28,6 +28,7 @@ __all__ = [
     "AUDIENCE_GRANTEES",
     "GradeDecision",
     "decide_grade",
+    "strictest_grade",
     "may_read",
     "grade_rank",
     "placement_of",
@@ -119,6 +120,37 @@ def decide_grade(
                 grade = rule["at_least"]
     audiences = tuple(policy["grades"][grade]["audiences"])
     return GradeDecision(grade=grade, audiences=audiences, reason="; ".join(reasons))
+
+
+def _routes(policy: dict[str, Any]) -> list[tuple[str | None, str]]:
+    """Every (receiver_role, exec_type) route the policy admits, in policy order (deterministic)."""
+    routes: list[tuple[str | None, str]] = []
+    for exec_type in policy["exec_types"]:
+        accepted = policy.get("receivers", {}).get(exec_type)
+        receivers: list[str | None] = list(accepted) if accepted is not None else [None, *policy["roles"]]
+        routes.extend((receiver, exec_type) for receiver in receivers)
+    return routes
+
+
+def strictest_grade(policy: dict[str, Any], category: str, sender_role: str) -> GradeDecision:
+    """The grade floor of ``category`` data from ``sender_role`` whatever route it is declared on.
+
+    The route (execution type, receiver) is self-declared by the submitter, so the floor is the
+    strictest :func:`decide_grade` over every route the policy admits: choosing ``publish`` cannot
+    dodge a ``report`` or ``share`` rule. Pure and deterministic (policy order; first strictest wins).
+
+    Raises:
+        InvalidInput: unknown category or role. Forbidden: ``sender_role`` may not submit ``category``.
+    """
+    best: GradeDecision | None = None
+    for receiver, exec_type in _routes(policy):
+        decision = decide_grade(policy, category, sender_role, receiver, exec_type)
+        if best is None or grade_rank(decision.grade) > grade_rank(best.grade):
+            best = GradeDecision(decision.grade, decision.audiences,
+                                 f"strictest route {exec_type}->{receiver or '-'}: {decision.reason}")
+    if best is None:
+        raise InvalidInput("the grading policy admits no route (exec_types is empty)")
+    return best
 
 
 def may_read(policy: dict[str, Any], grade: str, reader_role: str | None, reader_msp: str, owner_msp: str) -> bool:

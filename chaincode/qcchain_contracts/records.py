@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Records", "ENVELOPE_FIELDS", "STAGES", "COLLECTION", "get_record_meta", "record_key"]
 
 ENVELOPE_FIELDS = ("record_id", "category", "equipment_code", "stage", "owner_msp", "bus_type", "version",
-                   "grade", "digest", "exec_type", "receiver_role", "key_id", "ciphertext_digest")
+                   "grade", "digest", "exec_type", "receiver_role", "key_id", "ciphertext_digest", "channel")
 STAGES = ("production", "use", "maintenance", "inspection", "supervision")
 INDEXES = {"equipment": "equipment_code", "category": "category", "stage": "stage"}
 COLLECTION = "collectionL3"
@@ -83,7 +83,18 @@ def validate_envelope(env: Any) -> dict[str, Any]:
     require_str(env["key_id"], "key_id", 128)
     if not isinstance(env["receiver_role"], str) or not isinstance(env["ciphertext_digest"], str):
         raise InvalidInput("receiver_role and ciphertext_digest must be strings ('' when unused)")
+    require_str(env["channel"], "channel", 249)
     return env
+
+
+def _check_channel(ctx: Context, env: dict[str, Any]) -> None:
+    """The signed envelope names this channel (a signature cannot be replayed on another channel).
+
+    Raises:
+        InvalidInput: the envelope's channel is not the transaction's channel.
+    """
+    if env["channel"] != ctx.stub.get_channel_id():
+        raise InvalidInput("envelope field channel does not name the channel of this transaction")
 
 
 def _check_history(env: dict[str, Any], prev: dict[str, Any] | None, msp: str) -> None:
@@ -106,10 +117,11 @@ def _check_history(env: dict[str, Any], prev: dict[str, Any] | None, msp: str) -
 
 
 def _check_grade(ctx: Context, env: dict[str, Any], role: str, prev: dict[str, Any] | None) -> dict[str, Any]:
-    from .grading import decide_grade, grade_rank
+    from .grading import decide_grade, grade_rank, strictest_grade
 
     policy = get_policy(ctx.stub, "grading")
-    decision = decide_grade(policy, env["category"], role, env["receiver_role"] or None, env["exec_type"])
+    decide_grade(policy, env["category"], role, env["receiver_role"] or None, env["exec_type"])  # route is valid
+    decision = strictest_grade(policy, env["category"], role)  # the floor does not depend on the route
     floor = decision.grade
     if prev is not None and grade_rank(prev["grade"]) > grade_rank(floor):
         floor = prev["grade"]
@@ -202,6 +214,7 @@ def submit_record(ctx: Context, envelope: Any, signature: str, payload: Any) -> 
     """
     require_serving(ctx, "records", write=True)
     env = validate_envelope(envelope)
+    _check_channel(ctx, env)
     if not isinstance(payload, dict):
         raise InvalidInput("payload must be a JSON object ({} for L3, L4 and deletes)")
     msp = caller_msp(ctx)

@@ -6,6 +6,7 @@ Run as CCaaS: ``CHAINCODE_ID=... CHAINCODE_SERVER_ADDRESS=127.0.0.1:9999 python 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from .contract import Context, Contract, transaction
@@ -50,11 +51,19 @@ class KVContract(Contract):
 
 
 def main() -> None:
-    """Serve :class:`KVContract` as chaincode-as-a-service (configuration from the environment)."""
+    """Serve :class:`KVContract` as chaincode-as-a-service (configuration from the environment:
+    the CCaaS variables, and ``QCCHAIN_GM_BACKEND`` to pick the native SM2 library)."""
+    from qcchain_core.gm import set_backend
+
     from .errors import ConfigError
-    from .server import serve
+    from .server import quiet_gc, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        set_backend(os.environ.get("QCCHAIN_GM_BACKEND"))
+    except OSError as exc:
+        sys.exit(f"qcchain_shim.example: error: QCCHAIN_GM_BACKEND: {exc}")
+    quiet_gc()
     try:
         serve([KVContract()])
     except ConfigError as exc:

@@ -224,7 +224,6 @@ def serve(
     """
     cfg = config or config_from_env()
     server = ChaincodeServer(contracts, cfg.chaincode_id, cfg.address, cfg.tls, keepalive)
-    _quiet_gc()
     try:
         import uvloop  # optional: a faster event loop when installed
     except ImportError:
@@ -233,9 +232,10 @@ def serve(
         uvloop.run(_serve_until_signal(server))
 
 
-def _quiet_gc() -> None:
-    """This process serves long-lived streams: freeze what start-up allocated out of the cyclic
-    collector and collect generation 0 less often (reference counting still frees acyclic garbage)."""
+def quiet_gc() -> None:
+    """For a process's entry point only (process-wide; :func:`serve` never calls it): the process serves
+    long-lived streams, so freeze what start-up allocated out of the cyclic collector and collect
+    generation 0 less often (reference counting still frees acyclic garbage)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)

@@ -68,7 +68,10 @@ def _tx_figures(res: dict[str, Any]) -> str:
         f"-> {res['tx_per_s']} tx/s (failed: {res['failed']} {res['failures'] or ''})",
         f"submit-to-commit latency ms: p50 {sub['p50']}  p95 {sub['p95']}  p99 {sub['p99']}",
         f"single submit latency ms:    p50 {one.get('p50')}  p95 {one.get('p95')}  (one client, nothing else in flight)",
-        f"evaluate latency ms:         p50 {ev['p50']}  p95 {ev['p95']}  ({res['evaluations']} calls)"])
+        f"evaluate latency ms:         p50 {ev['p50']}  p95 {ev['p95']}  ({res['evaluations']} calls)",
+        "CPU ms per committed tx:     " + ("  ".join(f"{k} {v}" for k, v in sorted(res.get("cpu_ms_per_tx", {}).items()))
+                                         or "unknown")
+        + "  (bench_process = the in-process devnet, bench_process_children = its chaincode servers)"])
 
 
 def _where(res: dict[str, Any]) -> str:
@@ -102,8 +105,8 @@ def _run_tx(profile: Any, opts: dict[str, Any]) -> dict[str, Any]:
 @bench.command(name="tx")
 @click.option("-n", "--transactions", type=click.IntRange(min=1), default=2000, show_default=True)
 @click.option("-c", "--concurrency", type=click.IntRange(1, 1000), default=64, show_default=True,
-              help="Concurrent clients in total (one Gateway connection each); each sends its next "
-                   "transaction when the previous one has committed.")
+              help="Concurrent clients in total (one Gateway each; the clients of a process share its gRPC "
+                   "connection); each sends its next transaction when the previous one has committed.")
 @click.option("-p", "--processes", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Client processes the clients are spread over (their CPU then does not compete "
                    "with the measured runtime's for one GIL).")

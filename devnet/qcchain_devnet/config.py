@@ -6,8 +6,9 @@ them from one process on one endpoint; this module turns the consortium into a :
 (pure, no I/O except reading the consortium) that the crypto-material generator, the connection-profile
 writer, the daemon and the devnet core (``qcchain_devnet.node.DevNet``) all read.
 
-Until the consortium loader exists (or when it is not importable) a built-in default with the five
-member orgs of REQUIREMENTS T-5.1 and one channel ``qcchannel`` running chaincode ``qcchain`` is used.
+There is one consortium model in the distribution (``qcchain_network.consortium``); the dataclasses
+here are the devnet's read-only view of it (host names, chaincode version, tuples) and the default is
+the project's own ``network/consortium.yaml`` -- there is no built-in copy of the consortium.
 
 The errors raised by the devnet's outer shell (this module, ``material``, ``profiles``, ``daemon``) are
 defined here too (``errors.py`` belongs to the devnet core); they derive from ``errors.DevnetError`` and
@@ -16,11 +17,13 @@ each also inherits the matching built-in.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from qcchain_network.consortium import DEFAULT_PATH, CollectionDef, Consortium, load_consortium
+from qcchain_network.errors import ConsortiumError, ConsortiumFileNotFound
 
 from .errors import DevnetError
 
@@ -254,29 +257,16 @@ class DevnetConfig:
         }
 
 
-_DEFAULT_ORGS = (
-    ("Inspection", "inspection_body"),
-    ("Regulator", "regulator"),
-    ("UsingUnit", "using_unit"),
-    ("Manufacturer", "manufacturer"),
-    ("Maintenance", "maintenance_unit"),
-)
-
-
 def default_config() -> DevnetConfig:
-    """The built-in consortium: five member orgs (T-5.1), channel ``qcchannel``, chaincode ``qcchain``."""
-    orgs = tuple(OrgConfig(name=n, msp_id=f"{n}MSP", role=r, domain=f"{n.lower()}.qcchain.example")
-                 for n, r in _DEFAULT_ORGS)
-    members = tuple(o.name for o in orgs)
-    member_list = ",".join(f"'{o.msp_id}.member'" for o in orgs)
-    l3 = CollectionConfig(name="collectionL3", policy=f"OR({member_list})", members=members,
-                          required_peer_count=0, max_peer_count=len(orgs) - 1)
-    qcchain = ChaincodeConfig(name="qcchain", endorsement_policy="MAJORITY Endorsement", collections=(l3,))
-    channel = ChannelConfig(name="qcchannel", members=members, chaincodes=(qcchain,))
-    return DevnetConfig(name="qcchain", orgs=orgs, orderer=OrdererConfig(), channels=(channel,))
+    """The devnet configuration of the project's consortium (``network/consortium.yaml``).
+
+    Raises:
+        ConfigError: the project's consortium file is missing or invalid.
+    """
+    return load_devnet_config(DEFAULT_PATH)
 
 
-def _collection(raw: Any) -> CollectionConfig:
+def _collection(raw: CollectionDef) -> CollectionConfig:
     return CollectionConfig(
         name=str(raw.name), policy=str(raw.policy), members=tuple(str(m) for m in raw.members),
         required_peer_count=int(raw.required_peer_count), max_peer_count=int(raw.max_peer_count),
@@ -284,7 +274,7 @@ def _collection(raw: Any) -> CollectionConfig:
         member_only_write=bool(raw.member_only_write))
 
 
-def config_from_consortium(consortium: Any) -> DevnetConfig:
+def config_from_consortium(consortium: Consortium) -> DevnetConfig:
     """Derive a :class:`DevnetConfig` from a ``qcchain_network.consortium.Consortium``.
 
     Raises:
@@ -297,14 +287,14 @@ def config_from_consortium(consortium: Any) -> DevnetConfig:
                      for o in consortium.orgs)
         ord_org = consortium.orderer
         orderer = OrdererConfig(name=str(ord_org.name), msp_id=str(ord_org.msp_id),
-                                domain=str(getattr(ord_org, "domain", "qcchain.example")))
+                                domain=str(ord_org.domain))
         channels = tuple(ChannelConfig(
             name=str(ch.name), members=tuple(str(m) for m in ch.members),
             chaincodes=tuple(ChaincodeConfig(name=str(cc.name), endorsement_policy=str(cc.endorsement_policy),
                                              collections=tuple(_collection(c) for c in cc.collections))
                              for cc in ch.chaincodes))
             for ch in consortium.channels)
-        name = str(getattr(consortium, "name", "qcchain"))
+        name = str(consortium.name)
     except (AttributeError, TypeError, ValueError) as exc:
         raise ConfigError(f"consortium cannot be used by the devnet: {exc}") from exc
     config = DevnetConfig(name=name, orgs=orgs, orderer=orderer, channels=channels)
@@ -325,29 +315,15 @@ def _check(config: DevnetConfig) -> None:
 
 
 def load_devnet_config(consortium_path: Path | None = None) -> DevnetConfig:
-    """The devnet configuration from the consortium file, or the built-in default.
-
-    With ``consortium_path`` given, the loader must exist and succeed. Without it, the project's
-    consortium is used if ``qcchain_network.consortium`` is importable, else the built-in default.
+    """The devnet configuration from a consortium file (None: the project's ``network/consortium.yaml``).
 
     Raises:
-        ConfigError: the consortium file is invalid, or a path was given but the loader is missing.
+        ConfigError: the consortium file does not exist or is invalid (the message lists every problem).
     """
     try:
-        module = importlib.import_module("qcchain_network.consortium")
-        loader = module.load_consortium
-    except (ImportError, AttributeError) as exc:
-        if consortium_path is not None:
-            raise ConfigError(f"cannot read {consortium_path}: consortium loader unavailable ({exc})") from exc
-        log.info("consortium loader not available; using the built-in default consortium")
-        return default_config()
-    try:
-        consortium = loader(consortium_path)
-    except FileNotFoundError as exc:
-        if consortium_path is not None:
-            raise ConfigError(f"consortium file not found: {consortium_path}") from exc
-        log.info("no consortium file; using the built-in default consortium")
-        return default_config()
-    except ValueError as exc:
+        consortium = load_consortium(consortium_path)
+    except ConsortiumFileNotFound as exc:
+        raise ConfigError(f"consortium file not found: {consortium_path or DEFAULT_PATH}") from exc
+    except ConsortiumError as exc:
         raise ConfigError(f"invalid consortium: {exc}") from exc
     return config_from_consortium(consortium)

@@ -9,13 +9,15 @@ defaults ``MAJORITY|ANY|ALL Endorsement`` are implicit-meta policies over each m
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from fabric_protos.common import policies_pb2
 from fabric_protos.msp import msp_principal_pb2
 from google.protobuf.message import DecodeError
+
+from qcchain_network.errors import PolicySyntaxError as NetworkPolicySyntaxError
+from qcchain_network.policy import Gate, ImplicitMeta, Principal, parse_rule
 
 from .errors import PolicyError, PolicySyntaxError
 
@@ -27,10 +29,6 @@ _ROLES = {
     "orderer": msp_principal_pb2.MSPRole.ORDERER,
 }
 _ROLE_NAMES = {v: k for k, v in _ROLES.items()}
-_PRINCIPAL = re.compile(r"^([A-Za-z0-9.\-]+)\.(admin|member|client|peer|orderer)$")
-_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z]+)\s*\(|(?P<close>\))|(?P<comma>,)|(?P<num>\d+)"
-                    r"|'(?P<sq>[^']*)'|\"(?P<dq>[^\"]*)\")")
-_META = re.compile(r"^\s*(ANY|ALL|MAJORITY)\s+([A-Za-z0-9]+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -152,80 +150,38 @@ class ImplicitMetaPolicy(Policy):
         return len(orgs) >= self.threshold
 
 
-def _principal(text: str, identities: list[tuple[str, str]], pos: int) -> policies_pb2.SignaturePolicy:
-    m = _PRINCIPAL.match(text)
-    if not m:
-        raise PolicySyntaxError(f"invalid principal {text!r} at position {pos} (expected 'MSP.role')")
-    key = (m.group(1), m.group(2))
-    if key not in identities:
-        identities.append(key)
-    return policies_pb2.SignaturePolicy(signed_by=identities.index(key))
-
-
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-        self.identities: list[tuple[str, str]] = []
-
-    def _next(self) -> re.Match[str]:
-        m = _TOKEN.match(self.text, self.pos)
-        if not m:
-            raise PolicySyntaxError(f"unexpected input at position {self.pos} in policy {self.text!r}")
-        self.pos = m.end()
-        return m
-
-    def expr(self) -> policies_pb2.SignaturePolicy:
-        start = self.pos
-        m = self._next()
-        quoted = m.group("sq") if m.group("sq") is not None else m.group("dq")
-        if quoted is not None:
-            return _principal(quoted, self.identities, start)
-        name = (m.group("name") or "").lower()
-        if name not in ("and", "or", "outof"):
-            raise PolicySyntaxError(f"expected AND, OR, OutOf or a principal at position {start}")
-        args: list[object] = []
-        while True:
-            if name == "outof" and not args:
-                num = self._next()
-                if num.group("num") is None:
-                    raise PolicySyntaxError(f"OutOf needs a number first (position {start})")
-                args.append(int(num.group("num")))
-            else:
-                args.append(self.expr())
-            sep = self._next()
-            if sep.group("close"):
-                break
-            if not sep.group("comma"):
-                raise PolicySyntaxError(f"expected ',' or ')' at position {sep.start()}")
-        rules = [a for a in args if isinstance(a, policies_pb2.SignaturePolicy)]
-        n = {"and": len(rules), "or": 1}.get(name, args[0])
-        if not rules or not isinstance(n, int) or n < 0 or n > len(rules):
-            raise PolicySyntaxError(f"invalid {name.upper()}(...) at position {start}")
-        return policies_pb2.SignaturePolicy(
-            n_out_of=policies_pb2.SignaturePolicy.NOutOf(n=n, rules=rules))
+def _compile_ast(tree: Gate | Principal, identities: list[msp_principal_pb2.MSPPrincipal]
+                 ) -> policies_pb2.SignaturePolicy:
+    """The ``SignaturePolicy`` of a parsed rule; like Fabric's policydsl, one identity per occurrence."""
+    if isinstance(tree, Principal):
+        identities.append(msp_principal_pb2.MSPPrincipal(
+            principal_classification=msp_principal_pb2.MSPPrincipal.ROLE,
+            principal=msp_principal_pb2.MSPRole(
+                msp_identifier=tree.msp_id, role=_ROLES[tree.role]).SerializeToString()))
+        return policies_pb2.SignaturePolicy(signed_by=len(identities) - 1)
+    rules = [_compile_ast(rule, identities) for rule in tree.rules]
+    return policies_pb2.SignaturePolicy(n_out_of=policies_pb2.SignaturePolicy.NOutOf(n=tree.n, rules=rules))
 
 
 def parse_policy(text: str, channel_msp_ids: Sequence[str] = ()) -> Policy:
     """Parse a signature-policy string or ``ANY|ALL|MAJORITY Endorsement`` (over ``channel_msp_ids``).
 
+    The string is parsed by ``qcchain_network.policy`` (the one parser of the distribution), so the
+    devnet accepts exactly what the network generator validates.
+
     Raises:
-        PolicySyntaxError: the string is not a valid policy.
-        PolicyError: an implicit-meta policy names a sub-policy other than ``Endorsement``.
+        PolicySyntaxError: the string is not a valid policy, or is implicit-meta over a sub-policy other
+            than ``Endorsement``.
+        PolicyError: an implicit-meta policy over a channel without member orgs.
     """
-    meta = _META.match(text)
-    if meta:
-        if meta.group(2) != "Endorsement":
-            raise PolicyError(f"unsupported implicit-meta sub-policy {meta.group(2)!r} (only Endorsement)")
-        return ImplicitMetaPolicy(meta.group(1), channel_msp_ids)
-    parser = _Parser(text)
-    rule = parser.expr()
-    if text[parser.pos:].strip():
-        raise PolicySyntaxError(f"trailing input at position {parser.pos} in policy {text!r}")
-    identities = [msp_principal_pb2.MSPPrincipal(
-        principal_classification=msp_principal_pb2.MSPPrincipal.ROLE,
-        principal=msp_principal_pb2.MSPRole(msp_identifier=m, role=_ROLES[r]).SerializeToString())
-        for m, r in parser.identities]
+    try:
+        tree = parse_rule(text)
+    except NetworkPolicySyntaxError as exc:
+        raise PolicySyntaxError(f"invalid policy {text!r}: {exc}") from exc
+    if isinstance(tree, ImplicitMeta):
+        return ImplicitMetaPolicy(tree.rule, channel_msp_ids)
+    identities: list[msp_principal_pb2.MSPPrincipal] = []
+    rule = _compile_ast(tree, identities)
     return SignaturePolicy(policies_pb2.SignaturePolicyEnvelope(version=0, rule=rule, identities=identities))
 
 

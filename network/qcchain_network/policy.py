@@ -3,6 +3,11 @@
 The signature-policy grammar follows Fabric's ``common/policydsl``: ``AND(...)``, ``OR(...)``,
 ``OutOf(n, ...)`` (function names case-insensitive) over quoted principals ``'MSPID.role'`` with role one
 of ``member``, ``admin``, ``client``, ``peer``, ``orderer`` (the MSP ID is everything before the last dot).
+
+This module is THE parser of policy strings for the whole distribution (pure: string -> AST, no protos);
+``qcchain_devnet.policy`` compiles its AST into a ``SignaturePolicyEnvelope`` and evaluates it, so what the
+network generator accepts is exactly what the embedded devnet can run. Implicit-meta rules
+(``ANY|ALL|MAJORITY <SubPolicy>``) are limited to the sub-policies in ``SUPPORTED_META_SUBPOLICIES``.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from dataclasses import dataclass
 from .errors import PolicySyntaxError
 
 ROLES = ("member", "admin", "client", "peer", "orderer")
-IMPLICIT_META = re.compile(r"^(ANY|ALL|MAJORITY) ([A-Za-z][A-Za-z0-9]*)$")
+IMPLICIT_META = re.compile(r"^(ANY|ALL|MAJORITY)\s+([A-Za-z][A-Za-z0-9]*)$")
+SUPPORTED_META_SUBPOLICIES = ("Endorsement",)
 _PRINCIPAL = re.compile(r"^([A-Za-z0-9.-]+)\.(member|admin|client|peer|orderer)$")
 _TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z]+)|(?P<num>\d+)|(?P<str>'[^']*'|\"[^\"]*\")|(?P<punct>[(),]))")
 
@@ -34,9 +40,33 @@ class Gate:
     rules: tuple["Gate | Principal", ...]
 
 
+@dataclass(frozen=True)
+class ImplicitMeta:
+    """``ANY|ALL|MAJORITY <sub_policy>``: a threshold over the member orgs' ``sub_policy`` policies."""
+
+    rule: str
+    sub_policy: str
+
+
 def is_implicit_meta(rule: str) -> bool:
-    """True for ``"ANY|ALL|MAJORITY <SubPolicy>"`` (a reference to a channel-config policy)."""
+    """True for the shape ``"ANY|ALL|MAJORITY <SubPolicy>"`` (whether or not the sub-policy is supported)."""
     return IMPLICIT_META.match(rule.strip()) is not None
+
+
+def parse_implicit_meta(rule: str) -> ImplicitMeta | None:
+    """The implicit-meta rule, or None when ``rule`` does not have the implicit-meta shape.
+
+    Raises:
+        PolicySyntaxError: the rule is implicit-meta over a sub-policy not in ``SUPPORTED_META_SUBPOLICIES``.
+    """
+    match = IMPLICIT_META.match(rule.strip())
+    if match is None:
+        return None
+    if match.group(2) not in SUPPORTED_META_SUBPOLICIES:
+        raise PolicySyntaxError(
+            f"implicit-meta sub-policy {match.group(2)!r} is not supported "
+            f"(only {', '.join(SUPPORTED_META_SUBPOLICIES)}: the devnet evaluates no other channel policy)")
+    return ImplicitMeta(match.group(1), match.group(2))
 
 
 def _tokens(text: str) -> list[tuple[str, str, int]]:
@@ -132,15 +162,27 @@ def principals(tree: Gate | Principal) -> list[Principal]:
     return [p for rule in tree.rules for p in principals(rule)]
 
 
+def parse_rule(rule: str) -> ImplicitMeta | Gate | Principal:
+    """Parse an endorsement rule: a supported implicit-meta rule or a signature policy.
+
+    Raises:
+        PolicySyntaxError: the rule is implicit-meta over an unsupported sub-policy, or not a valid
+            signature policy.
+    """
+    meta = parse_implicit_meta(rule)
+    return meta if meta is not None else parse_signature_policy(rule)
+
+
 def check_rule(rule: str) -> list[str]:
     """MSP IDs a rule names (empty for implicit-meta rules).
 
     Raises:
-        PolicySyntaxError: the rule is neither implicit-meta nor a valid signature policy.
+        PolicySyntaxError: the rule is neither a supported implicit-meta rule nor a valid signature policy.
     """
-    if is_implicit_meta(rule):
+    tree = parse_rule(rule)
+    if isinstance(tree, ImplicitMeta):
         return []
-    return sorted({p.msp_id for p in principals(parse_signature_policy(rule))})
+    return sorted({p.msp_id for p in principals(tree)})
 
 
 def members_policy(msp_ids: list[str], role: str = "member") -> str:

@@ -185,6 +185,7 @@ def run_tx_bench_processes(setup: ProcessSetup, transactions: int, workload: Wor
     then ``evaluations`` evaluates and ``singles`` sequential submits from this process.
 
     ``admin`` (contract, certificate PEM) is handed to a workload that needs one for its setup.
+    Workers are started with "spawn": a calling script needs the ``if __name__ == "__main__":`` guard.
 
     Raises:
         ValueError: ``transactions`` < 1, ``concurrency`` < 1, ``processes`` < 1 or ``evaluations`` < 0.

@@ -99,9 +99,18 @@ def test_timeline_range_and_bad_range(kit: GovKit) -> None:
 
 
 def test_access_log(kit: GovKit) -> None:
-    entries = kit.ok("audit:access_log", ["IR-1"], org="Maintenance")
+    entries = kit.ok("audit:access_log", ["IR-1"], org="Inspection")  # the owner
     assert [(e["reader_msp"], e["basis"], e["purpose"]) for e in entries] == [("RegulatorMSP", "supervisory", "supervision")]
+    assert kit.ok("audit:access_log", ["IR-1"], org="Regulator") == entries  # a supervisory role
     assert kit.ok("audit:access_log", ["EQ-1"]) == []
+
+
+def test_access_log_is_not_open_to_everyone(kit: GovKit) -> None:
+    kit.fails("audit:access_log", ["IR-1"], "may not read the access log", org="Maintenance")
+    kit.fails("audit:access_log", ["IR-1"], "not an active consortium member", org="Stranger")
+    kit.fails("audit:access_log", ["NO-SUCH"], "does not exist", org="Regulator")
+    kit.fails("audit:timeline", [0, 10**12], "not an active consortium member", org="Stranger")
+    kit.fails("audit:lifecycle_log", [], "not an active consortium member", org="Stranger")
 
 
 def _audit(kit: GovKit) -> Any:

@@ -80,7 +80,7 @@ class Ledger:
         env = {"record_id": record_id or f"eq-{org.lower()}", "category": "equipment", "equipment_code": "EQ9", "stage": "production",
                "owner_msp": f"{org}MSP", "bus_type": "I", "version": 1, "grade": "L1",
                "digest": sm3(canonical_json(payload)).hex(), "exec_type": "publish", "receiver_role": "",
-               "key_id": self.key_id(org), "ciphertext_digest": ""}
+               "key_id": self.key_id(org), "ciphertext_digest": "", "channel": CHANNEL}
         return [env, self.key(org).sign(canonical_json(env)).hex(), payload]
 
 
@@ -120,9 +120,10 @@ MATRIX: dict[str, tuple[frozenset[str], Args]] = {
     "records:verify_original": (ALL, lambda lg, o: ["r-rep", b"original bytes"]),
     # --- audit: read-only history -------------------------------------------------------------------
     "audit:record_history": (ALL, lambda lg, o: ["eq-setup"]),
-    "audit:lifecycle_log": (ALL, lambda lg, o: []),
-    "audit:timeline": (ALL, lambda lg, o: ["0", str(lg.kit.now + 10)]),
-    "audit:access_log": (ALL, lambda lg, o: ["r-hd"]),
+    "audit:lifecycle_log": (MEMBERS, lambda lg, o: []),
+    "audit:timeline": (MEMBERS, lambda lg, o: ["0", str(lg.kit.now + 10)]),
+    # the L3/L4 access log: the record's owner (UsingUnit) or a supervisory role (as sharing:access_log)
+    "audit:access_log": (frozenset({"UsingUnit", "Regulator"}), lambda lg, o: ["r-hd"]),
     # --- sharing (owner UsingUnit; g-req requested by Manufacturer; g-ok approved for Maintenance) ------
     "sharing:request": (MEMBERS - {"UsingUnit"}, lambda lg, o: lg.signed(
         o, "request", owner_msp="UsingUnitMSP", **lg.terms(f"req-{o}", "r-hd"))),

@@ -67,3 +67,42 @@ def test_bad_envelope_and_meta() -> None:
         from_envelope_bytes(b"\xff\xff")
     with pytest.raises(PolicyError):
         parse_policy("ANY Readers", ["A"])
+
+
+AGREEMENT = ["OutOf(0, 'A.peer')", "ANY Readers", "MAJORITY Endorsement2", "MAJORITY Endorsement",
+             "ANY  Endorsement", "OutOf(1, 'A.peer', 'B.peer')", "AND ('A.peer', \"B.admin\")", "OR()",
+             "AND('A.peer',)", "'A.peer'", "MOST Endorsement", "OutOf(-1, 'A.peer')"]
+
+
+@pytest.mark.parametrize("text", AGREEMENT)
+def test_devnet_accepts_exactly_what_the_network_validates(text: str) -> None:
+    from qcchain_network.errors import PolicySyntaxError as NetworkSyntaxError
+    from qcchain_network.policy import check_rule
+    try:
+        check_rule(text)
+        network_ok = True
+    except NetworkSyntaxError:
+        network_ok = False
+    try:
+        parse_policy(text, ["A", "B"])
+        devnet_ok = True
+    except PolicySyntaxError:
+        devnet_ok = False
+    assert devnet_ok == network_ok
+
+
+def test_outof_zero_is_refused_not_vacuously_satisfied() -> None:
+    with pytest.raises(PolicySyntaxError, match="n must be 1..1"):
+        parse_policy("OutOf(0, 'A.peer')")
+
+
+def test_unsupported_meta_names_the_supported_subpolicy() -> None:
+    with pytest.raises(PolicySyntaxError, match="only Endorsement"):
+        parse_policy("ANY Readers", ["A"])
+
+
+def test_identities_not_deduplicated_like_fabric_policydsl() -> None:
+    env = policies_pb2.SignaturePolicyEnvelope.FromString(
+        parse_policy("OR('A.peer', AND('A.peer', 'B.peer'))").to_bytes())
+    assert len(env.identities) == 3
+    assert env.rule.n_out_of.rules[1].n_out_of.rules[0].signed_by == 1

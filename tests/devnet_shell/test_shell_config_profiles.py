@@ -19,7 +19,7 @@ def test_default_config_has_the_five_roles_and_qcchannel() -> None:
                                              "ManufacturerMSP", "MaintenanceMSP"]
     assert {o.role for o in cfg.orgs} == {"inspection_body", "regulator", "using_unit", "manufacturer",
                                           "maintenance_unit"}
-    (channel,) = cfg.channels
+    channel = cfg.channels[0]
     assert channel.name == "qcchannel" and len(channel.members) == 5
     assert channel.chaincodes[0].name == "qcchain"
     assert channel.chaincodes[0].endorsement_policy == "MAJORITY Endorsement"
@@ -64,6 +64,20 @@ def test_load_devnet_config_without_a_path_always_gives_a_usable_config() -> Non
     assert cfg.orgs and cfg.channels and cfg.chaincode_names()
 
 
+def test_default_config_is_the_project_consortium_not_a_copy() -> None:
+    from qcchain_network.consortium import load_consortium
+    project = load_consortium()
+    assert default_config() == config_from_consortium(project)
+    assert [c.name for c in default_config().channels] == [c.name for c in project.channels]
+
+
+def test_load_devnet_config_invalid_file_is_an_error_not_a_fallback(tmp_path: Path) -> None:
+    bad = tmp_path / "consortium.yaml"
+    bad.write_text("name: x\norgs: []\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="invalid consortium"):
+        load_devnet_config(bad)
+
+
 def test_load_devnet_config_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         load_devnet_config(tmp_path / "nope.yaml")
@@ -89,8 +103,8 @@ def test_profiles_have_the_interfaces_format(tmp_path: Path) -> None:
     assert peer["tlsCACerts"]["pem"] == tls.ca_cert.read_text()
     assert peer["grpcOptions"] == {"ssl-target-name-override": "peer0.usingunit.qcchain.example",
                                    "hostnameOverride": "peer0.usingunit.qcchain.example"}
-    assert prof["channels"] == {"qcchannel": {"peers": {"peer0.usingunit.qcchain.example": {}},
-                                              "chaincodes": ["qcchain"]}}
+    assert prof["channels"] == {name: {"peers": {"peer0.usingunit.qcchain.example": {}}, "chaincodes": ["qcchain"]}
+                                for name in ("qcchannel", "usingunit-channel")}
 
 
 def test_profiles_only_list_channels_the_org_is_in(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from qcchain_network.errors import PolicySyntaxError
-from qcchain_network.policy import Gate, Principal, check_rule, is_implicit_meta, parse_signature_policy
+from qcchain_network.policy import (
+    Gate, ImplicitMeta, Principal, check_rule, is_implicit_meta, parse_rule, parse_signature_policy)
 
 
 def test_parse_nested() -> None:
@@ -38,3 +39,18 @@ def test_implicit_meta() -> None:
     assert is_implicit_meta("MAJORITY Endorsement") and is_implicit_meta("ANY Readers")
     assert not is_implicit_meta("MOST Endorsement")
     assert check_rule("MAJORITY Endorsement") == []
+
+
+@pytest.mark.parametrize("rule, message", [
+    ("OutOf(0, 'A.peer')", "n must be 1..1"),
+    ("ANY Readers", "'Readers' is not supported .*only Endorsement"),
+    ("MAJORITY Endorsement2", "'Endorsement2' is not supported"),
+])
+def test_rules_the_devnet_cannot_run_are_refused(rule: str, message: str) -> None:
+    with pytest.raises(PolicySyntaxError, match=message):
+        check_rule(rule)
+
+
+def test_parse_rule_returns_implicit_meta() -> None:
+    assert parse_rule("  ALL Endorsement ") == ImplicitMeta("ALL", "Endorsement")
+    assert parse_rule("OR('A.peer')") == Gate(1, (Principal("A", "peer"),))

@@ -1,6 +1,7 @@
 """Native SM2 backend: cffi (ABI mode) over an OpenSSL-family ``libcrypto``.
 
-Two libraries are supported, tried in this order (override with ``QCCHAIN_GM_BACKEND``):
+Two libraries are supported, tried in this order (an entry point may pick one with
+:func:`qcchain_core.gm.set_backend`, e.g. from ``$QCCHAIN_GM_BACKEND``; the library reads no environment):
 
 ``openssl``
     The system OpenSSL 3 ``libcrypto.so.3`` when it was built with SM2 (Debian/Ubuntu builds are; some
@@ -23,7 +24,6 @@ one (or creates one) and pushes it back, which is atomic under the GIL.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -390,11 +390,22 @@ def available() -> list[str]:
 _DEFAULT: Backend | None = None
 
 
-def default() -> Backend:
-    """The backend used when none is given: ``$QCCHAIN_GM_BACKEND`` or the first available.
+def set_default(name: str | None) -> None:
+    """Make backend ``name`` the default (None: back to the first available, chosen lazily).
 
     Raises:
-        OSError: no SM2-capable library could be loaded (or the requested one is missing).
+        OSError: that library is not available here or lacks SM2 (the default is then unchanged).
+    """
+    global _DEFAULT
+    with _LOCK:
+        _DEFAULT = None if name is None else load(name)
+
+
+def default() -> Backend:
+    """The backend used when none is given: the one set by :func:`set_default`, else the first available.
+
+    Raises:
+        OSError: no SM2-capable library could be loaded.
     """
     global _DEFAULT
     with _LOCK:
@@ -404,9 +415,6 @@ def default() -> Backend:
 
 
 def _choose() -> Backend:
-    wanted = os.environ.get("QCCHAIN_GM_BACKEND", "").strip()
-    if wanted:
-        return load(wanted)
     names = available()
     if not names:
         raise OSError("no SM2-capable native library found (need tongsuopy or OpenSSL 3 with SM2)")

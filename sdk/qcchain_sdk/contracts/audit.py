@@ -28,9 +28,10 @@ from typing import Any, Callable, Protocol
 from qcchain_core.canonical import canonical_json
 from qcchain_core.errors import CryptoError
 from qcchain_core.gm import SM2PrivateKey, SM2PublicKey, sm3
+from qcchain_core.thresholds import UnknownRule, threshold_met
 
 from .records import decrypt_view, verify_view
-from .sharing import verify_trail
+from .sharing import check_trail
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,11 @@ class AuditClient:
         """Grants visible to the caller (all of them for a supervisory role)."""
         return self._eval("sharing:list_grants", "")  # type: ignore[no-any-return]
 
+    def governance_rules(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The current ``governance`` policy's operation thresholds and the member records."""
+        policy = self._eval("governance:policy", "governance")
+        return dict(policy["document"]["operations"]), list(self._eval("governance:members"))
+
     def key(self, key_id: str) -> dict[str, Any] | None:
         """The registered key record (cached), or None if it cannot be read."""
         if key_id not in self._keys:
@@ -161,30 +167,54 @@ def verify_key_record(record: dict[str, Any] | None, key_id: str) -> tuple[SM2Pu
 
 
 def verify_proposal(entry: dict[str, Any], keys: Callable[[str], SM2PublicKey | None],
-                    key_owner: Callable[[str], str | None]) -> tuple[int, list[str]]:
-    """Re-verify a lifecycle-log entry: id = SM3(body), every signature. Returns (signatures checked, problems)."""
+                    key_owner: Callable[[str], str | None], spec: dict[str, Any] | None = None,
+                    members: list[dict[str, Any]] | None = None) -> tuple[int, list[str]]:
+    """Re-verify a lifecycle-log entry. Returns (signatures verified, problems); never raises.
+
+    Checks: id = SM3(canonical body); every signature verifies under a key registered to the signing org;
+    the counted signers all have such a verified signature; and, for an executed proposal when the
+    operation's threshold ``spec`` and the ``members`` are given, that the counted signers meet it
+    (:func:`qcchain_core.thresholds.threshold_met`; judged against the policy and members passed in).
+    """
     pid = entry["proposal_id"]
     problems = []
     body = canonical_json(entry["body"])
     if sm3(body).hex() != pid:
         problems.append(f"proposal {pid[:16]}...: id is not the SM3 of its canonical body")
+    verified: set[str] = set()
     checked = 0
     for sig in entry["signatures"]:
         public = keys(sig["key_id"])
         if public is None:
             problems.append(f"proposal {pid[:16]}...: signer key of {sig['msp_id']} unknown")
             continue
-        checked += 1
-        if key_owner(sig["key_id"]) != sig["msp_id"]:
+        own = key_owner(sig["key_id"]) == sig["msp_id"]
+        if not own:
             problems.append(f"proposal {pid[:16]}...: key of the {sig['msp_id']} signature belongs to another org")
         try:
             public.verify(bytes.fromhex(sig["signature"]), body)
-        except (CryptoError, ValueError):
+        except (CryptoError, ValueError, TypeError):
             problems.append(f"proposal {pid[:16]}... ({entry['operation']}): SM2 signature of {sig['msp_id']} does not verify")
-    signed = {s["msp_id"] for s in entry["signatures"]}
-    if not set(entry.get("counted_signers") or []) <= signed:
-        problems.append(f"proposal {pid[:16]}...: counted signers without a stored signature")
+            continue
+        checked += 1
+        if own:
+            verified.add(sig["msp_id"])
+    counted = set(entry.get("counted_signers") or [])
+    if not counted <= verified:
+        problems.append(f"proposal {pid[:16]}...: counted signers without a verified signature: {', '.join(sorted(counted - verified))}")
+    problems += _threshold_problems(entry, counted & verified, spec, members)
     return checked, problems
+
+
+def _threshold_problems(entry: dict[str, Any], signers: set[str], spec: dict[str, Any] | None,
+                        members: list[dict[str, Any]] | None) -> list[str]:
+    if entry.get("status") != "executed" or spec is None or members is None:
+        return []
+    try:
+        met, why = threshold_met(spec, members, signers)
+    except UnknownRule as exc:
+        return [f"proposal {entry['proposal_id'][:16]}...: {exc}"]
+    return [] if met else [f"proposal {entry['proposal_id'][:16]}... ({entry['operation']}) executed under threshold: {why}"]
 
 
 def verify_history(versions: list[dict[str, Any]], keys: Callable[[str], SM2PublicKey | None],
@@ -279,8 +309,9 @@ def audit_channel(client: AuditClient, decrypt_key: SM2PrivateKey | None = None,
     for event in events:
         if event["kind"] == "key_registered":
             book.get(event["key_id"])
+    operations, members = client.governance_rules()
     for entry in report.proposals:
-        checked, problems = verify_proposal(entry, book.get, book.owner)
+        checked, problems = verify_proposal(entry, book.get, book.owner, operations.get(entry["operation"]), members)
         report.checked["sm2_signatures"] += checked
         report.checked["sm3_digests"] += 1
         report.problems += problems
@@ -304,8 +335,9 @@ def _audit_sharing(client: AuditClient, book: KeyBook, report: AuditReport, reco
     report.grants = client.grants()
     for grant in report.grants:
         keys = {step["key_id"]: book.get(step["key_id"]) for step in grant.get("trail", [])}
-        report.problems += [f"grant {grant['grant_id']}: {p}" for p in verify_trail(grant, {k: v for k, v in keys.items() if v})]
-        report.checked["sm2_signatures"] += sum(1 for v in keys.values() if v)
+        verified, problems = check_trail(grant, {k: v for k, v in keys.items() if v}, book.owner)
+        report.problems += [f"grant {grant['grant_id']}: {p}" for p in problems]
+        report.checked["sm2_signatures"] += verified
     for record_id in record_ids:
         report.accesses[record_id] = client.access_log(record_id)
 

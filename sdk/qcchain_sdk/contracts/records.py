@@ -21,7 +21,13 @@ from qcchain_core.gm import SM2PrivateKey, SM2PublicKey, sm3, sm4_gcm_decrypt, s
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BuiltRecord", "build_record", "verify_view", "decrypt_view", "RecordsClient", "l3_recipients"]
+__all__ = ["BuiltRecord", "build_record", "verify_view", "decrypt_view", "RecordsClient", "l3_recipients", "DEFAULT_CHANNEL"]
+
+#: The consortium-wide channel (``network/consortium.yaml``); per-org channels must pass ``channel=``.
+DEFAULT_CHANNEL = "qcchannel"
+#: The signed envelope fields (same as ``qcchain_contracts.records.ENVELOPE_FIELDS``).
+ENVELOPE_FIELDS = ("record_id", "category", "equipment_code", "stage", "owner_msp", "bus_type", "version", "grade",
+                   "digest", "exec_type", "receiver_role", "key_id", "ciphertext_digest", "channel")
 
 
 @dataclass
@@ -43,13 +49,14 @@ def build_record(
     *, record_id: str, category: str, equipment_code: str, stage: str, owner_msp: str, grade: str,
     signing_key: SM2PrivateKey, payload: dict[str, Any] | None = None, original: bytes | None = None,
     bus_type: str = "I", version: int = 1, exec_type: str = "publish", receiver_role: str = "",
-    recipients: dict[str, SM2PublicKey] | None = None,
+    recipients: dict[str, SM2PublicKey] | None = None, channel: str = DEFAULT_CHANNEL,
 ) -> BuiltRecord:
     """Build and sign a record write.
 
     ``grade`` picks the placement: L1/L2 send ``payload`` in clear; L3 encrypts ``payload`` and wraps the
     data key for every ``recipients`` org (MSP id -> its registered encryption key); L4 sends only the
-    SM3 digest of ``original`` (the bytes kept off chain).
+    SM3 digest of ``original`` (the bytes kept off chain). ``channel`` is signed into the envelope so the
+    signature cannot be replayed on another channel (the chaincode checks it equals its channel).
 
     Raises:
         ValueError: missing payload/original/recipients for the grade.
@@ -79,7 +86,7 @@ def build_record(
         "record_id": record_id, "category": category, "equipment_code": equipment_code, "stage": stage,
         "owner_msp": owner_msp, "bus_type": bus_type, "version": version, "grade": grade, "digest": digest,
         "exec_type": exec_type, "receiver_role": receiver_role, "key_id": signing_key.public_key().key_id(),
-        "ciphertext_digest": cipher_digest,
+        "ciphertext_digest": cipher_digest, "channel": channel,
     }
     signature = signing_key.sign(canonical_json(envelope)).hex()
     return BuiltRecord(envelope, signature, sent if bus_type != "D" else {}, transient, data_key)
@@ -87,9 +94,7 @@ def build_record(
 
 def envelope_of(view: dict[str, Any]) -> dict[str, Any]:
     """The signed envelope fields of a stored record view."""
-    fields = ("record_id", "category", "equipment_code", "stage", "owner_msp", "bus_type", "version", "grade",
-              "digest", "exec_type", "receiver_role", "key_id", "ciphertext_digest")
-    return {name: view[name] for name in fields}
+    return {name: view[name] for name in ENVELOPE_FIELDS}
 
 
 def verify_view(view: dict[str, Any], public_key: SM2PublicKey) -> list[str]:

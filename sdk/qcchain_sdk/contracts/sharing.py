@@ -23,7 +23,7 @@ from .grading import ContractLike
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SharingClient", "wrap_data_key", "unwrap_data_key", "verify_trail"]
+__all__ = ["SharingClient", "wrap_data_key", "unwrap_data_key", "verify_trail", "check_trail"]
 
 Sign = Callable[[bytes], bytes]
 
@@ -45,19 +45,108 @@ def unwrap_data_key(item: dict[str, Any], private_key: SM2PrivateKey) -> bytes:
     return private_key.decrypt(base64.b64decode(item["wrapped_key"], validate=True))
 
 
-def verify_trail(grant: dict[str, Any], public_keys: dict[str, SM2PublicKey]) -> list[str]:
-    """Re-verify every signed step of a grant; return the problems (empty: all good)."""
+KeyOwner = Callable[[str], str | None]
+
+#: action -> (status after it or None, statuses it may follow), as the chaincode's sharing rules apply them.
+_DECISIONS: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "approve": ("approved", ("requested",)), "reject": ("rejected", ("requested",)),
+    "revoke": ("revoked", ("requested", "approved")), "add_keys": (None, ("approved",))}
+_TERM_FIELDS = ("scope", "max_grade", "purpose", "expires_at", "max_uses")
+
+
+def _label(index: int, step: dict[str, Any]) -> str:
+    return f"step {index} ({step.get('action')})"
+
+
+def _step_problems(grant: dict[str, Any], index: int, step: dict[str, Any], key_owner: KeyOwner | None) -> list[str]:
+    """What binds a step to this grant: its body's action, grant id and channel; the signing key's org."""
+    body, label, problems = step.get("body") or {}, _label(index, step), []
+    if body.get("action") != step.get("action"):
+        problems.append(f"{label}: signed body is for action {body.get('action')!r}")
+    if body.get("grant_id") != grant.get("grant_id"):
+        problems.append(f"{label}: signed body is for grant {body.get('grant_id')!r}")
+    if body.get("channel") != grant.get("channel"):
+        problems.append(f"{label}: signed body is for channel {body.get('channel')!r}, not {grant.get('channel')!r}")
+    if key_owner is not None:
+        owner = key_owner(str(step.get("key_id", "")))
+        if owner is not None and owner != step.get("msp"):
+            problems.append(f"{label}: signing key belongs to {owner}, not {step.get('msp')}")
+    return problems
+
+
+def _first_state(step: dict[str, Any]) -> dict[str, Any] | None:
+    """The grant a ``request`` or ``grant`` step creates (None for any other action)."""
+    body, msp = step["body"], step.get("msp")
+    terms = {name: body.get(name) for name in _TERM_FIELDS}
+    if step.get("action") == "request":
+        return {"owner_msp": body.get("owner_msp"), "grantee_msp": msp, **terms, "status": "requested",
+                "decided_by": None, "reason": ""}
+    if step.get("action") == "grant":
+        return {"owner_msp": msp, "grantee_msp": body.get("grantee_msp"), **terms, "status": "approved",
+                "decided_by": msp, "reason": ""}
+    return None
+
+
+def _replay(trail: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, list[str]]:
+    """The grant's state as the signed steps make it, and the steps that could not have happened."""
+    if not trail:
+        return None, ["grant has no signed steps"]
+    state = _first_state(trail[0])
+    if state is None:
+        return None, [f"{_label(0, trail[0])}: a grant starts with request or grant"]
     problems = []
-    for index, step in enumerate(grant.get("trail", [])):
+    for index, step in enumerate(trail[1:], start=1):
+        action, msp = step.get("action"), step.get("msp")
+        if action not in _DECISIONS:
+            problems.append(f"{_label(index, step)}: cannot follow the first step")
+            continue
+        after, before = _DECISIONS[action]
+        deciders = (state["owner_msp"], state["grantee_msp"]) if action == "revoke" else (state["owner_msp"],)
+        if msp not in deciders:
+            problems.append(f"{_label(index, step)}: {msp} may not {action} this grant")
+        if state["status"] not in before:
+            problems.append(f"{_label(index, step)}: grant was {state['status']}, {action} needs {' or '.join(before)}")
+        if after is not None:
+            state.update(status=after, decided_by=msp, reason=step["body"].get("reason", ""))
+    return state, problems
+
+
+def check_trail(grant: dict[str, Any], public_keys: dict[str, SM2PublicKey],
+                key_owner: KeyOwner | None = None) -> tuple[int, list[str]]:
+    """Re-verify a grant against its signed trail. Returns (signatures verified, problems); never raises.
+
+    Every step's SM2 signature must verify under its key (and, given ``key_owner``, that key must be
+    registered to the step's org); every step must name this grant and channel. When all signatures
+    verify, the trail is replayed and the grant's parties, terms, status, decider and reason must be the
+    ones the signed steps produce (so an edited status or ``max_grade`` is flagged).
+    """
+    trail = list(grant.get("trail") or [])
+    problems: list[str] = []
+    verified = 0
+    for index, step in enumerate(trail):
+        problems += _step_problems(grant, index, step, key_owner)
         key = public_keys.get(step.get("key_id", ""))
         if key is None:
-            problems.append(f"step {index} ({step.get('action')}): unknown key {str(step.get('key_id'))[:16]}...")
+            problems.append(f"{_label(index, step)}: unknown key {str(step.get('key_id'))[:16]}...")
             continue
         try:
             key.verify(bytes.fromhex(step["signature"]), canonical_json(step["body"]))
-        except (CryptoError, ValueError, KeyError):
-            problems.append(f"step {index} ({step.get('action')}): signature does not verify")
-    return problems
+            verified += 1
+        except (CryptoError, ValueError, KeyError, TypeError):
+            problems.append(f"{_label(index, step)}: signature does not verify")
+    if verified == len(trail):
+        expected, replay_problems = _replay(trail)
+        problems += replay_problems
+        for name, value in (expected or {}).items():
+            if grant.get(name) != value:
+                problems.append(f"{name} is {grant.get(name)!r} but the signed steps give {value!r}")
+    return verified, problems
+
+
+def verify_trail(grant: dict[str, Any], public_keys: dict[str, SM2PublicKey],
+                 key_owner: KeyOwner | None = None) -> list[str]:
+    """The problems :func:`check_trail` finds in a grant (empty: all good)."""
+    return check_trail(grant, public_keys, key_owner)[1]
 
 
 class SharingClient:

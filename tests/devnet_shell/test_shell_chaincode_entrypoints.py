@@ -1,0 +1,64 @@
+"""The chaincode processes the devnet starts: process-wide settings belong to their entry points.
+
+``qcchain_shim.server.serve`` is a library call and must leave the garbage collector alone; the entry
+points (``python -m qcchain_contracts`` and ``python -m qcchain_shim.example``) tune it and pick the
+SM2 backend from ``QCCHAIN_GM_BACKEND``.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import qcchain_shim.server as server
+from qcchain_core import gm
+from qcchain_core.gm import _native
+
+
+@pytest.fixture(autouse=True)
+def _restore_process_state() -> Iterator[None]:
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+    gm.set_backend(None)
+
+
+async def _no_serving(_server: Any) -> None:
+    return None
+
+
+def test_serve_leaves_the_garbage_collector_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server, "_serve_until_signal", _no_serving)
+    gc.set_threshold(700, 10, 10)
+    frozen = gc.get_freeze_count()
+    from qcchain_shim.example import KVContract
+    server.serve([KVContract()], server.ServerConfig("cc:1", "127.0.0.1:0"))
+    assert gc.get_threshold() == (700, 10, 10)
+    assert gc.get_freeze_count() == frozen
+
+
+def test_example_main_tunes_gc_and_picks_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qcchain_shim import example
+    seen: list[tuple[tuple[int, int, int], str]] = []
+    monkeypatch.setattr(server, "serve", lambda contracts: seen.append((gc.get_threshold(),
+                                                                        _native.default().name)))
+    wanted = _native.available()[-1]
+    monkeypatch.setenv("QCCHAIN_GM_BACKEND", wanted)
+    gc.set_threshold(700, 10, 10)
+    example.main()
+    assert seen == [((50_000, 20, 20), wanted)]
+
+
+def test_contracts_main_refuses_an_unknown_backend(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from qcchain_contracts.__main__ import main
+    monkeypatch.setenv("CHAINCODE_ID", "qcchain_1.0:" + "ab" * 32)
+    monkeypatch.setenv("CHAINCODE_SERVER_ADDRESS", "127.0.0.1:0")
+    monkeypatch.setenv("QCCHAIN_GM_BACKEND", "nope")
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2 and "'nope' is not available" in capsys.readouterr().err
