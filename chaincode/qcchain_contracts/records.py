@@ -177,7 +177,16 @@ def _l3_value(ctx: Context, env: dict[str, Any], policy: dict[str, Any]) -> byte
     return canonical_json({"ciphertext": ciphertext.hex(), "wrapped_keys": wrapped})
 
 
-def _place(ctx: Context, env: dict[str, Any], payload: dict, policy: dict[str, Any]) -> dict[str, Any]:
+def _place(ctx: Context, env: dict[str, Any], payload: dict, policy: dict[str, Any],
+           prev: dict[str, Any] | None) -> dict[str, Any]:
+    """Check and place the payload by the grade's placement; returns the placement fields of the metadata.
+
+    Private data of the previous version is deleted when the record is deleted or leaves
+    ``private_encrypted`` (decided from the previous placement, not the new one).
+
+    Raises:
+        InvalidInput: payload given where none is taken, too large, schema violation, digest mismatch.
+    """
     from .grading import placement_of
     from .schemas import validate_payload
 
@@ -186,9 +195,10 @@ def _place(ctx: Context, env: dict[str, Any], payload: dict, policy: dict[str, A
     if env["bus_type"] == "D" or placement != "world_state":
         if payload:
             raise InvalidInput(f"a {placement} record (or a delete) takes no payload argument")
+    was_private = prev is not None and prev.get("placement") == "private_encrypted"
+    if was_private and (env["bus_type"] == "D" or placement != "private_encrypted"):
+        ctx.stub.del_private_data(COLLECTION, env["record_id"])
     if env["bus_type"] == "D":
-        if placement == "private_encrypted":
-            ctx.stub.del_private_data(COLLECTION, env["record_id"])
         return extra
     if placement == "world_state":
         size = len(canonical_json(payload))
@@ -201,6 +211,19 @@ def _place(ctx: Context, env: dict[str, Any], payload: dict, policy: dict[str, A
     elif placement == "private_encrypted":
         ctx.stub.put_private_data(COLLECTION, env["record_id"], _l3_value(ctx, env, policy))
     return extra
+
+
+def _write_indexes(ctx: Context, env: dict[str, Any], prev: dict[str, Any] | None) -> None:
+    """Index an insert; on an update, move every index entry whose value changed (the stage may)."""
+    if env["bus_type"] == "D":
+        return
+    for index, field in INDEXES.items():
+        if prev is not None and prev[field] == env[field]:
+            continue
+        if prev is not None:
+            ctx.stub.del_state(ctx.stub.create_composite_key("rec.idx", [index, prev[field], env["record_id"]]))
+        key = ctx.stub.create_composite_key("rec.idx", [index, env[field], env["record_id"]])
+        ctx.stub.put_state(key, env["record_id"].encode("utf-8"))
 
 
 def submit_record(ctx: Context, envelope: Any, signature: str, payload: Any) -> dict[str, Any]:
@@ -227,14 +250,11 @@ def submit_record(ctx: Context, envelope: Any, signature: str, payload: Any) -> 
     _check_history(env, prev, msp)
     policy = _check_grade(ctx, env, role, prev)
     sig_key = _check_signature(ctx, env, signature, msp)
-    meta = {**env, **_place(ctx, env, payload, policy), "signature": signature, "submitter_id": ctx.client_identity.id,
+    meta = {**env, **_place(ctx, env, payload, policy, prev), "signature": signature, "submitter_id": ctx.client_identity.id,
             "tx_id": ctx.stub.get_tx_id(), "at": tx_time(ctx), "deleted": env["bus_type"] == "D"}
     put_json(ctx.stub, record_key(ctx.stub, env["record_id"]), meta)
     ctx.stub.put_state(sig_key, env["record_id"].encode("utf-8"))
-    if env["bus_type"] == "I":
-        for index, field in INDEXES.items():
-            key = ctx.stub.create_composite_key("rec.idx", [index, env[field], env["record_id"]])
-            ctx.stub.put_state(key, env["record_id"].encode("utf-8"))
+    _write_indexes(ctx, env, prev)
     record_event(ctx, "record", {"record_id": env["record_id"], "version": env["version"], "bus_type": env["bus_type"],
                                  "grade": env["grade"], "category": env["category"]})
     meta.pop("payload", None)

@@ -192,19 +192,14 @@ class _Named:
 
 
 def verify_read(ctx: click.Context, view: dict[str, Any]) -> list[str]:
-    """Re-verify a record view against the submitter's registered key (SM3 of it = key id)."""
-    from qcchain_sdk.contracts.audit import verify_key_record
-    from qcchain_sdk.contracts.records import verify_view
+    """Re-verify a record view against the submitter's registered key: key id = SM3 of it, the key is the
+    owner org's, signature and digests hold. Only a 404 from ``keys:get`` means "not registered"; any other
+    read failure is reported as an error by ``sdk_call``."""
+    from qcchain_sdk.contracts.verify import read_key_record, verify_record_view
 
     base = connect_contract(ctx)
-    try:
-        record = json.loads(base.evaluate_transaction("keys:get", view["key_id"]))
-    except Exception:  # noqa: BLE001 - an unreadable key is a finding
-        record = None
-    public, problems = verify_key_record(record, view["key_id"])
-    if public is not None:
-        problems += verify_view(view, public)
-    return problems
+    record = sdk_call(lambda: read_key_record(base, view["key_id"]))
+    return verify_record_view(view, record)
 
 
 @records.command()

@@ -46,7 +46,7 @@ def find_binary(name: str, fabric_bin: str | None = None, where: FabricLocations
         candidate = Path(fabric_bin) / name
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate.resolve()
-    found = shutil.which(name, path=where.search_path or os.defpath) if where.search_path else None
+    found = shutil.which(name, path=where.search_path or os.defpath)
     if found:
         return Path(found).resolve()
     place = f"FABRIC_BIN={fabric_bin}" if fabric_bin else "FABRIC_BIN (unset)"

@@ -44,7 +44,8 @@ def test_shipped_policy_is_valid_and_matches_the_schemas() -> None:
         ("risk_point", "using_unit", "maintenance_unit", "share", "L3"),
         ("risk_point", "maintenance_unit", "regulator", "report", "L3"),
         ("risk_picture", "using_unit", None, "publish", "L1"),
-        ("equipment", "regulator", "using_unit", "share", "L3"),
+        ("equipment", "regulator", "using_unit", "share", "L1"),  # registry basics stay public
+        ("key_regulator", "regulator", None, "publish", "L2"),
     ],
 )
 def test_default_grades(category: str, sender: str, receiver: str | None, exec_type: str, grade: str) -> None:

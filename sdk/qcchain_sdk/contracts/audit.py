@@ -8,11 +8,12 @@ the channel timeline, every record's history, every grant and access log — and
 
 * SM2 key records: ``key_id`` is the SM3 of the registered public key;
 * proposals: ``proposal_id`` is the SM3 of the canonical body; every org's SM2 signature verifies under
-  that org's key; the counted signers signed;
+  that org's key; the counted signers have verified signatures and meet the operation's threshold;
 * record versions: the submitter's SM2 signature over the envelope verifies under the key named in it,
   and the key belongs to the record's owner; visible payloads / ciphertexts match their SM3 digests;
   L3 payloads the auditor can unwrap are decrypted and compared with the signed digest;
-* grants: every signed step of the trail verifies.
+* grants: every signed step of the trail verifies under a key of the step's org and names this grant
+  and channel; the grant's parties, terms, status and decider are the ones its signed steps produce.
 
 Anything that does not hold becomes a problem in the :class:`AuditReport` (never an exception), so one
 tampered item does not hide the others. Nothing here logs payloads or keys.
@@ -30,13 +31,15 @@ from qcchain_core.errors import CryptoError
 from qcchain_core.gm import SM2PrivateKey, SM2PublicKey, sm3
 from qcchain_core.thresholds import UnknownRule, threshold_met
 
-from .records import decrypt_view, verify_view
+from ..errors import EvaluateError
+from .records import decrypt_view
 from .sharing import check_trail
+from .verify import read_key_record, verify_key_record, verify_record_view, verify_signed_view
 
 log = logging.getLogger(__name__)
 
 __all__ = ["AuditClient", "AuditReport", "TimelineRow", "TxLocation", "audit_channel", "verify_key_record",
-           "verify_proposal", "verify_history", "format_timeline", "KeyBook", "timeline_rows"]
+           "verify_proposal", "verify_history", "verify_record_view", "format_timeline", "KeyBook", "timeline_rows"]
 
 END_OF_TIME = 10**12
 
@@ -91,6 +94,15 @@ class AuditReport:
                 "timeline": [row.__dict__ for row in self.timeline]}
 
 
+#: What qscc answers (status 500) for a transaction id it has not indexed: Fabric's blkstorage messages.
+_QSCC_MISSING = ("Entry not found in index", "no such transaction ID")
+
+
+def _qscc_not_found(exc: EvaluateError) -> bool:
+    texts = [exc.message, *(d.message for d in exc.details)]
+    return any(marker in text for text in texts for marker in _QSCC_MISSING)
+
+
 class AuditClient:
     """Read-only auditor view of one channel. Gateway errors propagate unchanged (``qcchain_sdk.errors``)."""
 
@@ -127,17 +139,21 @@ class AuditClient:
         return dict(policy["document"]["operations"]), list(self._eval("governance:members"))
 
     def key(self, key_id: str) -> dict[str, Any] | None:
-        """The registered key record (cached), or None if it cannot be read."""
+        """The registered key record (cached), or None if the chaincode says it is not registered (404).
+
+        Raises:
+            qcchain_sdk.errors.EvaluateError: the read failed for another reason.
+        """
         if key_id not in self._keys:
-            try:
-                self._keys[key_id] = self._eval("keys:get", key_id)
-            except Exception:  # noqa: BLE001 - an unknown key is a finding, not a crash
-                log.info("key %s cannot be read", key_id[:16])
-                self._keys[key_id] = None
+            self._keys[key_id] = read_key_record(self.contract, key_id)
         return self._keys[key_id]
 
     def locate(self, tx_id: str) -> TxLocation | None:
-        """Block number and validation code of ``tx_id`` via qscc; None without qscc or if not found."""
+        """Block number and validation code of ``tx_id`` via qscc; None without qscc or if qscc has no such tx.
+
+        Raises:
+            qcchain_sdk.errors.EvaluateError: qscc failed for another reason (denied, unreachable, ...).
+        """
         if self.qscc is None or not tx_id:
             return None
         from fabric_protos.common import common_pb2
@@ -147,23 +163,12 @@ class AuditClient:
             block = common_pb2.Block.FromString(self.qscc.evaluate_transaction("GetBlockByTxID", self.channel, tx_id))
             processed = transaction_pb2.ProcessedTransaction.FromString(
                 self.qscc.evaluate_transaction("GetTransactionByID", self.channel, tx_id))
-        except Exception:  # noqa: BLE001 - reported as "no block" by the caller
+        except EvaluateError as exc:
+            if not _qscc_not_found(exc):
+                raise
             log.info("qscc cannot locate transaction %s", tx_id[:16])
             return None
         return TxLocation(block.header.number, processed.validationCode)
-
-
-def verify_key_record(record: dict[str, Any] | None, key_id: str) -> tuple[SM2PublicKey | None, list[str]]:
-    """The public key of a key record, after checking that ``key_id`` is the SM3 of it."""
-    if record is None:
-        return None, [f"SM2 key {key_id[:16]}... is not registered on chain"]
-    try:
-        public = SM2PublicKey.from_pem(record["public_key_pem"].encode("ascii"))
-    except (CryptoError, ValueError, KeyError) as exc:
-        return None, [f"SM2 key {key_id[:16]}...: stored public key is unreadable ({exc})"]
-    if public.key_id() != key_id or record.get("key_id") != key_id:
-        return None, [f"SM2 key {key_id[:16]}...: key id is not the SM3 of the stored public key"]
-    return public, []
 
 
 def verify_proposal(entry: dict[str, Any], keys: Callable[[str], SM2PublicKey | None],
@@ -234,9 +239,7 @@ def verify_history(versions: list[dict[str, Any]], keys: Callable[[str], SM2Publ
         if public is None:
             problems.append(f"{view['record_id']} v{view['version']}: submitter key unknown")
             continue
-        if key_owner(view["key_id"]) != view["owner_msp"]:
-            problems.append(f"{view['record_id']} v{view['version']}: signing key is not the owner's")
-        problems += verify_view(view, public)
+        problems += verify_signed_view(view, public, key_owner(view["key_id"]))
         sigs += 1
         digests += int("payload" in view) + int(bool(view.get("ciphertext")))
         wrapped = (view.get("wrapped_key") or {}).get("wrapped") if isinstance(view.get("wrapped_key"), dict) else None

@@ -1,0 +1,87 @@
+"""Re-verification of what a client reads, shared by the auditor and the CLI.
+
+* :func:`is_not_found` — whether an evaluate failure is the chaincode's "404 not found" (and nothing else);
+* :func:`read_key_record` — a registered SM2 key record, or None only when the chain says it does not exist;
+* :func:`verify_key_record` — the key's id must be the SM3 of its public key;
+* :func:`verify_signed_view` / :func:`verify_record_view` — a record version's SM2 signature and SM3 digests
+  hold AND the signing key is registered to the record's owner org.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any, Protocol
+
+from qcchain_core.errors import CryptoError
+from qcchain_core.gm import SM2PublicKey
+
+from ..errors import EvaluateError
+from .records import verify_view
+
+log = logging.getLogger(__name__)
+
+__all__ = ["is_not_found", "read_key_record", "verify_key_record", "verify_signed_view", "verify_record_view"]
+
+#: How the Gateway reports a chaincode error response with status 404 (FABRIC-NOTES: "chaincode response <status>, <msg>").
+_NOT_FOUND = re.compile(r"chaincode response 404\b")
+
+
+class Evaluator(Protocol):
+    """Anything with ``evaluate_transaction`` (a Gateway ``Contract`` or a test double)."""
+
+    def evaluate_transaction(self, name: str, *args: str | bytes) -> bytes: ...
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """True only for an :class:`~qcchain_sdk.errors.EvaluateError` whose chaincode response has status 404."""
+    if not isinstance(exc, EvaluateError):
+        return False
+    return any(_NOT_FOUND.search(text) for text in [exc.message, *(d.message for d in exc.details)])
+
+
+def read_key_record(contract: Evaluator, key_id: str) -> dict[str, Any] | None:
+    """The ``keys:get`` record of ``key_id``, or None if the chaincode answers 404 (not registered).
+
+    Raises:
+        qcchain_sdk.errors.EvaluateError: any other evaluate failure (unreachable peer, denied, ...).
+        ValueError: the answer is not JSON.
+    """
+    try:
+        return json.loads(contract.evaluate_transaction("keys:get", key_id))  # type: ignore[no-any-return]
+    except EvaluateError as exc:
+        if is_not_found(exc):
+            log.info("SM2 key %s is not registered", key_id[:16])
+            return None
+        raise
+
+
+def verify_key_record(record: dict[str, Any] | None, key_id: str) -> tuple[SM2PublicKey | None, list[str]]:
+    """The public key of a key record, after checking that ``key_id`` is the SM3 of it."""
+    if record is None:
+        return None, [f"SM2 key {key_id[:16]}... is not registered on chain"]
+    try:
+        public = SM2PublicKey.from_pem(record["public_key_pem"].encode("ascii"))
+    except (CryptoError, ValueError, KeyError, AttributeError) as exc:
+        return None, [f"SM2 key {key_id[:16]}...: stored public key is unreadable ({exc})"]
+    if public.key_id() != key_id or record.get("key_id") != key_id:
+        return None, [f"SM2 key {key_id[:16]}...: key id is not the SM3 of the stored public key"]
+    return public, []
+
+
+def verify_signed_view(view: dict[str, Any], public: SM2PublicKey, key_msp: str | None) -> list[str]:
+    """Problems of a record view whose signing key is ``public``, registered to ``key_msp``."""
+    problems = []
+    if key_msp != view.get("owner_msp"):
+        problems.append(f"{view['record_id']} v{view['version']}: signing key is not the owner's "
+                        f"(it is registered to {key_msp}, the record is {view.get('owner_msp')}'s)")
+    return problems + verify_view(view, public)
+
+
+def verify_record_view(view: dict[str, Any], key_record: dict[str, Any] | None) -> list[str]:
+    """Re-verify a record view against the key record named in it (None: not registered); [] = all good."""
+    public, problems = verify_key_record(key_record, view["key_id"])
+    if public is None:
+        return problems
+    return verify_signed_view(view, public, (key_record or {}).get("msp_id"))
