@@ -58,7 +58,7 @@ KEY_TYPES: dict[str, str] = {
     "rec.sig": "used record signatures [sm3(signature)]",
 }
 
-_ADMIN_ATTRIBUTES = ("hf.Type", "role")
+_ADMIN_ATTRIBUTE = "hf.Type"  # reserved Fabric CA attribute; no free-form ones
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -83,7 +83,9 @@ def caller_is_admin(ctx: Any) -> bool:
     """True if the creator's certificate says it is an org admin.
 
     Fabric marks admins with NodeOU ``OU=admin`` in the certificate subject (cryptogen and Fabric CA
-    with NodeOUs enabled); Fabric CA identities may also carry the attribute ``hf.Type=admin``.
+    with NodeOUs enabled); Fabric CA identities may also carry its reserved attribute ``hf.Type=admin``
+    (set by the CA, not by the enrollee). Free-form attributes such as ``role=admin`` are NOT accepted:
+    any registrar may put them in a certificate.
     """
     identity = ctx.client_identity
     cert = getattr(identity, "certificate", None)
@@ -92,7 +94,7 @@ def caller_is_admin(ctx: Any) -> bool:
     ous = [attr.value for attr in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]
     if any(str(ou).lower() == "admin" for ou in ous):
         return True
-    return any((identity.get_attribute(name) or "").lower() == "admin" for name in _ADMIN_ATTRIBUTES)
+    return (identity.get_attribute(_ADMIN_ATTRIBUTE) or "").lower() == "admin"
 
 
 def require_admin(ctx: Any, what: str) -> str:
@@ -171,7 +173,7 @@ def require_str(value: Any, name: str, max_len: int = 256, pattern: re.Pattern[s
     if len(value) > max_len:
         raise InvalidInput(f"{name} is longer than {max_len} characters")
     if pattern is not None and not pattern.match(value):
-        raise InvalidInput(f"{name} {value!r} does not match {pattern.pattern}")
+        raise InvalidInput(f"{name} does not match {pattern.pattern}")
     return value
 
 

@@ -65,12 +65,12 @@ def validate_credit_code(code: Any) -> str:
         InvalidInput: wrong length, characters outside the code set (no I, O, S, V, Z), or a wrong check.
     """
     if not isinstance(code, str) or len(code) != 18:
-        raise InvalidInput(f"credit_code {code!r} must be 18 characters (GB 32100)")
+        raise InvalidInput("credit_code must be 18 characters (GB 32100)")
     if not _CREDIT.match(code):
-        raise InvalidInput(f"credit_code {code!r} has characters outside the GB 32100 code set or a non-numeric area code")
+        raise InvalidInput("credit_code has characters outside the GB 32100 code set or a non-numeric area code")
     expected = credit_check_char(code[:17])
     if code[17] != expected:
-        raise InvalidInput(f"credit_code {code!r} has check character {code[17]!r}, expected {expected!r}")
+        raise InvalidInput("credit_code has a wrong check character (GB 32100)")
     return code
 
 

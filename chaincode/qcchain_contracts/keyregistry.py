@@ -21,7 +21,7 @@ from typing import Any
 
 from qcchain_shim import Context, Contract, transaction
 
-from qcchain_core.canonical import canonical_json
+from qcchain_core.messages import registration_message
 
 from .common import caller_cert_fingerprint, get_json, put_json, record_event, require_admin, require_int, tx_time
 from .errors import Conflict, Forbidden, InvalidInput, InvalidSignatureError, NotFound
@@ -122,21 +122,6 @@ def org_encryption_key(ctx: Any, msp_id: str) -> dict[str, Any]:
     if best is None:
         raise NotFound(f"{msp_id} has no active SM2 encryption key")
     return best
-
-
-def registration_message(msp_id: str, key_id: str, cert_sha256: str, usages: list[str], not_before: int, not_after: int) -> bytes:
-    """The canonical bytes a new key signs as proof of possession."""
-    return canonical_json(
-        {
-            "purpose": "qcchain-key-registration",
-            "msp_id": msp_id,
-            "key_id": key_id,
-            "cert_sha256": cert_sha256,
-            "usages": usages,
-            "not_before": not_before,
-            "not_after": not_after,
-        }
-    )
 
 
 def _check_usages(usages: Any) -> list[str]:

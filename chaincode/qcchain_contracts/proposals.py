@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from qcchain_core.canonical import canonical_json
+from qcchain_core.messages import proposal_id
 
 from .common import caller_msp, get_json, put_json, record_event, require_hex64, require_int, require_str, sm3_hex, tx_time
 from .errors import Conflict, Forbidden, InvalidInput, InvalidSignatureError, NotFound
@@ -34,8 +35,8 @@ _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 
 
 def proposal_id_of(body: dict[str, Any]) -> str:
-    """Hex SM3 of the canonical body."""
-    return sm3_hex(canonical_json(body))
+    """Hex SM3 of the canonical body (:func:`qcchain_core.messages.proposal_id`, shared with the SDK)."""
+    return proposal_id(body)
 
 
 def validate_body(body: Any) -> dict[str, Any]:

@@ -324,7 +324,8 @@ class Records(Contract):
 
     @transaction(evaluate=True)
     def verify_original(self, ctx: Context, record_id: str, original: bytes) -> dict:
-        """Does SM3(original) equal the digest on chain? For L4 originals kept off chain. Raises NotFound."""
+        """Does SM3(original) equal the digest on chain? For L4 originals kept off chain. Raises NotFound, Destroyed."""
+        require_serving(ctx, "records", write=False)
         meta = get_record_meta(ctx.stub, record_id)
         if meta is None:
             raise NotFound(f"record {record_id!r} does not exist")

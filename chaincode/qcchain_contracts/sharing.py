@@ -187,6 +187,12 @@ def _require_record_key(ctx: Context, grant: dict[str, Any], wrapped: list[tuple
         raise InvalidInput(f"record {record_id!r} is L3: the approval must carry its data key wrapped for {grant['grantee_msp']}")
 
 
+def _index(ctx: Context, grant: dict[str, Any]) -> None:
+    """Index a new grant by grantee and by owner (called once every check has passed)."""
+    for key_type, msp in ((BY_GRANTEE, grant["grantee_msp"]), (BY_OWNER, grant["owner_msp"])):
+        put_json(ctx.stub, ctx.stub.create_composite_key(key_type, [msp, grant["grant_id"]]), {"grant_id": grant["grant_id"]})
+
+
 def _store(ctx: Context, grant: dict[str, Any], wrapped: Sequence[tuple[str, dict[str, Any]]] = ()) -> None:
     put_json(ctx.stub, _grant_key(ctx, grant["grant_id"]), grant)
     for record_id, item in wrapped:
@@ -209,8 +215,6 @@ def _new_grant(ctx: Context, body: dict[str, Any], policy: dict[str, Any], owner
             problems.append(f"record {meta['record_id']!r} is owned by {meta['owner_msp']}, not {owner}")
     if problems:
         raise InvalidInput("grant refused by the sharing policy: " + "; ".join(problems))
-    for key_type, msp in ((BY_GRANTEE, grantee), (BY_OWNER, owner)):
-        put_json(ctx.stub, ctx.stub.create_composite_key(key_type, [msp, body["grant_id"]]), {"grant_id": body["grant_id"]})
     return rules.new_grant(body, owner, grantee, now, ctx.stub.get_channel_id())
 
 
@@ -225,6 +229,7 @@ class Sharing(Contract):
         msp, policy = _signed(ctx, "request", body, key_id, signature)
         grant = _new_grant(ctx, body, policy, body["owner_msp"], msp)
         grant = rules.signed(grant, body, msp, key_id, signature)
+        _index(ctx, grant)
         _store(ctx, grant)
         record_event(ctx, "sharing.request", {"grant_id": grant["grant_id"], "owner_msp": grant["owner_msp"]})
         return grant
@@ -237,6 +242,7 @@ class Sharing(Contract):
         grant = rules.decided(rules.signed(grant, body, msp, key_id, signature), "approved", msp, tx_time(ctx), "")
         wrapped = _check_wrapped_keys(ctx, grant, body.get("wrapped_keys", []))
         _require_record_key(ctx, grant, wrapped)
+        _index(ctx, grant)
         _store(ctx, grant, wrapped)
         record_event(ctx, "sharing.grant", {"grant_id": grant["grant_id"], "grantee_msp": grant["grantee_msp"]})
         return grant
@@ -294,17 +300,24 @@ class Sharing(Contract):
         meta = _record_meta(ctx, body["record_id"])
         if meta.get("grade") not in ("L3", "L4"):
             raise InvalidInput(f"record {meta['record_id']!r} is {meta.get('grade')}: read it with records, no access transaction")
-        put_json(ctx.stub, nonce_key, {"tx_id": ctx.stub.get_tx_id()})
         role = _gov().role_of(ctx.stub, msp)
+        grant, wrapped = None, None
         if msp == meta["owner_msp"]:
-            return {"entry": log_access(ctx, meta, body["purpose"], "owner", None), "record": meta, "wrapped_key": None}
-        if rules.supervisory_allows(policy, role, meta["grade"], body["purpose"]):
-            return {"entry": log_access(ctx, meta, body["purpose"], "supervisory", None), "record": meta, "wrapped_key": None}
-        grant = find_grant(ctx, msp, meta)
+            basis = "owner"
+        elif rules.supervisory_allows(policy, role, meta["grade"], body["purpose"]):
+            basis = "supervisory"
+        else:
+            grant = find_grant(ctx, msp, meta)
+            if grant is None:
+                raise Forbidden(f"{msp} holds no grant covering record {meta['record_id']!r} ({meta['grade']})")
+            basis = "grant"
+        # the nonce is spent only once the access is authorised (a refused call writes nothing)
+        put_json(ctx.stub, nonce_key, {"tx_id": ctx.stub.get_tx_id()})
         if grant is None:
-            raise Forbidden(f"{msp} holds no grant covering record {meta['record_id']!r} ({meta['grade']})")
+            return {"entry": log_access(ctx, meta, body["purpose"], basis, None), "record": meta, "wrapped_key": None}
         entry = consume_grant(ctx, grant, meta, body["purpose"])
-        return {"entry": entry, "record": meta, "wrapped_key": wrapped_key_for(ctx, grant, meta["record_id"])}
+        wrapped = wrapped_key_for(ctx, grant, meta["record_id"])
+        return {"entry": entry, "record": meta, "wrapped_key": wrapped}
 
     @transaction(evaluate=True)
     def get(self, ctx: Context, grant_id: str) -> dict:

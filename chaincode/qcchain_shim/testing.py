@@ -55,6 +55,9 @@ class MockStub(StubBase):
         self.history: dict[str, list[KeyModification]] = {}
         self.pending: dict[tuple[str, str], bytes | None] = {}
         self.pending_metadata: dict[tuple[str, str, str], bytes] = {}
+        # the write set (every collection, private data included) a refused invocation had buffered
+        # before it failed; discarded like on a peer, kept here so tests can detect write-before-refuse
+        self.last_writes: dict[tuple[str, str], bytes | None] = {}
         self.events: list[tuple[str, str, bytes]] = []  # (tx id, name, payload) of committed txs
         self.chaincodes: dict[str, Callable[[list[bytes]], Response]] = {}
         self._counter = 0
@@ -85,8 +88,10 @@ class MockStub(StubBase):
         self.event = None
         self.pending.clear()
         self.pending_metadata.clear()
+        self.last_writes = {}
         response = self._router(contracts).invoke(self)
         if not response.ok:
+            self.last_writes = {**self.pending, **{(c, f"{k}#meta:{m}"): v for (c, k, m), v in self.pending_metadata.items()}}
             self.pending.clear()
             self.pending_metadata.clear()
             self.event = None

@@ -83,15 +83,16 @@ class RecordsWorkload(Workload):
         self.key = SM2PrivateKey.generate()
         self.admin: tuple[Any, bytes] | None = None
         self.msp = ""
+        self.channel = ""
 
     def __getstate__(self) -> dict[str, Any]:
         """Picklable state for bench worker processes: the run id, the key (PEM) and the MSP ID (no admin)."""
-        return {"run": self.run, "key": self.key.to_pem(), "msp": self.msp}
+        return {"run": self.run, "key": self.key.to_pem(), "msp": self.msp, "channel": self.channel}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         from qcchain_core.gm import SM2PrivateKey
 
-        self.run, self.msp, self.admin = state["run"], state["msp"], None
+        self.run, self.msp, self.channel, self.admin = state["run"], state["msp"], state["channel"], None
         self.key = SM2PrivateKey.from_pem(state["key"])
 
     def use_admin(self, contract: Any, cert_pem: bytes) -> None:
@@ -108,6 +109,7 @@ class RecordsWorkload(Workload):
         if self.admin is None:
             raise ValueError("the records workload needs an org admin for its setup (use_admin)")
         admin, cert = self.admin
+        self.channel = str(getattr(admin, "channel", "") or getattr(contract, "channel", ""))
         self.msp = json.loads(admin.evaluate_transaction("governance:whoami"))["msp_id"]
         gov = GovernanceClient(_Prefixed(admin, "governance"), _Prefixed(admin, "keys"), self.msp, cert, self.key)
         if not json.loads(admin.evaluate_transaction("governance:info")):
@@ -133,7 +135,8 @@ class RecordsWorkload(Workload):
                        "productNo": f"P-{index}", "manufacturerName": "Lift Maker Co.", "manufactureDate": "2024-12-01"}
             category, grade = "equipment", "L1"
         built = build_record(record_id=rid, category=category, equipment_code="32010001", stage="inspection",
-                             owner_msp=self.msp, grade=grade, signing_key=self.key, payload=payload)
+                             owner_msp=self.msp, grade=grade, signing_key=self.key, payload=payload,
+                             **({"channel": self.channel} if self.channel else {}))
         return "records:submit", built.args()
 
     def evaluate_call(self, index: int) -> Call:

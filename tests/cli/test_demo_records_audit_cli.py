@@ -122,3 +122,46 @@ def test_bench_tx_records_workload() -> None:
     figures = json.loads(result.output.strip().splitlines()[-1])
     assert figures["workload"] == "records" and figures["committed"] == 20 and figures["failed"] == 0
     assert figures["tx_per_s"] > 0 and figures["evaluations"] == 5 and figures["submit_latency_ms"]["p95"] > 0
+
+
+def test_verify_read_checks_the_key_owner_and_only_404_means_unregistered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``records get/query`` re-verification: another org's (valid) key is a mismatch, a 404 on ``keys:get``
+    is "not registered", and any other read failure is an error, not a finding."""
+    import grpc
+
+    from qcchain_cli import records as records_cli
+    from qcchain_cli.errors import CliError
+    from qcchain_core.gm import SM2PrivateKey
+    from qcchain_sdk.contracts.records import build_record
+    from qcchain_sdk.errors import ErrorDetail, EvaluateError
+
+    key = SM2PrivateKey.generate()
+    built = build_record(record_id="EQ-9", category="equipment", equipment_code="32010009", stage="production",
+                         owner_msp="ManufacturerMSP", grade="L1", signing_key=key, payload={"ID": "EQ-9"})
+    view = {**built.envelope, "signature": built.signature, "payload": built.payload}
+    record = {"key_id": key.public_key().key_id(), "public_key_pem": key.public_key().to_pem().decode(), "msp_id": "X"}
+
+    class Keys:
+        def __init__(self, answer: Any) -> None:
+            self.answer = answer
+
+        def evaluate_transaction(self, fn: str, *args: Any) -> bytes:
+            assert fn == "keys:get" and args == (view["key_id"],)
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return json.dumps(self.answer).encode()
+
+    def failure(status: int) -> EvaluateError:
+        text = f"evaluate call to endorser returned error: chaincode response {status}, no"
+        return EvaluateError("failed", grpc.StatusCode.UNKNOWN, [ErrorDetail("peer0", "M", text)])
+
+    def verify(answer: Any) -> list[str]:
+        monkeypatch.setattr(records_cli, "connect_contract", lambda ctx: Keys(answer))
+        return records_cli.verify_read(None, view)  # type: ignore[arg-type]
+
+    assert verify(dict(record, msp_id="ManufacturerMSP")) == []
+    assert verify(dict(record, msp_id="UsingUnitMSP")) == [
+        "EQ-9 v1: signing key is not the owner's (it is registered to UsingUnitMSP, the record is ManufacturerMSP's)"]
+    assert verify(failure(404)) == [f"SM2 key {view['key_id'][:16]}... is not registered on chain"]
+    with pytest.raises(CliError, match="chaincode response 500"):
+        verify(failure(500))

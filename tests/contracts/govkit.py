@@ -125,11 +125,12 @@ class GovKit:
         return json.loads(response.payload) if response.payload else None
 
     def fails(self, fn: str, args: list[Any], contains: str, **kw: Any) -> str:
-        before = dict(self.stub.state[""])
+        before = {c: dict(t) for c, t in self.stub.state.items()}
         response = self.call(fn, args, **kw)
         assert not response.ok, f"{fn} unexpectedly succeeded"
         assert contains.lower() in response.message.lower(), response.message
-        assert self.stub.state[""] == before, "a failed transaction wrote something"
+        assert self.stub.last_writes == {}, f"{fn} wrote {sorted(self.stub.last_writes)} before refusing"
+        assert {c: dict(t) for c, t in self.stub.state.items()} == before, "a failed transaction changed state"
         return response.message
 
     def register_key(self, org: Org, usages: tuple[str, ...] = ("encrypt", "govern", "sign"), lifetime: int = 10**7,

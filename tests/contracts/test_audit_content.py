@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
 import pytest
 
 from qcchain_core.gm import SM2PrivateKey
-from qcchain_sdk.contracts.audit import verify_proposal
+from qcchain_sdk.contracts.audit import AuditClient, verify_proposal, verify_record_view
+from qcchain_sdk.contracts.verify import is_not_found, read_key_record
+from qcchain_sdk.errors import ErrorDetail, EvaluateError
 from qcchain_sdk.contracts.sharing import check_trail
 
 from govkit import CHANNEL, GovKit
@@ -113,3 +116,61 @@ def test_auditor_flags_counted_signer_added_on_chain(kit: GovKit) -> None:  # no
     _tamper(kit, "gov.proposal", [pid], lambda p: p.update(counted_signers=[*p["counted_signers"], "MaintenanceMSP"]))
     problems = _audit(kit).problems
     assert any("counted signers without a verified signature: MaintenanceMSP" in p for p in problems), problems
+
+
+# --- one record-view check for auditor and CLI; only a chaincode 404 means "not registered" ------------
+def _forged_view(kit: GovKit) -> dict[str, Any]:  # noqa: F811
+    """A view of a Manufacturer-owned record signed (validly) with UsingUnit's registered key."""
+    from qcchain_sdk.contracts.records import build_record
+    from test_records import EQUIPMENT
+
+    built = build_record(record_id="EQ-9", category="equipment", equipment_code="32010009", stage="production",
+                         owner_msp="ManufacturerMSP", grade="L1", signing_key=kit.orgs["UsingUnit"].key, payload=EQUIPMENT)
+    return {**built.envelope, "signature": built.signature, "payload": built.payload}
+
+
+def test_record_view_signed_with_another_orgs_key_is_flagged(kit: GovKit) -> None:  # noqa: F811
+    view = _forged_view(kit)
+    key_record = kit.ok("keys:get", [kit.orgs["UsingUnit"].key_id])
+    problems = verify_record_view(view, key_record)
+    assert problems == ["EQ-9 v1: signing key is not the owner's (it is registered to UsingUnitMSP, "
+                        "the record is ManufacturerMSP's)"]
+    genuine = kit.ok("records:get", ["EQ-1"])
+    assert verify_record_view(genuine, kit.ok("keys:get", [genuine["key_id"]])) == []
+    assert verify_record_view(genuine, None) == [f"SM2 key {genuine['key_id'][:16]}... is not registered on chain"]
+
+
+def _gateway_error(status: int, message: str) -> EvaluateError:
+    text = f"evaluate call to endorser returned error: chaincode response {status}, {message}"
+    return EvaluateError("evaluate failed", grpc.StatusCode.UNKNOWN, [ErrorDetail("peer0:7051", "RegulatorMSP", text)])
+
+
+class _Failing:
+    def __init__(self, exc: Exception) -> None:
+        self.exc, self.calls = exc, 0
+
+    def evaluate_transaction(self, name: str, *args: str | bytes) -> bytes:
+        self.calls += 1
+        raise self.exc
+
+
+def test_only_a_404_means_not_registered() -> None:
+    missing = _gateway_error(404, "SM2 key 'ab' is not registered")
+    assert is_not_found(missing) and read_key_record(_Failing(missing), "ab" * 32) is None
+    assert AuditClient(_Failing(missing), CHANNEL).key("ab" * 32) is None
+    for exc in (_gateway_error(500, "key does not exist in 404 ways"), _gateway_error(403, "denied"),
+                RuntimeError("chaincode response 404, x")):
+        assert not is_not_found(exc)
+        with pytest.raises(type(exc)):
+            read_key_record(_Failing(exc), "ab" * 32)
+        with pytest.raises(type(exc)):
+            AuditClient(_Failing(exc), CHANNEL).key("ab" * 32)
+
+
+def test_locate_reraises_all_but_an_unknown_tx() -> None:
+    unknown = EvaluateError("x", grpc.StatusCode.UNKNOWN, [ErrorDetail("p", "M", "chaincode response 500, Failed to get "
+                                                                       "transaction with id t1, error Entry not found in index")])
+    assert AuditClient(_Failing(unknown), CHANNEL, qscc=_Failing(unknown)).locate("t1") is None
+    denied = _gateway_error(500, "access denied for [GetBlockByTxID]")
+    with pytest.raises(EvaluateError):
+        AuditClient(_Failing(denied), CHANNEL, qscc=_Failing(denied)).locate("t1")

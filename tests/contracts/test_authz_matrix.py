@@ -188,6 +188,7 @@ def test_cell(ledger: Ledger, function: str) -> None:
             wrong.append(f"{caller}: {'allowed' if response.ok else 'denied: ' + response.message}")
         if not response.ok:
             assert not kit.stub.pending and kit.stub.event is None, f"{function} by {caller}: denied call left writes"
+            assert kit.stub.last_writes == {}, f"{function} by {caller}: wrote {sorted(kit.stub.last_writes)} before refusing"
         assert {c: dict(t) for c, t in kit.stub.state.items()} == before, "invoke without commit changed state"
         kit.stub.pending.clear()
     assert wrong == [], f"{function}: " + "; ".join(wrong)

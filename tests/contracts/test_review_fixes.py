@@ -96,3 +96,73 @@ def test_stage_change_moves_the_index(kit: GovKit) -> None:
                                           version=2).args(), org="Manufacturer")
     assert kit.ok("records:query", ["stage", "production", "10", ""])["records"] == []
     assert [r["record_id"] for r in kit.ok("records:query", ["stage", "use", "10", ""])["records"]] == ["EQ-1"]
+
+
+def test_verify_original_obeys_governance(kit: GovKit) -> None:
+    i = kit.orgs["Inspection"]
+    built = build_record(record_id="IR-1", category="inspection_report", equipment_code="32010001", stage="inspection",
+                         owner_msp=i.msp, grade="L4", signing_key=i.key, original=b"%PDF original")
+    kit.ok("records:submit", built.args(), org="Inspection")
+    assert kit.ok("records:verify_original", ["IR-1", "%PDF original"])["match"] is True
+    kit.passed(kit.proposal("destroy", contract="records"), ["Regulator", "Inspection", "UsingUnit"])
+    kit.fails("records:verify_original", ["IR-1", "%PDF original"], "destroyed")
+
+
+def test_mockstub_keeps_the_write_set_of_a_refused_call() -> None:
+    from qcchain_shim import ChaincodeError, Context, Contract, transaction
+    from qcchain_shim.testing import MockStub
+
+    class Sloppy(Contract):
+        name = "sloppy"
+
+        @transaction
+        def write_then_refuse(self, ctx: Context) -> None:
+            ctx.stub.put_state("k", b"v")
+            ctx.stub.put_private_data("collectionL3", "p", b"secret")
+            raise ChaincodeError("refused")
+
+        @transaction
+        def write(self, ctx: Context) -> None:
+            ctx.stub.put_state("k", b"v")
+
+    stub = MockStub("qcchannel")
+    response = stub.submit([Sloppy()], "sloppy:write_then_refuse", [])
+    assert not response.ok and stub.state[""] == {} and not stub.pending
+    assert set(stub.last_writes) == {("", "k"), ("collectionL3", "p")}
+    assert stub.submit([Sloppy()], "sloppy:write", []).ok and stub.last_writes == {}
+
+
+def test_admin_needs_node_ou_or_reserved_hf_type() -> None:
+    from qcchain_contracts.common import caller_is_admin
+
+    from govkit import cert_pem
+
+    class Identity:
+        def __init__(self, admin_cert: bool, attrs: dict[str, str]) -> None:
+            self.cert_pem, self.attrs = cert_pem("XMSP", admin_cert), attrs
+
+        def get_attribute(self, name: str) -> str | None:
+            return self.attrs.get(name)
+
+    class Ctx:
+        def __init__(self, identity: Identity) -> None:
+            self.client_identity = identity
+
+    assert caller_is_admin(Ctx(Identity(True, {})))
+    assert caller_is_admin(Ctx(Identity(False, {"hf.Type": "admin"})))
+    assert not caller_is_admin(Ctx(Identity(False, {"role": "admin"})))
+    assert not caller_is_admin(Ctx(Identity(False, {})))
+
+
+def test_errors_name_the_field_not_the_value(kit: GovKit) -> None:
+    from qcchain_contracts.common import require_str
+    from qcchain_contracts.errors import InvalidInput
+    from qcchain_contracts.governance import validate_member
+    import re
+
+    with pytest.raises(InvalidInput) as err:
+        require_str("secret-value", "record_id", pattern=re.compile(r"^x$"))
+    assert "record_id" in str(err.value) and "secret-value" not in str(err.value)
+    with pytest.raises(InvalidInput) as err:
+        validate_member({"msp_id": "XMSP", "role": "regulator", "name": "X", "credit_code": "91320000MA1NP000Z"}, ["regulator"])
+    assert "credit_code" in str(err.value) and "91320000MA1NP000Z" not in str(err.value)

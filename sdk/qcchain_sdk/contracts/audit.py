@@ -28,7 +28,8 @@ from typing import Any, Callable, Protocol
 
 from qcchain_core.canonical import canonical_json
 from qcchain_core.errors import CryptoError
-from qcchain_core.gm import SM2PrivateKey, SM2PublicKey, sm3
+from qcchain_core.gm import SM2PrivateKey, SM2PublicKey
+from qcchain_core.messages import proposal_id
 from qcchain_core.thresholds import UnknownRule, threshold_met
 
 from ..errors import EvaluateError
@@ -184,7 +185,7 @@ def verify_proposal(entry: dict[str, Any], keys: Callable[[str], SM2PublicKey | 
     pid = entry["proposal_id"]
     problems = []
     body = canonical_json(entry["body"])
-    if sm3(body).hex() != pid:
+    if proposal_id(entry["body"]) != pid:
         problems.append(f"proposal {pid[:16]}...: id is not the SM3 of its canonical body")
     verified: set[str] = set()
     checked = 0

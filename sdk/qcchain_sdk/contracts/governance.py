@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from qcchain_core.canonical import canonical_json
 from qcchain_core.gm import SM2PrivateKey, sm3
+from qcchain_core.messages import registration_message
 
 log = logging.getLogger(__name__)
 
@@ -20,14 +21,6 @@ __all__ = ["ContractLike", "GovernanceClient", "build_proposal", "registration_m
 class ContractLike(Protocol):
     def evaluate_transaction(self, name: str, *args: Any) -> bytes: ...
     def submit_transaction(self, name: str, *args: Any, transient: dict[str, bytes] | None = None) -> bytes: ...
-
-
-def registration_message(msp_id: str, key_id: str, cert_sha256: str, usages: list[str], not_before: int,
-                         not_after: int) -> bytes:
-    """The canonical bytes a new key signs as proof of possession (mirrors the chaincode)."""
-    return canonical_json({"purpose": "qcchain-key-registration", "msp_id": msp_id, "key_id": key_id,
-                           "cert_sha256": cert_sha256, "usages": usages, "not_before": not_before,
-                           "not_after": not_after})
 
 
 def build_proposal(operation: str, channel: str, chaincode: str = "qcchain", contract: str = "", version: str = "",

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 from qcchain_core import thresholds as _rules
 from qcchain_core.thresholds import TRANSITIONS
 
+from ..contracts.verify import is_not_found
+from ..errors import EvaluateError
 from .errors import GovernanceStateError, ThresholdNotMet
 from .proposalfile import ProposalFile
 
@@ -62,9 +64,15 @@ def _read(contract: ContractLike, fn: str, *args: str) -> Any:
     return json.loads(contract.evaluate_transaction(fn, *args))
 
 
-def _missing(exc: Exception) -> bool:
-    text = f"{exc} {getattr(exc, 'details', '')}".lower()
-    return "not governed" in text or "does not exist" in text or "not registered" in text or "404" in text
+def _read_or_none(contract: ContractLike, fn: str, *args: str) -> Any:
+    """``_read``, or None when the chaincode answers 404 (the thing does not exist). Any other failure —
+    peer down, access denied, a 500 — propagates (:class:`qcchain_sdk.errors.EvaluateError`)."""
+    try:
+        return _read(contract, fn, *args)
+    except EvaluateError as exc:
+        if is_not_found(exc):
+            return None
+        raise
 
 
 def fetch_unit(governance: ContractLike, target: dict[str, str]) -> dict[str, Any] | None:
@@ -73,12 +81,8 @@ def fetch_unit(governance: ContractLike, target: dict[str, str]) -> dict[str, An
     Raises:
         qcchain_sdk.errors.GatewayError: the query failed for another reason.
     """
-    try:
-        return dict(_read(governance, "unit", target["channel"], target["chaincode"], target["contract"]))
-    except Exception as exc:
-        if _missing(exc):
-            return None
-        raise
+    unit = _read_or_none(governance, "unit", target["channel"], target["chaincode"], target["contract"])
+    return None if unit is None else dict(unit)
 
 
 def unit_name(target: dict[str, str]) -> str:
@@ -106,13 +110,10 @@ def _signer_orgs(proposal: ProposalFile, keys: ContractLike, now: int) -> tuple[
     ignored: list[str] = []
     for entry in proposal.signatures:
         short = entry["key_id"][:16] + "…"
-        try:
-            record = _read(keys, "get", entry["key_id"])
-        except Exception as exc:
-            if _missing(exc):
-                ignored.append(f"key {short} is not registered on chain")
-                continue
-            raise
+        record = _read_or_none(keys, "get", entry["key_id"])
+        if record is None:
+            ignored.append(f"key {short} is not registered on chain")
+            continue
         if record.get("state", "active") != "active" or not record["not_before"] <= now < record["not_after"]:
             ignored.append(f"key {short} of {record['msp_id']} is {record.get('state', 'outside its validity')}")
         elif "govern" not in record["usages"]:
@@ -138,12 +139,7 @@ def precheck(proposal: ProposalFile, governance: ContractLike, keys: ContractLik
     if not proposal.signatures:
         raise ThresholdNotMet(f"proposal {pid[:16]}… ({proposal.operation}) is unsigned: "
                               "org admins sign it first with `qcchain contract sign`")
-    on_chain = None
-    try:
-        on_chain = _read(governance, "get_proposal", pid)
-    except Exception as exc:
-        if not _missing(exc):
-            raise
+    on_chain = _read_or_none(governance, "get_proposal", pid)
     if on_chain is not None and on_chain["status"] != "open":
         raise GovernanceStateError(f"proposal {pid[:16]}… is already {on_chain['status']} on chain")
     if on_chain is None:

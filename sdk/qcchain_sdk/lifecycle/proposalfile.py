@@ -24,7 +24,8 @@ from typing import Any
 
 from qcchain_core.canonical import canonical_json, canonical_loads
 from qcchain_core.errors import CryptoError
-from qcchain_core.gm import SM2PrivateKey, SM2PublicKey, sm3
+from qcchain_core.gm import SM2PrivateKey, SM2PublicKey
+from qcchain_core.messages import proposal_id
 
 from .errors import ProposalFileError, SignatureError
 
@@ -52,7 +53,7 @@ class ProposalFile:
     @property
     def proposal_id(self) -> str:
         """Hex SM3 of the canonical body (the id the governance chaincode gives it)."""
-        return sm3(canonical_json(self.body)).hex()
+        return proposal_id(self.body)
 
     @property
     def operation(self) -> str:
