@@ -3,9 +3,11 @@
 A write (``records:submit``) carries an *envelope* — canonical JSON with exactly :data:`ENVELOPE_FIELDS` —
 and the submitter's SM2 signature (hex, DER) over the envelope bytes by a registered ``sign`` key of the
 owner org. ``digest`` is the hex SM3 of the canonical payload (L1-L3) or of the original bytes (L4), so
-the signature covers the payload. ``version`` is 1 for ``bus_type`` I (insert), previous + 1 for U
+the signature covers the payload; ``channel`` must equal the transaction's channel, so a signature
+cannot be replayed on another channel (the replay guard ``rec.sig`` is per channel). ``version`` is 1 for ``bus_type`` I (insert), previous + 1 for U
 (update) and D (delete); every version stays in the key history. The grade is computed on chain by
-:func:`.grading.decide_grade`; the envelope's ``grade`` may be higher, never lower (nor lower than the
+:func:`.grading.strictest_grade` (the strictest over every route, as the declared route is
+self-chosen); the envelope's ``grade`` may be higher, never lower (nor lower than the
 previous version's). Placement follows the grade's policy placement:
 
 * ``world_state`` (L1/L2): the payload is an argument, validated against the category's JSON Schema and
@@ -75,9 +77,9 @@ def validate_envelope(env: Any) -> dict[str, Any]:
     require_str(env["category"], "category", 64)
     require_str(env["equipment_code"], "equipment_code", 64, _ID)
     if env["stage"] not in STAGES:
-        raise InvalidInput(f"stage {env['stage']!r} is not one of {', '.join(STAGES)}")
+        raise InvalidInput(f"stage is not one of {', '.join(STAGES)}")
     if env["bus_type"] not in ("I", "U", "D"):
-        raise InvalidInput(f"bus_type {env['bus_type']!r} is not I, U or D")
+        raise InvalidInput("bus_type is not I, U or D")
     require_int(env["version"], "version", 1)
     require_hex64(env["digest"], "digest")
     require_str(env["key_id"], "key_id", 128)

@@ -164,7 +164,7 @@ def submit(ctx: click.Context, key: Path, key_password_env: str, payload: Path |
             raise CliError(str(exc)) from exc
     try:
         built = build_record(owner_msp=owner, signing_key=signing_key, payload=data, original=blob,
-                             recipients=recipients, **fields)
+                             recipients=recipients, channel=ctx.obj["channel"], **fields)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     client = RecordsClient(_records_contract(ctx))

@@ -29,7 +29,7 @@ def kit() -> GovKit:
 
 def test_credit_code_check_digit() -> None:
     assert validate_credit_code("9144030071526726XG") == "9144030071526726XG"
-    for bad, why in [("9144030071526726XH", "expected 'G'"), ("914403007152672", "18 characters"),
+    for bad, why in [("9144030071526726XH", "wrong check character"), ("914403007152672", "18 characters"),
                      ("9144030071526726OG", "code set")]:
         with pytest.raises(InvalidInput, match=why):
             validate_credit_code(bad)

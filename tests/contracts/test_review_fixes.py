@@ -14,10 +14,28 @@ from qcchain_contracts.records import Records
 from qcchain_contracts.sharing import Sharing
 from qcchain_sdk.contracts.records import build_record
 
+from qcchain_shim import ChaincodeError, Context, Contract, transaction
+
 from govkit import GovKit
 from test_records import DANGER, EQUIPMENT
 
 POLICY = yaml.safe_load((Path(__file__).resolve().parents[2] / "policies" / "grading.yaml").read_text(encoding="utf-8"))
+
+
+class Sloppy(Contract):
+    """A contract that writes before refusing (what MockStub.last_writes must reveal)."""
+
+    name = "sloppy"
+
+    @transaction
+    def write_then_refuse(self, ctx: Context) -> None:
+        ctx.stub.put_state("k", b"v")
+        ctx.stub.put_private_data("collectionL3", "p", b"secret")
+        raise ChaincodeError("refused")
+
+    @transaction
+    def write(self, ctx: Context) -> None:
+        ctx.stub.put_state("k", b"v")
 
 
 @pytest.fixture()
@@ -104,26 +122,14 @@ def test_verify_original_obeys_governance(kit: GovKit) -> None:
                          owner_msp=i.msp, grade="L4", signing_key=i.key, original=b"%PDF original")
     kit.ok("records:submit", built.args(), org="Inspection")
     assert kit.ok("records:verify_original", ["IR-1", "%PDF original"])["match"] is True
-    kit.passed(kit.proposal("destroy", contract="records"), ["Regulator", "Inspection", "UsingUnit"])
+    maj = ["Regulator", "Inspection", "UsingUnit"]
+    kit.passed(kit.proposal("deploy", contract="records", version="1", digest="ab" * 32), maj)
+    kit.passed(kit.proposal("destroy", contract="records"), maj)
     kit.fails("records:verify_original", ["IR-1", "%PDF original"], "destroyed")
 
 
 def test_mockstub_keeps_the_write_set_of_a_refused_call() -> None:
-    from qcchain_shim import ChaincodeError, Context, Contract, transaction
     from qcchain_shim.testing import MockStub
-
-    class Sloppy(Contract):
-        name = "sloppy"
-
-        @transaction
-        def write_then_refuse(self, ctx: Context) -> None:
-            ctx.stub.put_state("k", b"v")
-            ctx.stub.put_private_data("collectionL3", "p", b"secret")
-            raise ChaincodeError("refused")
-
-        @transaction
-        def write(self, ctx: Context) -> None:
-            ctx.stub.put_state("k", b"v")
 
     stub = MockStub("qcchannel")
     response = stub.submit([Sloppy()], "sloppy:write_then_refuse", [])
@@ -166,3 +172,13 @@ def test_errors_name_the_field_not_the_value(kit: GovKit) -> None:
     with pytest.raises(InvalidInput) as err:
         validate_member({"msp_id": "XMSP", "role": "regulator", "name": "X", "credit_code": "91320000MA1NP000Z"}, ["regulator"])
     assert "credit_code" in str(err.value) and "91320000MA1NP000Z" not in str(err.value)
+
+
+@pytest.mark.parametrize(("category", "sender", "grade"), [
+    ("risk_picture", "using_unit", "L1"),       # posted publicly: no share rule lifts it
+    ("equipment", "regulator", "L1"),           # registry basics stay public whoever sends them
+    ("risk_point", "using_unit", "L3"),         # may be shared with a manufacturer: encrypted from the start
+    ("key_regulator", "regulator", "L3"),       # regulator instructions to one org
+])
+def test_shipped_policy_route_independent_floors(category: str, sender: str, grade: str) -> None:
+    assert strictest_grade(POLICY, category, sender).grade == grade

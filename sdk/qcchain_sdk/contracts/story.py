@@ -183,7 +183,7 @@ class Story:
 
     # ------------------------------------------------------------------ records
     def equipment(self) -> None:
-        built = build_record(record_id=EQ, category="equipment", equipment_code="32010001", stage="production",
+        built = build_record(channel=self.cfg.channel, record_id=EQ, category="equipment", equipment_code="32010001", stage="production",
                              owner_msp=self.man.msp_id, grade="L1", signing_key=self.man.key,
                              payload=self.cfg.payloads["equipment"])
         self.man.records().submit(built)
@@ -193,7 +193,7 @@ class Story:
         self.done(f"manufacturer registered equipment 32010001 (L1, world state; tx {view['tx_id'][:12]})")
 
     def report(self) -> None:
-        built = build_record(record_id=IR, category="inspection_report", equipment_code="32010001", stage="inspection",
+        built = build_record(channel=self.cfg.channel, record_id=IR, category="inspection_report", equipment_code="32010001", stage="inspection",
                              owner_msp=self.ins.msp_id, grade="L4", signing_key=self.ins.key,
                              original=self.cfg.payloads["report_original"])
         meta = self.ins.records().submit(built)
@@ -203,7 +203,7 @@ class Story:
 
     def danger(self) -> None:
         recipients = {o.msp_id: o.key.public_key() for o in (self.use, self.reg)}
-        built = build_record(record_id=HD, category="hidden_danger", equipment_code="32010001", stage="use",
+        built = build_record(channel=self.cfg.channel, record_id=HD, category="hidden_danger", equipment_code="32010001", stage="use",
                              owner_msp=self.use.msp_id, grade="L3", signing_key=self.use.key,
                              payload=self.cfg.payloads["hidden_danger"], recipients=recipients)
         meta = self.use.records().submit(built)
@@ -251,7 +251,7 @@ class Story:
     # ------------------------------------------------------------------ lifecycle
     def _update(self, version: int) -> Any:
         payload = dict(self.cfg.payloads["equipment"], busType="U", model=f"XL-{version}")
-        return build_record(record_id=EQ, category="equipment", equipment_code="32010001", stage="production",
+        return build_record(channel=self.cfg.channel, record_id=EQ, category="equipment", equipment_code="32010001", stage="production",
                             owner_msp=self.man.msp_id, grade="L1", signing_key=self.man.key, bus_type="U",
                             version=version, payload=payload)
 
