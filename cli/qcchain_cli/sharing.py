@@ -18,28 +18,11 @@ from typing import Any, Callable
 import click
 
 from .errors import CliError
+from .records import load_key
 
 log = logging.getLogger(__name__)
 
 GRADES = ("L1", "L2", "L3", "L4")
-
-
-def _load_key(path: Path, password_env: str) -> Any:
-    """The SM2 private key in ``path`` (PKCS#8 PEM, encrypted if the password variable is set).
-
-    Raises:
-        CliError: unreadable file, or not an SM2 key / wrong password.
-    """
-    from qcchain_core.errors import InvalidKey
-    from qcchain_core.gm import SM2PrivateKey
-
-    password = os.environ.get(password_env)
-    try:
-        return SM2PrivateKey.from_pem(path.read_bytes(), password.encode() if password else None)
-    except OSError as exc:
-        raise CliError(f"cannot read SM2 key file {path}: {exc.strerror or exc}") from exc
-    except InvalidKey as exc:
-        raise CliError(f"{path} is not an SM2 private key (or ${password_env} is wrong): {exc}") from exc
 
 
 def _connect(ctx: click.Context) -> Any:
@@ -63,7 +46,7 @@ def _client(ctx: click.Context) -> Any:
     obj = ctx.obj
     if obj["key"] is None:
         raise CliError("--key is required for writes (the org's SM2 signing key, PEM)")
-    return SharingClient.with_key(_connect(ctx), _load_key(obj["key"], obj["key_password_env"]))
+    return SharingClient.with_key(_connect(ctx), load_key(obj["key"], obj["key_password_env"]))
 
 
 def _run(call: Callable[[], Any]) -> None:

@@ -15,11 +15,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import admin, procs
+from . import procs
 from .consortium import Channel, load_consortium
 from .derive import Layout, derive
 from .errors import NetworkError
-from .lifecycle import DeployError, Package, _approve, _install, _policy_args, committed_sequence
+from . import lifecycle
+from .lifecycle import DeployError, Package
 
 log = logging.getLogger(__name__)
 
@@ -66,34 +67,11 @@ def deploy_package(target: FabricTarget, channel_name: str, name: str, pkg: Pack
     """
     layout, peer_bin = target.layout, target.peer_bin
     channel = target.channel(channel_name)
-    try:
-        for member in channel.members:
-            org = layout.consortium.org(member)
-            for peer in layout.peers_of(member):
-                _install(layout, peer_bin, org, peer, pkg)
-        seq = committed_sequence(layout, peer_bin, channel, name) + 1
-        if any(cc.name == name for cc in channel.chaincodes):
-            policy = _policy_args(layout, channel, name)
-        else:
-            policy = ["--signature-policy", signature_policy] if signature_policy else []
-        common = ["--channelID", channel.name, "--name", name, "--version", version, "--sequence", str(seq),
-                  *policy, *admin.orderer_args(layout)]
-        for member in channel.members:
-            _approve(layout, peer_bin, member, pkg, common)
-        targets: list[str] = []
-        for member in channel.members:
-            peer = layout.peers_of(member)[0]
-            targets += ["--peerAddresses", f"{layout.host}:{peer.listen}", "--tlsRootCertFiles",
-                        str(admin.peer_ca(layout, peer))]
-        org0 = layout.consortium.org(channel.members[0])
-        admin.run_tool([str(peer_bin), "lifecycle", "chaincode", "commit", *common, *targets],
-                       env=admin.admin_env(layout, org0))
-    except admin.ToolError as exc:
-        raise DeployError(f"peer lifecycle for {name} on {channel.name}: {exc}") from exc
-    procs.ops_log(layout.out, "deploy" if seq == 1 else "upgrade", f"{name}@{channel.name}", sequence=seq,
-                  package_id=pkg.package_id)
-    log.info("committed %s on %s at sequence %d", name, channel.name, seq)
-    return seq
+    if any(cc.name == name for cc in channel.chaincodes):
+        policy = None  # the consortium file's endorsement policy for this chaincode
+    else:
+        policy = ["--signature-policy", signature_policy] if signature_policy else []
+    return lifecycle.deploy(layout, peer_bin, channel, name, pkg, version, policy=policy)
 
 
 def switch_server(target: FabricTarget, name: str, pkg: Package, project_dir: Path, module: str,

@@ -94,8 +94,11 @@ def _policy_args(layout: Layout, channel: Channel, name: str) -> list[str]:
     return args
 
 
-def deploy(layout: Layout, peer_bin: Path, channel: Channel, name: str, pkg: Package, version: str = "1.0") -> int:
-    """Install, approve (every member org) and commit; returns the new sequence.
+def deploy(layout: Layout, peer_bin: Path, channel: Channel, name: str, pkg: Package, version: str = "1.0",
+           policy: list[str] | None = None) -> int:
+    """Install, approve (every member org) and commit; returns the new sequence (previous + 1).
+
+    ``policy`` overrides the endorsement-policy arguments (default: the consortium file's for ``name``).
 
     Raises:
         DeployError: a lifecycle step failed.
@@ -107,10 +110,10 @@ def deploy(layout: Layout, peer_bin: Path, channel: Channel, name: str, pkg: Pac
                 _install(layout, peer_bin, org, peer, pkg)
         seq = committed_sequence(layout, peer_bin, channel, name) + 1
         common = ["--channelID", channel.name, "--name", name, "--version", version, "--sequence", str(seq),
-                  *_policy_args(layout, channel, name), *admin.orderer_args(layout)]
+                  *(_policy_args(layout, channel, name) if policy is None else policy), *admin.orderer_args(layout)]
         for member in channel.members:
             _approve(layout, peer_bin, member, pkg, common)
-        targets = []
+        targets: list[str] = []
         for member in channel.members:
             peer = layout.peers_of(member)[0]
             targets += ["--peerAddresses", f"{layout.host}:{peer.listen}", "--tlsRootCertFiles",
@@ -119,8 +122,10 @@ def deploy(layout: Layout, peer_bin: Path, channel: Channel, name: str, pkg: Pac
         admin.run_tool([str(peer_bin), "lifecycle", "chaincode", "commit", *common, *targets],
                        env=admin.admin_env(layout, org0))
     except admin.ToolError as exc:
-        raise DeployError(f"deploying {name} on {channel.name}: {exc}") from exc
-    procs.ops_log(layout.out, "deploy", f"{name}@{channel.name}", sequence=seq, package_id=pkg.package_id)
+        raise DeployError(f"peer lifecycle for {name} on {channel.name}: {exc}") from exc
+    procs.ops_log(layout.out, "deploy" if seq == 1 else "upgrade", f"{name}@{channel.name}", sequence=seq,
+                  package_id=pkg.package_id)
+    log.info("committed %s on %s at sequence %d", name, channel.name, seq)
     return seq
 
 
