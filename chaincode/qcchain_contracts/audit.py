@@ -8,7 +8,6 @@ which clients re-verify (:mod:`qcchain_sdk.contracts.audit`).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from qcchain_core.canonical import canonical_loads
 from qcchain_shim import Context, Contract, transaction

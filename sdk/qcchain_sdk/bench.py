@@ -105,7 +105,6 @@ class RecordsWorkload(Workload):
         import json
 
         from .contracts.governance import GovernanceClient
-        from .contracts.grading import ContractLike  # noqa: F401 - documents the protocol used
 
         if self.admin is None:
             raise ValueError("the records workload needs an org admin for its setup (use_admin)")

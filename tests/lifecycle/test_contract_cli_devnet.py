@@ -5,7 +5,6 @@ freeze / thaw / upgrade / destroy → status; plus the bad-input refusals."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
