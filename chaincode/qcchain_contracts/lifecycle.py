@@ -61,6 +61,7 @@ WHOLE = "*"  # composite-key attribute for "the whole chaincode"
 
 _PACKAGE_ID = re.compile(r"^(?P<label>[A-Za-z0-9_.+-]+):(?P<digest>[0-9a-f]{64})$")
 
+
 @dataclass(frozen=True)
 class RunningPackage:
     """The package this chaincode process runs: ``label:digest`` split, plus the chaincode name."""
@@ -70,8 +71,10 @@ class RunningPackage:
     digest: str
     chaincode: str
 
+
 _RUNNING: RunningPackage | None = None
 DEFAULT_CHAINCODE = "qcchain"
+
 
 def configure_running_package(package_id: str | None, chaincode: str = DEFAULT_CHAINCODE) -> RunningPackage | None:
     """Set (once per process, from ``__main__``) the package id this process serves; None disables the check.
@@ -89,9 +92,11 @@ def configure_running_package(package_id: str | None, chaincode: str = DEFAULT_C
     _RUNNING = RunningPackage(package_id, match["label"], match["digest"], chaincode)
     return _RUNNING
 
+
 def running_package() -> RunningPackage | None:
     """The configured running package, or None."""
     return _RUNNING
+
 
 def next_state(state: str | None, operation: str) -> str:
     """The state after ``operation`` from ``state`` (None = no unit yet). Pure.
@@ -108,6 +113,7 @@ def next_state(state: str | None, operation: str) -> str:
         raise Conflict(f"cannot {operation} a contract that is {shown}")
     return allowed[state]
 
+
 def required_count(rule: str, eligible: int) -> int:
     """How many eligible signer orgs a rule needs (ALL, ANY, MAJORITY, ``k-of-n``). Pure.
 
@@ -118,6 +124,7 @@ def required_count(rule: str, eligible: int) -> int:
         return _rules.required_count(rule, eligible)
     except _rules.UnknownRule as exc:
         raise InvalidInput(str(exc)) from None
+
 
 def threshold_met(spec: dict[str, Any], members: list[dict[str, Any]], signers: set[str]) -> tuple[bool, str]:
     """Decide whether ``signers`` satisfy ``spec`` (see :func:`qcchain_core.thresholds.threshold_met`). Pure.
@@ -130,13 +137,16 @@ def threshold_met(spec: dict[str, Any], members: list[dict[str, Any]], signers: 
     except _rules.UnknownRule as exc:
         raise InvalidInput(str(exc)) from None
 
+
 def unit_key(stub: Any, channel: str, chaincode: str, contract: str) -> str:
     """Composite key of a governed unit (``contract == ""`` = whole chaincode)."""
     return stub.create_composite_key("gov.unit", [channel, chaincode, contract or WHOLE])
 
+
 def get_unit(stub: Any, channel: str, chaincode: str, contract: str) -> dict[str, Any] | None:
     """The lifecycle record of a unit, or None."""
     return get_json(stub, unit_key(stub, channel, chaincode, contract))
+
 
 def apply_unit_operation(stub: Any, body: dict[str, Any], proposal_id: str, at: int) -> dict[str, Any]:
     """Execute a lifecycle operation on its unit and write the new unit record; returns it.
@@ -164,11 +174,13 @@ def apply_unit_operation(stub: Any, body: dict[str, Any], proposal_id: str, at: 
     put_json(stub, unit_key(stub, target["channel"], target["chaincode"], target["contract"]), unit)
     return unit
 
+
 def mark_proposed(stub: Any, target: dict[str, str], at: int) -> None:
     """Create the unit in state ``proposed`` when a deploy is proposed for a unit that does not exist."""
     if get_unit(stub, target["channel"], target["chaincode"], target["contract"]) is None:
         unit = _new_unit(target, at)
         put_json(stub, unit_key(stub, target["channel"], target["chaincode"], target["contract"]), unit)
+
 
 def _new_unit(target: dict[str, str], at: int) -> dict[str, Any]:
     return {
@@ -183,9 +195,11 @@ def _new_unit(target: dict[str, str], at: int) -> dict[str, Any]:
         "history": [],
     }
 
+
 def _unit_name(target: dict[str, str]) -> str:
     suffix = f"/{target['contract']}" if target.get("contract") else ""
     return f"{target['channel']}/{target['chaincode']}{suffix}"
+
 
 def require_serving(ctx: Any, contract: str, write: bool) -> None:
     """Refuse the transaction unless the governed state lets ``contract`` serve it.
