@@ -10,6 +10,7 @@ Shaped like the official ``fabric-gateway`` clients::
 
 from __future__ import annotations
 
+from qcchain_sdk import aio
 from qcchain_sdk.checkpoint import Checkpoint, FileCheckpointer, InMemoryCheckpointer
 from qcchain_sdk.client import Timeouts
 from qcchain_sdk.commit import Commit, Status, SubmittedTransaction
@@ -33,6 +34,7 @@ from qcchain_sdk.proposal import Proposal
 from qcchain_sdk.transaction import Transaction
 
 __all__ = [
+    "aio",
     "ChaincodeEvent",
     "ChaincodeEventStream",
     "ChaincodeEventsRequest",

@@ -1,21 +1,23 @@
 """Transaction benchmark with its clients in separate processes.
 
 :func:`run_tx_bench_processes` spreads ``concurrency`` clients over ``processes`` worker processes
-(``multiprocessing`` "spawn": no fork of a process that runs gRPC), each holding one Gateway
-connection per client thread. Worker processes keep the clients' CPU (signing, gRPC, protobuf) off
-the GIL of the process that measures, and of an in-process devnet. Every worker connects and warms
+(``multiprocessing`` "spawn": no fork of a process that runs gRPC); a worker's clients are coroutines of
+the asyncio SDK (:mod:`qcchain_sdk.aio`) on one event loop sharing one gRPC connection, as an asyncio
+application would run them (cheaper per call than a thread per client contending for the GIL). Worker
+processes keep the clients' CPU (signing, gRPC, protobuf) off the GIL of the process that measures, and
+of an in-process devnet. Every worker connects and warms
 up first; the measured phase starts when all are ready and ends when all are done. Evaluates and
 single submits are then measured in the parent, one client, nothing else in flight.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import multiprocessing
 import os
 import queue
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -51,16 +53,13 @@ def _connect(setup: ProcessSetup, user: str | None = None) -> tuple[Any, Any]:
     return gateway, gateway.get_network(setup.channel).get_contract(setup.chaincode)
 
 
-def _shared_clients(setup: ProcessSetup, count: int) -> tuple[Any, list[Any]]:
-    """``count`` Gateways of the profile's user sharing one gRPC channel (one connection, as an
-    application shares its connection between gateways); returns (channel, contracts).
+def _client_parts(setup: ProcessSetup) -> tuple[Any, Any, Any]:
+    """(peer entry, identity, signer) of the profile's user for its org's first peer.
 
     Raises:
         ProfileError, IdentityError: as :func:`~qcchain_sdk.profile.connect_profile`.
     """
-    from .connection import new_channel
     from .errors import ProfileError
-    from .gateway import connect
     from .msp import load_identity
     from .profile import load_profile
 
@@ -69,58 +68,78 @@ def _shared_clients(setup: ProcessSetup, count: int) -> tuple[Any, list[Any]]:
     msp_dir = org.users.get(setup.user) if org else None
     if org is None or msp_dir is None or not org.peers or org.peers[0] not in profile.peers:
         raise ProfileError(f"connection profile {setup.profile}: no user {setup.user!r} or peer for its client org")
-    peer = profile.peers[org.peers[0]]
     identity, signer = load_identity(msp_dir, org.msp_id)
-    channel = new_channel(peer.target, peer.tls_ca_pem if peer.tls else None,
-                          peer.server_name_override if peer.tls else None)
-    contracts = [connect(identity, channel, signer).get_network(setup.channel).get_contract(setup.chaincode)
-                 for _ in range(count)]
-    return channel, contracts
+    return profile.peers[org.peers[0]], identity, signer
 
 
-def _worker(number: int, setup: ProcessSetup, threads: int, workload: Workload, warmup: int,
-            counter: Any, total: int, start: Any, results: Any) -> None:
-    """One worker process: ``threads`` clients, each taking the next index from ``counter``."""
-    channel = None
+async def _submit_one_async(contract: Any, call: tuple[str, list[str]], endorsers: list[str] | None) -> tuple[float, str | None]:
+    """One submit-to-commit through :mod:`qcchain_sdk.aio`; returns (seconds, failure reason or None)."""
+    fn, args = call
+    begin = time.perf_counter()
     try:
-        channel, contracts = _shared_clients(setup, threads)
+        submitted = await contract.submit_async(fn, args, endorsing_organizations=endorsers)
+        status = await submitted.get_status()
+    except Exception as exc:  # noqa: BLE001 - a failed transaction is a measured outcome
+        return time.perf_counter() - begin, type(exc).__name__
+    return time.perf_counter() - begin, None if status.successful else f"validation code {status.code}"
+
+
+async def _run_clients(number: int, setup: ProcessSetup, clients: int, workload: Workload, warmup: int,
+                       counter: Any, total: int, start: Any, results: Any) -> None:
+    """The worker's clients as coroutines on one event loop, sharing one gRPC connection (as an asyncio
+    application shares its channel between gateways)."""
+    from . import aio
+
+    peer, identity, signer = _client_parts(setup)
+    channel = aio.new_channel(peer.target, peer.tls_ca_pem if peer.tls else None,
+                              peer.server_name_override if peer.tls else None)
+    try:
+        contracts = [aio.connect(identity, channel, signer).get_network(setup.channel).get_contract(setup.chaincode)
+                     for _ in range(clients)]
         endorsers = list(setup.endorsers) or None
         for i in range(warmup):
-            _submit_one(contracts[i % threads], workload.submit_call(-1 - number * _WARMUP_STRIDE - i), endorsers)
+            await _submit_one_async(contracts[i % clients], workload.submit_call(-1 - number * _WARMUP_STRIDE - i),
+                                    endorsers)
         quiet_gc()
         results.put(("ready", number, None))
-        start.wait()
+        await asyncio.get_running_loop().run_in_executor(None, start.wait)
         cpu0 = time.process_time()
         latencies: list[float] = []
         failures: Counter[str] = Counter()
-        lock = threading.Lock()
 
-        def client(contract: Any) -> None:
+        async def client(contract: Any) -> None:
             while True:
                 with counter.get_lock():
                     index = counter.value
                     counter.value += 1
                 if index >= total:
                     return
-                elapsed, failure = _submit_one(contract, workload.submit_call(index), endorsers)
-                with lock:
-                    if failure is None:
-                        latencies.append(elapsed)
-                    else:
-                        failures[failure] += 1
+                elapsed, failure = await _submit_one_async(contract, workload.submit_call(index), endorsers)
+                if failure is None:
+                    latencies.append(elapsed)
+                else:
+                    failures[failure] += 1
 
-        pool = [threading.Thread(target=client, args=(c,), name=f"bench-client-{number}-{k}")
-                for k, c in enumerate(contracts)]
-        for t in pool:
-            t.start()
-        for t in pool:
-            t.join()
+        await asyncio.gather(*(client(c) for c in contracts))
         results.put(("done", number, (latencies, dict(failures), time.process_time() - cpu0)))
+    finally:
+        await channel.close()
+
+
+def _worker(number: int, setup: ProcessSetup, clients: int, workload: Workload, warmup: int,
+            counter: Any, total: int, start: Any, results: Any) -> None:
+    """One worker process: ``clients`` asyncio clients (uvloop when installed), each taking the next index
+    from ``counter``."""
+    try:
+        try:
+            import uvloop
+        except ImportError:
+            runner = asyncio.run
+        else:
+            runner = uvloop.run
+        runner(_run_clients(number, setup, clients, workload, warmup, counter, total, start, results))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
         results.put(("error", number, f"{type(exc).__name__}: {exc}"))
-    finally:
-        if channel is not None:
-            channel.close()
 
 
 def quiet_gc(threshold: int = GC_THRESHOLD) -> None:

@@ -98,10 +98,16 @@ def decode_rpc_error(err: grpc.RpcError) -> tuple[grpc.StatusCode, str, list[Err
     return code or grpc.StatusCode.UNKNOWN, message or "", details
 
 
-def _error(kind: type[GatewayError], err: grpc.RpcError, transaction_id: str) -> GatewayError:
+def gateway_error(kind: type[GatewayError], err: grpc.RpcError, transaction_id: str) -> GatewayError:
+    """The SDK error of kind ``kind`` for a failed call (status code, message and per-peer details)."""
     code, message, details = decode_rpc_error(err)
     logger.debug("%s failed: %s (transaction %s)", kind.stage, code.name, transaction_id)
     return kind(message, code, details, transaction_id, cause=err)
+
+
+def pick_timeout(default: float | None, timeout: float | None) -> float | None:
+    """The call's own ``timeout`` if given, else the gateway's ``default``."""
+    return default if timeout is None else timeout
 
 
 class GatewayClient:
@@ -111,45 +117,41 @@ class GatewayClient:
         self._stub = gateway_pb2_grpc.GatewayStub(channel)
         self.timeouts = timeouts
 
-    @staticmethod
-    def _pick(default: float | None, timeout: float | None) -> float | None:
-        return default if timeout is None else timeout
-
     def evaluate(self, request: gateway_pb2.EvaluateRequest, timeout: float | None = None) -> gateway_pb2.EvaluateResponse:
         """Raises: EvaluateError."""
         try:
-            return self._stub.Evaluate(request, timeout=self._pick(self.timeouts.evaluate, timeout))
+            return self._stub.Evaluate(request, timeout=pick_timeout(self.timeouts.evaluate, timeout))
         except grpc.RpcError as err:
-            raise _error(EvaluateError, err, request.transaction_id) from None
+            raise gateway_error(EvaluateError, err, request.transaction_id) from None
 
     def endorse(self, request: gateway_pb2.EndorseRequest, timeout: float | None = None) -> gateway_pb2.EndorseResponse:
         """Raises: EndorseError."""
         try:
-            return self._stub.Endorse(request, timeout=self._pick(self.timeouts.endorse, timeout))
+            return self._stub.Endorse(request, timeout=pick_timeout(self.timeouts.endorse, timeout))
         except grpc.RpcError as err:
-            raise _error(EndorseError, err, request.transaction_id) from None
+            raise gateway_error(EndorseError, err, request.transaction_id) from None
 
     def submit(self, request: gateway_pb2.SubmitRequest, timeout: float | None = None) -> gateway_pb2.SubmitResponse:
         """Raises: SubmitError."""
         try:
-            return self._stub.Submit(request, timeout=self._pick(self.timeouts.submit, timeout))
+            return self._stub.Submit(request, timeout=pick_timeout(self.timeouts.submit, timeout))
         except grpc.RpcError as err:
-            raise _error(SubmitError, err, request.transaction_id) from None
+            raise gateway_error(SubmitError, err, request.transaction_id) from None
 
     def commit_status(
         self, request: gateway_pb2.SignedCommitStatusRequest, transaction_id: str, timeout: float | None = None
     ) -> gateway_pb2.CommitStatusResponse:
         """Raises: CommitStatusError."""
         try:
-            return self._stub.CommitStatus(request, timeout=self._pick(self.timeouts.commit_status, timeout))
+            return self._stub.CommitStatus(request, timeout=pick_timeout(self.timeouts.commit_status, timeout))
         except grpc.RpcError as err:
-            raise _error(CommitStatusError, err, transaction_id) from None
+            raise gateway_error(CommitStatusError, err, transaction_id) from None
 
     def chaincode_events(
         self, request: gateway_pb2.SignedChaincodeEventsRequest, timeout: float | None = None
     ) -> "EventCall":
         """Open a server stream of ``ChaincodeEventsResponse``."""
-        call = self._stub.ChaincodeEvents(request, timeout=self._pick(self.timeouts.chaincode_events, timeout))
+        call = self._stub.ChaincodeEvents(request, timeout=pick_timeout(self.timeouts.chaincode_events, timeout))
         return EventCall(call)
 
 
@@ -166,7 +168,7 @@ class EventCall:
         except grpc.RpcError as err:
             if self._cancelled:
                 return
-            raise _error(EventsError, err, "") from None
+            raise gateway_error(EventsError, err, "") from None
 
     def cancel(self) -> None:
         """Stop the stream; iteration ends without an error."""

@@ -7,6 +7,7 @@ import logging
 from fabric_protos.gateway import gateway_pb2
 
 from qcchain_sdk.client import GatewayClient, SigningIdentity
+from qcchain_sdk.requests import endorse_request, evaluate_request, prepared_transaction
 from qcchain_sdk.transaction import Transaction
 
 logger = logging.getLogger(__name__)
@@ -61,13 +62,7 @@ class Proposal:
             SigningError: no signer / the signer failed.
         """
         self._sign()
-        request = gateway_pb2.EvaluateRequest(
-            transaction_id=self.transaction_id,
-            channel_id=self._channel,
-            proposed_transaction=self._proposed.proposal,
-            target_organizations=self._proposed.endorsing_organizations,
-        )
-        response = self._client.evaluate(request, timeout)
+        response = self._client.evaluate(evaluate_request(self._proposed, self._channel), timeout)
         return response.result.payload
 
     def endorse(self, timeout: float | None = None) -> Transaction:
@@ -79,14 +74,5 @@ class Proposal:
             ProtocolError: the Gateway answered with an undecodable transaction.
         """
         self._sign()
-        request = gateway_pb2.EndorseRequest(
-            transaction_id=self.transaction_id,
-            channel_id=self._channel,
-            proposed_transaction=self._proposed.proposal,
-            endorsing_organizations=self._proposed.endorsing_organizations,
-        )
-        response = self._client.endorse(request, timeout)
-        prepared = gateway_pb2.PreparedTransaction(
-            transaction_id=self.transaction_id, envelope=response.prepared_transaction
-        )
-        return Transaction(self._client, self._signing_identity, prepared)
+        response = self._client.endorse(endorse_request(self._proposed, self._channel), timeout)
+        return Transaction(self._client, self._signing_identity, prepared_transaction(self.transaction_id, response))

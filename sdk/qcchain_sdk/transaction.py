@@ -9,6 +9,7 @@ from fabric_protos.gateway import gateway_pb2
 from qcchain_sdk.client import GatewayClient, SigningIdentity
 from qcchain_sdk.commit import SubmittedTransaction, new_commit_status_request
 from qcchain_sdk.parsing import parse_envelope
+from qcchain_sdk.requests import submit_request
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +63,7 @@ class Transaction:
         status_request = new_commit_status_request(
             self._channel, self.transaction_id, self._signing_identity.creator()
         )
-        request = gateway_pb2.SubmitRequest(
-            transaction_id=self.transaction_id,
-            channel_id=self._channel,
-            prepared_transaction=self._prepared.envelope,
-        )
-        self._client.submit(request, timeout)
+        self._client.submit(submit_request(self.transaction_id, self._channel, self._prepared.envelope), timeout)
         return SubmittedTransaction(
             self._client, self._signing_identity, self.transaction_id, status_request, self._result
         )
