@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Bring the consortium (network/consortium.yaml) up as a real Hyperledger Fabric network.
 #
-#   scripts/network.sh up     [--consortium FILE] [--dir DIR] [--log-level SPEC] [--docker]
+#   scripts/network.sh up     [--consortium FILE] [--dir DIR] [--log-level SPEC] [--ca] [--docker]
 #   scripts/network.sh down | status | clean | logs   [--dir DIR]
 #   scripts/network.sh deploy [--module qcchain_contracts] [--label qcchain_1.0]
 #   scripts/network.sh stop-node HOST | start-node HOST   [--consortium FILE] [--dir DIR]
+#   scripts/network.sh add-peer ORG | add-orderer   [--propose FILE | --admit-with-test-keys | --no-registry]
+#   scripts/network.sh remove-peer HOST [--purge] | remove-orderer HOST   [--no-registry]
+#   scripts/network.sh verify-nodes   (every consenter admitted and active in the on-chain node registry)
+#   (deploy also records the genesis nodes on chain, signed with test admin keys; --no-genesis skips it)
 #
 # Native mode (default): Fabric binaries from FABRIC_BIN or PATH, every process on 127.0.0.1, one log
 # file per process under DIR/logs (default DIR: var/fabric). Fabric's base core.yaml/orderer.yaml come
@@ -16,7 +20,7 @@ if [[ -z "$PY" ]]; then
   if [[ -x "$ROOT/.venv/bin/python" ]]; then PY="$ROOT/.venv/bin/python"; else PY="$(command -v python3)"; fi
 fi
 if [[ $# -eq 0 || "$1" == "-h" || "$1" == "--help" ]]; then
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 exec "$PY" -m qcchain_network "$@"

@@ -44,13 +44,15 @@ __all__ = [
 
 #: Composite-key object types written by this package (documented for other contracts and auditors).
 KEY_TYPES: dict[str, str] = {
-    "gov.meta": "bootstrap marker [\"bootstrap\"]",
+    "gov.meta": "bootstrap marker [\"bootstrap\"]; genesis node admission [\"node_genesis\"]",
     "gov.member": "member record [msp_id]",
     "gov.policy": "policy document [name]",
     "gov.key": "SM2 key record [key_id]",
     "gov.orgkey": "index of keys per org [msp_id, key_id]",
     "gov.proposal": "governance proposal [proposal_id]",
     "gov.nonce": "used proposal nonces [nonce]",
+    "gov.node": "admitted orderer/peer node record [node_id]",
+    "gov.nodecert": "certificate fingerprints ever admitted for a node (never reused) [sha256]",
     "gov.unit": "lifecycle state of a governed contract [channel, chaincode, contract]",
     "qc.event": "channel timeline [12-digit tx time, tx_id, kind]",
     "rec": "QC record metadata [record_id]",

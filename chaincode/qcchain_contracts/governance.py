@@ -13,7 +13,8 @@ Proposals (``governance:propose`` / ``sign`` / ``execute``): the body is canonic
 and its id is the hex SM3 of those bytes. For ``policy_update`` the target's ``contract`` names the
 policy and ``package_digest`` is the SM3 of the canonical document (sent as ``artifact``); for
 ``member_admit`` it names the MSP id and ``package_digest`` is the SM3 of the canonical member record;
-for ``member_remove`` it names the MSP id. Signatures are SM2 over the canonical body by keys with
+for ``member_remove`` it names the MSP id; for ``node_admit`` / ``node_remove`` the node id (or ``genesis``
+for the initial node set, see :mod:`.nodes`). Signatures are SM2 over the canonical body by keys with
 usage ``govern``, one per org, submitted by that org.
 """
 
@@ -234,7 +235,8 @@ class Governance(Contract):
 
     def before_transaction(self, ctx: Context) -> None:
         fn, _ = ctx.stub.get_function_and_parameters()
-        reads = ("get_member", "members", "policy", "get_proposal", "proposals", "unit", "units", "info", "whoami")
+        reads = ("get_member", "members", "policy", "get_proposal", "proposals", "unit", "units", "info", "whoami",
+                 "node", "nodes")
         if fn.split(":")[-1] not in reads:  # reads stay available after destroy, for audit
             require_serving(ctx, "governance", write=True)
 
@@ -322,6 +324,45 @@ class Governance(Contract):
     def units(self, ctx: Context) -> list:
         """Every governed unit."""
         return list_by_prefix(ctx.stub, "gov.unit", [])
+
+    @transaction
+    def node_joined(self, ctx: Context, node_id: str, channel_name: str, config_block_number: int,
+                    tls_cert_sha256: str) -> dict:
+        """Attest that an admitted node joined ``channel_name`` at that config block (a member org's admin).
+
+        Raises: Forbidden (not a member's admin, node removed, TLS fingerprint not the admitted one),
+        NotFound (never admitted), Conflict (already recorded as joined), InvalidInput.
+        """
+        from .nodes import attest
+
+        return attest(ctx, "joined", node_id, channel_name, config_block_number, tls_cert_sha256)
+
+    @transaction
+    def node_left(self, ctx: Context, node_id: str, channel_name: str, config_block_number: int) -> dict:
+        """Attest that an admitted (active or removed) node left ``channel_name`` at that config block.
+
+        Raises: Forbidden (not a member's admin), NotFound (never admitted), Conflict (already left), InvalidInput.
+        """
+        from .nodes import attest
+
+        return attest(ctx, "left", node_id, channel_name, config_block_number)
+
+    @transaction(evaluate=True)
+    def node(self, ctx: Context, node_id: str) -> dict:
+        """One node record: certificate fingerprints, status, admitting proposal, history, joins. Raises NotFound."""
+        from .nodes import node_of
+
+        record = node_of(ctx.stub, node_id)
+        if record is None:
+            raise NotFound(f"node {node_id[:80]!r} was never admitted through governance")
+        return record
+
+    @transaction(evaluate=True)
+    def nodes(self, ctx: Context) -> list:
+        """Every node record (active and removed) in node-id order, at most 1000."""
+        from .nodes import list_nodes
+
+        return list_nodes(ctx.stub)
 
     @transaction(evaluate=True)
     def whoami(self, ctx: Context) -> dict:

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "STATES",
     "UNIT_OPERATIONS",
+    "NODE_OPERATIONS",
     "OPERATIONS",
     "TRANSITIONS",
     "RunningPackage",
@@ -56,7 +57,8 @@ __all__ = [
 
 STATES = ("proposed", "active", "frozen", "destroyed")
 UNIT_OPERATIONS = ("deploy", "upgrade", "freeze", "thaw", "destroy")
-OPERATIONS = UNIT_OPERATIONS + ("policy_update", "member_admit", "member_remove")
+NODE_OPERATIONS = ("node_admit", "node_remove")
+OPERATIONS = UNIT_OPERATIONS + ("policy_update", "member_admit", "member_remove") + NODE_OPERATIONS
 WHOLE = "*"  # composite-key attribute for "the whole chaincode"
 
 _PACKAGE_ID = re.compile(r"^(?P<label>[A-Za-z0-9_.+-]+):(?P<digest>[0-9a-f]{64})$")

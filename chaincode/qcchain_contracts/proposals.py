@@ -22,11 +22,12 @@ from qcchain_core.messages import proposal_id
 
 from .common import caller_msp, get_json, put_json, record_event, require_hex64, require_int, require_str, sm3_hex, tx_time
 from .errors import Conflict, Forbidden, InvalidInput, InvalidSignatureError, NotFound
-from .lifecycle import OPERATIONS, UNIT_OPERATIONS, apply_unit_operation, get_unit, mark_proposed, next_state, threshold_met
+from .lifecycle import NODE_OPERATIONS, OPERATIONS, UNIT_OPERATIONS, apply_unit_operation, get_unit, mark_proposed, next_state, threshold_met
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BODY_FIELDS", "proposal_id_of", "validate_body", "load_proposal", "propose", "sign", "execute"]
+__all__ = ["BODY_FIELDS", "proposal_id_of", "validate_body", "operation_rule", "load_proposal", "propose", "sign",
+           "execute"]
 
 BODY_FIELDS = ("operation", "target", "version", "package_digest", "reason", "nonce", "expiry")
 TARGET_FIELDS = ("channel", "chaincode", "contract")
@@ -55,13 +56,15 @@ def validate_body(body: Any) -> dict[str, Any]:
         raise InvalidInput(f"target must have exactly the fields {', '.join(TARGET_FIELDS)}")
     require_str(target["channel"], "target.channel", 64, _NAME)
     require_str(target["chaincode"], "target.chaincode", 64, _NAME)
-    if target["contract"] != "":
+    if op in NODE_OPERATIONS:
+        _check_node_target(op, target["contract"], body["version"])
+    elif target["contract"] != "":
         require_str(target["contract"], "target.contract", 64, _NAME)
     if not isinstance(body["version"], str) or len(body["version"]) > 64:
         raise InvalidInput("version must be a string of at most 64 characters")
     if op in ("deploy", "upgrade", "policy_update"):
         require_str(body["version"], "version", 64)
-    if op in ("deploy", "upgrade", "policy_update", "member_admit"):
+    if op in ("deploy", "upgrade", "policy_update", "member_admit", "node_admit"):
         require_hex64(body["package_digest"], "package_digest")
     elif body["package_digest"] != "":
         raise InvalidInput(f"package_digest must be empty for {op}")
@@ -72,6 +75,31 @@ def validate_body(body: Any) -> dict[str, Any]:
     require_str(body["nonce"], "nonce", 128, _NONCE)
     require_int(body["expiry"], "expiry", 0)
     return body
+
+
+def _check_node_target(op: str, contract: Any, version: Any) -> None:
+    from .nodes import GENESIS, validate_node_id
+
+    if not (op == "node_admit" and contract == GENESIS):
+        validate_node_id(contract, "target.contract")
+    if version != "":
+        raise InvalidInput(f"version must be empty for {op}")
+
+
+def operation_rule(stub: Any, operation: str) -> dict[str, Any]:
+    """The installed governance policy's rule for ``operation``.
+
+    Raises:
+        Forbidden: the installed policy has no rule for it (a policy installed before the operation existed).
+        NotFound: no governance policy is installed.
+    """
+    from .governance import get_policy
+
+    spec = get_policy(stub, "governance").get("operations", {}).get(operation)
+    if not isinstance(spec, dict):
+        raise Forbidden(f"no rule for {operation} in the installed governance policy; update it with a "
+                        "policy_update proposal")
+    return spec
 
 
 def _proposal_key(stub: Any, proposal_id: str) -> str:
@@ -92,7 +120,7 @@ def _check_artifact(ctx: Any, body: dict[str, Any], artifact: Any) -> dict[str, 
     from .governance import member_of, validate_member, validate_policy, get_policy
 
     op, subject = body["operation"], body["target"]["contract"]
-    if op not in ("policy_update", "member_admit"):
+    if op not in ("policy_update", "member_admit", "node_admit"):
         if artifact not in ({}, None):
             raise InvalidInput(f"{op} takes no artifact")
         return None
@@ -100,6 +128,10 @@ def _check_artifact(ctx: Any, body: dict[str, Any], artifact: Any) -> dict[str, 
         raise InvalidInput(f"artifact does not match package_digest (SM3 of its canonical JSON) for {op}")
     if op == "policy_update":
         validate_policy(subject, artifact)
+    elif op == "node_admit":
+        from .nodes import validate_admission
+
+        validate_admission(ctx, subject, artifact)
     else:
         validate_member(artifact, list(get_policy(ctx.stub, "governance")["roles"]))
         if artifact["msp_id"] != subject:
@@ -119,6 +151,10 @@ def _check_state(ctx: Any, body: dict[str, Any]) -> None:
         next_state(state if not (state == "proposed" and op == "deploy") else "proposed", op)
         if unit and op in ("deploy", "upgrade") and body["version"] in unit["versions"]:
             raise Conflict(f"version {body['version']!r} was already approved once for this contract")
+    elif op == "node_remove":
+        from .nodes import require_active
+
+        require_active(ctx.stub, target["contract"])
     elif op == "member_remove":
         member = member_of(ctx.stub, target["contract"])
         if member is None or member["status"] != "active":
@@ -154,6 +190,7 @@ def propose(ctx: Any, body: Any, artifact: Any, key_id: str, signature: str) -> 
     if ctx.stub.get_state(nonce_key):
         raise Conflict(f"nonce {body['nonce']!r} was already used by another proposal (replay)")
     _check_expiry(ctx, body, now)
+    operation_rule(ctx.stub, body["operation"])
     checked = _check_artifact(ctx, body, artifact)
     _check_state(ctx, body)
     sig = _signature(ctx, body, key_id, signature)
@@ -221,11 +258,11 @@ def _valid_signers(ctx: Any, proposal: dict[str, Any]) -> set[str]:
 
 def execute(ctx: Any, proposal_id: str) -> dict[str, Any]:
     """Execute the proposal if its threshold is met. Raises NotFound, Conflict, Forbidden, InvalidInput."""
-    from .governance import get_policy, list_members
+    from .governance import list_members
 
     proposal = _open(ctx, proposal_id)
     body = proposal["body"]
-    spec = get_policy(ctx.stub, "governance")["operations"][body["operation"]]
+    spec = operation_rule(ctx.stub, body["operation"])
     signers = _valid_signers(ctx, proposal)
     met, why = threshold_met(spec, list_members(ctx.stub), signers)
     if not met:
@@ -252,6 +289,10 @@ def _apply(ctx: Any, proposal: dict[str, Any], now: int) -> dict[str, Any]:
     if op == "policy_update":
         record = store_policy(ctx, subject, proposal["artifact"], body["version"], pid)
         return {"policy": subject, "digest": record["digest"]}
+    if op in NODE_OPERATIONS:
+        from .nodes import admit, remove
+
+        return admit(ctx, subject, proposal["artifact"], pid) if op == "node_admit" else remove(ctx, subject, pid)
     if op == "member_admit":
         if member_of(ctx.stub, subject) is not None:
             raise Conflict(f"{subject} is already a member")

@@ -305,14 +305,21 @@ def register_key(key: str, profiles: Path, user: str, channel: str | None, days:
 def _fabric_prepare(proposal: Any, network_dir: Path | None, consortium: Path | None,
                     serve: Path | None) -> tuple[Any, Any, Any] | None:
     """Check everything the Fabric steps need *before* governance executes: (target, package, project)."""
-    from qcchain_network import ccdeploy
-    from qcchain_network.lifecycle import Package
-    from qcchain_sdk.lifecycle.package import load_project, read_package
+    from qcchain_sdk.lifecycle.proposalfile import UNIT_OPERATIONS
 
+    if proposal.operation not in UNIT_OPERATIONS:
+        if network_dir is not None or serve is not None:
+            raise CliError(f"--network-dir/--serve apply to contract lifecycle proposals, not {proposal.operation}; "
+                           "nothing was submitted")
+        return None
     if network_dir is None:
         if serve is not None:
             raise CliError("--serve needs --network-dir (the native Fabric network to deploy on)")
         return None
+    from qcchain_network import ccdeploy
+    from qcchain_network.lifecycle import Package
+    from qcchain_sdk.lifecycle.package import load_project, read_package
+
     fabric = ccdeploy.open_target(network_dir, consortium)
     fabric.channel(proposal.target["channel"])
     if proposal.operation not in ("deploy", "upgrade"):
@@ -340,6 +347,7 @@ def execute(proposal_file: Path, profiles: tuple[Path, ...], user: str, network_
     """Submit a signed proposal: executes only if its signatures meet the governance threshold."""
     from qcchain_sdk.lifecycle import proposalfile
     from qcchain_sdk.lifecycle.governed import precheck, submit, unit_name
+    from qcchain_sdk.lifecycle.proposalfile import UNIT_OPERATIONS
 
     with _errors():
         proposal = proposalfile.load(proposal_file)
@@ -353,9 +361,12 @@ def execute(proposal_file: Path, profiles: tuple[Path, ...], user: str, network_
                             int(time.time()))
             result = submit(proposal, plan, govs)
         outcome = result.get("outcome", {})
+        if proposal.operation in UNIT_OPERATIONS:
+            what = f"state {outcome.get('state', '?')}, active version {outcome.get('active_version') or '-'}"
+        else:
+            what = ", ".join(f"{k} {' '.join(v) if isinstance(v, list) else v}" for k, v in sorted(outcome.items()))
         click.echo(f"executed {proposal.operation} {unit_name(proposal.target)}: "
-                   f"{plan.why}; signers {', '.join(result.get('counted_signers', []))}; "
-                   f"state {outcome.get('state', '?')}, active version {outcome.get('active_version') or '-'}")
+                   f"{plan.why}; signers {', '.join(result.get('counted_signers', []))}; {what}")
         if prepared is not None:
             from qcchain_network.ccdeploy import after_governance
 

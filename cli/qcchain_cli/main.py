@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("qcchain_cli.audit", "audit", "Auditor queries: history, timeline, verify."),
     "network": ("qcchain_cli.network", "network", "Consortium file: validate and generate a Fabric network."),
     "certs": ("qcchain_cli.certs", "certs", "Certificates of the consortium: check expiry."),
+    "nodes": ("qcchain_cli.nodes", "nodes", "Node registry on chain: propose admit/remove, list, show."),
 }
 
 

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import lifecycle, runner
+from . import lifecycle, nodecli, runner
 from .binaries import find_binary
 from .consortium import load_consortium
 from .derive import DEFAULT_LOG_SPEC, derive
@@ -27,14 +27,20 @@ DEFAULT_OUT = NETWORK_DIR.parent / "var" / "fabric"
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="network.sh", description="Run the consortium as a native Fabric network.")
-    p.add_argument("command", choices=["up", "down", "status", "clean", "logs", "deploy", "start-node", "stop-node"])
-    p.add_argument("node", nargs="?", default=None, help="start-node/stop-node: the host name, e.g. orderer1.qcchain.example")
+    p.add_argument("command", choices=["up", "down", "status", "clean", "logs", "deploy", "start-node", "stop-node",
+                                        *nodecli.COMMANDS])
+    p.add_argument("node", nargs="?", default=None, help="start-node/stop-node/remove-*: the host name, e.g. "
+                   "orderer1.qcchain.example; add-peer: the org name")
     p.add_argument("--consortium", type=Path, default=None, help="consortium file (default network/consortium.yaml)")
     p.add_argument("--dir", type=Path, default=DEFAULT_OUT, help=f"network directory (default {DEFAULT_OUT})")
     p.add_argument("--log-level", default=DEFAULT_LOG_SPEC, help="FABRIC_LOGGING_SPEC of every node")
     p.add_argument("--docker", action="store_true", help="run the nodes as Docker containers (compose)")
+    p.add_argument("--ca", action="store_true", help="up: crypto material from one Fabric CA server per org "
+                   "(fabric-ca-server/fabric-ca-client in FABRIC_BIN or PATH) instead of cryptogen")
     p.add_argument("--module", default="qcchain_contracts", help="deploy: Python module serving the chaincode")
     p.add_argument("--label", default="qcchain_1.0", help="deploy: package label")
+    p.add_argument("--no-genesis", action="store_true", help="deploy: do not record the genesis nodes on chain")
+    nodecli.add_options(p)
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -43,7 +49,7 @@ def _up(args: argparse.Namespace) -> None:
     if args.docker:
         _docker_check()
     t0 = time.monotonic()
-    layout = runner.up(args.consortium, args.dir, args.log_level)
+    layout = runner.up(args.consortium, args.dir, args.log_level, ca_mode=args.ca)
     print(f"network {layout.consortium.name} up in {time.monotonic() - t0:.1f}s "
           f"({len(layout.orderers)} orderer(s), {len(layout.peers)} peer(s), "
           f"{len(layout.consortium.channels)} channel(s))")
@@ -76,6 +82,8 @@ def _deploy(args: argparse.Namespace) -> None:
                 started.add(pkg.label)
             seq = lifecycle.deploy(layout, peer, channel, cc.name, pkg)
             print(f"{cc.name} on {channel.name}: sequence {seq}, package {pkg.package_id}")
+    if not args.no_genesis and "qcchain" in {cc.name for ch in layout.consortium.channels for cc in ch.chaincodes}:
+        nodecli.genesis_after_deploy(layout)
 
 
 def _node(args: argparse.Namespace) -> None:
@@ -124,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             _logs(out)
         elif args.command in ("start-node", "stop-node"):
             _node(args)
+        elif args.command in nodecli.COMMANDS:
+            return nodecli.run(args)
         else:
             _deploy(args)
     except (NetworkError, ValueError, OSError) as exc:

@@ -105,8 +105,14 @@ class Layout:
         return self.out / "connection-profiles" / f"connection-{org.name.lower()}.json"
 
 
-def derive(consortium: Consortium, out: Path, log_spec: str = DEFAULT_LOG_SPEC) -> Layout:
-    """The :class:`Layout` of ``consortium`` generated into ``out`` (an absolute path is used as is)."""
+def derive(consortium: Consortium, out: Path, log_spec: str = DEFAULT_LOG_SPEC, with_overlay: bool = True) -> Layout:
+    """The :class:`Layout` of ``consortium`` generated into ``out`` (an absolute path is used as is),
+    with the node overlay ``out/nodes.json`` applied when the network has one and ``with_overlay``
+    (its only read).
+
+    Raises:
+        OverlayError: ``out/nodes.json`` exists but is malformed.
+    """
     out = Path(out).absolute()
     plan = consortium.ports()
     ord_org = consortium.orderer
@@ -126,4 +132,35 @@ def derive(consortium: Consortium, out: Path, log_spec: str = DEFAULT_LOG_SPEC) 
             peers.append(PeerNode(org.name, org.msp_id, i, host, block.listen, block.second, block.operations,
                                   node_dir / "msp", node_dir / "tls", out / "data" / host,
                                   out / "env" / f"{host}.env", out / "logs" / f"{host}.log"))
-    return Layout(consortium, out, consortium.host, orderers, peers, dict(plan.chaincodes), log_spec)
+    layout = Layout(consortium, out, consortium.host, orderers, peers, dict(plan.chaincodes), log_spec)
+    from .overlay import apply, load  # nodes added/removed after ``up`` (``<out>/nodes.json``), if any
+
+    return apply(layout, load(out)) if with_overlay else layout
+
+
+@dataclass(frozen=True)
+class CANode:
+    """One Fabric CA server (``--ca`` mode): one per member org and one for the orderer org."""
+
+    org: str
+    domain: str
+    ca_name: str
+    host: str
+    listen: int
+    operations: int
+    home: Path
+    log_file: Path
+    kind: str  # "orderer" (the orderer org) or "peer" (a member org)
+
+
+def ca_nodes(layout: Layout) -> list[CANode]:
+    """The Fabric CA servers of ``--ca`` mode, orderer org first; two ports each (listen, operations),
+    in the first block of 10 above every port of the orderers, peers and chaincode servers (pure)."""
+    used = [n.operations for n in layout.orderers] + [p.operations for p in layout.peers]
+    used += list(layout.chaincode_ports.values()) or [layout.consortium.base_port]
+    start = (max(used) // 10 + 1) * 10
+    ord_org = layout.consortium.orderer
+    orgs = [(ord_org.name, ord_org.domain, "orderer")] + [(o.name, o.domain, "peer") for o in layout.consortium.orgs]
+    return [CANode(name, domain, f"ca-{name.lower()}", f"ca.{domain}", start + 2 * i, start + 2 * i + 1,
+                   layout.out / "fabric-ca" / domain, layout.out / "logs" / f"ca.{domain}.log", kind)
+            for i, (name, domain, kind) in enumerate(orgs)]

@@ -48,9 +48,20 @@ def check_ports_free(host: str, ports: list[tuple[str, int]]) -> None:
                 raise PortInUse(f"port {host}:{port} (planned for {owner}) is already in use") from None
 
 
+def _describe(node: str) -> dict[str, str]:
+    """``kind`` and ``org`` (domain) of a process name such as ``peer1.org.example`` (best effort)."""
+    head, _, domain = node.partition(".")
+    for kind in ("orderer", "peer", "chaincode", "ca"):
+        if head.startswith(kind):
+            return {"kind": kind, "org": domain}
+    return {"kind": "process", "org": domain}
+
+
 def ops_log(out: Path, op: str, node: str, **extra: object) -> None:
-    """Append one JSON line to ``<out>/operations.log`` (T-8.2 b: start, stop, add, remove)."""
-    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "op": op, "node": node, **extra}
+    """Append one JSON line to ``<out>/operations.log`` (T-8.2 b: start, stop, add, remove): time, op
+    (= action), node, kind, org, result, plus ``extra``."""
+    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "op": op, "action": op, "node": node,
+             **_describe(node), "result": "ok", **extra}
     with open(out / "operations.log", "a", encoding="utf-8") as fh:
         fh.write(json.dumps(entry, sort_keys=True) + "\n")
 

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import yaml
 
 from . import admin, procs
+from . import ca as fabric_ca
 from .binaries import base_config_dir, find_all
 from .consortium import load_consortium
 from .derive import DEFAULT_LOG_SPEC, Layout, derive
@@ -61,15 +62,19 @@ def _planned_ports(layout: Layout) -> list[tuple[str, int]]:
     return ports
 
 
-def generate(layout: Layout, bins: dict[str, Path]) -> None:
-    """Render files, crypto material, genesis blocks and connection profiles.
+def generate(layout: Layout, bins: dict[str, Path], ca_bins: dict[str, Path] | None = None) -> None:
+    """Render files, crypto material (``cryptogen``, or Fabric CA servers when ``ca_bins`` is given),
+    genesis blocks and connection profiles.
 
     Raises:
-        ToolError, RenderError: a step failed.
+        ToolError, RenderError: a step failed. StartError, EnrollError: a Fabric CA step failed.
     """
-    render_all(layout)
-    admin.run_tool([str(bins["cryptogen"]), "generate", "--config", str(layout.out / "crypto-config.yaml"),
-                    "--output", str(layout.crypto)])
+    render_all(layout, ca=ca_bins is not None)
+    if ca_bins is not None:
+        fabric_ca.bootstrap(layout, ca_bins)
+    else:
+        admin.run_tool([str(bins["cryptogen"]), "generate", "--config", str(layout.out / "crypto-config.yaml"),
+                        "--output", str(layout.crypto)])
     for ch in layout.consortium.channels:
         admin.run_tool([str(bins["configtxgen"]), "-profile", ch.name, "-channelID", ch.name,
                         "-outputBlock", str(layout.block_file(ch.name))],
@@ -194,8 +199,40 @@ def wait_gossip(layout: Layout, timeout: float = 90.0) -> float:
     return time.monotonic() - t0
 
 
-def up(consortium_file: Path | None, out: Path, log_spec: str = DEFAULT_LOG_SPEC) -> Layout:
-    """Bring the network up natively; on any failure stop everything started here and re-raise.
+def _ca_mode(layout: Layout, ca_requested: bool, fresh: bool) -> dict[str, Path] | None:
+    """The Fabric CA binaries when this ``up`` runs CA servers (``--ca`` on a fresh network, or a restart
+    of a network generated with ``--ca``), else None.
+
+    Raises:
+        BinaryNotFound: fabric-ca binaries missing. NetworkError: ``--ca`` on a cryptogen network.
+    """
+    generated_with_ca = not fresh and fabric_ca.uses_ca(layout)
+    if ca_requested and not fresh and not generated_with_ca:
+        raise NetworkError(f"--ca: {layout.out} already holds cryptogen material (network.sh clean first)")
+    return fabric_ca.find_ca_binaries() if ca_requested or generated_with_ca else None
+
+
+def _generate_or_restart(layout: Layout, bins: dict[str, Path], ca_bins: dict[str, Path] | None,
+                         fresh: bool) -> None:
+    if fresh:
+        try:
+            generate(layout, bins, ca_bins)
+        except BaseException:  # a retried ``up`` must not take half-made crypto material for a network
+            procs.stop_all(layout.out)
+            shutil.rmtree(layout.crypto, ignore_errors=True)
+            shutil.rmtree(layout.out / "fabric-ca", ignore_errors=True)
+            raise
+        return
+    # restart of a network that was brought down: keep crypto material and ledgers
+    render_all(layout, ca=ca_bins is not None)
+    if ca_bins is not None:
+        fabric_ca.start_servers(layout, ca_bins)
+    render_profiles(layout)
+
+
+def up(consortium_file: Path | None, out: Path, log_spec: str = DEFAULT_LOG_SPEC, ca_mode: bool = False) -> Layout:
+    """Bring the network up natively (crypto from Fabric CA servers with ``ca_mode``); on any failure stop
+    everything started here and re-raise.
 
     Raises:
         ConsortiumError, BinaryNotFound, PortInUse, ToolError, StartError, GossipTimeout, RenderError.
@@ -205,16 +242,14 @@ def up(consortium_file: Path | None, out: Path, log_spec: str = DEFAULT_LOG_SPEC
     base = base_config_dir(bins["peer"])
     if any(procs.alive(p.pid) for p in procs.read_pids(layout.out)):
         raise procs.StartError(f"a network already runs from {layout.out} (network.sh down first)")
-    procs.check_ports_free(layout.host, _planned_ports(layout))
+    fresh = not (layout.out / "crypto").exists()
+    ca_bins = _ca_mode(layout, ca_mode, fresh)
+    ca_ports = fabric_ca.planned_ports(layout) if ca_bins else []
+    procs.check_ports_free(layout.host, _planned_ports(layout) + ca_ports)
     layout.out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    fresh = not (layout.out / "crypto").exists()
     try:
-        if fresh:
-            generate(layout, bins)
-        else:  # restart of a network that was brought down: keep crypto material and ledgers
-            render_all(layout)
-            render_profiles(layout)
+        _generate_or_restart(layout, bins, ca_bins, fresh)
         prepare_config(layout, base)
         start_nodes(layout, bins)
         join_channels(layout, bins)

@@ -103,8 +103,9 @@ def wait_endorsable(profile: Path, channel: str, timeout: float = 60.0) -> float
 
 @contextlib.contextmanager
 def story_network(out: Path, consortium: Path | None = None, channel: str = STORY_CHANNEL,
-                  log_spec: str = DEFAULT_LOG_SPEC) -> Iterator[StoryNet]:
-    """Bring the network up in ``out``, deploy ``qcchain`` on ``channel``, yield, stop everything.
+                  log_spec: str = DEFAULT_LOG_SPEC, keep: bool = False) -> Iterator[StoryNet]:
+    """Bring the network up in ``out``, deploy ``qcchain`` on ``channel``, yield, stop everything (unless
+    ``keep``: then it stays up for ``scripts/network.sh down --dir out``).
 
     Raises:
         BinaryNotFound, PortInUse, ConsortiumError, StartError, ToolError, GossipTimeout (from
@@ -119,9 +120,10 @@ def story_network(out: Path, consortium: Path | None = None, channel: str = STOR
         net.timings = {f"network up ({describe(layout)})": up_seconds, **net.timings}
         yield net
     finally:
-        t1 = time.monotonic()
-        stopped = runner.down(layout.out)
-        log.info("stopped %d process(es) in %.1fs", len(stopped), time.monotonic() - t1)
+        if not keep:
+            t1 = time.monotonic()
+            stopped = runner.down(layout.out)
+            log.info("stopped %d process(es) in %.1fs", len(stopped), time.monotonic() - t1)
 
 
 def deploy_story(out: Path, consortium: Path | None = None, channel: str = STORY_CHANNEL,

@@ -160,3 +160,7 @@ class WrongPasswordError(KeystoreError):
 
 class CheckpointError(SdkError, OSError):
     """A checkpoint file could not be read or written."""
+
+
+class NodeError(SdkError, ValueError):
+    """A node record cannot be built or a node proposal is malformed (unparsable certificate, bad kind or id)."""

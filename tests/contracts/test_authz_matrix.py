@@ -27,6 +27,7 @@ from qcchain_contracts.sharing import Sharing
 from qcchain_shim.contract import Router
 
 from govkit import CHANNEL, GovKit, _sha256, cert_pem
+from nodekit import admit, node
 from test_sharing_contract import seed_records
 
 ORGS = ["Inspection", "Regulator", "UsingUnit", "Manufacturer", "Maintenance"]
@@ -34,6 +35,7 @@ CALLERS = [*ORGS, "Stranger"]
 ALL = frozenset(CALLERS)
 MEMBERS = frozenset(ORGS)
 STRANGER_KEY = SM2PrivateKey.generate()
+MATRIX_NODE = node("orderer4.orderer.qcchain.example.com")
 
 
 class Ledger:
@@ -104,6 +106,11 @@ MATRIX: dict[str, tuple[frozenset[str], Args]] = {
     "governance:unit": (ALL, lambda lg, o: [CHANNEL, "qcchain", "scratch"]),
     "governance:units": (ALL, lambda lg, o: []),
     "governance:whoami": (ALL, lambda lg, o: []),
+    # --- node registry: join/leave attestations by any active member's admin; reads open --------------
+    "governance:node_joined": (MEMBERS, lambda lg, o: [MATRIX_NODE["node_id"], CHANNEL, 7, MATRIX_NODE["tls_cert_sha256"]]),
+    "governance:node_left": (MEMBERS, lambda lg, o: [MATRIX_NODE["node_id"], CHANNEL, 9]),
+    "governance:node": (ALL, lambda lg, o: [MATRIX_NODE["node_id"]]),
+    "governance:nodes": (ALL, lambda lg, o: []),
     # --- SM2 key registry: an org's admins manage their own keys; reads open -------------------------
     "keys:register": (MEMBERS, lambda lg, o: lg.new_key_args(o)),
     "keys:rotate": (MEMBERS, lambda lg, o: [lg.key_id(o), *lg.new_key_args(o)]),
@@ -157,6 +164,7 @@ def ledger() -> Ledger:
     kit.ok("records:submit", lg.envelope("Manufacturer", "eq-setup"), org="Manufacturer")
     kit.passed(kit.proposal("deploy", contract="scratch", version="1", digest="d" * 64),
                ["Regulator", "Inspection", "UsingUnit"])
+    admit(kit, MATRIX_NODE)
     lg.proposal = kit.proposal("freeze", contract="scratch")
     lg.proposal_id = kit.ok("governance:propose", [lg.proposal, {}, lg.key_id("Regulator"),
                                                     lg.key("Regulator").sign(canonical_json(lg.proposal)).hex()],

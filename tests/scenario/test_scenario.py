@@ -113,6 +113,79 @@ def test_lifecycle_freeze_thaw_upgrade_destroy(runtime: Runtime, story: Story) -
     assert story.audit is not None
 
 
+def _node_cert(cn: str) -> bytes:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "qcchain"), x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=365)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _run_proposal(runtime: Runtime, story: Story, proposal: Any, signers: list[str], tmp: Any) -> dict[str, Any]:
+    """Offline signatures in the proposal file, reloaded (artifact carried), then precheck + submit."""
+    from qcchain_sdk.lifecycle import proposalfile
+    from qcchain_sdk.lifecycle.governed import precheck, submit
+
+    path = tmp / f"{proposal.proposal_id[:12]}.json"
+    proposalfile.save(proposal, path)
+    loaded = proposalfile.load(path)
+    for name in signers:
+        proposalfile.sign(loaded, runtime.orgs[name].key, story.cfg.now())
+    orgs = [runtime.orgs[n] for n in signers]
+    plan = precheck(loaded, orgs[0].contract("governance"), orgs[0].contract("keys"), story.cfg.now())
+    return submit(loaded, plan, {o.msp_id: o.contract("governance") for o in orgs})
+
+
+def test_node_registry_admit_join_remove(runtime: Runtime, story: Story, tmp_path: Any) -> None:
+    """T-7.2.3: genesis + single node admission through governance, join attestation authenticated by the
+    TLS fingerprint, removal by the regulator, no join after removal, events on the audit timeline."""
+    from qcchain_sdk.contracts.audit import AuditClient
+    from qcchain_sdk.lifecycle.errors import ThresholdNotMet
+    from qcchain_sdk.nodes import admit_proposal, node_record, remove_proposal
+
+    reg, ins = runtime.orgs["Regulator"], runtime.orgs["Inspection"]
+    majority = ["Regulator", "Inspection", "UsingUnit"]
+    expiry = story.cfg.now() + 3600
+
+    def record(host: str, kind: str, msp: str) -> dict[str, Any]:
+        return node_record(host, msp, kind, _node_cert(f"tls.{host}"), _node_cert(host))
+
+    genesis = [record(f"orderer{i}.orderer.qcchain.example", "orderer", "OrdererMSP") for i in (1, 2, 3)]
+    done = _run_proposal(runtime, story, admit_proposal(genesis, CHANNEL, "qcchain", "genesis nodes", expiry),
+                         majority, tmp_path)
+    assert done["status"] == "executed" and len(done["outcome"]["nodes"]) == 3
+    new = record("orderer4.orderer.qcchain.example", "orderer", "OrdererMSP")
+    admitted = _run_proposal(runtime, story, admit_proposal([new], CHANNEL, "qcchain", "scale out", expiry),
+                             majority, tmp_path)
+    node_id, tls = new["node_id"], new["tls_cert_sha256"]
+    assert reg.gov().node(node_id)["admitted_by"] == admitted["proposal_id"]
+    assert [n["node_id"] for n in reg.gov().nodes()] == sorted([node_id, *(g["node_id"] for g in genesis)])
+    _denied(runtime, lambda: ins.gov().node_joined(node_id, CHANNEL, 12, "0" * 64), "does not match")
+    assert ins.gov().node_joined(node_id, CHANNEL, 12, tls)["submitter_msp"] == ins.msp_id
+    under = remove_proposal(node_id, CHANNEL, "qcchain", "compromised", expiry)
+    with pytest.raises(ThresholdNotMet):  # an inspection body alone cannot remove a node: nothing submitted
+        _run_proposal(runtime, story, under, ["Inspection"], tmp_path)
+    _run_proposal(runtime, story, remove_proposal(node_id, CHANNEL, "qcchain", "compromised", expiry), ["Regulator"],
+                  tmp_path)
+    _denied(runtime, lambda: ins.gov().node_joined(node_id, "inspection-channel", 3, tls), "removed")
+    reg.gov().node_left(node_id, CHANNEL, 13)
+    final = reg.gov().node(node_id)
+    assert final["status"] == "removed" and [j["event"] for j in final["joins"]] == ["joined", "left"]
+    events = AuditClient(reg.contract(""), CHANNEL).timeline(0)
+    kinds = sorted(e["kind"] for e in events if e["kind"].startswith("node_"))  # same-second order: by tx id
+    assert kinds == ["node_admitted", "node_admitted", "node_joined", "node_left", "node_removed"], kinds
+    assert {e.get("node_id") for e in events if e["kind"] != "node_admitted" and e["kind"].startswith("node_")} == {node_id}
+
+
 def test_whole_chaincode_upgrade_only_approved_package_serves(runtime: Runtime, story: Story) -> None:
     """After a governed upgrade of the whole chaincode, the old running package refuses business calls;
     switching the running package to v2 is Fabric's ``peer lifecycle`` part."""

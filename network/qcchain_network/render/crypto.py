@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..derive import Layout
+from ..ca import ca_cert, enrollees
+from ..derive import Layout, ca_nodes
 
 SANS = ["localhost", "127.0.0.1"]
 
@@ -26,18 +27,15 @@ def crypto_config(layout: Layout) -> dict[str, Any]:
 
 
 def fabric_ca_config(layout: Layout) -> dict[str, Any]:
-    """With ``--ca``: one Fabric CA server per org, and the identities to enrol from it."""
+    """With ``--ca``: the plan of the Fabric CA servers (one per org, orderer org first) and the identities
+    each registers and enrolls (no secrets: those are made at ``up`` time)."""
     cas = []
-    port = max(layout.chaincode_ports.values(), default=layout.consortium.base_port) + 10
-    orgs = [(layout.consortium.orderer.name, layout.consortium.orderer.domain, [n.host for n in layout.orderers],
-             "orderer")] + [(o.name, o.domain, [p.host for p in layout.peers_of(o.name)], "peer")
-                            for o in layout.consortium.orgs]
-    for i, (name, domain, hosts, node_type) in enumerate(orgs):
+    for node in ca_nodes(layout):
         cas.append({
-            "org": name, "ca_name": f"ca-{name.lower()}", "listen": f"{layout.host}:{port + 2 * i}",
-            "operations": f"{layout.host}:{port + 2 * i + 1}", "home": str(layout.out / "fabric-ca" / domain),
-            "csr_hosts": SANS + [f"ca.{domain}"],
-            "identities": [{"name": h, "type": node_type} for h in hosts]
-            + [{"name": f"Admin@{domain}", "type": "admin"}, {"name": f"User1@{domain}", "type": "client"}],
+            "org": node.org, "ca_name": node.ca_name, "host": node.host,
+            "listen": f"{layout.host}:{node.listen}", "operations": f"{layout.host}:{node.operations}",
+            "home": str(node.home), "root_cert": str(ca_cert(node)), "log": str(node.log_file),
+            "identities": [{"name": e.name, "type": e.type, "msp": str(e.msp_dir), "tls": str(e.tls_dir),
+                            "tls_hosts": list(e.hosts)} for e in enrollees(layout, node)],
         })
     return {"fabric_ca": cas}

@@ -40,8 +40,18 @@ class GovernanceClient:
     """One org's view: ``governance`` and ``keys`` contracts plus the org admin's SM2 key."""
 
     def __init__(self, governance: ContractLike, keys: ContractLike, msp_id: str, cert_pem: bytes,
-                 key: SM2PrivateKey) -> None:
-        self.governance, self.keys, self.msp_id, self.cert_pem, self.key = governance, keys, msp_id, cert_pem, key
+                 key: SM2PrivateKey | None = None) -> None:
+        """``key`` (the org admin's SM2 ``govern`` key) is needed for key registration and proposals only;
+        reads and node join/leave attestations work without it."""
+        self.governance, self.keys, self.msp_id, self.cert_pem = governance, keys, msp_id, cert_pem
+        self._key = key
+
+    @property
+    def key(self) -> SM2PrivateKey:
+        """The SM2 key. Raises ValueError when the client was made without one."""
+        if self._key is None:
+            raise ValueError("this GovernanceClient has no SM2 key (needed to register keys and sign proposals)")
+        return self._key
 
     @property
     def key_id(self) -> str:
@@ -79,3 +89,42 @@ class GovernanceClient:
 
     def unit(self, channel: str, chaincode: str, contract: str = "") -> dict[str, Any]:
         return json.loads(self.governance.evaluate_transaction("unit", channel, chaincode, contract))
+
+    # --- node registry (T-7.2.3) -----------------------------------------------------------------
+    def node(self, node_id: str) -> dict[str, Any]:
+        """The admitted node's record: certificate fingerprints, ``status`` (active/removed), ``admitted_by``
+        (proposal id), ``history`` and ``joins``.
+
+        Raises:
+            qcchain_sdk.errors.EvaluateError: the node was never admitted (404) or the query failed.
+        """
+        return dict(json.loads(self.governance.evaluate_transaction("node", node_id)))
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Every node record (active and removed), sorted by node id (at most 1000).
+
+        Raises:
+            qcchain_sdk.errors.EvaluateError: the query failed.
+        """
+        return list(json.loads(self.governance.evaluate_transaction("nodes")))
+
+    def node_joined(self, node_id: str, channel: str, block: int, tls_cert_sha256: str) -> dict[str, Any]:
+        """Attest (as this org's admin) that ``node_id`` joined ``channel`` at config block ``block``;
+        the chain checks the node is admitted, active and that ``tls_cert_sha256`` is its admitted TLS
+        certificate. Returns the join entry.
+
+        Raises:
+            qcchain_sdk.errors.EndorseError: refused (not admitted / removed / fingerprint mismatch / not a
+                member admin / already joined); nothing is written.
+            qcchain_sdk.errors.GatewayError: the transaction failed otherwise.
+        """
+        return dict(self._submit(self.governance, "node_joined", node_id, channel, str(int(block)), tls_cert_sha256))
+
+    def node_left(self, node_id: str, channel: str, block: int) -> dict[str, Any]:
+        """Attest that ``node_id`` left ``channel`` at config block ``block`` (also for a removed node).
+
+        Raises:
+            qcchain_sdk.errors.EndorseError: refused (never admitted / already left / not a member admin).
+            qcchain_sdk.errors.GatewayError: the transaction failed otherwise.
+        """
+        return dict(self._submit(self.governance, "node_left", node_id, channel, str(int(block))))

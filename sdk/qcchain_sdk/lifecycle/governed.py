@@ -28,7 +28,8 @@ from .proposalfile import ProposalFile
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Plan", "precheck", "submit", "threshold_met", "TRANSITIONS", "fetch_unit", "unit_name", "check_transition"]
+__all__ = ["Plan", "precheck", "submit", "threshold_met", "TRANSITIONS", "fetch_unit", "unit_name", "check_transition",
+           "check_state", "check_node_state", "operation_rule"]
 
 
 
@@ -105,6 +106,54 @@ def check_transition(proposal: ProposalFile, unit: dict[str, Any] | None) -> Non
         raise GovernanceStateError(f"version {proposal.body['version']!r} of {name} was already approved once")
 
 
+def operation_rule(policy: dict[str, Any], operation: str) -> dict[str, Any]:
+    """The rule of ``operation`` in an installed governance policy document.
+
+    Raises:
+        GovernanceStateError: the installed policy has no rule for it (installed before the operation existed).
+    """
+    spec = (policy.get("operations") or {}).get(operation)
+    if not isinstance(spec, dict):
+        raise GovernanceStateError(f"no rule for {operation} in the installed governance policy; update it with a "
+                                   "policy_update proposal")
+    return dict(spec)
+
+
+def check_node_state(proposal: ProposalFile, governance: ContractLike) -> None:
+    """Refuse a node admission of an already active node, or a removal of a node that is not active.
+
+    Raises:
+        GovernanceStateError: the node's state forbids the operation.
+        qcchain_sdk.errors.GatewayError: a query failed.
+    """
+    subject = proposal.target["contract"]
+    if proposal.operation == "node_admit" and subject == "genesis":
+        ids = [r.get("node_id", "") for r in (proposal.artifact or {}).get("nodes", [])]
+    else:
+        ids = [subject]
+    for node_id in ids:
+        node = _read_or_none(governance, "node", node_id)
+        active = node is not None and node.get("status") == "active"
+        if proposal.operation == "node_admit" and active:
+            raise GovernanceStateError(f"node {node_id} is already admitted and active; nothing was submitted")
+        if proposal.operation == "node_remove" and not active:
+            raise GovernanceStateError(f"node {node_id} is not an active admitted node "
+                                       f"({'never admitted' if node is None else 'removed'}); nothing was submitted")
+
+
+def check_state(proposal: ProposalFile, governance: ContractLike) -> None:
+    """The state check of :func:`precheck` for any operation (units: transition; nodes: node state).
+
+    Raises:
+        GovernanceStateError: the chain's state forbids the operation.
+        qcchain_sdk.errors.GatewayError: a query failed.
+    """
+    if proposal.operation in TRANSITIONS:
+        check_transition(proposal, fetch_unit(governance, proposal.target))
+    elif proposal.operation in ("node_admit", "node_remove"):
+        check_node_state(proposal, governance)
+
+
 def _signer_orgs(proposal: ProposalFile, keys: ContractLike, now: int) -> tuple[dict[str, dict[str, str]], list[str]]:
     signers: dict[str, dict[str, str]] = {}
     ignored: list[str] = []
@@ -130,7 +179,8 @@ def precheck(proposal: ProposalFile, governance: ContractLike, keys: ContractLik
 
     Raises:
         ThresholdNotMet: no signature, or the counted signers do not meet the operation's rule.
-        GovernanceStateError: expired, already executed, or a transition the unit's state forbids.
+        GovernanceStateError: expired, already executed, a transition the unit's state forbids, a node
+            admission/removal the node's state forbids, or no rule for the operation in the installed policy.
         qcchain_sdk.errors.GatewayError: a query failed.
     """
     pid = proposal.proposal_id
@@ -143,8 +193,8 @@ def precheck(proposal: ProposalFile, governance: ContractLike, keys: ContractLik
     if on_chain is not None and on_chain["status"] != "open":
         raise GovernanceStateError(f"proposal {pid[:16]}… is already {on_chain['status']} on chain")
     if on_chain is None:
-        check_transition(proposal, fetch_unit(governance, proposal.target))
-    spec = _read(governance, "policy", "governance")["document"]["operations"][proposal.operation]
+        check_state(proposal, governance)
+    spec = operation_rule(_read(governance, "policy", "governance")["document"], proposal.operation)
     members = _read(governance, "members")
     signers, ignored = _signer_orgs(proposal, keys, now)
     counted = set(signers) | set((on_chain or {}).get("signatures", {}))
@@ -178,8 +228,8 @@ def submit(proposal: ProposalFile, plan: Plan, connections: dict[str, ContractLi
     for i, msp in enumerate(pending):
         entry = plan.signers[msp]
         if i == 0 and plan.on_chain is None:
-            connections[msp].submit_transaction("propose", json.dumps(proposal.body), "{}", entry["key_id"],
-                                                entry["signature"])
+            connections[msp].submit_transaction("propose", json.dumps(proposal.body), json.dumps(proposal.artifact or {}),
+                                                entry["key_id"], entry["signature"])
         else:
             connections[msp].submit_transaction("sign", pid, entry["key_id"], entry["signature"])
         log.info("submitted the signature of %s on proposal %s", msp, pid[:16])

@@ -1,5 +1,6 @@
-"""Governance proposal files: produced by ``qcchain contract deploy|upgrade|freeze|thaw|destroy``, signed
-offline by org admins (``qcchain contract sign``), submitted by ``qcchain contract execute``.
+"""Governance proposal files: produced by ``qcchain contract deploy|upgrade|freeze|thaw|destroy`` and
+``qcchain nodes propose-admit|propose-remove``, signed offline by org admins (``qcchain contract sign``),
+submitted by ``qcchain contract execute``.
 
 The file is canonical JSON (:func:`qcchain_core.canonical.canonical_json`)::
 
@@ -7,7 +8,9 @@ The file is canonical JSON (:func:`qcchain_core.canonical.canonical_json`)::
      "proposal_id": hex SM3 of the canonical body (the chain's proposal id),
      "body": {operation, target{channel, chaincode, contract}, version, package_digest, reason, nonce, expiry},
      "package": {} | {"label", "package_id", "sha256", "sm3", "file"},   (deploy/upgrade: what Fabric installs)
-     "signatures": [{"key_id", "public_key_pem", "signature"}, ...]}      (SM2 over the canonical body)
+     "signatures": [{"key_id", "public_key_pem", "signature"}, ...],     (SM2 over the canonical body)
+     "artifact": {...}}   (only for policy_update / member_admit / node_admit: the document whose hex SM3 of
+                           the canonical JSON is body.package_digest; sent on chain with the proposal)
 
 Every load re-checks the id and every signature, so a file edited after signing is refused.
 """
@@ -24,14 +27,15 @@ from typing import Any
 
 from qcchain_core.canonical import canonical_json, canonical_loads
 from qcchain_core.errors import CryptoError
-from qcchain_core.gm import SM2PrivateKey, SM2PublicKey
+from qcchain_core.gm import SM2PrivateKey, SM2PublicKey, sm3
 from qcchain_core.messages import proposal_id
 
 from .errors import ProposalFileError, SignatureError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMAT", "ProposalFile", "new_proposal", "load", "save", "sign"]
+__all__ = ["FORMAT", "OPERATIONS", "NODE_OPERATIONS", "UNIT_OPERATIONS", "ProposalFile", "new_proposal", "artifact_sm3",
+           "load", "save", "sign"]
 
 FORMAT = "qcchain-governance-proposal/1"
 BODY_FIELDS = ("operation", "target", "version", "package_digest", "reason", "nonce", "expiry")
@@ -39,16 +43,21 @@ TARGET_FIELDS = ("channel", "chaincode", "contract")
 FILE_FIELDS = ("format", "proposal_id", "body", "package", "signatures")
 SIGNATURE_FIELDS = ("key_id", "public_key_pem", "signature")
 UNIT_OPERATIONS = ("deploy", "upgrade", "freeze", "thaw", "destroy")
+NODE_OPERATIONS = ("node_admit", "node_remove")
+OPERATIONS = UNIT_OPERATIONS + ("policy_update", "member_admit", "member_remove") + NODE_OPERATIONS
+ARTIFACT_OPERATIONS = ("policy_update", "member_admit", "node_admit")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass
 class ProposalFile:
-    """A proposal body, the package it concerns (deploy/upgrade) and the offline signatures so far."""
+    """A proposal body, the package it concerns (deploy/upgrade) or its artifact (policy document, member or
+    node record), and the offline signatures so far."""
 
     body: dict[str, Any]
     package: dict[str, Any] = field(default_factory=dict)
     signatures: list[dict[str, str]] = field(default_factory=list)
+    artifact: dict[str, Any] | None = None
 
     @property
     def proposal_id(self) -> str:
@@ -65,8 +74,11 @@ class ProposalFile:
 
     def to_json(self) -> bytes:
         """The canonical file bytes."""
-        return canonical_json({"format": FORMAT, "proposal_id": self.proposal_id, "body": self.body,
-                               "package": self.package, "signatures": self.signatures})
+        doc = {"format": FORMAT, "proposal_id": self.proposal_id, "body": self.body, "package": self.package,
+               "signatures": self.signatures}
+        if self.artifact is not None:
+            doc["artifact"] = self.artifact
+        return canonical_json(doc)
 
     def signed_key_ids(self) -> list[str]:
         return [s["key_id"] for s in self.signatures]
@@ -74,33 +86,69 @@ class ProposalFile:
 
 def new_proposal(operation: str, channel: str, chaincode: str, contract: str = "", version: str = "",
                  package_digest: str = "", reason: str = "", expiry: int = 0,
-                 package: dict[str, Any] | None = None) -> ProposalFile:
-    """A fresh unsigned proposal for a lifecycle operation (nonce: 128 random bits).
+                 package: dict[str, Any] | None = None, artifact: dict[str, Any] | None = None) -> ProposalFile:
+    """A fresh unsigned proposal (nonce: 128 random bits). For policy_update / member_admit / node_admit
+    the ``artifact`` is carried in the file and ``package_digest`` is its SM3 (computed when empty).
 
     Raises:
         ProposalFileError: unknown operation, a deploy/upgrade without version or SHA-256 package digest,
-            a freeze/thaw/destroy with a digest, or no expiry.
+            another operation with a package, an artifact missing / not an object / not matching the given
+            digest, an artifact for an operation that takes none, or no expiry.
     """
     from qcchain_sdk.contracts.governance import build_proposal
 
-    if operation not in UNIT_OPERATIONS:
-        raise ProposalFileError(f"operation {operation!r} is not one of {', '.join(UNIT_OPERATIONS)}")
+    if operation not in OPERATIONS:
+        raise ProposalFileError(f"operation {operation!r} is not one of {', '.join(OPERATIONS)}")
     if operation in ("deploy", "upgrade") and (not version or not _HEX64.match(package_digest)):
         raise ProposalFileError(f"{operation} needs a version and the package's hex SHA-256 digest")
-    if operation not in ("deploy", "upgrade") and (package_digest or package):
+    if operation not in ("deploy", "upgrade") and package:
+        raise ProposalFileError(f"{operation} concerns no package")
+    if operation in ARTIFACT_OPERATIONS:
+        if not isinstance(artifact, dict):
+            raise ProposalFileError(f"{operation} carries its artifact (an object)")
+        digest = artifact_sm3(artifact)
+        if package_digest not in ("", digest):
+            raise ProposalFileError(f"{operation}: package_digest is not the SM3 of the artifact's canonical JSON")
+        package_digest = digest
+    elif artifact is not None:
+        raise ProposalFileError(f"{operation} takes no artifact")
+    elif operation not in ("deploy", "upgrade") and package_digest:
         raise ProposalFileError(f"{operation} concerns no package")
     if not isinstance(expiry, int) or expiry <= 0:
         raise ProposalFileError("a proposal needs an expiry (seconds since the epoch)")
     body = build_proposal(operation, channel, chaincode=chaincode, contract=contract, version=version,
                           package_digest=package_digest, reason=reason, expiry=expiry)
-    return ProposalFile(body, dict(package or {}))
+    return ProposalFile(body, dict(package or {}), artifact=None if artifact is None else dict(artifact))
+
+
+def artifact_sm3(artifact: dict[str, Any]) -> str:
+    """Hex SM3 of the artifact's canonical JSON (its proposal's ``package_digest``).
+
+    Raises:
+        ProposalFileError: the artifact cannot be encoded as canonical JSON.
+    """
+    try:
+        return sm3(canonical_json(artifact)).hex()
+    except ValueError as exc:
+        raise ProposalFileError(f"artifact is not canonical JSON: {exc}") from exc
+
+
+def _check_artifact(body: dict[str, Any], artifact: Any, where: str) -> None:
+    if body["operation"] not in ARTIFACT_OPERATIONS:
+        if artifact is not None:
+            raise ProposalFileError(f"{where}: {body['operation']} carries no artifact")
+        return
+    if not isinstance(artifact, dict):
+        raise ProposalFileError(f"{where}: {body['operation']} needs its artifact (an object) in the file")
+    if artifact_sm3(artifact) != body["package_digest"]:
+        raise ProposalFileError(f"{where}: the artifact is not the one the body names (SM3 differs from package_digest)")
 
 
 def _check_body(body: Any, where: str) -> dict[str, Any]:
     if not isinstance(body, dict) or sorted(body) != sorted(BODY_FIELDS):
         raise ProposalFileError(f"{where}: body must have exactly the fields {', '.join(BODY_FIELDS)}")
-    if body["operation"] not in UNIT_OPERATIONS:
-        raise ProposalFileError(f"{where}: operation {body['operation']!r} is not a lifecycle operation")
+    if body["operation"] not in OPERATIONS:
+        raise ProposalFileError(f"{where}: operation {body['operation']!r} is not a governance operation")
     target = body["target"]
     if not isinstance(target, dict) or sorted(target) != sorted(TARGET_FIELDS) or \
             not all(isinstance(target[k], str) for k in TARGET_FIELDS):
@@ -150,12 +198,13 @@ def load(path: Path) -> ProposalFile:
         raise ProposalFileError(f"{where}: not canonical JSON ({exc})") from exc
     if canonical_json(doc) != raw.strip():
         raise ProposalFileError(f"{where}: not canonical JSON (sorted keys, no whitespace); was it re-formatted?")
-    if not isinstance(doc, dict) or sorted(doc) != sorted(FILE_FIELDS) or doc["format"] != FORMAT:
-        raise ProposalFileError(f"{where}: not a {FORMAT} file (fields {', '.join(FILE_FIELDS)})")
+    if not isinstance(doc, dict) or sorted(set(doc) - {"artifact"}) != sorted(FILE_FIELDS) or doc["format"] != FORMAT:
+        raise ProposalFileError(f"{where}: not a {FORMAT} file (fields {', '.join(FILE_FIELDS)}[, artifact])")
     body = _check_body(doc["body"], where)
     if not isinstance(doc["package"], dict) or not isinstance(doc["signatures"], list):
         raise ProposalFileError(f"{where}: package must be an object and signatures a list")
-    proposal = ProposalFile(body, doc["package"], doc["signatures"])
+    _check_artifact(body, doc.get("artifact"), where)
+    proposal = ProposalFile(body, doc["package"], doc["signatures"], doc.get("artifact"))
     if doc["proposal_id"] != proposal.proposal_id:
         raise ProposalFileError(f"{where}: proposal_id is not the SM3 of the body (file edited?)")
     for i, entry in enumerate(proposal.signatures):

@@ -1,0 +1,125 @@
+"""The node commands of ``scripts/network.sh``: add-peer, remove-peer, add-orderer, remove-orderer,
+verify-nodes, and the genesis node admission after ``deploy`` (test networks)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+from . import nodes, nodeverify, procs
+from .consortium import load_consortium
+from .derive import derive
+from .errors import NetworkError
+from .registry import GOVERNANCE_CHANNEL, ProposalWritten, Registry, RegistryError
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("add-peer", "remove-peer", "add-orderer", "remove-orderer", "verify-nodes")
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """The node commands' options."""
+    reg = p.add_mutually_exclusive_group()
+    reg.add_argument("--propose", type=str, default=None, metavar="FILE",
+                     help="add-*: write an admit proposal for the org admins to sign instead of adding")
+    reg.add_argument("--admit-with-test-keys", action="store_true",
+                     help="add-*: test networks only: admit the node with the test admins' SM2 keys")
+    reg.add_argument("--no-registry", action="store_true",
+                     help="add-*/remove-*: do not check or record the node on chain (logged as such)")
+    p.add_argument("--purge", action="store_true", help="remove-peer: also delete its data directory")
+
+
+def _registry(args: argparse.Namespace, layout: object) -> Registry:
+    from pathlib import Path
+
+    if args.no_registry:
+        return Registry(layout, "none")  # type: ignore[arg-type]
+    if args.propose:
+        return Registry(layout, "propose", Path(args.propose))  # type: ignore[arg-type]
+    return Registry(layout, "test-keys" if args.admit_with_test_keys else "check")  # type: ignore[arg-type]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one node command; returns the exit status.
+
+    Raises:
+        NetworkError: the operation failed or was refused (one line; the SDK's errors included).
+    """
+    from qcchain_sdk.errors import SdkError
+
+    try:
+        return _run(args)
+    except ProposalWritten as exc:
+        print(f"not added: {exc}")
+        return 0
+    except SdkError as exc:
+        raise NetworkError(f"{args.command}: the chain refused or failed: {' '.join(str(exc).split())}") from exc
+
+
+def _run(args: argparse.Namespace) -> int:
+    layout = derive(load_consortium(args.consortium), args.dir, args.log_level)
+    if not layout.crypto.is_dir():
+        raise NetworkError(f"{args.dir} holds no network (network.sh up --dir {args.dir} first)")
+    if args.command in ("remove-peer", "remove-orderer") and not args.node:
+        raise NetworkError(f"{args.command} needs the node's host name (see network.sh status)")
+    registry = _registry(args, layout)
+    t0 = time.monotonic()
+    if args.command == "add-peer":
+        if not args.node:
+            raise NetworkError("add-peer needs the org name, e.g. add-peer Inspection")
+        try:
+            peer = nodes.add_peer(layout, args.node, registry)
+        except KeyError as exc:
+            raise NetworkError(str(exc.args[0])) from None
+        print(f"added {peer.host} ({peer.org}) at {layout.host}:{peer.listen} in {time.monotonic() - t0:.1f}s; "
+              f"joined {', '.join(c.name for c in layout.consortium.channels if peer.org in c.members)}")
+    elif args.command == "add-orderer":
+        node = nodes.add_orderer(layout, registry)
+        print(f"added consenter {node.host} at {layout.host}:{node.listen} to "
+              f"{len(layout.consortium.channels)} channel(s) in {time.monotonic() - t0:.1f}s")
+    elif args.command == "remove-peer":
+        nodes.remove_peer(layout, args.node, registry, purge=args.purge)
+        print(f"removed {args.node}" + ("" if args.purge else " (its data directory is kept)"))
+    elif args.command == "remove-orderer":
+        nodes.remove_orderer(layout, args.node, registry)
+        print(f"removed consenter {args.node} from {len(layout.consortium.channels)} channel(s)")
+    else:
+        rows = nodeverify.verify(layout, registry)
+        print(nodeverify.table(rows))
+        bad = [r for r in rows if not r.ok]
+        print(f"{len(rows) - len(bad)} of {len(rows)} consenter(s) admitted and active")
+        return 1 if bad else 0
+    if registry.mode == "none":
+        print("note: --no-registry: the node was not checked or recorded on chain (operations.log says so)")
+    return 0
+
+
+def genesis_after_deploy(layout: object) -> None:
+    """After ``deploy``: record the initial nodes on chain with one genesis admission signed by the test
+    admins.
+
+    Raises:
+        NetworkError: the chain refused it or the registry is unavailable.
+    """
+    from qcchain_sdk.errors import SdkError
+
+    from .story_net import wait_endorsable
+    from .testgov import admit_genesis, keys_dir
+
+    try:
+        first = next(o for o in layout.consortium.orgs  # type: ignore[attr-defined]
+                     if any(o.name in c.members and c.name == GOVERNANCE_CHANNEL
+                            for c in layout.consortium.channels))  # type: ignore[attr-defined]
+        wait_endorsable(layout.profile_file(first), GOVERNANCE_CHANNEL)  # type: ignore[attr-defined]
+        proposal_id, count = admit_genesis(layout)  # type: ignore[arg-type]
+    except StopIteration:
+        print(f"note: no {GOVERNANCE_CHANNEL} channel: genesis nodes not recorded on chain")
+        return
+    except (RegistryError, SdkError) as exc:
+        raise NetworkError(f"genesis nodes not recorded on chain: {' '.join(str(exc).split())} "
+                           "(deploy --no-genesis skips this step)") from exc
+    print(f"node registry: {count} genesis nodes admitted on chain (proposal {proposal_id[:16]}…), signed with "
+          f"the test admins' SM2 keys in {keys_dir(layout)}")  # type: ignore[arg-type]
+    procs.ops_log(layout.out, "genesis-admission", "*", kind="registry", result="ok",  # type: ignore[attr-defined]
+                  proposal_id=proposal_id, nodes=count)

@@ -1,0 +1,156 @@
+"""Adding and removing nodes on a running native Fabric network, recorded in the on-chain node registry
+(T-8.2 b, T-7.2.3): its own small network (raft x3) brought up and deployed (``network.sh up`` +
+``deploy``, which records the genesis nodes with one admission signed by the test admins), then
+add-orderer / add-peer / verify-nodes / remove-orderer / remove-peer through ``scripts/network.sh``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+
+from qcchain_network import admin, procs
+from qcchain_network.consortium import load_consortium
+from qcchain_network.derive import Layout, derive
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+SCRIPT = str(ROOT / "scripts" / "network.sh")
+CREDIT = {"Inspection": ("Special Equipment Inspection and Testing Institute", "12100000400011546Y"),
+          "Regulator": ("Special Equipment Safety Supervision Bureau", "11100000000013127D")}
+
+
+def _sh(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QCCHAIN_PYTHON": sys.executable}
+    return subprocess.run([SCRIPT, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path) -> Iterator[tuple[list[str], Path]]:
+    """The small consortium on its own ports (with credit codes, for the governance bootstrap), up and
+    deployed; yields (the --consortium/--dir arguments, the consortium file); always taken down."""
+    work = tmp_path_factory.mktemp("nodes")
+    data = yaml.safe_load((HERE / "small-consortium.yaml").read_text())
+    data["policies"] = {k: str((HERE / v).resolve()) for k, v in data["policies"].items()}
+    data["network"]["base_port"] = 57050
+    for org in data["orgs"]:
+        org["full_name"], org["credit_code"] = CREDIT[org["name"]]
+    consortium = work / "nodes.yaml"
+    consortium.write_text(yaml.safe_dump(data, sort_keys=False))
+    args = ["--consortium", str(consortium), "--dir", str(work / "net")]
+    try:
+        up = _sh("up", *args)
+        assert up.returncode == 0, up.stderr
+        deploy = _sh("deploy", *args)
+        assert deploy.returncode == 0, deploy.stderr
+        assert "6 genesis nodes admitted on chain" in deploy.stdout, deploy.stdout
+        yield args, consortium
+    finally:
+        _sh("down", "--dir", str(work / "net"), timeout=60)
+        left = [p.name for p in procs.read_pids(work / "net") if procs.alive(p.pid)]
+        assert not left, f"processes left running: {left}"
+
+
+def _layout(net: tuple[list[str], Path]) -> Layout:
+    args, consortium = net
+    return derive(load_consortium(consortium), Path(args[-1]))
+
+
+def _osn_height(layout: Layout, host: str) -> int:
+    node = next(n for n in layout.orderers if n.host == host)
+    tls = layout.orderer_admin_tls
+    out = admin.run_tool([str(Path(os.environ.get("FABRIC_BIN", "")) / "osnadmin") if os.environ.get("FABRIC_BIN")
+                          else "osnadmin", "channel", "list", "--channelID", "qcchannel", "-o",
+                          f"{layout.host}:{node.admin}", "--ca-file", str(admin.orderer_ca(layout)),
+                          "--client-cert", str(tls / "client.crt"), "--client-key", str(tls / "client.key")])
+    return int(json.loads(out[out.index("{"):])["height"])
+
+
+def _peer_height(layout: Layout, peer_bin: Path, host: str) -> int:
+    peer = next(p for p in layout.peers if p.host == host)
+    text = admin.run_tool([str(peer_bin), "channel", "getinfo", "-c", "qcchannel"],
+                          env=admin.admin_env(layout, layout.consortium.org(peer.org), peer))
+    return int(json.loads(text[text.index("{"):])["height"])
+
+
+def _submit_keys(layout: Layout, count: int) -> None:
+    """``count`` valid transactions (keys:register of fresh SM2 keys by the Inspection admin); each submit
+    returns only once committed VALID."""
+    from qcchain_core.gm import SM2PrivateKey
+    from qcchain_sdk.contracts.governance import GovernanceClient
+    from qcchain_sdk.profile import connect_profile
+
+    with connect_profile(layout.profile_file(layout.consortium.orgs[0])) as gw:
+        net = gw.get_network("qcchannel")
+        now = int(time.time())
+        for _ in range(count):
+            client = GovernanceClient(net.get_contract("qcchain", "governance"), net.get_contract("qcchain", "keys"),
+                                      gw.identity.msp_id, gw.identity.cert_pem, SM2PrivateKey.generate())
+            client.register_key(now - 60, now + 3600)
+
+
+def _wait(what: str, check: Any, timeout: float = 60.0) -> float:
+    t0 = time.monotonic()
+    while not check():
+        assert time.monotonic() - t0 < timeout, f"{what} not reached within {timeout:.0f}s"
+        time.sleep(0.5)
+    return time.monotonic() - t0
+
+
+def test_add_and_remove_nodes(net: tuple[list[str], Path], fabric_binaries: Path,
+                              fabric_timings: dict[str, Any]) -> None:
+    args, _ = net
+    # a node whose identity is not admitted on chain is refused; nothing of it stays
+    refused = _sh("add-orderer", *args)
+    assert refused.returncode == 1 and "not admitted on chain" in refused.stderr, refused.stderr
+    assert "orderer3.qcchain.example" not in [n.host for n in _layout(net).orderers]
+    # admitted by the test admins -> consenter on every channel, active, has the blocks
+    t0 = time.monotonic()
+    added = _sh("add-orderer", *args, "--admit-with-test-keys")
+    assert added.returncode == 0, added.stderr
+    fabric_timings["add-orderer (admit + config update + join + active)"] = time.monotonic() - t0
+    layout = _layout(net)
+    assert "orderer3.qcchain.example" in [n.host for n in layout.orderers]
+    _submit_keys(layout, 3)  # transactions still VALID with 4 consenters
+    fabric_timings["new orderer caught up"] = _wait("orderer3 height", lambda: _osn_height(
+        layout, "orderer3.qcchain.example") == _osn_height(layout, "orderer0.qcchain.example"))
+    # a new peer joins and reaches the ledger height
+    t1 = time.monotonic()
+    peer = _sh("add-peer", "Inspection", *args, "--admit-with-test-keys")
+    assert peer.returncode == 0, peer.stderr
+    layout = _layout(net)
+    fabric_timings["add-peer (admit + start + join)"] = time.monotonic() - t1
+    fabric_timings["new peer reached the ledger height"] = _wait("peer2 height", lambda: _peer_height(
+        layout, fabric_binaries, "peer2.inspection.qcchain.example") == _peer_height(
+        layout, fabric_binaries, "peer0.inspection.qcchain.example"))
+    verified = _sh("verify-nodes", *args)
+    assert verified.returncode == 0 and "4 of 4 consenter(s) admitted and active" in verified.stdout, verified.stdout
+    # removal down to the raft minimum, then refused
+    removed = _sh("remove-orderer", "orderer3.qcchain.example", *args)
+    assert removed.returncode == 0, removed.stderr
+    below = _sh("remove-orderer", "orderer2.qcchain.example", *args)
+    assert below.returncode == 1 and "at least 3 are needed" in below.stderr, below.stderr
+    _submit_keys(_layout(net), 2)
+    # a consenter added without the registry makes verify-nodes fail
+    unrecorded = _sh("add-orderer", *args, "--no-registry")
+    assert unrecorded.returncode == 0, unrecorded.stderr
+    failing = _sh("verify-nodes", *args)
+    assert failing.returncode == 1 and "FAIL (not admitted)" in failing.stdout, failing.stdout
+    assert _sh("remove-orderer", "orderer4.qcchain.example", *args, "--no-registry").returncode == 0
+    assert _sh("remove-peer", "peer2.inspection.qcchain.example", *args).returncode == 0
+    ops = [json.loads(line) for line in (Path(args[-1]) / "operations.log").read_text().splitlines()]
+    adds = [o for o in ops if o["op"] == "add" and o["result"] == "ok"]
+    assert {o["node"] for o in adds} == {"orderer3.qcchain.example", "peer2.inspection.qcchain.example",
+                                         "orderer4.qcchain.example"}
+    assert all(len(o["tls_cert_sha256"]) == 64 for o in adds)
+    assert [o["registry"] for o in adds if o["node"] == "orderer4.qcchain.example"] == ["none"]
+    assert any(o["op"] == "add" and o["result"].startswith("failed: refused") for o in ops)
+    assert {o["node"] for o in ops if o["op"] == "remove"} == {"orderer3.qcchain.example", "orderer4.qcchain.example",
+                                                               "peer2.inspection.qcchain.example"}
