@@ -169,3 +169,37 @@ def test_sm4_cbc_errors() -> None:
         sm4_cbc_decrypt(k, iv, bytes(bad))
     with pytest.raises(ValueError, match="iv must be 16"):
         sm4_cbc_encrypt(k, b"short", b"x")
+
+
+class _Backend:
+    """Wraps a backend: the first encryption has an all-zero KDF output (C2 = M, as OpenSSL may produce);
+    with ``echo_c2`` decryption returns C2 (what an all-zero KDF output decrypts to)."""
+
+    def __init__(self, real: object, echo_c2: bool = False) -> None:
+        self.real, self.calls, self.echo_c2 = real, 0, echo_c2
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+    def encrypt(self, key: object, data: bytes) -> bytes:
+        self.calls += 1
+        sealed = self.real.encrypt(key, data)  # type: ignore[attr-defined]
+        return sealed if self.calls > 1 else ciphertext_from_raw(ciphertext_to_raw(sealed)[:97] + data)
+
+    def decrypt(self, key: object, blob: bytes) -> bytes:
+        if self.echo_c2:
+            return ciphertext_to_raw(blob)[97:]
+        return self.real.decrypt(key, blob)  # type: ignore[attr-defined]
+
+
+def test_all_zero_kdf_output_is_never_sent_and_never_accepted(key: SM2PrivateKey, monkeypatch) -> None:
+    public = key.public_key()
+    real = public._key.backend
+    fake = _Backend(real)
+    monkeypatch.setattr(public._key, "backend", fake)
+    sealed = public.encrypt(b"a")
+    assert fake.calls == 2 and ciphertext_to_raw(sealed)[97:] != b"a"  # GB/T 32918.4 A5: a new k
+    assert key.decrypt(sealed) == b"a"
+    monkeypatch.setattr(key._key, "backend", _Backend(real, echo_c2=True))
+    with pytest.raises(DecryptionError, match="all-zero KDF"):  # B4: refused
+        key.decrypt(sealed)

@@ -112,7 +112,11 @@ def encrypt(point: bytes, plaintext: bytes) -> bytes:
     """GB/T 32918.4 encryption by gmssl, converted to DER C1C3C2."""
     from .sm2 import ciphertext_from_raw  # noqa: PLC0415 - pure DER helper, no native code
 
-    return ciphertext_from_raw(b"\x04" + gmssl_sm2(None, point).encrypt(plaintext))
+    for _attempt in range(8):
+        raw = gmssl_sm2(None, point).encrypt(plaintext)
+        if raw is not None:  # gmssl answers None on an all-zero KDF output instead of drawing a new k
+            return ciphertext_from_raw(b"\x04" + raw)
+    raise DecryptionError("reference: all-zero KDF output 8 times")
 
 
 def decrypt(d: int, ciphertext: bytes) -> bytes:
@@ -125,6 +129,8 @@ def decrypt(d: int, ciphertext: bytes) -> bytes:
     if xy is None:
         raise DecryptionError("reference: C1 is not a valid point")
     plain = obj.decrypt(raw)
+    if plain is None:
+        raise DecryptionError("reference: all-zero KDF output (GB/T 32918.4 B4)")
     if sm3(bytes.fromhex(xy[:64]) + plain + bytes.fromhex(xy[64:128])) != raw[64:96]:
         raise DecryptionError("reference: C3 hash mismatch")
     return bytes(plain)

@@ -17,7 +17,7 @@ import base64
 import logging
 from typing import Any
 
-from ..errors import DecryptionError, InvalidKey, InvalidSignature
+from ..errors import CryptoError, DecryptionError, InvalidKey, InvalidSignature
 from . import _native
 from .sm3 import _require_bytes, sm3
 
@@ -37,6 +37,7 @@ GY = 0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0
 _CURVE_BYTES = b"".join(v.to_bytes(32, "big") for v in (A, B, GX, GY))
 _MAX_UID = 8191  # ENTL is a 16-bit count of bits
 _Z_CACHE_SIZE = 8
+_KDF_RETRIES = 8  # fresh k per attempt; all-zero KDF output twice in a row is 2^-16 even for 1 byte
 
 
 def compute_z(public_point: bytes, uid: bytes = DEFAULT_UID) -> bytes:
@@ -219,7 +220,13 @@ class SM2PublicKey:
         data = _require_bytes("plaintext", plaintext)
         if not data:
             raise ValueError("SM2 plaintext must not be empty")
-        return self._key.backend.encrypt(self._key, data)
+        for _attempt in range(_KDF_RETRIES):
+            sealed = self._key.backend.encrypt(self._key, data)
+            # GB/T 32918.4 A5: an all-zero KDF output t means C2 = M; the standard picks a new k
+            # (OpenSSL/Tongsuo do not check; for a 1-byte message it happens once in 256).
+            if ciphertext_to_raw(sealed)[97:] != data:
+                return sealed
+        raise CryptoError(f"SM2 encryption gave an all-zero KDF output {_KDF_RETRIES} times")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SM2PublicKey) and other._point == self._point
@@ -307,8 +314,11 @@ class SM2PrivateKey:
             TypeError: ``ciphertext`` is not bytes-like.
         """
         blob = _require_bytes("ciphertext", ciphertext)
-        ciphertext_to_raw(blob)  # structural check first: clear error, no native parsing of junk
-        return self._key.backend.decrypt(self._key, blob)
+        raw = ciphertext_to_raw(blob)  # structural check first: clear error, no native parsing of junk
+        plain = self._key.backend.decrypt(self._key, blob)
+        if plain == raw[97:]:  # GB/T 32918.4 B4: an all-zero KDF output t is an error
+            raise DecryptionError("SM2 ciphertext has an all-zero KDF output (GB/T 32918.4 B4)")
+        return plain
 
     def to_pem(self, password: bytes | None = None) -> bytes:
         """PKCS#8 PEM; encrypted (PBES2: PBKDF2-HMAC-SHA256 + SM4-CBC) when ``password`` is given.
