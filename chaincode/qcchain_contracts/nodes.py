@@ -25,7 +25,7 @@ import logging
 import re
 from typing import Any
 
-from .common import caller_msp, get_json, put_json, record_event, require_admin, require_hex64, require_int, tx_time
+from .common import get_json, put_json, record_event, require_admin, require_hex64, require_int, tx_time
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)

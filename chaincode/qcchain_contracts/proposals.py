@@ -7,8 +7,9 @@ submitting org — one signature per org. Checks, each failing with a clear erro
 duplicate proposal (same id), nonce reuse (replay), expiry passed or too far (``max_proposal_lifetime``),
 proposal for another channel, artefact not matching ``package_digest``, wrong signature, key revoked /
 expired / of another org / without ``govern``, signer org not an active member, execution under the
-threshold of the operation's rule in the ``governance`` policy, or a lifecycle transition the unit's
-state forbids. At execution every signature's key is re-checked at transaction time.
+threshold of the operation's rule in the ``governance`` policy (or no rule for it in the installed policy),
+a lifecycle transition the unit's state forbids, or a node admission / removal the node registry forbids
+(:mod:`.nodes`). At execution every signature's key is re-checked at transaction time.
 """
 
 from __future__ import annotations

@@ -169,7 +169,7 @@ def _profiles_in(directory: Path) -> dict[str, Path]:
 @click.command()
 @click.option("--dir", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Devnet state directory (must be new or empty; default: a fresh temporary directory).")
-@click.option("--keep", is_flag=True, help="Leave the devnet running (detached) after the demo.")
+@click.option("--keep", is_flag=True, help="Leave the devnet (or with --fabric the Fabric network) running after the demo.")
 @click.option("--fabric", is_flag=True, help="Bring up a native Fabric network (FABRIC_BIN or PATH), run the story on it, take it down.")
 @click.option("--profiles", "profiles_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Run against a running network's connection profiles instead of starting a devnet.")
@@ -184,14 +184,14 @@ def demo(state_dir: Path | None, keep: bool, fabric: bool, profiles_dir: Path | 
     """Run the consortium demo (the main job) from a clean state; exit 0 only if every step held."""
     from qcchain_sdk.contracts.story import StoryError
 
-    if fabric and (keep or profiles_dir is not None):
-        raise CliError("--fabric brings up and takes down its own network; it cannot be combined with --keep or --profiles")
+    if fabric and profiles_dir is not None:
+        raise CliError("--fabric brings up its own network; it cannot be combined with --profiles")
     started = time.monotonic()
     say = click.echo
     policies, members = load_policies(policies_dir), consortium_members(consortium, say)
     try:
         if fabric:
-            story = run_fabric(state_dir, consortium, members, policies, say)
+            story = run_fabric(state_dir, consortium, members, policies, say, keep=keep)
         elif profiles_dir is not None:
             if package_digest is None:
                 raise CliError("--profiles needs --package-digest (the approved digest of the running qcchain package)")
@@ -253,9 +253,10 @@ def _sigterm_exits() -> None:
 
 
 def run_fabric(state_dir: Path | None, consortium: Path | None, members: dict[str, dict[str, str]],
-               policies: dict[str, Any], say: Any) -> Any:
+               policies: dict[str, Any], say: Any, keep: bool = False) -> Any:
     """Bring the native network up, deploy ``qcchain``, run the story (+ the whole-chaincode upgrade
-    with ``peer lifecycle``), take the network down whatever happened; returns the Story.
+    with ``peer lifecycle``), record the genesis nodes in the on-chain node registry (test admins' keys),
+    take the network down whatever happened (unless ``keep``); returns the Story.
 
     Raises:
         CliError: binaries missing, the network or the deployment failed, a process was left running.
@@ -271,7 +272,7 @@ def run_fabric(state_dir: Path | None, consortium: Path | None, members: dict[st
     say(f"runtime: native Hyperledger Fabric network in {out} (bringing it up...)")
     t0 = time.monotonic()
     try:
-        with story_network(out, consortium) as net:
+        with story_network(out, consortium, keep=keep) as net:
             for name, seconds in net.timings.items():
                 say(f"  time  {name}: {seconds:.1f} s")
             t1 = time.monotonic()
@@ -279,19 +280,43 @@ def run_fabric(state_dir: Path | None, consortium: Path | None, members: dict[st
                              after=lambda s: _fabric_upgrade(net, s, say))
             say(f"  time  story ({len(story.steps)} steps, incl. the peer lifecycle upgrade): "
                 f"{time.monotonic() - t1:.1f} s")
+            _fabric_genesis_nodes(net.layout, say)
             t2 = time.monotonic()
     except NetworkError as exc:
         raise CliError(f"fabric network: {' '.join(str(exc).split())}") from exc
     finally:
         left = [p.name for p in procs.read_pids(out) if procs.alive(p.pid)]
-        if not left:
+        if keep:
+            say(f"fabric network kept running in {out}; connection profiles in {out / 'connection-profiles'}; "
+                f"stop it with `scripts/network.sh down --dir {out}`")
+        elif not left:
             say("fabric network stopped" + ("" if temporary else f" (files kept in {out})"))
             if temporary:
                 shutil.rmtree(out.parent, ignore_errors=True)
-    if left:
+    if left and not keep:
         raise CliError(f"processes left running under {out}: {', '.join(left)}")
-    say(f"  time  network down: {time.monotonic() - t2:.1f} s; total {time.monotonic() - t0:.1f} s")
+    down = "" if keep else f"network down: {time.monotonic() - t2:.1f} s; "
+    say(f"  time  {down}total {time.monotonic() - t0:.1f} s")
     return story
+
+
+def _fabric_genesis_nodes(layout: Any, say: Any) -> None:
+    """Record every initial orderer and peer in the on-chain node registry with one genesis admission,
+    signed with the test admins' SM2 keys (T-7.2.3).
+
+    Raises:
+        CliError: the chain refused it. NetworkError: the test keys or the registry are unavailable.
+    """
+    from qcchain_network.testgov import admit_genesis
+    from qcchain_sdk.errors import SdkError
+
+    t0 = time.monotonic()
+    try:
+        proposal_id, count = admit_genesis(layout)
+    except SdkError as exc:
+        raise CliError(f"node registry: genesis admission refused: {' '.join(str(exc).split())}") from exc
+    say(f"  ok  node registry: {count} genesis nodes (orderers and peers) admitted on chain with one proposal "
+        f"({proposal_id[:12]}) signed by the test admins: {time.monotonic() - t0:.1f} s")
 
 
 def _fabric_upgrade(net: Any, story: Any, say: Any) -> None:

@@ -86,11 +86,32 @@ def _list(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _set_list(config: dict[str, Any], items: list[dict[str, Any]]) -> None:
-    values = config["channel_group"]["groups"]["Orderer"]["values"]
+    """Set the consenters (BFT: and the BlockValidation policy that must match them)."""
+    orderer = config["channel_group"]["groups"]["Orderer"]
     if consensus_type(config) == "etcdraft":
-        values["ConsensusType"]["value"]["metadata"]["consenters"] = items
+        orderer["values"]["ConsensusType"]["value"]["metadata"]["consenters"] = items
     else:
-        values["Orderers"]["value"]["consenter_mapping"] = items
+        orderer["values"]["Orderers"]["value"]["consenter_mapping"] = items
+        policy = orderer.setdefault("policies", {}).setdefault("BlockValidation", {"mod_policy": "Admins"})
+        policy["policy"] = {"type": 1, "value": bft_block_validation(items)}
+
+
+def bft_quorum(n: int) -> int:
+    """SmartBFT quorum of ``n`` consenters: ceil((n + f + 1) / 2) with f = (n - 1) // 3 (Fabric's
+    ``ComputeBFTQuorum``)."""
+    f = (n - 1) // 3
+    return (n + f + 2) // 2
+
+
+def bft_block_validation(mapping: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Orderer group's ``BlockValidation`` signature policy a BFT channel must carry for its consenter
+    mapping (Fabric's ``EncodeBFTBlockVerificationPolicy``): quorum-out-of-n signatures of the consenters'
+    identities, in mapping order; the orderer refuses a config update whose policy differs."""
+    identities = [{"principal": {"id_bytes": c["identity"], "mspid": c["msp_id"]},
+                   "principal_classification": "IDENTITY"} for c in mapping]
+    rules = [{"signed_by": i} for i in range(len(mapping))]
+    return {"identities": identities, "rule": {"n_out_of": {"n": bft_quorum(len(mapping)), "rules": rules}},
+            "version": 0}
 
 
 def consenters(config: dict[str, Any]) -> list[Consenter]:
@@ -230,6 +251,11 @@ def submit_update(layout: Layout, bins: dict[str, Path], channel: str, via: Orde
                                 "data": {"config_update": update}}}
         (work / "envelope.json").write_text(json.dumps(envelope), encoding="utf-8")
         _translate(bins, "proto_encode", "common.Envelope", work / "envelope.json", work / "envelope.pb")
-        admin.run_tool([str(bins["peer"]), "channel", "update", "-f", str(work / "envelope.pb"), "-c", channel]
-                       + admin.orderer_args(layout, via), env=orderer_admin_env(layout))
+        try:
+            admin.run_tool([str(bins["peer"]), "channel", "update", "-f", str(work / "envelope.pb"), "-c", channel]
+                           + admin.orderer_args(layout, via), env=orderer_admin_env(layout))
+        except admin.ToolError as exc:  # the orderer's reason may quote whole policies: keep the head
+            text = " ".join(str(exc).split())
+            raise admin.ToolError(f"config update of {channel} refused: {text[:400]}"
+                                  f"{'…' if len(text) > 400 else ''}") from None
     log.info("config update submitted on %s", channel)

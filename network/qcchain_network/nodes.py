@@ -131,7 +131,7 @@ def add_peer(layout: Layout, org_name: str, registry: Registry) -> PeerNode:
         peer.env_file.write_text(env_text(peer_env(new, peer)), encoding="utf-8")
         runner.start_node(new, host)
         for channel in _peer_channels(new, org.name):
-            admin.peer_join(new, bins["peer"], peer, channel)
+            _tolerate_existing(admin.peer_join, new, bins["peer"], peer, channel)
             _, number = configupdate.fetch_config(new, bins, channel, _via(new), _tmp_block(new, channel))
             registry.joined(host, channel, number, record["tls_cert_sha256"])
     except BaseException as exc:
@@ -141,6 +141,15 @@ def add_peer(layout: Layout, org_name: str, registry: Registry) -> PeerNode:
     _log(layout, "add", host, "peer", org.name, "ok", tls_cert_sha256=record["tls_cert_sha256"],
          sign_cert_sha256=record["sign_cert_sha256"], registry=registry.mode, proposal_id=proposal)
     return peer
+
+
+def _tolerate_existing(join: Any, *args: Any) -> None:
+    """Run a join; "already exists" (a retried add whose earlier attempt had joined) is not an error."""
+    try:
+        join(*args)
+    except admin.ToolError as exc:
+        if "already exists" not in str(exc):
+            raise
 
 
 def _outcome(exc: BaseException) -> str:
@@ -244,6 +253,8 @@ def add_orderer(layout: Layout, registry: Registry) -> OrdererNode:
         identity = next((node.msp_dir / "signcerts").glob("*.pem")).read_bytes()
         for ch in layout.consortium.channels:
             config, _ = configupdate.fetch_config(layout, bins, ch.name, via, _tmp_block(layout, ch.name))
+            if any(c.tls_cert_pem == tls_pem for c in configupdate.consenters(config)):
+                continue  # a retried add: this channel was updated by the attempt that failed later
             modified = configupdate.add_consenter(config, msp, layout.host, node.listen, tls_pem, identity)
             configupdate.submit_update(layout, bins, ch.name, via, config, modified)
             updated.append(ch.name)
@@ -254,7 +265,7 @@ def add_orderer(layout: Layout, registry: Registry) -> OrdererNode:
         for ch in layout.consortium.channels:
             block = _tmp_block(layout, ch.name)
             _, number = configupdate.fetch_config(new, bins, ch.name, via, block)
-            _osnadmin(new, bins, node, "join", "--channelID", ch.name, "--config-block", str(block))
+            _tolerate_existing(_osnadmin, new, bins, node, "join", "--channelID", ch.name, "--config-block", str(block))
             wait_consenter(new, bins, node, ch.name)
             registry.joined(host, ch.name, number, record["tls_cert_sha256"])
     except BaseException as exc:

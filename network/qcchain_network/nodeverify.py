@@ -81,8 +81,8 @@ def verify(layout: Layout, registry: Registry) -> list[Row]:
 
 def table(rows: list[Row]) -> str:
     """The rows as a text table."""
-    lines = [f"{'channel':16} {'consenter':22} {'node':40} {'tls sha256':18} status"]
+    lines = [f"{'channel':22} {'consenter':22} {'node':40} {'tls sha256':18} status"]
     for r in rows:
-        lines.append(f"{r.channel:16} {r.address:22} {r.node_id:40} {r.tls_sha256[:16] + '…':18} "
+        lines.append(f"{r.channel:22} {r.address:22} {r.node_id:40} {r.tls_sha256[:16] + '…':18} "
                      f"{'ok' if r.ok else 'FAIL'} ({r.status})")
     return "\n".join(lines)

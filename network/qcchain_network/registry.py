@@ -13,6 +13,7 @@ or a removal, ``node_joined`` / ``node_left`` attest it on chain.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import time
 from contextlib import ExitStack
@@ -144,10 +145,8 @@ class Registry:
     def _ready(self) -> None:
         from .binaries import find_binary
 
-        try:
-            import qcchain_sdk.nodes  # noqa: F401 - the registry API of the SDK
-        except ImportError:
-            raise RegistryError("the SDK has no node registry (qcchain_sdk.nodes); use --no-registry") from None
+        if importlib.util.find_spec("qcchain_sdk.nodes") is None:
+            raise RegistryError("the SDK has no node registry (qcchain_sdk.nodes); use --no-registry")
         if not chaincode_deployed(self.layout, find_binary("peer"), self.channel):
             raise RegistryError(f"the qcchain chaincode is not deployed on {self.channel} (bare `network.sh up`): "
                                 "the node registry is unavailable; run `network.sh deploy` first, or pass "

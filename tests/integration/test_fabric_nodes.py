@@ -111,6 +111,15 @@ def test_add_and_remove_nodes(net: tuple[list[str], Path], fabric_binaries: Path
     refused = _sh("add-orderer", *args)
     assert refused.returncode == 1 and "not admitted on chain" in refused.stderr, refused.stderr
     assert "orderer3.qcchain.example" not in [n.host for n in _layout(net).orderers]
+    # --propose writes the admit proposal for the admins to sign offline (the node is not added)
+    from qcchain_sdk.lifecycle import proposalfile
+
+    proposal_path = Path(args[-1]).parent / "admit-orderer3.json"
+    proposed = _sh("add-orderer", *args, "--propose", str(proposal_path))
+    assert proposed.returncode == 0 and "not added" in proposed.stdout, proposed.stdout + proposed.stderr
+    proposal = proposalfile.load(proposal_path)
+    assert proposal.operation == "node_admit" and proposal.target["contract"] == "orderer3.qcchain.example"
+    assert not proposal.signatures
     # admitted by the test admins -> consenter on every channel, active, has the blocks
     t0 = time.monotonic()
     added = _sh("add-orderer", *args, "--admit-with-test-keys")
@@ -154,3 +163,36 @@ def test_add_and_remove_nodes(net: tuple[list[str], Path], fabric_binaries: Path
     assert any(o["op"] == "add" and o["result"].startswith("failed: refused") for o in ops)
     assert {o["node"] for o in ops if o["op"] == "remove"} == {"orderer3.qcchain.example", "orderer4.qcchain.example",
                                                                "peer2.inspection.qcchain.example"}
+
+
+def test_bft_add_and_remove_consenter(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path,
+                                      fabric_timings: dict[str, Any]) -> None:
+    """BFT (v3 ConsenterMapping + the BlockValidation policy that must follow it): 4 -> 5 -> 4 consenters,
+    then removal below 4 refused. Without the registry (no chaincode on this network)."""
+    from qcchain_network import configupdate
+    from qcchain_network.nodes import TOOLS
+    from qcchain_network.binaries import find_all
+
+    work = tmp_path_factory.mktemp("bftnodes")
+    data = yaml.safe_load((HERE / "small-consortium.yaml").read_text())
+    data["policies"] = {k: str((HERE / v).resolve()) for k, v in data["policies"].items()}
+    data["network"]["base_port"] = 58050
+    data["orderer"].update(consensus="bft", nodes=4)
+    (work / "bft.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    args = ["--consortium", str(work / "bft.yaml"), "--dir", str(work / "net")]
+    try:
+        assert _sh("up", *args).returncode == 0
+        t0 = time.monotonic()
+        added = _sh("add-orderer", *args, "--no-registry")
+        assert added.returncode == 0, added.stderr
+        fabric_timings["BFT add-orderer (config update + join + active)"] = time.monotonic() - t0
+        layout = derive(load_consortium(work / "bft.yaml"), work / "net")
+        bins = find_all(TOOLS)
+        new = next(n for n in layout.orderers if n.host == "orderer4.qcchain.example")
+        config, number = configupdate.fetch_config(layout, bins, "qcchannel", new, work / "via-new.block")
+        assert len(configupdate.consenters(config)) == 5 and number >= 1  # the new node serves the chain
+        assert _sh("remove-orderer", "orderer4.qcchain.example", *args, "--no-registry").returncode == 0
+        below = _sh("remove-orderer", "orderer3.qcchain.example", *args, "--no-registry")
+        assert below.returncode == 1 and "at least 4 are needed" in below.stderr, below.stderr
+    finally:
+        _sh("down", "--dir", str(work / "net"), timeout=60)

@@ -166,6 +166,19 @@ def test_bft_consenter_mapping() -> None:
     assert configupdate.endpoints(back, "OrdererMSP") == configupdate.endpoints(config, "OrdererMSP")
 
 
+def test_bft_block_validation_policy_follows_the_mapping() -> None:
+    config = _bft_config()
+    orderer = config["channel_group"]["groups"]["Orderer"]
+    mapping = orderer["values"]["Orderers"]["value"]["consenter_mapping"]
+    # the function reproduces exactly what configtxgen wrote for the 4 genesis consenters
+    assert configupdate.bft_block_validation(mapping) == orderer["policies"]["BlockValidation"]["policy"]["value"]
+    assert [configupdate.bft_quorum(n) for n in (4, 5, 6, 7, 10)] == [3, 4, 4, 5, 7]
+    added = configupdate.add_consenter(config, "OrdererMSP", "127.0.0.1", 37990, _pem(1), identity_pem=_pem(9))
+    value = added["channel_group"]["groups"]["Orderer"]["policies"]["BlockValidation"]["policy"]["value"]
+    assert value["rule"]["n_out_of"]["n"] == 4 and len(value["identities"]) == 5
+    assert base64.b64decode(value["identities"][-1]["principal"]["id_bytes"]) == _pem(9)
+
+
 def test_not_a_config() -> None:
     with pytest.raises(configupdate.ConfigUpdateError, match="not a channel config"):
         configupdate.consensus_type({"x": 1})
@@ -227,3 +240,29 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         main(["add-orderer", *base, "--no-registry", "--admit-with-test-keys"])
     assert "not allowed with" in capsys.readouterr().err
     assert not (tmp_path / "net" / "nodes.json").exists() and not (tmp_path / "net" / "operations.log").exists()
+
+
+def test_verify_fingerprint_is_the_sdk_record_fingerprint(tmp_path: Path) -> None:
+    from cryptography import x509
+
+    from qcchain_network.registry import _sha256_der, read_record
+    from qcchain_sdk.nodes import cert_sha256
+
+    consenters = configupdate.consenters(_bft_config())
+    tls_pem, sign_pem = consenters[0].tls_cert_pem, consenters[0].identity_pem
+    assert _sha256_der(tls_pem) == cert_sha256(x509.load_pem_x509_certificate(tls_pem))
+    (tmp_path / "tls").mkdir()
+    (tmp_path / "msp" / "signcerts").mkdir(parents=True)
+    (tmp_path / "tls" / "server.crt").write_bytes(tls_pem)
+    (tmp_path / "msp" / "signcerts" / "orderer0-cert.pem").write_bytes(sign_pem)
+    record = read_record("orderer0.qcchain.example", "OrdererMSP", "orderer", tmp_path / "tls", tmp_path / "msp")
+    assert record["tls_cert_sha256"] == _sha256_der(tls_pem) and record["consensus"] is True
+    with pytest.raises(RegistryError, match="missing"):
+        read_record("x.example", "OrdererMSP", "orderer", tmp_path / "nope", tmp_path / "msp")
+
+
+def test_registry_none_mode_checks_and_records_nothing(tmp_path: Path) -> None:
+    registry = Registry(derive(load_consortium(SMALL), tmp_path), "none")
+    assert registry.require_admitted({"node_id": "x"}) == ""
+    registry.joined("x", "qcchannel", 3, "a" * 64)  # no network, no chain: nothing is contacted
+    registry.left("x", "qcchannel", 4)

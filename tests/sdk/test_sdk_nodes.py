@@ -118,3 +118,64 @@ def test_tampered_or_missing_artifact_refused(tmp_path: Path) -> None:
         admit_proposal([dup, dup], "qcchannel", "qcchain", "", NOW)
     with pytest.raises(NodeError, match="node id"):
         remove_proposal("", "qcchannel", "qcchain", "", NOW)
+
+
+class _Gov:
+    """ContractLike over a GovKit ledger (MockStub) as one org's admin."""
+
+    def __init__(self, kit: object, org: str, contract: str) -> None:
+        self.kit, self.org, self.contract = kit, org, contract
+
+    def _run(self, fn: str, args: tuple, commit: bool) -> bytes:
+        from qcchain_sdk.errors import EvaluateError
+        import grpc
+
+        call = self.kit.call if commit else self._evaluate
+        response = call(f"{self.contract}:{fn}", list(args), org=self.org)
+        if not response.ok:
+            raise EvaluateError(f"chaincode response {response.status}, {response.message}", grpc.StatusCode.UNKNOWN)
+        return response.payload
+
+    def _evaluate(self, fn: str, args: list, org: str) -> object:
+        from govkit import cert_pem
+
+        msp = f"{org}MSP"
+        return self.kit.stub.invoke(self.kit.contracts, fn, [a if isinstance(a, (str, bytes)) else json.dumps(a) for a in args],
+                                    creator=(msp, cert_pem(msp, True)), tx_time=self.kit.now)
+
+    def evaluate_transaction(self, fn: str, *args: object) -> bytes:
+        return self._run(fn, args, False)
+
+    def submit_transaction(self, fn: str, *args: object) -> bytes:
+        return self._run(fn, args, True)
+
+
+def test_precheck_and_submit_node_proposals_on_mockstub() -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contracts"))
+    from govkit import GovKit
+    from qcchain_sdk.lifecycle.errors import GovernanceStateError, ThresholdNotMet
+    from qcchain_sdk.lifecycle.governed import operation_rule, precheck, submit
+
+    kit = GovKit()
+    now = kit.now
+    record = node_record("orderer4.orderer.qcchain.example.com", "OrdererMSP", "orderer", _cert("t", 400), _cert("s"))
+    record["not_after"] = now + 10**6  # the kit's clock is in 2025
+    proposal = admit_proposal([record], "qcchannel", "qcchain", "scale out", now + 3600)
+    gov = {o: _Gov(kit, o, "governance") for o in ("Regulator", "Inspection", "UsingUnit")}
+    proposalfile.sign(proposal, kit.orgs["Regulator"].key, now)
+    with pytest.raises(ThresholdNotMet, match="under threshold"):
+        precheck(proposal, gov["Regulator"], _Gov(kit, "Regulator", "keys"), now)
+    assert kit.ok("governance:proposals", []) == []
+    for org in ("Inspection", "UsingUnit"):
+        proposalfile.sign(proposal, kit.orgs[org].key, now)
+    plan = precheck(proposal, gov["Regulator"], _Gov(kit, "Regulator", "keys"), now)
+    result = submit(proposal, plan, {f"{o}MSP": c for o, c in gov.items()})
+    assert result["outcome"] == {"nodes": [record["node_id"]], "status": "active"}
+    again = admit_proposal([record], "qcchannel", "qcchain", "again", now + 3600)
+    proposalfile.sign(again, kit.orgs["Regulator"].key, now)
+    with pytest.raises(GovernanceStateError, match="already admitted and active"):
+        precheck(again, gov["Regulator"], _Gov(kit, "Regulator", "keys"), now)
+    with pytest.raises(GovernanceStateError, match="no rule for node_remove in the installed governance policy"):
+        operation_rule({"operations": {"freeze": {"rule": "ANY"}}}, "node_remove")
