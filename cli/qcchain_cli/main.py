@@ -71,7 +71,15 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Run the CLI; turn any uncaught error into a one-line message and exit status 1."""
+    """Run the CLI; turn any uncaught error into a one-line message and exit status 1.
+
+    As the ``qcchain`` program (``argv`` None) it first applies the measured gRPC settings of
+    :func:`qcchain_core.grpcenv.apply_grpc_tuning` (no command module, hence no ``grpc``, is loaded yet).
+    """
+    if argv is None:
+        from qcchain_core.grpcenv import apply_grpc_tuning
+
+        apply_grpc_tuning()
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args or "--verbose" in args
     try:
