@@ -44,7 +44,7 @@ def validate(file: Path | None) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("var/fabric"),
               show_default=True, help="Directory to generate into.")
 @click.option("--ca", is_flag=True, help="Also write fabric-ca.yaml: one Fabric CA per org (addresses, identities to "
-              "enrol). network.sh up still issues certificates with cryptogen; it does not start CAs yet.")
+              "enrol), the plan that scripts/network.sh up --ca carries out.")
 def generate(consortium_file: Path | None, out_dir: Path, ca: bool) -> None:
     """Validate, derive every name/port/path and render the network's files (no binaries needed).
 

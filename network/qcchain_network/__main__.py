@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import lifecycle, nodecli, runner
+from . import canodes, lifecycle, nodecli, runner
 from .binaries import find_binary
 from .consortium import load_consortium
 from .derive import DEFAULT_LOG_SPEC, derive
@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("command", choices=["up", "down", "status", "clean", "logs", "deploy", "start-node", "stop-node",
                                         *nodecli.COMMANDS])
     p.add_argument("node", nargs="?", default=None, help="start-node/stop-node/remove-*: the host name, e.g. "
-                   "orderer1.qcchain.example; add-peer: the org name")
+                   "orderer1.qcchain.example (start-node/stop-node: also a Fabric CA, ca.<domain>); add-peer: "
+                   "the org name")
     p.add_argument("--consortium", type=Path, default=None, help="consortium file (default network/consortium.yaml)")
     p.add_argument("--dir", type=Path, default=DEFAULT_OUT, help=f"network directory (default {DEFAULT_OUT})")
     p.add_argument("--log-level", default=DEFAULT_LOG_SPEC, help="FABRIC_LOGGING_SPEC of every node")
@@ -91,7 +92,10 @@ def _node(args: argparse.Namespace) -> None:
         raise NetworkError(f"{args.command} needs the node's host name (see network.sh status)")
     layout = derive(load_consortium(args.consortium), args.dir, args.log_level)
     try:
-        if args.command == "start-node":
+        if args.command == "start-node" and canodes.is_ca_host(layout, args.node):
+            proc = canodes.start_ca(layout, args.node)
+            print(f"started Fabric CA {args.node} (pid {proc.pid})")
+        elif args.command == "start-node":
             proc = runner.start_node(layout, args.node)
             print(f"started {args.node} (pid {proc.pid})")
         else:

@@ -266,6 +266,15 @@ def enroll_identity(layout: Layout, bins: dict[str, Path], node: CANode, who: En
     secret = secrets.token_urlsafe(18)
     _client(bins, node, node.home / "registrar", ["register", "--id.name", who.name, "--id.type", who.type],
             _url(layout, node), {"FABRIC_CA_CLIENT_ID_SECRET": secret})
+    enroll_registered(layout, bins, node, who, secret)
+
+
+def enroll_registered(layout: Layout, bins: dict[str, Path], node: CANode, who: Enrollee, secret: str) -> None:
+    """Enroll the registered identity ``who`` (signing, then TLS with its ``csr.hosts``) and lay it out.
+
+    Raises:
+        ToolError: fabric-ca-client failed. EnrollError, OSError: the material is incomplete.
+    """
     url = _url(layout, node, who.name, secret)
     csr = ["--csr.names", CLIENT_NAMES, "--csr.hosts", ",".join(who.hosts)]
     with tempfile.TemporaryDirectory(prefix="enroll-", dir=node.home) as tmp:

@@ -155,9 +155,11 @@ class CANode:
 
 def ca_nodes(layout: Layout) -> list[CANode]:
     """The Fabric CA servers of ``--ca`` mode, orderer org first; two ports each (listen, operations),
-    in the first block of 10 above every port of the orderers, peers and chaincode servers (pure)."""
-    used = [n.operations for n in layout.orderers] + [p.operations for p in layout.peers]
-    used += list(layout.chaincode_ports.values()) or [layout.consortium.base_port]
+    in the first block of 10 above every port the consortium file plans for orderers, peers and chaincode
+    servers (pure). Nodes of the overlay (added later, in port slots above these) never move them."""
+    plan = layout.consortium.ports()
+    used = [b.operations for b in plan.orderers] + [b.operations for b in plan.peers.values()]
+    used += list(plan.chaincodes.values()) or [layout.consortium.base_port]
     start = (max(used) // 10 + 1) * 10
     ord_org = layout.consortium.orderer
     orgs = [(ord_org.name, ord_org.domain, "orderer")] + [(o.name, o.domain, "peer") for o in layout.consortium.orgs]

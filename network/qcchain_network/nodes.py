@@ -1,12 +1,15 @@
 """Adding and removing peers and orderers on a running native network (T-8.2 b, T-7.2.3).
 
-``add_peer``: next peer index of the org, ``cryptogen extend``, registry check of the new identity, node
+``add_peer``: next peer index of the org, ``cryptogen extend`` (or, on a ``--ca`` network, registration and
+enrollment at the org's running Fabric CA: :mod:`qcchain_network.canodes`), registry check of the new identity, node
 overlay entry, start + ``/healthz``, join every channel of its org (genesis block; it catches up from the
 orderers), attest the join on chain. ``add_orderer``: new orderer identity, registry check, for every
 channel a config update adding the consenter and its endpoint, start, ``osnadmin channel join`` with the
 latest config block, wait until it is an active consenter, attest. ``remove_*`` undo this (refusing to
-go below the consensus type's fault-tolerance minimum). Every operation appends one line to
-``operations.log`` (time, node, kind, org, action, result, fingerprints, registry proposal id).
+go below the consensus type's fault-tolerance minimum) and, on a ``--ca`` network, revoke the node's
+certificates at its CA. Adding or removing a peer re-renders its org's connection profile. Every
+operation appends one line to ``operations.log`` (time, node, kind, org, action, result, fingerprints,
+registry proposal id, revocation).
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from typing import Any
 
 import yaml
 
-from . import admin, ca, configupdate, overlay, procs, runner
+from . import admin, ca, canodes, configupdate, overlay, procs, runner
 from .binaries import FABRIC_TOOLS, find_all
-from .derive import Layout, OrdererNode, PeerNode
+from .derive import CANode, Layout, OrdererNode, PeerNode, derive
 from .errors import NetworkError
 from .registry import ProposalWritten, Registry, read_record
+from .render import render_profiles
 from .render.crypto import crypto_config
 from .render.processes import env_text, orderer_env, peer_env
 
@@ -42,10 +46,47 @@ def _bins() -> dict[str, Path]:
     return find_all(TOOLS)
 
 
-def _refuse_ca(layout: Layout) -> None:
-    if ca.uses_ca(layout):
-        raise NodeOpError("adding nodes to a network made with --ca (Fabric CA) is not supported yet; "
-                          "use a cryptogen network")
+def _new_identity(new: Layout, bins: dict[str, Path], kind: str, host: str, msp_dir: Path, tls_dir: Path,
+                  org: str = "") -> str:
+    """Make the identity of a node being added; returns where it came from (``fabric-ca`` / ``cryptogen``).
+
+    Raises:
+        CANotRunning, ToolError, EnrollError, OSError: the identity could not be made.
+    """
+    if ca.uses_ca(new):
+        canodes.enroll_node(new, kind, host, msp_dir, tls_dir, org)
+        return "fabric-ca"
+    _extend_crypto(new, bins)
+    return "cryptogen"
+
+
+def _ca_for_removal(layout: Layout, kind: str, org: str = "") -> CANode | None:
+    """The running CA of a node about to be removed from a ``--ca`` network (None on cryptogen networks).
+
+    Raises:
+        CANotRunning: the CA is down (checked before anything is changed).
+    """
+    if not ca.uses_ca(layout):
+        return None
+    node = canodes.ca_of(layout, kind, org)
+    canodes.require_running(layout, node)
+    return node
+
+
+def _revoke(layout: Layout, ca_node: CANode | None, host: str) -> dict[str, Any]:
+    """Revoke a removed node's certificates at its CA; the operations log fields saying so.
+
+    Raises:
+        NodeOpError: the CA refused (the node is removed already; the message says so).
+    """
+    if ca_node is None:
+        return {}
+    try:
+        done = canodes.revoke_node(layout, ca_node, host)
+    except (NetworkError, OSError) as exc:
+        raise NodeOpError(f"{host} was removed but its certificates were not revoked at {ca_node.host}: "
+                          f"{' '.join(str(exc).split())}") from exc
+    return {"revoked_by": done.ca_host, "revocation_reason": done.reason, "crl": str(done.crl)}
 
 
 def next_index(node_dirs: Path, prefix: str, known: set[str] = frozenset(), removed: set[str] = frozenset()) -> int:
@@ -98,8 +139,6 @@ def _stage(base: Layout, added: overlay.Added) -> tuple[overlay.Overlay, Layout]
 
 def _strip(layout: Layout) -> Layout:
     """``layout`` as the consortium file alone describes it (no overlay)."""
-    from .derive import derive
-
     return derive(layout.consortium, layout.out, layout.log_spec, with_overlay=False)
 
 
@@ -114,7 +153,6 @@ def add_peer(layout: Layout, org_name: str, registry: Registry) -> PeerNode:
         KeyError: no such org. NodeOpError, ToolError, StartError, PortInUse, RegistryError (not admitted,
         or a proposal was written instead): the node is stopped and dropped from the overlay again.
     """
-    _refuse_ca(layout)
     org = layout.consortium.org(org_name)
     bins = _bins()
     removed = set(overlay.load(layout.out).removed)
@@ -122,7 +160,7 @@ def add_peer(layout: Layout, org_name: str, registry: Registry) -> PeerNode:
     host = f"peer{index}.{org.domain}"
     ovl, new = _stage(layout, overlay.Added("peer", index, host, overlay.load(layout.out).next_slot(), org.name))
     peer = next(p for p in new.peers if p.host == host)
-    _extend_crypto(new, bins)
+    source = _new_identity(new, bins, "peer", host, peer.msp_dir, peer.tls_dir, org.name)
     record = read_record(host, org.msp_id, "peer", peer.tls_dir, peer.msp_dir)
     try:
         proposal = registry.require_admitted(record)
@@ -138,8 +176,10 @@ def add_peer(layout: Layout, org_name: str, registry: Registry) -> PeerNode:
         _rollback(layout, host)
         _log(layout, "add", host, "peer", org.name, _outcome(exc), registry=registry.mode)
         raise
+    render_profiles(new, [org.name])
     _log(layout, "add", host, "peer", org.name, "ok", tls_cert_sha256=record["tls_cert_sha256"],
-         sign_cert_sha256=record["sign_cert_sha256"], registry=registry.mode, proposal_id=proposal)
+         sign_cert_sha256=record["sign_cert_sha256"], registry=registry.mode, proposal_id=proposal,
+         identity=source)
     return peer
 
 
@@ -185,16 +225,24 @@ def remove_peer(layout: Layout, host: str, registry: Registry, purge: bool = Fal
     if peer.index == 0:
         raise NodeOpError(f"{host} is its org's anchor and gossip bootstrap peer; it cannot be removed")
     bins = _bins()
+    ca_node = _ca_for_removal(layout, "peer", peer.org)
     if host in _running(layout):
         procs.stop_one(layout.out, host)
     base_hosts = {p.host for p in _strip(layout).peers}
-    overlay.save(layout.out, overlay.load(layout.out).without(host, base_hosts))
+    ovl = overlay.load(layout.out).without(host, base_hosts)
+    overlay.save(layout.out, ovl)
+    render_profiles(overlay.apply(_strip(layout), ovl), [peer.org])
     for channel in _peer_channels(layout, peer.org):
         _, number = configupdate.fetch_config(layout, bins, channel, _via(layout), _tmp_block(layout, channel))
         registry.left(host, channel, number)
     if purge:
         shutil.rmtree(peer.data_dir, ignore_errors=True)
-    _log(layout, "remove", host, "peer", peer.org, "ok", purged=purge, registry=registry.mode)
+    try:
+        revoked = _revoke(layout, ca_node, host)
+    except NodeOpError as exc:
+        _log(layout, "remove", host, "peer", peer.org, f"failed: {exc}"[:300], purged=purge, registry=registry.mode)
+        raise
+    _log(layout, "remove", host, "peer", peer.org, "ok", purged=purge, registry=registry.mode, **revoked)
 
 
 def _osnadmin(layout: Layout, bins: dict[str, Path], node: OrdererNode, *args: str) -> dict[str, Any]:
@@ -235,14 +283,13 @@ def add_orderer(layout: Layout, registry: Registry) -> OrdererNode:
         NodeOpError, ToolError, StartError, RegistryError, ConfigUpdateError: nothing of the failed step
         remains running (a channel already updated keeps the consenter; the log line says which).
     """
-    _refuse_ca(layout)
     bins = _bins()
     removed = set(overlay.load(layout.out).removed)
     index = next_index(layout.orderer_org_dir / "orderers", "orderer", {n.host for n in layout.orderers}, removed)
     host = f"orderer{index}.{layout.consortium.orderer.domain}"
     ovl, new = _stage(layout, overlay.Added("orderer", index, host, overlay.load(layout.out).next_slot()))
     node = next(n for n in new.orderers if n.host == host)
-    _extend_crypto(new, bins)
+    source = _new_identity(new, bins, "orderer", host, node.msp_dir, node.tls_dir)
     msp = layout.consortium.orderer.msp_id
     record = read_record(host, msp, "orderer", node.tls_dir, node.msp_dir)
     updated: list[str] = []
@@ -273,7 +320,8 @@ def add_orderer(layout: Layout, registry: Registry) -> OrdererNode:
         _log(layout, "add", host, "orderer", msp, _outcome(exc), consenter_on=updated, registry=registry.mode)
         raise
     _log(layout, "add", host, "orderer", msp, "ok", tls_cert_sha256=record["tls_cert_sha256"],
-         sign_cert_sha256=record["sign_cert_sha256"], registry=registry.mode, proposal_id=proposal)
+         sign_cert_sha256=record["sign_cert_sha256"], registry=registry.mode, proposal_id=proposal,
+         identity=source)
     return node
 
 
@@ -290,6 +338,7 @@ def remove_orderer(layout: Layout, host: str, registry: Registry) -> None:
     bins = _bins()
     msp = layout.consortium.orderer.msp_id
     via = _via(layout, exclude=host)
+    ca_node = _ca_for_removal(layout, "orderer")
     plans = []
     for ch in layout.consortium.channels:  # check every channel first: refuse before changing anything
         config, _ = configupdate.fetch_config(layout, bins, ch.name, via, _tmp_block(layout, ch.name))
@@ -306,4 +355,9 @@ def remove_orderer(layout: Layout, host: str, registry: Registry) -> None:
         procs.stop_one(layout.out, host)
     base_hosts = {n.host for n in _strip(layout).orderers}
     overlay.save(layout.out, overlay.load(layout.out).without(host, base_hosts))
-    _log(layout, "remove", host, "orderer", msp, "ok", registry=registry.mode)
+    try:
+        revoked = _revoke(layout, ca_node, host)
+    except NodeOpError as exc:
+        _log(layout, "remove", host, "orderer", msp, f"failed: {exc}"[:300], registry=registry.mode)
+        raise
+    _log(layout, "remove", host, "orderer", msp, "ok", registry=registry.mode, **revoked)

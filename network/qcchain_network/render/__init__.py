@@ -23,7 +23,7 @@ from .profiles import connection_profile
 
 log = logging.getLogger(__name__)
 
-__all__ = ["render_all", "render_profiles", "rendered_files", "network_json"]
+__all__ = ["render_all", "render_profiles", "rendered_files", "rendered_profiles", "network_json"]
 
 
 def network_json(layout: Layout) -> dict[str, Any]:
@@ -90,12 +90,25 @@ def render_all(layout: Layout, ca: bool = False) -> list[Path]:
     return written
 
 
-def render_profiles(layout: Layout) -> list[Path]:
-    """Write one connection profile per org (needs the crypto material).
+def rendered_profiles(layout: Layout, orgs: list[str] | None = None) -> dict[Path, str]:
+    """The connection profile of each org (or of ``orgs`` only) as the layout has it -- with the nodes
+    of the overlay (``nodes.json``) when ``layout`` was derived with it -- without writing anything.
 
     Raises:
+        KeyError: an org of ``orgs`` is not in the consortium.
+        RenderError: a TLS CA certificate is missing (generate the crypto material first).
+    """
+    names = [o.name for o in layout.consortium.orgs] if orgs is None else orgs
+    return {layout.profile_file(layout.consortium.org(name)):
+            json.dumps(connection_profile(layout, name), indent=2) + "\n" for name in names}
+
+
+def render_profiles(layout: Layout, orgs: list[str] | None = None) -> list[Path]:
+    """Write the connection profile of each org, or of ``orgs`` only (after ``up``, or after a peer of
+    theirs was added or removed); needs the crypto material.
+
+    Raises:
+        KeyError: an org of ``orgs`` is not in the consortium.
         RenderError: a TLS CA certificate is missing, or a file cannot be written.
     """
-    files = {layout.profile_file(org): json.dumps(connection_profile(layout, org.name), indent=2) + "\n"
-             for org in layout.consortium.orgs}
-    return _write(files)
+    return _write(rendered_profiles(layout, orgs))
