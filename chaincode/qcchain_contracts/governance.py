@@ -349,12 +349,15 @@ class Governance(Contract):
 
     @transaction(evaluate=True)
     def node(self, ctx: Context, node_id: str) -> dict:
-        """One node record: certificate fingerprints, status, admitting proposal, history, joins. Raises NotFound."""
-        from .nodes import node_of
+        """One node record: certificate fingerprints, status, admitting proposal, history, joins.
 
-        record = node_of(ctx.stub, node_id)
+        Raises: InvalidInput (not a node id; the value is not echoed), NotFound.
+        """
+        from .nodes import node_of, validate_node_id
+
+        record = node_of(ctx.stub, validate_node_id(node_id))
         if record is None:
-            raise NotFound(f"node {node_id[:80]!r} was never admitted through governance")
+            raise NotFound(f"node {node_id} was never admitted through governance")
         return record
 
     @transaction(evaluate=True)

@@ -52,6 +52,7 @@ GENESIS = "genesis"  # target.contract of the genesis admission (reserved: not a
 MAX_GENESIS = 64
 MAX_NODES = 1000  # nodes() answers at most this many
 MAX_JOINS = 256  # join/leave attestations kept per node
+MAX_INT = 2**53 - 1  # integers stored in records stay exact in every JSON reader (RFC 8785, I-JSON)
 _NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 _MSP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _CHANNEL = re.compile(r"^[a-z][a-z0-9.-]{0,248}$")  # Fabric's channel name rule
@@ -64,7 +65,8 @@ def validate_node_id(value: Any, name: str = "node_id") -> str:
         InvalidInput: anything else.
     """
     if not isinstance(value, str) or not _NODE_ID.match(value):
-        raise InvalidInput(f"{name} {str(value)[:80]!r} is not a node id (host name, at most 255 characters)")
+        raise InvalidInput(f"{name} is not a node id (host name: letters, digits, '.', '_', '-'; at most 255 "
+                           "characters)")
     if value == GENESIS:
         raise InvalidInput(f"{name} {GENESIS!r} is reserved for the genesis admission")
     return value
@@ -72,8 +74,9 @@ def validate_node_id(value: Any, name: str = "node_id") -> str:
 
 def _text(record: dict[str, Any], field: str) -> None:
     value = record[field]
-    if not isinstance(value, str) or not value.strip() or len(value) > 512:
-        raise InvalidInput(f"node {record['node_id']}: {field} must be 1..512 characters")
+    if not isinstance(value, str) or not value.strip() or len(value) > 512 or not value.isprintable():
+        raise InvalidInput(f"node {record['node_id']}: {field} must be 1..512 printable characters (no control "
+                           "characters: it is shown in terminals)")
 
 
 def validate_record(record: Any) -> dict[str, Any]:
@@ -82,15 +85,15 @@ def validate_record(record: Any) -> dict[str, Any]:
     Raises:
         InvalidInput: not an object, missing/extra fields, bad node id / MSP id / kind, ``consensus`` not
             true for an orderer and false for a peer, fingerprints not 64 lower-case hex (or equal),
-            subject/issuer empty or over 512 characters, ``not_after`` not an integer.
+            subject/issuer empty, over 512 characters or not printable, ``not_after`` not an integer in 0..2**53-1.
     """
     if not isinstance(record, dict) or sorted(record) != sorted(RECORD_FIELDS):
         raise InvalidInput(f"a node record must be an object with exactly {', '.join(RECORD_FIELDS)}")
     node = validate_node_id(record["node_id"])
     if not isinstance(record["org_msp"], str) or not _MSP.match(record["org_msp"]):
-        raise InvalidInput(f"node {node}: org_msp {str(record['org_msp'])[:80]!r} is not a valid MSP id")
+        raise InvalidInput(f"node {node}: org_msp is not a valid MSP id")
     if record["kind"] not in KINDS:
-        raise InvalidInput(f"node {node}: kind {str(record['kind'])[:20]!r} is not one of {', '.join(KINDS)}")
+        raise InvalidInput(f"node {node}: kind is not one of {', '.join(KINDS)}")
     if record["consensus"] is not (record["kind"] == "orderer"):
         raise InvalidInput(f"node {node}: consensus must be true for an orderer and false for a peer")
     for field in ("tls_cert_sha256", "sign_cert_sha256"):
@@ -99,7 +102,8 @@ def validate_record(record: Any) -> dict[str, Any]:
         raise InvalidInput(f"node {node}: the TLS and signing certificates must differ")
     _text(record, "subject")
     _text(record, "issuer")
-    require_int(record["not_after"], f"node {node}: not_after", 0)
+    if require_int(record["not_after"], f"node {node}: not_after", 0) > MAX_INT:
+        raise InvalidInput(f"node {node}: not_after must be at most {MAX_INT}")
     return {key: record[key] for key in RECORD_FIELDS}
 
 
@@ -186,12 +190,13 @@ def require_active(stub: Any, node_id: str) -> dict[str, Any]:
     """The record of an active admitted node.
 
     Raises:
+        InvalidInput: ``node_id`` is not a node id.
         NotFound: the node was never admitted, or was removed.
     """
-    node = node_of(stub, node_id)
+    node = node_of(stub, validate_node_id(node_id))
     if node is None or node["status"] != "active":
         state = "never admitted" if node is None else "removed"
-        raise NotFound(f"node {str(node_id)[:80]} is not an active admitted node ({state})")
+        raise NotFound(f"node {node_id} is not an active admitted node ({state})")
     return node
 
 
@@ -246,8 +251,9 @@ def remove(ctx: Any, node_id: str, proposal_id: str) -> dict[str, Any]:
 def _attest_args(ctx: Any, node_id: Any, channel: Any, block: Any) -> str:
     validate_node_id(node_id)
     if not isinstance(channel, str) or not _CHANNEL.match(channel):
-        raise InvalidInput(f"channel_name {str(channel)[:80]!r} is not a Fabric channel name")
-    require_int(block, "config_block_number", 0)
+        raise InvalidInput("channel_name is not a Fabric channel name")
+    if require_int(block, "config_block_number", 0) > MAX_INT:
+        raise InvalidInput(f"config_block_number must be at most {MAX_INT}")
     msp = require_admin(ctx, "attesting a node join or leave")
     from .governance import role_of
 

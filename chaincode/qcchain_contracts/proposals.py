@@ -125,7 +125,7 @@ def _check_artifact(ctx: Any, body: dict[str, Any], artifact: Any) -> dict[str, 
         if artifact not in ({}, None):
             raise InvalidInput(f"{op} takes no artifact")
         return None
-    if not isinstance(artifact, dict) or sm3_hex(canonical_json(artifact)) != body["package_digest"]:
+    if not isinstance(artifact, dict) or sm3_hex(_canonical(artifact, "artifact")) != body["package_digest"]:
         raise InvalidInput(f"artifact does not match package_digest (SM3 of its canonical JSON) for {op}")
     if op == "policy_update":
         validate_policy(subject, artifact)
@@ -140,6 +140,13 @@ def _check_artifact(ctx: Any, body: dict[str, Any], artifact: Any) -> dict[str, 
         if member_of(ctx.stub, subject) is not None:
             raise Conflict(f"{subject} is already a member (status kept in its record)")
     return artifact
+
+
+def _canonical(value: Any, what: str) -> bytes:
+    try:
+        return canonical_json(value)
+    except ValueError as exc:  # CanonicalJSONError, or UnicodeEncodeError for a lone surrogate
+        raise InvalidInput(f"{what} cannot be encoded as canonical JSON (UTF-8 text, finite numbers)") from exc
 
 
 def _check_state(ctx: Any, body: dict[str, Any]) -> None:
@@ -181,6 +188,7 @@ def _signature(ctx: Any, body: dict[str, Any], key_id: str, signature: str) -> d
 def propose(ctx: Any, body: Any, artifact: Any, key_id: str, signature: str) -> dict[str, Any]:
     """Open a proposal with the proposer's signature. Raises InvalidInput, Conflict, Forbidden, NotFound."""
     body = validate_body(body)
+    _canonical(body, "proposal")
     now = tx_time(ctx)
     if body["target"]["channel"] != ctx.stub.get_channel_id():
         raise Conflict(f"proposal is for channel {body['target']['channel']}, this is {ctx.stub.get_channel_id()}")

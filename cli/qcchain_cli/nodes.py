@@ -102,7 +102,7 @@ def propose_admit(node_id: str, org_msp: str, kind: str, tls_cert: Path, sign_ce
     from qcchain_sdk.nodes import admit_proposal, node_record
 
     with _errors():
-        record = node_record(node_id, org_msp, kind, _read_pem(tls_cert), _read_pem(sign_cert))
+        record = node_record(node_id, org_msp, kind, _read_pem(tls_cert), _read_pem(sign_cert), now=int(time.time()))
         proposal = admit_proposal([record], _channel(profiles, channel), chaincode, reason,
                                   int(time.time()) + expires_in)
     click.echo(f"node {node_id} ({kind}, {org_msp}): tls sha256 {record['tls_cert_sha256']}, "

@@ -183,3 +183,64 @@ def test_installed_policy_without_node_rules_keeps_working() -> None:
                artifact=current)
     admit(kit, record)
     assert kit.ok("governance:node", [O4])["status"] == "active"
+
+
+def test_malformed_values_are_named_not_echoed(kit: GovKit) -> None:
+    """Review fix: refusals name the field but never echo the caller's value (it may be anything)."""
+    marker = "SECRET<script>"
+    good = node(O4)
+    for field in ("org_msp", "kind"):
+        bad = dict(good, **{field: marker})
+        message = kit.fails("governance:propose", propose_args(kit, admit_body(kit, bad, O4), bad), field)
+        assert marker not in message
+    bad_id = dict(good, node_id=marker)
+    message = kit.fails("governance:propose", propose_args(kit, admit_body(kit, bad_id, O4), bad_id), "node_id")
+    assert marker not in message
+    tls = good["tls_cert_sha256"]
+    for args, needle in (([marker, CHANNEL, 7, tls], "node_id"), ([O4, marker, 7, tls], "channel_name")):
+        message = kit.fails("governance:node_joined", args, needle)
+        assert marker not in message
+    assert "node_id" in kit.fails("governance:node", [marker], "not a node id")
+    assert marker not in kit.fails("governance:node", [marker], "node_id")
+
+
+def test_bounds_on_attestations_and_listing(kit: GovKit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: the join/leave list per node and the ``nodes()`` scan are bounded (refusal writes nothing)."""
+    import qcchain_contracts.nodes as nodes_mod
+
+    record = node(O4)
+    admit(kit, record)
+    monkeypatch.setattr(nodes_mod, "MAX_JOINS", 2)
+    kit.ok("governance:node_joined", [O4, CHANNEL, 7, record["tls_cert_sha256"]])
+    kit.ok("governance:node_left", [O4, CHANNEL, 8])
+    kit.fails("governance:node_joined", [O4, CHANNEL, 9, record["tls_cert_sha256"]], "2 attestations")
+    for i in (5, 6):
+        admit(kit, node(f"orderer{i}.example.com"))
+    assert len(kit.ok("governance:nodes", [])) == 3
+    listed = nodes_mod.list_nodes(kit.stub, limit=2)
+    assert [n["node_id"] for n in listed] == [O4, "orderer5.example.com"]
+
+
+def test_unencodable_and_oversized_values_are_invalid_input(kit: GovKit) -> None:
+    """Review fix: a lone surrogate (valid JSON escape, not UTF-8) was a 500 UnicodeEncodeError; integers
+    beyond 2**53-1 were stored although JSON readers lose their exactness."""
+    good = node(O4)
+    surrogate = dict(good, subject="CN=\ud800")
+    body = kit.proposal("node_admit", contract=O4, digest=fp("any"))
+    kit.fails("governance:propose", propose_args(kit, body, surrogate), "artifact cannot be encoded as canonical JSON")
+    assert kit.call("governance:propose", propose_args(kit, body, surrogate)).status == 400
+    bad_reason = dict(admit_body(kit, good), reason="\udfff")
+    kit.fails("governance:propose", [bad_reason, good, kit.orgs["Regulator"].key_id, "00"],
+              "proposal cannot be encoded as canonical JSON")
+    huge = dict(good, not_after=10**30)
+    kit.fails("governance:propose", propose_args(kit, admit_body(kit, huge), huge), "not_after must be at most")
+    admit(kit, good)
+    kit.fails("governance:node_joined", [O4, CHANNEL, 2**60, good["tls_cert_sha256"]], "config_block_number")
+
+
+def test_control_characters_in_subject_refused(kit: GovKit) -> None:
+    """Review fix: subject / issuer are printed by ``qcchain nodes show``; an ESC sequence is refused."""
+    good = node(O4)
+    for field in ("subject", "issuer"):
+        bad = dict(good, **{field: "CN=x\x1b[2J"})
+        kit.fails("governance:propose", propose_args(kit, admit_body(kit, bad), bad), f"{field} must be 1..512 printable")

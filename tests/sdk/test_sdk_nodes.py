@@ -179,3 +179,94 @@ def test_precheck_and_submit_node_proposals_on_mockstub() -> None:
         precheck(again, gov["Regulator"], _Gov(kit, "Regulator", "keys"), now)
     with pytest.raises(GovernanceStateError, match="no rule for node_remove in the installed governance policy"):
         operation_rule({"operations": {"freeze": {"rule": "ANY"}}}, "node_remove")
+
+
+def _ca_cert() -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ca.orderer.qcchain.example")])
+    start = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(start)
+            .not_valid_after(start + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_review_ca_expired_and_garbage_certificates_refused() -> None:
+    """Review fix: a CA certificate is not a node identity; an expired one is refused when ``now`` is given."""
+    host = "o.example.com"
+    with pytest.raises(NodeError, match="signing certificate is a CA certificate"):
+        node_record(host, "OrdererMSP", "orderer", _cert("t"), _ca_cert())
+    with pytest.raises(NodeError, match="TLS certificate is a CA certificate"):
+        node_record(host, "OrdererMSP", "orderer", _ca_cert(), _cert("s"))
+    expires = int(dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).timestamp())  # _cert(days=365)
+    with pytest.raises(NodeError, match="signing certificate expired"):
+        node_record(host, "OrdererMSP", "orderer", _cert("t", 400), _cert("s"), now=expires)
+    assert node_record(host, "OrdererMSP", "orderer", _cert("t", 400), _cert("s"), now=expires - 1)["not_after"] == expires
+    for junk in (b"", b"garbage", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"):
+        with pytest.raises(NodeError, match="TLS certificate is not a PEM"):
+            node_record(host, "OrdererMSP", "orderer", junk, _cert("s"))
+
+
+def test_review_fingerprint_normalised_before_attesting() -> None:
+    """Review fix: ``openssl x509 -fingerprint -sha256`` prints AB:CD:...; the chain stores lower-case hex, so
+    the client normalises it (and refuses non-fingerprints without sending anything or echoing the value)."""
+    from qcchain_sdk.contracts.governance import GovernanceClient
+    from qcchain_sdk.nodes import normalize_fingerprint
+
+    digest = hashlib.sha256(b"tls").hexdigest()
+    openssl_form = ":".join(digest[i:i + 2] for i in range(0, 64, 2)).upper()
+    assert normalize_fingerprint(openssl_form) == digest == normalize_fingerprint(digest.upper())
+
+    class Fake:
+        calls: list = []
+
+        def submit_transaction(self, name: str, *args: str) -> bytes:
+            self.calls.append((name, args))
+            return b"{}"
+
+        def evaluate_transaction(self, name: str, *args: str) -> bytes:
+            raise AssertionError("not used")
+
+    fake = Fake()
+    client = GovernanceClient(fake, fake, "OrdererMSP", b"")
+    client.node_joined("o.example.com", "qcchannel", 7, openssl_form)
+    assert fake.calls == [("node_joined", ("o.example.com", "qcchannel", "7", digest))]
+    for bad in ("SECRETxyz", digest[:-2], digest + "00", None, "g" * 64):
+        with pytest.raises(NodeError, match="tls_cert_sha256 is not a SHA-256 fingerprint") as info:
+            client.node_joined("o.example.com", "qcchannel", 7, bad)  # type: ignore[arg-type]
+        assert "SECRET" not in str(info.value)
+    assert len(fake.calls) == 1
+
+
+def test_review_malformed_genesis_artifact_is_a_clear_error() -> None:
+    """Review fix: a (signed, digest-matching) genesis file whose records are not objects crashed the state
+    check with AttributeError before anything was asked of the chain."""
+    from qcchain_sdk.lifecycle.governed import check_node_state
+
+    class NoChain:
+        def evaluate_transaction(self, fn: str, *args: str) -> bytes:
+            raise AssertionError("nothing may be queried")
+
+        def submit_transaction(self, fn: str, *args: str) -> bytes:
+            raise AssertionError("nothing may be submitted")
+
+    for artifact in ({"nodes": [1, 2]}, {"nodes": "x"}, {"nodes": [{"node_id": 5}]}):
+        proposal = proposalfile.new_proposal("node_admit", "qcchannel", "qcchain", "genesis", expiry=NOW,
+                                             artifact=artifact)
+        with pytest.raises(ProposalFileError, match="genesis node admission carries"):
+            check_node_state(proposal, NoChain())
+
+
+def test_review_control_characters_in_certificate_subject_refused() -> None:
+    """Review fix: a certificate subject with an ESC sequence would reach terminals via ``nodes show``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "o\x1b[2J")])
+    start = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(start)
+            .not_valid_after(start + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
+    assert "\x1b" in cert.subject.rfc4514_string()
+    with pytest.raises(NodeError, match="printable"):
+        node_record("o.example.com", "OrdererMSP", "orderer", _cert("t"), cert.public_bytes(serialization.Encoding.PEM))

@@ -111,14 +111,19 @@ class GovernanceClient:
     def node_joined(self, node_id: str, channel: str, block: int, tls_cert_sha256: str) -> dict[str, Any]:
         """Attest (as this org's admin) that ``node_id`` joined ``channel`` at config block ``block``;
         the chain checks the node is admitted, active and that ``tls_cert_sha256`` is its admitted TLS
-        certificate. Returns the join entry.
+        certificate (lower-case hex; the ``openssl -fingerprint`` form with colons is normalised). Returns the
+        join entry.
 
         Raises:
+            qcchain_sdk.errors.NodeError: ``tls_cert_sha256`` is not a SHA-256 fingerprint (nothing sent).
             qcchain_sdk.errors.EndorseError: refused (not admitted / removed / fingerprint mismatch / not a
                 member admin / already joined); nothing is written.
             qcchain_sdk.errors.GatewayError: the transaction failed otherwise.
         """
-        return dict(self._submit(self.governance, "node_joined", node_id, channel, str(int(block)), tls_cert_sha256))
+        from qcchain_sdk.nodes import normalize_fingerprint
+
+        fingerprint = normalize_fingerprint(tls_cert_sha256)
+        return dict(self._submit(self.governance, "node_joined", node_id, channel, str(int(block)), fingerprint))
 
     def node_left(self, node_id: str, channel: str, block: int) -> dict[str, Any]:
         """Attest that ``node_id`` left ``channel`` at config block ``block`` (also for a removed node).

@@ -23,7 +23,7 @@ from qcchain_core.thresholds import TRANSITIONS
 
 from ..contracts.verify import is_not_found
 from ..errors import EvaluateError
-from .errors import GovernanceStateError, ThresholdNotMet
+from .errors import GovernanceStateError, ProposalFileError, ThresholdNotMet
 from .proposalfile import ProposalFile
 
 log = logging.getLogger(__name__)
@@ -123,12 +123,17 @@ def check_node_state(proposal: ProposalFile, governance: ContractLike) -> None:
     """Refuse a node admission of an already active node, or a removal of a node that is not active.
 
     Raises:
+        ProposalFileError: a genesis artifact that is not ``{"nodes": [record, ...]}`` with string node ids.
         GovernanceStateError: the node's state forbids the operation.
         qcchain_sdk.errors.GatewayError: a query failed.
     """
     subject = proposal.target["contract"]
     if proposal.operation == "node_admit" and subject == "genesis":
-        ids = [r.get("node_id", "") for r in (proposal.artifact or {}).get("nodes", [])]
+        records = (proposal.artifact or {}).get("nodes")
+        if not isinstance(records, list) or not all(isinstance(r, dict) and isinstance(r.get("node_id"), str)
+                                                    for r in records):
+            raise ProposalFileError('a genesis node admission carries {"nodes": [record, ...]} with string node ids')
+        ids = [r["node_id"] for r in records]
     else:
         ids = [subject]
     for node_id in ids:
