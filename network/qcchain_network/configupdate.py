@@ -230,9 +230,9 @@ def fetch_config(layout: Layout, bins: dict[str, Path], channel: str, via: Order
 
 
 def submit_update(layout: Layout, bins: dict[str, Path], channel: str, via: OrdererNode,
-                  original: dict[str, Any], modified: dict[str, Any]) -> None:
+                  original: dict[str, Any], modified: dict[str, Any], env: dict[str, str] | None = None) -> None:
     """Compute the config update from ``original`` to ``modified`` and submit it, signed by the orderer
-    org admin.
+    org admin (or the identity ``env`` sets up for the ``peer`` CLI, e.g. a member org's admin).
 
     Raises:
         ToolError: a configtxlator step or ``peer channel update`` failed (e.g. the orderer refused it).
@@ -253,7 +253,7 @@ def submit_update(layout: Layout, bins: dict[str, Path], channel: str, via: Orde
         _translate(bins, "proto_encode", "common.Envelope", work / "envelope.json", work / "envelope.pb")
         try:
             admin.run_tool([str(bins["peer"]), "channel", "update", "-f", str(work / "envelope.pb"), "-c", channel]
-                           + admin.orderer_args(layout, via), env=orderer_admin_env(layout))
+                           + admin.orderer_args(layout, via), env=env or orderer_admin_env(layout))
         except admin.ToolError as exc:  # the orderer's reason may quote whole policies: keep the head
             text = " ".join(str(exc).split())
             raise admin.ToolError(f"config update of {channel} refused: {text[:400]}"

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from . import admin, ca, canodes, configupdate, overlay, procs, runner
+from . import admin, ca, canodes, configupdate, overlay, procs, revocation, runner
 from .binaries import FABRIC_TOOLS, find_all
 from .derive import CANode, Layout, OrdererNode, PeerNode, derive
 from .errors import NetworkError
@@ -73,20 +73,20 @@ def _ca_for_removal(layout: Layout, kind: str, org: str = "") -> CANode | None:
     return node
 
 
-def _revoke(layout: Layout, ca_node: CANode | None, host: str) -> dict[str, Any]:
-    """Revoke a removed node's certificates at its CA; the operations log fields saying so.
+def _revoke(layout: Layout, bins: dict[str, Path], ca_node: CANode | None, node: PeerNode | OrdererNode,
+            org_msp: str, channels: list[str], via: OrdererNode) -> dict[str, Any]:
+    """Revoke a removed node's certificates (its Fabric CA, or the cryptogen CA keys) and put the CRLs into
+    its org's channel MSP and local MSPs; the operations log fields saying so.
 
     Raises:
-        NodeOpError: the CA refused (the node is removed already; the message says so).
+        NodeOpError: a step failed (the node is removed already; the message says so).
     """
-    if ca_node is None:
-        return {}
     try:
-        done = canodes.revoke_node(layout, ca_node, host)
+        return revocation.revoke_removed(layout, bins, ca_node, node, org_msp, channels, via)
     except (NetworkError, OSError) as exc:
-        raise NodeOpError(f"{host} was removed but its certificates were not revoked at {ca_node.host}: "
-                          f"{' '.join(str(exc).split())}") from exc
-    return {"revoked_by": done.ca_host, "revocation_reason": done.reason, "crl": str(done.crl)}
+        where = ca_node.host if ca_node is not None else "its org's CA key"
+        raise NodeOpError(f"{node.host} was removed but its certificates were not revoked ({where}) or the "
+                          f"CRL not put into the channel MSP: {' '.join(str(exc).split())}") from exc
 
 
 def next_index(node_dirs: Path, prefix: str, known: set[str] = frozenset(), removed: set[str] = frozenset()) -> int:
@@ -238,7 +238,8 @@ def remove_peer(layout: Layout, host: str, registry: Registry, purge: bool = Fal
     if purge:
         shutil.rmtree(peer.data_dir, ignore_errors=True)
     try:
-        revoked = _revoke(layout, ca_node, host)
+        revoked = _revoke(layout, bins, ca_node, peer, layout.consortium.org(peer.org).msp_id,
+                          _peer_channels(layout, peer.org), _via(layout))
     except NodeOpError as exc:
         _log(layout, "remove", host, "peer", peer.org, f"failed: {exc}"[:300], purged=purge, registry=registry.mode)
         raise
@@ -356,7 +357,7 @@ def remove_orderer(layout: Layout, host: str, registry: Registry) -> None:
     base_hosts = {n.host for n in _strip(layout).orderers}
     overlay.save(layout.out, overlay.load(layout.out).without(host, base_hosts))
     try:
-        revoked = _revoke(layout, ca_node, host)
+        revoked = _revoke(layout, bins, ca_node, node, msp, [ch.name for ch in layout.consortium.channels], via)
     except NodeOpError as exc:
         _log(layout, "remove", host, "orderer", msp, f"failed: {exc}"[:300], registry=registry.mode)
         raise

@@ -213,6 +213,9 @@ def test_add_and_remove_peer_with_the_org_ca(ca_net: Layout, fabric_binaries: Pa
     # fabric-ca keeps the reason in its database only (its CRL entries carry serial and time)
     assert line["revocation_reason"] == canodes.REVOKE_REASON
     assert Path(line["crl"]).is_relative_to(root_node.home / "registrar")
+    # the CA's CRL is in the Inspection MSP of the channel config (so Fabric itself refuses the identity)
+    assert _channel_crl_serials(layout, "Application", "InspectionMSP") >= {sign.serial_number, tls.serial_number}
+    assert set(line["revocation_list"]["channels"]) == {"qcchannel"}, line
 
 
 def test_add_and_remove_orderer_with_the_orderer_ca(ca_net: Layout, fabric_timings: dict[str, Any]) -> None:
@@ -239,3 +242,16 @@ def test_add_and_remove_orderer_with_the_orderer_ca(ca_net: Layout, fabric_timin
     assert line["result"] == "ok" and line["revoked_by"] == ord_ca.host, line
     crl = x509.load_pem_x509_crl(Path(line["crl"]).read_bytes())
     assert all(crl.get_revoked_certificate_by_serial_number(c.serial_number) is not None for c in (sign, tls))
+    assert _channel_crl_serials(layout, "Orderer", "OrdererMSP") >= {sign.serial_number, tls.serial_number}
+
+
+def _channel_crl_serials(layout: Layout, section: str, msp_id: str) -> set[int]:
+    """Every serial the org MSP's ``revocation_list`` in qcchannel's current config revokes."""
+    from qcchain_network import revocation
+    from qcchain_network.binaries import find_all
+    from qcchain_network.configupdate import fetch_config
+    from qcchain_network.crl import crl_serials
+    from qcchain_network.nodes import TOOLS
+
+    config, _ = fetch_config(layout, find_all(TOOLS), "qcchannel", layout.orderers[0], layout.out / "crl-check.block")
+    return set().union(*[crl_serials(c) for c in revocation.revocation_list(config, section, msp_id)])

@@ -104,6 +104,57 @@ def _wait(what: str, check: Any, timeout: float = 60.0) -> float:
     return time.monotonic() - t0
 
 
+def _as_node(layout: Layout, host: str) -> Any:
+    """A gateway to peer0 of Inspection signed with the (peer) identity of node ``host`` of Inspection."""
+    from qcchain_sdk.connection import new_channel
+    from qcchain_sdk.gateway import connect
+    from qcchain_sdk.msp import load_identity
+    from qcchain_sdk.profile import load_profile
+
+    org = layout.consortium.orgs[0]
+    identity, signer = load_identity(layout.org_dir(org) / "peers" / host / "msp", org.msp_id)
+    endpoint = load_profile(layout.profile_file(org)).peers[f"peer0.{org.domain}"]
+    channel = new_channel(endpoint.target, endpoint.tls_ca_pem, endpoint.server_name_override)
+    return connect(identity, channel, signer, close_connection=True)
+
+
+def _check_revoked(layout: Layout, peer_bin: Path, host: str) -> None:
+    """After remove-peer: the Inspection MSP of qcchannel lists the removed peer's serial, a proposal signed
+    with its identity is refused by a remaining peer (while a kept peer's identity is served), and a normal
+    submit still commits VALID."""
+    from cryptography import x509
+
+    from qcchain_network import revocation
+    from qcchain_network.binaries import find_all
+    from qcchain_network.configupdate import fetch_config
+    from qcchain_network.crl import crl_serials
+    from qcchain_network.nodes import TOOLS
+    from qcchain_sdk.errors import EndorseError, GatewayError
+
+    org = layout.consortium.orgs[0]
+    cert_file = next((layout.org_dir(org) / "peers" / host / "msp" / "signcerts").glob("*.pem"))
+    serial = x509.load_pem_x509_certificate(cert_file.read_bytes()).serial_number
+    config, _ = fetch_config(layout, find_all(TOOLS), "qcchannel", layout.orderers[0],
+                             layout.out / "check-crl.block")
+    assert any(serial in crl_serials(c) for c in revocation.revocation_list(config, "Application", org.msp_id))
+    line = [json.loads(x) for x in (layout.out / "operations.log").read_text().splitlines()][-1]
+    assert line["op"] == "remove" and line["node"] == host and line["result"] == "ok", line
+    assert set(line["revocation_list"]["channels"]) == {"qcchannel"} and f"{serial:x}" in line["revocation_list"][
+        "serials"], line
+    assert (layout.org_dir(org) / "peers" / f"peer0.{org.domain}" / "msp" / "crls").is_dir()
+    # Readers of the org include its peers: a kept peer's identity may query qscc, the removed one may not
+    with _as_node(layout, f"peer1.{org.domain}") as gw:
+        assert gw.get_network("qcchannel").get_contract("qscc").evaluate_transaction("GetChainInfo", "qcchannel")
+    with _as_node(layout, host) as gw, pytest.raises(GatewayError) as refused:
+        gw.get_network("qcchannel").get_contract("qscc").evaluate_transaction("GetChainInfo", "qcchannel")
+    assert "access denied" in str(refused.value).lower() or "revoked" in str(refused.value).lower(), refused.value
+    with _as_node(layout, host) as gw, pytest.raises(EndorseError):
+        gw.get_network("qcchannel").get_contract("qcchain", "kv").submit_transaction("put", "revoked", "1")
+    peer_log = (layout.out / "logs" / f"peer0.{org.domain}.log").read_text(errors="replace")
+    assert "The certificate has been revoked" in peer_log
+    _submit_keys(layout, 1)  # a normal user's submit still commits VALID
+
+
 def test_add_and_remove_nodes(net: tuple[list[str], Path], fabric_binaries: Path,
                               fabric_timings: dict[str, Any]) -> None:
     args, _ = net
@@ -153,7 +204,11 @@ def test_add_and_remove_nodes(net: tuple[list[str], Path], fabric_binaries: Path
     failing = _sh("verify-nodes", *args)
     assert failing.returncode == 1 and "FAIL (not admitted)" in failing.stdout, failing.stdout
     assert _sh("remove-orderer", "orderer4.qcchain.example", *args, "--no-registry").returncode == 0
-    assert _sh("remove-peer", "peer2.inspection.qcchain.example", *args).returncode == 0
+    t2 = time.monotonic()
+    gone = _sh("remove-peer", "peer2.inspection.qcchain.example", *args)
+    assert gone.returncode == 0, gone.stderr
+    fabric_timings["remove-peer (stop + registry + CRL config update)"] = time.monotonic() - t2
+    _check_revoked(_layout(net), fabric_binaries, "peer2.inspection.qcchain.example")
     ops = [json.loads(line) for line in (Path(args[-1]) / "operations.log").read_text().splitlines()]
     adds = [o for o in ops if o["op"] == "add" and o["result"] == "ok"]
     assert {o["node"] for o in adds} == {"orderer3.qcchain.example", "peer2.inspection.qcchain.example",
