@@ -2,7 +2,7 @@
 # Bring the consortium (network/consortium.yaml) up as a real Hyperledger Fabric network.
 #
 #   scripts/network.sh up     [--consortium FILE] [--dir DIR] [--log-level SPEC] [--ca] [--docker]
-#   scripts/network.sh down | status | clean | logs   [--dir DIR]
+#   scripts/network.sh down | status | clean | logs   [--dir DIR]   (use the mode recorded by up)
 #   scripts/network.sh deploy [--module qcchain_contracts] [--label qcchain_1.0]
 #   scripts/network.sh stop-node HOST | start-node HOST   [--consortium FILE] [--dir DIR]
 #   scripts/network.sh add-peer ORG | add-orderer   [--propose FILE | --admit-with-test-keys | --no-registry]
@@ -13,6 +13,9 @@
 # Native mode (default): Fabric binaries from FABRIC_BIN or PATH, every process on 127.0.0.1, one log
 # file per process under DIR/logs (default DIR: var/fabric). Fabric's base core.yaml/orderer.yaml come
 # from FABRIC_CFG_PATH or <bin>/../config (the release archive's layout; scripts/install-fabric.sh).
+# Docker mode (up --docker): orderers and peers as docker compose services (DIR/compose/compose.yaml,
+# images pinned by version, host network); needs docker, its compose plugin and the images
+# (scripts/install-fabric.sh --docker). The mode is kept in DIR/mode.json; no --ca with --docker.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${QCCHAIN_PYTHON:-}"
@@ -20,7 +23,7 @@ if [[ -z "$PY" ]]; then
   if [[ -x "$ROOT/.venv/bin/python" ]]; then PY="$ROOT/.venv/bin/python"; else PY="$(command -v python3)"; fi
 fi
 if [[ $# -eq 0 || "$1" == "-h" || "$1" == "--help" ]]; then
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 exec "$PY" -m qcchain_network "$@"

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from . import canodes, lifecycle, nodecli, runner
+from . import backend, canodes, lifecycle, nodecli, runner
 from .binaries import find_binary
 from .consortium import load_consortium
 from .derive import DEFAULT_LOG_SPEC, derive
@@ -26,7 +24,8 @@ DEFAULT_OUT = NETWORK_DIR.parent / "var" / "fabric"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="network.sh", description="Run the consortium as a native Fabric network.")
+    p = argparse.ArgumentParser(prog="network.sh", description="Run the consortium as a Fabric network "
+                                "(native processes, or Docker containers with --docker).")
     p.add_argument("command", choices=["up", "down", "status", "clean", "logs", "deploy", "start-node", "stop-node",
                                         *nodecli.COMMANDS])
     p.add_argument("node", nargs="?", default=None, help="start-node/stop-node/remove-*: the host name, e.g. "
@@ -35,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--consortium", type=Path, default=None, help="consortium file (default network/consortium.yaml)")
     p.add_argument("--dir", type=Path, default=DEFAULT_OUT, help=f"network directory (default {DEFAULT_OUT})")
     p.add_argument("--log-level", default=DEFAULT_LOG_SPEC, help="FABRIC_LOGGING_SPEC of every node")
-    p.add_argument("--docker", action="store_true", help="run the nodes as Docker containers (compose)")
+    p.add_argument("--docker", action="store_true", help="up: run orderers and peers as Docker containers "
+                   "(docker compose, images pinned by version); later commands use the mode recorded in "
+                   "DIR/mode.json, --docker on a native network is an error")
     p.add_argument("--ca", action="store_true", help="up: crypto material from one Fabric CA server per org "
                    "(fabric-ca-server/fabric-ca-client in FABRIC_BIN or PATH) instead of cryptogen")
     p.add_argument("--module", default="qcchain_contracts", help="deploy: Python module serving the chaincode")
@@ -47,26 +48,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _up(args: argparse.Namespace) -> None:
-    if args.docker:
-        _docker_check()
     t0 = time.monotonic()
-    layout = runner.up(args.consortium, args.dir, args.log_level, ca_mode=args.ca)
+    layout = runner.up(args.consortium, args.dir, args.log_level, ca_mode=args.ca, docker=args.docker)
     print(f"network {layout.consortium.name} up in {time.monotonic() - t0:.1f}s "
           f"({len(layout.orderers)} orderer(s), {len(layout.peers)} peer(s), "
           f"{len(layout.consortium.channels)} channel(s))")
     print(f"logs:                {layout.out / 'logs'}")
     print(f"connection profiles: {layout.out / 'connection-profiles'}")
     print(f"operations log:      {layout.out / 'operations.log'}")
-
-
-def _docker_check() -> None:
-    if shutil.which("docker") is None:
-        raise NetworkError("--docker: the docker command is not installed (use the native mode, the default)")
-    done = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise NetworkError("--docker: the Docker engine is not reachable (docker info failed)")
-    raise NetworkError("--docker: compose files are generated (qcchain network generate; compose/compose.yaml) "
-                       "but network.sh drives only native processes so far")
 
 
 def _deploy(args: argparse.Namespace) -> None:
@@ -97,7 +86,7 @@ def _node(args: argparse.Namespace) -> None:
             print(f"started Fabric CA {args.node} (pid {proc.pid})")
         elif args.command == "start-node":
             proc = runner.start_node(layout, args.node)
-            print(f"started {args.node} (pid {proc.pid})")
+            print(f"started {args.node} ({f'pid {proc.pid}' if proc.pid else 'container'})")
         else:
             runner.stop_node(layout, args.node)
             print(f"stopped {args.node}")
@@ -106,8 +95,16 @@ def _node(args: argparse.Namespace) -> None:
 
 
 def _logs(out: Path) -> None:
-    for path in sorted((out / "logs").glob("*.log")):
+    for path in runner.logs(out):
         print(path)
+
+
+def _status(out: Path) -> None:
+    rows = runner.status(out)
+    for name, where, up in rows:
+        print(f"{name:45} {where:<14} {'running' if up else 'stopped'}")
+    if not rows:
+        print(f"no network processes recorded in {out}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,17 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     out = args.dir.absolute()
     args.dir = out
     try:
+        if args.docker and args.command != "up":
+            backend.resolve_mode(out, True)  # --docker on a native network: ModeMismatch
         if args.command == "up":
             _up(args)
         elif args.command == "down":
             names = runner.down(out)
             print(f"stopped {len(names)} process(es)" + (f": {', '.join(names)}" if names else ""))
         elif args.command == "status":
-            rows = runner.status(out)
-            for name, pid, up in rows:
-                print(f"{name:45} pid {pid:<8} {'running' if up else 'stopped'}")
-            if not rows:
-                print(f"no network processes recorded in {out}")
+            _status(out)
         elif args.command == "clean":
             runner.clean(out)
             print(f"removed {out}")

@@ -116,7 +116,7 @@ def _extend_crypto(layout: Layout, bins: dict[str, Path]) -> None:
 
 
 def _running(layout: Layout) -> set[str]:
-    return {p.name for p in procs.read_pids(layout.out) if procs.alive(p.pid)}
+    return runner.running(layout.out)
 
 
 def _via(layout: Layout, exclude: str = "") -> OrdererNode:
@@ -207,7 +207,7 @@ def _tmp_block(layout: Layout, channel: str) -> Path:
 
 def _rollback(layout: Layout, host: str) -> None:
     if host in _running(layout):
-        procs.stop_one(layout.out, host)
+        runner.stop_node(layout, host)
     ovl = overlay.load(layout.out)
     if any(a.host == host for a in ovl.added):
         overlay.save(layout.out, ovl.forget(host))
@@ -227,7 +227,7 @@ def remove_peer(layout: Layout, host: str, registry: Registry, purge: bool = Fal
     bins = _bins()
     ca_node = _ca_for_removal(layout, "peer", peer.org)
     if host in _running(layout):
-        procs.stop_one(layout.out, host)
+        runner.stop_node(layout, host)
     base_hosts = {p.host for p in _strip(layout).peers}
     ovl = overlay.load(layout.out).without(host, base_hosts)
     overlay.save(layout.out, ovl)
@@ -353,7 +353,7 @@ def remove_orderer(layout: Layout, host: str, registry: Registry) -> None:
         _, number = configupdate.fetch_config(layout, bins, channel, via, _tmp_block(layout, channel))
         registry.left(host, channel, number)
     if running:
-        procs.stop_one(layout.out, host)
+        runner.stop_node(layout, host)
     base_hosts = {n.host for n in _strip(layout).orderers}
     overlay.save(layout.out, overlay.load(layout.out).without(host, base_hosts))
     try:

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .errors import NetworkError
 
@@ -165,9 +166,10 @@ def stop_one(out: Path, name: str, timeout: float = 10.0) -> Proc:
 
 
 def wait_listening(host: str, port: int, proc: Proc, timeout: float = 30.0, tls_ca: Path | None = None,
-                   server_name: str | None = None) -> None:
+                   server_name: str | None = None, is_alive: Callable[[Proc], bool] | None = None) -> None:
     """Wait until ``host:port`` accepts connections (completing a TLS handshake when ``tls_ca`` is given,
-    so the node logs no failed handshake).
+    so the node logs no failed handshake). ``is_alive`` checks the process (default: its PID; a
+    container backend passes its own).
 
     Raises:
         StartError: the process died or did not listen within ``timeout`` seconds.
@@ -176,8 +178,9 @@ def wait_listening(host: str, port: int, proc: Proc, timeout: float = 30.0, tls_
     if tls_ca is not None:
         context = ssl.create_default_context(cafile=str(tls_ca))
     deadline = time.monotonic() + timeout
+    check = is_alive or (lambda p: alive(p.pid))
     while time.monotonic() < deadline:
-        if not alive(proc.pid):
+        if not check(proc):
             raise StartError(f"{proc.name} exited during start-up; see {proc.log_file}")
         try:
             with socket.create_connection((host, port), timeout=1) as sock:
@@ -190,15 +193,17 @@ def wait_listening(host: str, port: int, proc: Proc, timeout: float = 30.0, tls_
     raise StartError(f"{proc.name} not listening on {host}:{port} after {timeout:.0f}s; see {proc.log_file}")
 
 
-def wait_healthy(url: str, proc: Proc, timeout: float = 30.0) -> None:
-    """Poll an operations ``/healthz`` URL until it answers 200.
+def wait_healthy(url: str, proc: Proc, timeout: float = 30.0,
+                 is_alive: Callable[[Proc], bool] | None = None) -> None:
+    """Poll an operations ``/healthz`` URL until it answers 200 (``is_alive``: as in :func:`wait_listening`).
 
     Raises:
         StartError: the process died or stayed unhealthy for ``timeout`` seconds.
     """
     deadline = time.monotonic() + timeout
+    check = is_alive or (lambda p: alive(p.pid))
     while time.monotonic() < deadline:
-        if not alive(proc.pid):
+        if not check(proc):
             raise StartError(f"{proc.name} exited during start-up; see {proc.log_file}")
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import yaml
 
 from . import admin, procs
+from . import backend as backends
 from . import ca as fabric_ca
 from .binaries import base_config_dir, find_all
 from .consortium import load_consortium
@@ -96,14 +97,15 @@ def _node_command(layout: Layout, bins: dict[str, Path], host: str) -> tuple[lis
     raise KeyError(f"no orderer or peer named {host!r} in consortium {layout.consortium.name!r}")
 
 
-def _launch(layout: Layout, bins: dict[str, Path], host: str) -> tuple[procs.Proc, int, int, Path]:
+def _launch(layout: Layout, bins: dict[str, Path], host: str,
+            backend: backends.Backend) -> tuple[procs.Proc, int, int, Path]:
     argv, env, log_file, ops, listen, ca = _node_command(layout, bins, host)
-    return procs.start(layout.out, host, argv, env, log_file), ops, listen, ca
+    return backend.start(layout, host, argv, env, log_file), ops, listen, ca
 
 
-def _await(layout: Layout, proc: procs.Proc, ops: int, listen: int, ca: Path) -> None:
-    procs.wait_healthy(f"http://{layout.host}:{ops}/healthz", proc)
-    procs.wait_listening(layout.host, listen, proc, tls_ca=ca, server_name=proc.name)
+def _await(layout: Layout, proc: procs.Proc, ops: int, listen: int, ca: Path, backend: backends.Backend) -> None:
+    procs.wait_healthy(f"http://{layout.host}:{ops}/healthz", proc, is_alive=backend.alive)
+    procs.wait_listening(layout.host, listen, proc, tls_ca=ca, server_name=proc.name, is_alive=backend.alive)
 
 
 def start_node(layout: Layout, host: str) -> procs.Proc:
@@ -113,33 +115,54 @@ def start_node(layout: Layout, host: str) -> procs.Proc:
         KeyError: no such node. BinaryNotFound: binaries missing. PortInUse: its ports are taken.
         StartError: it did not become healthy.
     """
-    bins = find_all(("peer", "orderer"))
+    backend = backends.backend_for(layout.out)
+    bins = _node_binaries(backend)
     _, _, _, ops, listen, _ = _node_command(layout, bins, host)
+    if host in backend.running(layout.out):
+        raise procs.StartError(f"{host} is already running")
     procs.check_ports_free(layout.host, [(host, listen), (host, ops)])
-    proc, ops, listen, ca = _launch(layout, bins, host)
-    _await(layout, proc, ops, listen, ca)
+    proc, ops, listen, ca = _launch(layout, bins, host, backend)
+    _await(layout, proc, ops, listen, ca, backend)
     return proc
+
+
+def _node_binaries(backend: backends.Backend) -> dict[str, Path]:
+    """Host paths of peer/orderer in native mode; in Docker mode the images' own binaries (by name)."""
+    if backend.mode == "docker":
+        return {"peer": Path("peer"), "orderer": Path("orderer")}
+    return find_all(("peer", "orderer"))
 
 
 def stop_node(layout: Layout, host: str) -> None:
     """Stop one running orderer, peer or chaincode server (T-8.2 b).
 
     Raises:
-        KeyError: no such running process.
+        KeyError: no such running process. DockerError: ``docker compose stop`` failed.
     """
-    procs.stop_one(layout.out, host)
+    backends.backend_for(layout.out).stop(layout.out, host)
 
 
-def start_nodes(layout: Layout, bins: dict[str, Path]) -> None:
-    """Start orderers and peers and wait for their /healthz and TLS listener.
+def running(out: Path) -> set[str]:
+    """Names of the running nodes (processes or containers) and chaincode servers of the network in ``out``."""
+    backend = backends.backend_for(out)
+    names = backend.running(out)
+    if backend.mode == "docker":
+        names |= backends.NativeBackend().running(out)
+    return names
+
+
+def start_nodes(layout: Layout, bins: dict[str, Path], backend: backends.Backend | None = None) -> None:
+    """Start orderers and peers (native processes unless ``backend`` says otherwise) and wait for their
+    /healthz and TLS listener.
 
     Raises:
-        StartError: a process died or stayed unhealthy.
+        StartError: a process died or stayed unhealthy. DockerError: a compose command failed.
     """
+    backend = backend or backends.NativeBackend()
     hosts = [n.host for n in layout.orderers] + [p.host for p in layout.peers]
-    started = [_launch(layout, bins, host) for host in hosts]
+    started = [_launch(layout, bins, host, backend) for host in hosts]
     for proc, ops, listen, ca in started:
-        _await(layout, proc, ops, listen, ca)
+        _await(layout, proc, ops, listen, ca, backend)
 
 
 def join_channels(layout: Layout, bins: dict[str, Path]) -> None:
@@ -230,45 +253,91 @@ def _generate_or_restart(layout: Layout, bins: dict[str, Path], ca_bins: dict[st
     render_profiles(layout)
 
 
-def up(consortium_file: Path | None, out: Path, log_spec: str = DEFAULT_LOG_SPEC, ca_mode: bool = False) -> Layout:
-    """Bring the network up natively (crypto from Fabric CA servers with ``ca_mode``); on any failure stop
-    everything started here and re-raise.
+def _backend_for_up(layout: Layout, docker: bool, ca_mode: bool) -> backends.Backend:
+    """The backend of this ``up`` (checked against the recorded mode; Docker prerequisites checked).
 
     Raises:
-        ConsortiumError, BinaryNotFound, PortInUse, ToolError, StartError, GossipTimeout, RenderError.
+        ModeMismatch, DockerError, NetworkError (``--docker --ca``).
+    """
+    if docker and ca_mode:
+        raise NetworkError("--docker --ca: Fabric CA containers are not supported yet; use --ca natively, "
+                           "or --docker with cryptogen material")
+    mode = backends.resolve_mode(layout.out, docker)
+    if mode == "docker":
+        if fabric_ca.uses_ca(layout):
+            raise NetworkError("--docker: this network was generated with --ca, which Docker mode does not run")
+        backends.docker_check(backends.pinned_images(layout))
+        return backends.DockerBackend(layout.out)
+    return backends.NativeBackend()
+
+
+def up(consortium_file: Path | None, out: Path, log_spec: str = DEFAULT_LOG_SPEC, ca_mode: bool = False,
+       docker: bool = False) -> Layout:
+    """Bring the network up -- native processes, or Docker containers with ``docker`` (crypto from Fabric
+    CA servers with ``ca_mode``, native only); on any failure stop everything started here and re-raise.
+
+    Raises:
+        ConsortiumError, BinaryNotFound, PortInUse, ToolError, StartError, GossipTimeout, RenderError,
+        ModeMismatch (the other mode than the recorded one), DockerError (docker/compose/images missing).
     """
     layout = derive(load_consortium(consortium_file), out, log_spec)
+    backend = _backend_for_up(layout, docker, ca_mode)
     bins = find_all()
     base = base_config_dir(bins["peer"])
-    if any(procs.alive(p.pid) for p in procs.read_pids(layout.out)):
+    if backend.running(layout.out) or backends.NativeBackend().running(layout.out):
         raise procs.StartError(f"a network already runs from {layout.out} (network.sh down first)")
     fresh = not (layout.out / "crypto").exists()
     ca_bins = _ca_mode(layout, ca_mode, fresh)
     ca_ports = fabric_ca.planned_ports(layout) if ca_bins else []
     procs.check_ports_free(layout.host, _planned_ports(layout) + ca_ports)
     layout.out.mkdir(parents=True, exist_ok=True)
+    backends.write_mode(layout.out, backend.mode)
     t0 = time.monotonic()
     try:
         _generate_or_restart(layout, bins, ca_bins, fresh)
         prepare_config(layout, base)
-        start_nodes(layout, bins)
+        start_nodes(layout, _node_binaries(backend) if backend.mode == "docker" else bins, backend)
         join_channels(layout, bins)
         waited = wait_gossip(layout)
     except BaseException:
-        procs.stop_all(layout.out)
+        _stop_everything(layout.out, backend)
         raise
     log.info("network up in %.1fs (gossip settled after %.1fs)", time.monotonic() - t0, waited)
     return layout
 
 
-def down(out: Path) -> list[str]:
-    """Stop every process recorded under ``out``; returns their names."""
-    return procs.stop_all(out) if out.is_dir() else []
+def _stop_everything(out: Path, backend: backends.Backend) -> None:
+    try:
+        backend.down(out)
+    finally:
+        procs.stop_all(out)
 
 
-def status(out: Path) -> list[tuple[str, int, bool]]:
-    """``(name, pid, alive)`` of every recorded process."""
-    return [(p.name, p.pid, procs.alive(p.pid)) for p in procs.read_pids(out)]
+def down(out: Path, docker: bool | None = None) -> list[str]:
+    """Stop every process (and container, in Docker mode) of the network in ``out``; returns their names.
+
+    Raises:
+        ModeMismatch: ``docker`` contradicts the recorded mode. DockerError: ``docker compose down`` failed.
+    """
+    return backends.backend_for(out, docker).down(out) if out.is_dir() else []
+
+
+def status(out: Path, docker: bool | None = None) -> list[tuple[str, str, bool]]:
+    """``(name, "pid N" or "container", running)`` of every node and chaincode server.
+
+    Raises:
+        ModeMismatch, DockerError.
+    """
+    return backends.backend_for(out, docker).status(out)
+
+
+def logs(out: Path, docker: bool | None = None) -> list[Path]:
+    """The log file of every process (Docker mode: each container's log is saved there first).
+
+    Raises:
+        ModeMismatch, DockerError.
+    """
+    return backends.backend_for(out, docker).logs(out)
 
 
 def clean(out: Path) -> None:

@@ -23,7 +23,7 @@ from .profiles import connection_profile
 
 log = logging.getLogger(__name__)
 
-__all__ = ["render_all", "render_profiles", "rendered_files", "rendered_profiles", "network_json"]
+__all__ = ["render_all", "render_profiles", "rendered_files", "rendered_profiles", "network_json", "write_compose"]
 
 
 def network_json(layout: Layout) -> dict[str, Any]:
@@ -77,6 +77,17 @@ def _write(files: dict[Path, str]) -> list[Path]:
     except OSError as exc:
         raise RenderError(f"cannot write {exc.filename}: {exc.strerror}") from exc
     return sorted(files)
+
+
+def write_compose(layout: Layout) -> Path:
+    """(Re)write ``<out>/compose/compose.yaml`` from ``layout`` (which may include added nodes).
+
+    Raises:
+        RenderError: the file cannot be written.
+    """
+    path = layout.out / "compose" / "compose.yaml"
+    _write({path: str(yaml.safe_dump(compose(layout), sort_keys=False, default_flow_style=False, width=120))})
+    return path
 
 
 def render_all(layout: Layout, ca: bool = False) -> list[Path]:
