@@ -107,9 +107,10 @@ def _run_tx(profile: Any, opts: dict[str, Any]) -> dict[str, Any]:
 @click.option("-c", "--concurrency", type=click.IntRange(1, 1000), default=64, show_default=True,
               help="Concurrent clients in total (one Gateway each; the clients of a process share its gRPC "
                    "connection); each sends its next transaction when the previous one has committed.")
-@click.option("-p", "--processes", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="Client processes the clients are spread over (their CPU then does not compete "
-                   "with the measured runtime's for one GIL).")
+@click.option("-p", "--processes", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Client processes the clients are spread over (asyncio clients: one process holds many; "
+                   "on 2 cores a second one only adds an interpreter competing for the CPU). The clients "
+                   "never share the measured runtime's process.")
 @click.option("--profile", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Connection profile of the runtime to measure (default: a fresh devnet in a temp dir, "
                    "run in this process).")

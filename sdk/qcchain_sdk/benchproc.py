@@ -198,7 +198,7 @@ def _split(concurrency: int, processes: int) -> list[int]:
 
 
 def run_tx_bench_processes(setup: ProcessSetup, transactions: int, workload: Workload, *, concurrency: int = 50,
-                           processes: int = 2, evaluations: int = 200, warmup: int = 4, singles: int = 20,
+                           processes: int = 1, evaluations: int = 200, warmup: int = 4, singles: int = 20,
                            admin: tuple[Any, bytes] | None = None) -> TxBenchResult:
     """Submit ``transactions`` with ``concurrency`` clients spread over ``processes`` worker processes;
     then ``evaluations`` evaluates and ``singles`` sequential submits from this process.
