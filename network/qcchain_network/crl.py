@@ -154,17 +154,21 @@ def revoke(store: Path, ca_dir: Path, certs: list[tuple[str, x509.Certificate]],
     return store / CRL_FILE
 
 
+def _load_crl(pem: bytes) -> x509.CertificateRevocationList:
+    """Raises: CRLError: not a PEM CRL."""
+    try:
+        return x509.load_pem_x509_crl(pem)
+    except ValueError as exc:
+        raise CRLError(f"not a PEM CRL ({exc})") from None
+
+
 def crl_serials(pem: bytes) -> set[int]:
     """The serial numbers a PEM CRL revokes.
 
     Raises:
         CRLError: not a PEM CRL.
     """
-    try:
-        crl = x509.load_pem_x509_crl(pem)
-    except ValueError as exc:
-        raise CRLError(f"not a PEM CRL ({exc})") from None
-    return {r.serial_number for r in crl}
+    return {r.serial_number for r in _load_crl(pem)}
 
 
 def crl_aki(pem: bytes) -> bytes:
@@ -173,10 +177,7 @@ def crl_aki(pem: bytes) -> bytes:
     Raises:
         CRLError: not a PEM CRL.
     """
-    try:
-        crl = x509.load_pem_x509_crl(pem)
-    except ValueError as exc:
-        raise CRLError(f"not a PEM CRL ({exc})") from None
+    crl = _load_crl(pem)
     try:
         return crl.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier or b""
     except x509.ExtensionNotFound:

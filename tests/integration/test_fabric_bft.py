@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import yaml
 
 from qcchain_network import lifecycle, procs, runner
 from qcchain_network.consortium import load_consortium
 from qcchain_network.derive import Layout, derive
+from smallnet import small_consortium  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -28,13 +28,7 @@ def bft_net(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path,
             fabric_timings: dict[str, Any]) -> Iterator[Layout]:
     """A BFT x4 variant of small-consortium.yaml on its own ports, up for this module only."""
     work = tmp_path_factory.mktemp("bft")
-    data = yaml.safe_load((HERE / "small-consortium.yaml").read_text())
-    data["orderer"].update(consensus="bft", nodes=4)
-    data["network"]["base_port"] = 28050
-    data["channels"][0]["chaincodes"] = data["channels"][0]["chaincodes"][:1]
-    data["policies"] = {k: str((HERE / v).resolve()) for k, v in data["policies"].items()}
-    consortium = work / "bft.yaml"
-    consortium.write_text(yaml.safe_dump(data, sort_keys=False))
+    consortium = small_consortium(work, "bft", 28050, one_chaincode=True, bft=True)
     out = work / "net"
     script = str(ROOT / "scripts" / "network.sh")
     env = {**os.environ, "QCCHAIN_PYTHON": sys.executable}

@@ -18,20 +18,18 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import yaml
 from cryptography import x509
 
 from qcchain_network import admin, ca, canodes, procs
 from qcchain_network.consortium import load_consortium
 from qcchain_network.derive import Layout, ca_nodes, derive
 from qcchain_network.errors import BinaryNotFound
+from smallnet import small_consortium  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 SCRIPT = str(ROOT / "scripts" / "network.sh")
 pytestmark = [pytest.mark.fabric, pytest.mark.slow]
-CREDIT = {"Inspection": ("Special Equipment Inspection and Testing Institute", "12100000400011546Y"),
-          "Regulator": ("Special Equipment Safety Supervision Bureau", "11100000000013127D")}
 NEW_PEER = "peer2.inspection.qcchain.example"
 
 
@@ -54,14 +52,7 @@ def ca_net(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path,
     ``network.sh deploy`` (governance bootstrapped, the 6 genesis nodes admitted on chain)."""
     _ca_binaries_or_skip()
     work = tmp_path_factory.mktemp("ca")
-    data = yaml.safe_load((HERE / "small-consortium.yaml").read_text())
-    data["network"]["base_port"] = 29050
-    data["channels"][0]["chaincodes"] = data["channels"][0]["chaincodes"][:1]
-    data["policies"] = {k: str((HERE / v).resolve()) for k, v in data["policies"].items()}
-    for org in data["orgs"]:
-        org["full_name"], org["credit_code"] = CREDIT[org["name"]]
-    consortium = work / "ca.yaml"
-    consortium.write_text(yaml.safe_dump(data, sort_keys=False))
+    consortium = small_consortium(work, "ca", 29050, credit=True, one_chaincode=True)
     out = work / "net"
     env = {**os.environ, "QCCHAIN_PYTHON": sys.executable}
     t0 = time.monotonic()

@@ -19,18 +19,16 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import yaml
 
 from qcchain_network import procs
 from qcchain_network.consortium import load_consortium
 from qcchain_network.derive import Layout, derive
+from smallnet import small_consortium  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 SCRIPT = str(ROOT / "scripts" / "network.sh")
 pytestmark = [pytest.mark.fabric, pytest.mark.slow]
-CREDIT = {"Inspection": ("Special Equipment Inspection and Testing Institute", "12100000400011546Y"),
-          "Regulator": ("Special Equipment Safety Supervision Bureau", "11100000000013127D")}
 IMAGES = "hyperledger/fabric-orderer:3.1.5,hyperledger/fabric-peer:3.1.5"
 PEER1 = "peer1.inspection.qcchain.example"
 
@@ -65,14 +63,7 @@ def docker_net(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path,
                fabric_timings: dict[str, Any]) -> Iterator[tuple[Layout, dict[str, str], list[str]]]:
     """The small consortium (own ports) up with ``--docker`` and deployed by ``network.sh deploy``."""
     work = tmp_path_factory.mktemp("docker")
-    data = yaml.safe_load((HERE / "small-consortium.yaml").read_text())
-    data["network"]["base_port"] = 33050
-    data["channels"][0]["chaincodes"] = data["channels"][0]["chaincodes"][:1]
-    data["policies"] = {k: str((HERE / v).resolve()) for k, v in data["policies"].items()}
-    for org in data["orgs"]:
-        org["full_name"], org["credit_code"] = CREDIT[org["name"]]
-    consortium = work / "docker.yaml"
-    consortium.write_text(yaml.safe_dump(data, sort_keys=False))
+    consortium = small_consortium(work, "docker", 33050, credit=True, one_chaincode=True)
     out = work / "net"
     args = ["--consortium", str(consortium), "--dir", str(out)]
     env = _fake_docker(work)

@@ -14,17 +14,15 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import yaml
 
 from qcchain_network import admin, procs
 from qcchain_network.consortium import load_consortium
 from qcchain_network.derive import Layout, derive
+from smallnet import small_consortium  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 SCRIPT = str(ROOT / "scripts" / "network.sh")
-CREDIT = {"Inspection": ("Special Equipment Inspection and Testing Institute", "12100000400011546Y"),
-          "Regulator": ("Special Equipment Safety Supervision Bureau", "11100000000013127D")}
 
 
 def _sh(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -37,13 +35,7 @@ def net(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path) -> Iter
     """The small consortium on its own ports (with credit codes, for the governance bootstrap), up and
     deployed; yields (the --consortium/--dir arguments, the consortium file); always taken down."""
     work = tmp_path_factory.mktemp("nodes")
-    data = yaml.safe_load((HERE / "small-consortium.yaml").read_text())
-    data["policies"] = {k: str((HERE / v).resolve()) for k, v in data["policies"].items()}
-    data["network"]["base_port"] = 57050
-    for org in data["orgs"]:
-        org["full_name"], org["credit_code"] = CREDIT[org["name"]]
-    consortium = work / "nodes.yaml"
-    consortium.write_text(yaml.safe_dump(data, sort_keys=False))
+    consortium = small_consortium(work, "nodes", 57050, credit=True)
     args = ["--consortium", str(consortium), "--dir", str(work / "net")]
     try:
         up = _sh("up", *args)
@@ -229,12 +221,7 @@ def test_bft_add_and_remove_consenter(tmp_path_factory: pytest.TempPathFactory, 
     from qcchain_network.binaries import find_all
 
     work = tmp_path_factory.mktemp("bftnodes")
-    data = yaml.safe_load((HERE / "small-consortium.yaml").read_text())
-    data["policies"] = {k: str((HERE / v).resolve()) for k, v in data["policies"].items()}
-    data["network"]["base_port"] = 58050
-    data["orderer"].update(consensus="bft", nodes=4)
-    (work / "bft.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    args = ["--consortium", str(work / "bft.yaml"), "--dir", str(work / "net")]
+    args = ["--consortium", str(small_consortium(work, "bft", 58050, bft=True)), "--dir", str(work / "net")]
     try:
         assert _sh("up", *args).returncode == 0
         t0 = time.monotonic()
