@@ -19,9 +19,8 @@ from cryptography.x509.oid import NameOID
 
 from qcchain_cli.main import cli
 
-ROOT = Path(__file__).resolve().parents[2]
-CHANNEL = "qcchannel"
-ORGS = ("Regulator", "Inspection", "UsingUnit", "Manufacturer", "Maintenance")
+from govdevnet import governed_devnet  # noqa: E402
+
 NODE = "orderer4.orderer.qcchain.example.com"
 pytestmark = pytest.mark.timeout(120)
 
@@ -68,40 +67,10 @@ def _cert(path: Path, cn: str) -> Path:
     return path
 
 
-def _bootstrap(profiles: dict[str, Path], keystore: Path, password: Path) -> None:
-    from qcchain_cli.demo import consortium_members, load_policies
-    from qcchain_sdk.contracts.governance import GovernanceClient
-    from qcchain_sdk.profile import connect_profile
-
-    members = consortium_members(None, print)
-    with connect_profile(profiles["Regulator"]) as gateway:
-        net = gateway.get_network(CHANNEL)
-        client = GovernanceClient(net.get_contract("qcchain", "governance"), net.get_contract("qcchain", "keys"),
-                                  gateway.identity.msp_id, gateway.identity.cert_pem)
-        client.bootstrap([{"msp_id": f"{n}MSP", "role": m["role"], "name": m["full_name"] or n,
-                           "credit_code": m["credit_code"]} for n, m in members.items()], load_policies(ROOT / "policies"))
-    for name, profile in profiles.items():
-        result = CliRunner().invoke(cli, ["contract", "register-key", "--key", f"{name}-admin", "--profile", str(profile),
-                                          "--keystore", str(keystore), "--password-file", str(password)])
-        assert result.exit_code == 0, result.output
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    from qcchain_devnet.daemon import UpOptions, running_devnet
-
     tmp = tmp_path_factory.mktemp("nodes")
-    keystore, password = tmp / "keystore", tmp / "password"
-    password.write_text("correct horse battery staple\n")
-    for org in ORGS:
-        result = CliRunner().invoke(cli, ["keys", "generate", f"{org}-admin", "--keystore", str(keystore),
-                                          "--password-file", str(password)])
-        assert result.exit_code == 0, result.output
-    state = tmp / "devnet"
-    with running_devnet(UpOptions(state_dir=state, port=0, chaincode_module="qcchain_contracts")):
-        info = json.loads((state / "devnet.json").read_text())
-        profiles = {k: Path(v) for k, v in info["connection_profiles"].items()}
-        _bootstrap(profiles, keystore, password)
+    with governed_devnet(tmp) as (profiles, keystore, password):
         yield Env(tmp, profiles, keystore, password)
 
 
