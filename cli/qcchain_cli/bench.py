@@ -76,7 +76,7 @@ def _tx_figures(res: dict[str, Any]) -> str:
 
 def _where(res: dict[str, Any]) -> str:
     procs = res.get("client_processes", 0)
-    return f"{procs} client process(es)" if procs else "threads of the bench process"
+    return f"{procs} client process(es) at nice {res.get('client_nice', 0)}" if procs else "threads of the bench process"
 
 
 def _run_tx(profile: Any, opts: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +95,8 @@ def _run_tx(profile: Any, opts: dict[str, Any]) -> dict[str, Any]:
             admin = (admin_gateway.get_network(opts["channel"]).get_contract(opts["chaincode"]),
                      admin_gateway.identity.cert_pem)
         result = run_tx_bench_processes(setup, opts["transactions"], workload, concurrency=opts["concurrency"],
-                                        processes=opts["processes"], evaluations=opts["evaluations"], admin=admin)
+                                        processes=opts["processes"], evaluations=opts["evaluations"], admin=admin,
+                                        client_nice=opts["client_nice"])
     finally:
         if admin_gateway is not None:
             admin_gateway.close()
@@ -111,6 +112,9 @@ def _run_tx(profile: Any, opts: dict[str, Any]) -> dict[str, Any]:
               help="Client processes the clients are spread over (asyncio clients: one process holds many; "
                    "on 2 cores a second one only adds an interpreter competing for the CPU). The clients "
                    "never share the measured runtime's process.")
+@click.option("--client-nice", type=click.IntRange(0, 19), default=19, show_default=True,  # = benchproc.CLIENT_NICE
+              help="Niceness of the client processes: the load generator yields the CPU to the runtime "
+                   "measured, as clients on other machines would (0: same priority).")
 @click.option("--profile", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Connection profile of the runtime to measure (default: a fresh devnet in a temp dir, "
                    "run in this process).")

@@ -185,6 +185,8 @@ class TxBenchResult:
     """Worker processes the clients ran in (0: threads of the measuring process itself)."""
     cpu_ms_per_tx: dict[str, float] = field(default_factory=dict)
     """CPU per committed transaction during the measured phase, by where it was spent (when known)."""
+    client_nice: int = 0
+    """Niceness the client worker processes ran at (they yield the CPU to the runtime measured)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""

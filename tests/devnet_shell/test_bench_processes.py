@@ -4,6 +4,7 @@ against a real (temporary, in-process) devnet with the example chaincode."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from qcchain_devnet.daemon import UpOptions, running_devnet
 from qcchain_sdk.bench import PutWorkload, RecordsWorkload
-from qcchain_sdk.benchproc import ProcessSetup, _split, profile_path, run_tx_bench_processes
+from qcchain_sdk.benchproc import CLIENT_NICE, ProcessSetup, _split, lower_priority, profile_path, run_tx_bench_processes
 from qcchain_sdk.errors import ProfileError
 from qcchain_sdk.profile import connect_profile
 
@@ -51,6 +52,32 @@ def test_rejects_bad_arguments_before_starting_anything(tmp_path: Path) -> None:
             run_tx_bench_processes(setup, 10, PutWorkload(), **kwargs)
     with pytest.raises(ValueError, match="need transactions"):
         run_tx_bench_processes(setup, 0, PutWorkload())
+    for nice in (-1, 20):
+        with pytest.raises(ValueError, match="client_nice must be 0..19"):
+            run_tx_bench_processes(setup, 10, PutWorkload(), client_nice=nice)
+
+
+def test_lower_priority_checks_its_range_and_reports_the_niceness(monkeypatch: pytest.MonkeyPatch) -> None:
+    for bad in (-1, 20):
+        with pytest.raises(ValueError, match="0..19"):
+            lower_priority(bad)
+    calls: list[int] = []
+    monkeypatch.setattr("os.nice", lambda inc: calls.append(inc) or 7)
+    assert lower_priority(5) == 7 and calls == [5]
+
+    def refuse(inc: int) -> int:
+        if inc:
+            raise PermissionError("not allowed")
+        return 3
+    monkeypatch.setattr("os.nice", refuse)
+    assert lower_priority(5) == 3  # refused: keeps running, at the niceness it has
+
+
+def test_cli_default_niceness_is_the_library_default() -> None:
+    from qcchain_cli.bench import tx
+
+    option = next(p for p in tx.params if p.name == "client_nice")
+    assert option.default == CLIENT_NICE
 
 
 def test_unknown_user_is_named(profile: Path) -> None:
@@ -61,8 +88,9 @@ def test_unknown_user_is_named(profile: Path) -> None:
 def test_every_transaction_commits_through_worker_processes(profile: Path) -> None:
     workload = PutWorkload()
     res = run_tx_bench_processes(_setup(profile), 40, workload, concurrency=4, processes=2, evaluations=5,
-                                 singles=2, warmup=1)
+                                 singles=2, warmup=1, client_nice=3)
     assert (res.committed, res.failed, res.client_processes, res.concurrency) == (40, 0, 2, 4)
+    assert res.client_nice == min(19, os.nice(0) + 3)  # the workers really ran at a lower priority than this process
     assert res.evaluations == 5 and res.tx_per_s > 0 and res.submit_latency_ms["p95"] > 0
     assert res.single_submit_latency_ms["p95"] > 0 and res.endorsing_organizations == list(ENDORSERS)
     assert set(res.cpu_ms_per_tx) == {"clients", "bench_process", "bench_process_children"}
