@@ -56,6 +56,30 @@ class PutWorkload(Workload):
         self.run = uuid.uuid4().hex[:10]
         self.value = "v" * value_size
 
+    def setup(self, contract: Any) -> None:
+        """Check that the chaincode has the workload's functions (an evaluate of ``get_fn`` on a key that does
+        not exist must answer 404 "not found"), so a wrong chaincode fails here and not as N failed submits.
+
+        Raises:
+            BenchError: the chaincode answers anything else (e.g. it has no such function).
+            EvaluateError: the runtime cannot be reached.
+        """
+        from .errors import BenchError, EvaluateError
+
+        try:
+            contract.evaluate_transaction(self.get_fn, f"bench-{self.run}-probe")
+        except EvaluateError as exc:
+            if "chaincode response 404" in exc.message:
+                return
+            if "chaincode response" not in exc.message:
+                raise
+            raise BenchError(
+                f"the {self.name!r} workload needs a chaincode with {self.put_fn}(key, value) and {self.get_fn}(key) "
+                f"(qcchain_shim.example): {exc.message}. Against the qcchain contracts use --workload records; "
+                "for a devnet with the example chaincode start it with --chaincode-module qcchain_shim.example"
+            ) from None
+        raise BenchError(f"the {self.name!r} workload's probe key bench-{self.run}-probe unexpectedly exists")
+
     def submit_call(self, index: int) -> Call:
         return self.put_fn, [f"bench-{self.run}-{index}", self.value]
 

@@ -162,5 +162,9 @@ class CheckpointError(SdkError, OSError):
     """A checkpoint file could not be read or written."""
 
 
+class BenchError(SdkError, ValueError):
+    """A benchmark cannot run against the runtime given (e.g. its chaincode lacks the workload's functions)."""
+
+
 class NodeError(SdkError, ValueError):
     """A node record cannot be built or a node proposal is malformed (unparsable certificate, bad kind or id)."""

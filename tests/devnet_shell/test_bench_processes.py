@@ -9,12 +9,13 @@ import pickle
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 
 from qcchain_devnet.daemon import UpOptions, running_devnet
 from qcchain_sdk.bench import PutWorkload, RecordsWorkload
 from qcchain_sdk.benchproc import CLIENT_NICE, ProcessSetup, _split, lower_priority, profile_path, run_tx_bench_processes
-from qcchain_sdk.errors import ProfileError
+from qcchain_sdk.errors import BenchError, EvaluateError, ProfileError
 from qcchain_sdk.profile import connect_profile
 
 ENDORSERS = ("InspectionMSP", "RegulatorMSP")
@@ -100,3 +101,49 @@ def test_every_transaction_commits_through_worker_processes(profile: Path) -> No
         fn, args = workload.submit_call(39)
         assert contract.evaluate_transaction("get", args[0]) == args[1].encode()
     assert json.loads(json.dumps(res.to_dict()))["client_processes"] == 2
+
+
+class _ProbeContract:
+    """Answers the put workload's probe evaluate with a given gateway error (or a value)."""
+
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+        self.calls: list[tuple[str, tuple[str, ...]]] = []
+
+    def evaluate_transaction(self, fn: str, *args: str) -> bytes:
+        self.calls.append((fn, args))
+        if self.error is not None:
+            raise self.error
+        return b"v"
+
+
+def _evaluate_error(message: str, code: grpc.StatusCode = grpc.StatusCode.UNKNOWN) -> EvaluateError:
+    return EvaluateError(message, code)
+
+
+def test_put_workload_setup_accepts_a_404_for_its_probe_key() -> None:
+    workload = PutWorkload()
+    contract = _ProbeContract(_evaluate_error("evaluate call to endorser returned error: chaincode response 404, "
+                                              "key bench-x-probe not found"))
+    workload.setup(contract)
+    assert contract.calls == [("get", (f"bench-{workload.run}-probe",))]
+
+
+def test_put_workload_setup_names_a_chaincode_without_its_functions() -> None:
+    contract = _ProbeContract(_evaluate_error("evaluate call to endorser returned error: chaincode response 400, "
+                                              "function 'get' is not defined in contract 'governance'"))
+    with pytest.raises(BenchError, match=r"needs a chaincode with put\(key, value\).*--workload records"):
+        PutWorkload().setup(contract)
+    with pytest.raises(BenchError, match="unexpectedly exists"):
+        PutWorkload().setup(_ProbeContract(None))
+    unreachable = _evaluate_error("failed to connect", grpc.StatusCode.UNAVAILABLE)
+    with pytest.raises(EvaluateError, match="failed to connect"):
+        PutWorkload().setup(_ProbeContract(unreachable))
+
+
+def test_bench_against_the_qcchain_contracts_with_the_put_workload_fails_before_measuring(tmp_path: Path) -> None:
+    state = tmp_path / "devnet"
+    with running_devnet(UpOptions(state_dir=state, port=0)):
+        profile = state / "connection-profiles" / "connection-inspection.json"
+        with pytest.raises(BenchError, match="--workload records"):
+            run_tx_bench_processes(_setup(profile), 10, PutWorkload(), concurrency=2)

@@ -8,9 +8,11 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+import grpc
 import pytest
 
 from qcchain_sdk.bench import PutWorkload, percentile, run_tx_bench
+from qcchain_sdk.errors import EvaluateError
 
 
 def test_percentile_interpolates() -> None:
@@ -58,6 +60,8 @@ class _Contract:
         return SimpleNamespace(endorse=lambda: SimpleNamespace(submit=lambda: submitted))
 
     def evaluate_transaction(self, fn: str, key: str) -> bytes:
+        if key not in self.ledger.state:  # as the example chaincode answers through the gateway
+            raise EvaluateError(f"chaincode response 404, key {key} not found", grpc.StatusCode.UNKNOWN)
         return self.ledger.state[key].encode()
 
 
