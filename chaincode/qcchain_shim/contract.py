@@ -56,9 +56,15 @@ def transaction(fn: F | None = None, *, evaluate: bool = False) -> Any:
 
 
 class Contract:
-    """Base class of contracts. ``name`` routes ``"name:fn"``; the hooks may be overridden."""
+    """Base class of contracts. ``name`` routes ``"name:fn"``; the hooks may be overridden.
+
+    ``write_batch = True`` opens a write batch before every submitted (non-``evaluate``) transaction of the
+    contract: on a Fabric v3.1+ peer its writes then go in one message at the end instead of one round
+    trip each (see :meth:`~qcchain_shim.stubbase.StubBase.start_write_batch`).
+    """
 
     name: str = ""
+    write_batch: bool = False
 
     def before_transaction(self, ctx: Context) -> None:
         """Called before every transaction function of this contract."""
@@ -189,6 +195,8 @@ class Router:
         if tx is None:
             return encode_result(contract.unknown_transaction(ctx))
         values = _convert_all(tx, raw)
+        if contract.write_batch and not tx.evaluate:
+            stub.start_write_batch()
         contract.before_transaction(ctx)
         result = tx.method(ctx, *values)
         contract.after_transaction(ctx, result)

@@ -26,6 +26,7 @@ from .contract import Router
 from .errors import PeerError, ProtocolError
 from .peerstub import PeerStub
 from .proposal import parse_proposal
+from .writebatch import PeerCapabilities
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class Handler:
         self._in_flight: set[tuple[str, str]] = set()
         self._waiting: dict[tuple[str, str], greenlet] = {}
         self._closed = False
+        self.capabilities = PeerCapabilities()  # what the peer announces in READY (Fabric v3.1+)
 
     # ---- stream events (called on the reader) -------------------------------------------------
     def start(self) -> None:
@@ -74,7 +76,9 @@ class Handler:
         if msg.type != expected:
             self._refuse(msg, f"chaincode handler cannot handle message ({M.Type.Name(msg.type)}) while in state: {self.state}")
         self.state = ESTABLISHED if self.state == CREATED else READY
-        logger.debug("chaincode stream %s", self.state)
+        if self.state == READY:
+            self.capabilities = PeerCapabilities.from_ready_payload(msg.payload)
+        logger.debug("chaincode stream %s (peer capabilities %s)", self.state, self.capabilities)
 
     def _refuse(self, msg: ChaincodeMessage, reason: str) -> None:
         self._send(M(type=M.ERROR, payload=reason.encode(), txid=msg.txid, channel_id=msg.channel_id))
@@ -133,6 +137,10 @@ class Handler:
         response = self.router.invoke(stub)
         if msg.type == M.INIT and not response.ok:
             return self._error(msg, response.message)
+        try:  # the writes still kept in a batch go now, before COMPLETED (as the Go shim's handleTransaction)
+            stub.finish_write_batch()
+        except PeerError as exc:
+            raise PeerError(f"failed send batch: {exc}") from exc
         payload = ResponseProto(status=response.status, message=response.message, payload=response.payload)
         reply = M(type=M.COMPLETED, payload=payload.SerializeToString(), txid=msg.txid, channel_id=msg.channel_id)
         if response.ok and stub.event is not None:

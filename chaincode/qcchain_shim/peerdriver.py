@@ -22,6 +22,7 @@ from fabric_protos.peer import chaincode_shim_pb2_grpc
 
 from .ledger import Response
 from .peerstate import PeerState, TxSim, build_transaction
+from .writebatch import FABRIC_3_1, PeerCapabilities
 
 from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage
 
@@ -60,9 +61,11 @@ class PeerDriver:
         credentials: grpc.ChannelCredentials | None = None,
         batch_size: int = 2,
         handshake: bool = True,
+        capabilities: PeerCapabilities = FABRIC_3_1,
     ) -> None:
         self.channel_id = channel_id
         self.handshake = handshake
+        self.capabilities = capabilities
         self.state = PeerState(batch_size=batch_size)
         self.overrides: dict[int, Override] = {}
         self.registered_name: str | None = None
@@ -154,7 +157,7 @@ class PeerDriver:
                 self._ready.set()
                 return
             self._outgoing.put(M(type=M.REGISTERED))
-            self._outgoing.put(M(type=M.READY))
+            self._outgoing.put(M(type=M.READY, payload=self.capabilities.to_ready_payload()))
             self._ready.set()
             return
         if msg.type == M.KEEPALIVE:

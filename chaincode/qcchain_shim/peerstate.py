@@ -95,9 +95,17 @@ class PeerState:
             req = shim.GetState.FromString(msg.payload)
             value = self.data.get(req.collection, {}).get(req.key, b"")
             return hashlib.sha256(value).digest() if t == M.GET_PRIVATE_DATA_HASH and value else value
-        if t in (M.PUT_STATE, M.DEL_STATE, M.PURGE_PRIVATE_DATA, M.PUT_STATE_METADATA):
+        if t == M.GET_STATE_MULTIPLE:
+            req = shim.GetStateMultiple.FromString(msg.payload)
+            table = self.data.get(req.collection, {})
+            return shim.GetStateMultipleResult(values=[table.get(k, b"") for k in req.keys]).SerializeToString()
+        if t in (M.PUT_STATE, M.DEL_STATE, M.PURGE_PRIVATE_DATA, M.PUT_STATE_METADATA, M.WRITE_BATCH_STATE):
             if sim.paginated:
                 raise ValueError(f"txid [{sim.tx_id}]: Transaction has already performed a paginated query. Writes are not allowed")
+            if t == M.WRITE_BATCH_STATE:
+                for rec in shim.WriteBatchState.FromString(msg.payload).rec:
+                    self._record(rec, sim)
+                return b""
             return self._write(msg, sim)
         if t == M.GET_STATE_BY_RANGE:
             return self._range(shim.GetStateByRange.FromString(msg.payload), sim)
@@ -130,6 +138,17 @@ class PeerState:
             req = shim.DelState.FromString(msg.payload)
             sim.writes[(req.collection, req.key)] = None
         return b""
+
+    @staticmethod
+    def _record(rec: shim.WriteRecord, sim: TxSim) -> None:
+        if rec.type == shim.WriteRecord.PUT_STATE:
+            sim.writes[(rec.collection, rec.key)] = rec.value or None
+        elif rec.type == shim.WriteRecord.PUT_STATE_METADATA:
+            sim.metadata.setdefault((rec.collection, rec.key), {})[rec.metadata.metakey] = rec.metadata.value
+        elif rec.type in (shim.WriteRecord.DEL_STATE, shim.WriteRecord.PURGE_PRIVATE_DATA):
+            sim.writes[(rec.collection, rec.key)] = None
+        else:
+            raise ValueError(f"write batch record of unknown type {rec.type} for key {rec.key!r}")
 
     def _range(self, req: shim.GetStateByRange, sim: TxSim) -> bytes:
         table = self.data.get(req.collection, {})

@@ -15,6 +15,7 @@ from .errors import PeerError
 from .ledger import KV, KeyModification, QueryIterator, QueryMetadata, Response
 from .proposal import ProposalFields
 from .stubbase import StubBase
+from .writebatch import PeerCapabilities, chunks
 
 if TYPE_CHECKING:
     from .handler import Handler
@@ -59,6 +60,28 @@ class PeerStub(StubBase):
 
     def _get(self, collection: str, key: str) -> bytes:
         return self._call(M.GET_STATE, shim.GetState(collection=collection, key=key))
+
+    def capabilities(self) -> PeerCapabilities:
+        """What the peer announced in READY."""
+        return self._handler.capabilities
+
+    def _get_multiple(self, collection: str, keys: list[str]) -> list[bytes]:
+        caps = self.capabilities()
+        if not caps.use_get_multiple:
+            return super()._get_multiple(collection, keys)
+        values: list[bytes] = []
+        for part in chunks(keys, caps.max_get_multiple):
+            raw = self._call(M.GET_STATE_MULTIPLE, shim.GetStateMultiple(keys=part, collection=collection))
+            result = _decode(shim.GetStateMultipleResult, raw, "GET_STATE_MULTIPLE result")
+            if len(result.values) != len(part):  # type: ignore[attr-defined]
+                raise PeerError(f"peer answered {len(result.values)} values for {len(part)} keys")  # type: ignore[attr-defined]
+            values.extend(result.values)  # type: ignore[attr-defined]
+        return values
+
+    def _send_batch(self, records: list[shim.WriteRecord]) -> None:
+        caps = self.capabilities()
+        for part in chunks(records, caps.max_write_batch):
+            self._call(M.WRITE_BATCH_STATE, shim.WriteBatchState(rec=part))
 
     def _put(self, collection: str, key: str, value: bytes) -> None:
         self._call(M.PUT_STATE, shim.PutState(collection=collection, key=key, value=value))

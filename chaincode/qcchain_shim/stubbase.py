@@ -9,12 +9,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from fabric_protos.peer.chaincode_shim_pb2 import WriteRecord
 from fabric_protos.peer.proposal_pb2 import SignedProposal
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from . import keys as _keys
 from .errors import InvalidArgumentError
 from .ledger import KV, KeyModification, QueryIterator, QueryMetadata, Response
+from .writebatch import PeerCapabilities, WriteBatch
 
 VALIDATION_PARAMETER = "VALIDATION_PARAMETER"  # peer.MetaDataKeys name, as in the Go shim
 
@@ -29,6 +31,12 @@ def _check_collection(collection: object) -> str:
     if not isinstance(collection, str) or collection == "":
         raise InvalidArgumentError("collection must be a non-empty str")
     return collection
+
+
+def _check_keys(keys: object) -> list[str]:
+    if not isinstance(keys, (list, tuple)):
+        raise InvalidArgumentError(f"keys must be a list of str, not {type(keys).__name__}")
+    return [_keys.check_key(k) for k in keys]
 
 
 def _check_page(page_size: object, bookmark: object) -> tuple[int, str]:
@@ -63,6 +71,7 @@ class StubBase(ABC):
         self._signed_proposal = signed_proposal
         self._binding = binding
         self.event: tuple[str, bytes] | None = None
+        self._batch: WriteBatch | None = None
 
     # ---- ledger primitives -------------------------------------------------------------------
     @abstractmethod
@@ -96,6 +105,75 @@ class StubBase(ABC):
 
     @abstractmethod
     def _invoke(self, name: str, args: list[bytes]) -> Response: ...
+
+    def capabilities(self) -> PeerCapabilities:
+        """What the peer running the transaction accepts (write batches, multi-key reads); none here."""
+        return PeerCapabilities()
+
+    def _get_multiple(self, collection: str, keys: list[str]) -> list[bytes]:
+        """Values of ``keys`` in order (``b""`` for absent ones); here one ``_get`` per key."""
+        return [self._get(collection, key) for key in keys]
+
+    def _send_batch(self, records: list[WriteRecord]) -> None:
+        """Hand a finished write batch to the ledger; here record by record through the write primitives."""
+        for rec in records:
+            if rec.type == WriteRecord.PUT_STATE:
+                self._put(rec.collection, rec.key, rec.value)
+            elif rec.type == WriteRecord.DEL_STATE:
+                self._delete(rec.collection, rec.key)
+            elif rec.type == WriteRecord.PURGE_PRIVATE_DATA:
+                self._purge(rec.collection, rec.key)
+            else:
+                self._put_metadata(rec.collection, rec.key, rec.metadata.metakey, rec.metadata.value)
+
+    # ---- writes (immediate, or kept in the open write batch) ------------------------------------
+    def _w_put(self, collection: str, key: str, value: bytes) -> None:
+        if self._batch is not None:
+            self._batch.put(collection, key, value)
+        else:
+            self._put(collection, key, value)
+
+    def _w_delete(self, collection: str, key: str) -> None:
+        if self._batch is not None:
+            self._batch.delete(collection, key)
+        else:
+            self._delete(collection, key)
+
+    def _w_purge(self, collection: str, key: str) -> None:
+        if self._batch is not None:
+            self._batch.purge(collection, key)
+        else:
+            self._purge(collection, key)
+
+    def _w_metadata(self, collection: str, key: str, metakey: str, value: bytes) -> None:
+        if self._batch is not None:
+            self._batch.put_metadata(collection, key, metakey, value)
+        else:
+            self._put_metadata(collection, key, metakey, value)
+
+    def start_write_batch(self) -> None:
+        """Keep this transaction's writes and send them together at :meth:`finish_write_batch` or at the end
+        of the transaction (Fabric v3.1 ``StartWriteBatch``). Without peer support (a peer older than
+        v3.1) this does nothing and writes go out one by one. A refused write is then reported when the
+        batch is sent, not at the call."""
+        if self._batch is None and self.capabilities().use_write_batch:
+            self._batch = WriteBatch()
+
+    def finish_write_batch(self) -> None:
+        """Send the open write batch (in messages of at most the peer's maximum) and close it; nothing
+        happens without one.
+
+        Raises:
+            PeerError: the peer refused a write of the batch.
+        """
+        batch, self._batch = self._batch, None
+        if batch:
+            self._send_batch(batch.records())
+
+    @property
+    def write_batch_open(self) -> bool:
+        """Whether writes are being kept for a batch."""
+        return self._batch is not None
 
     # ---- proposal fields --------------------------------------------------------------------
     def get_tx_id(self) -> str:
@@ -156,11 +234,22 @@ class StubBase(ABC):
 
     def put_state(self, key: str, value: bytes) -> None:
         """Write ``key``. Raises InvalidKeyError, InvalidArgumentError, PeerError."""
-        self._put("", _keys.check_key(key), _check_value(value))
+        self._w_put("", _keys.check_key(key), _check_value(value))
 
     def del_state(self, key: str) -> None:
         """Delete ``key``. Raises InvalidKeyError, PeerError."""
-        self._delete("", _keys.check_key(key))
+        self._w_delete("", _keys.check_key(key))
+
+    def get_multiple_states(self, keys: list[str]) -> list[bytes]:
+        """Values of ``keys`` in their order (``b""`` for absent ones), in as few requests as the peer
+        allows (Fabric v3.1 ``GetMultipleStates``; one request per key on older peers).
+
+        Raises:
+            InvalidKeyError: a key is invalid.
+            InvalidArgumentError: ``keys`` is not a list of str.
+            PeerError: the peer refused the read.
+        """
+        return self._get_multiple("", _check_keys(keys))
 
     def get_state_by_range(self, start: str, end: str) -> QueryIterator[KV]:
         """Simple keys in ``[start, end)``; ``""`` = open. Raises InvalidKeyError, PeerError."""
@@ -211,15 +300,23 @@ class StubBase(ABC):
 
     def put_private_data(self, collection: str, key: str, value: bytes) -> None:
         """Write a private value. Raises InvalidArgumentError, InvalidKeyError, PeerError."""
-        self._put(_check_collection(collection), _keys.check_key(key), _check_value(value))
+        self._w_put(_check_collection(collection), _keys.check_key(key), _check_value(value))
 
     def del_private_data(self, collection: str, key: str) -> None:
         """Delete a private value. Raises InvalidArgumentError, InvalidKeyError, PeerError."""
-        self._delete(_check_collection(collection), _keys.check_key(key))
+        self._w_delete(_check_collection(collection), _keys.check_key(key))
 
     def purge_private_data(self, collection: str, key: str) -> None:
         """Purge a private value and its history. Raises InvalidArgumentError, InvalidKeyError, PeerError."""
-        self._purge(_check_collection(collection), _keys.check_key(key))
+        self._w_purge(_check_collection(collection), _keys.check_key(key))
+
+    def get_multiple_private_data(self, collection: str, keys: list[str]) -> list[bytes]:
+        """Private values of ``keys`` in their order (``b""`` for absent ones); see :meth:`get_multiple_states`.
+
+        Raises:
+            InvalidArgumentError, InvalidKeyError, PeerError: as :meth:`get_multiple_states`.
+        """
+        return self._get_multiple(_check_collection(collection), _check_keys(keys))
 
     def get_private_data_by_range(self, collection: str, start: str, end: str) -> QueryIterator[KV]:
         """Private simple keys in ``[start, end)``. Raises InvalidArgumentError, InvalidKeyError, PeerError."""
@@ -239,7 +336,7 @@ class StubBase(ABC):
     # ---- key-level endorsement ---------------------------------------------------------------
     def set_state_validation_parameter(self, key: str, ep: bytes) -> None:
         """Set the key-level endorsement policy bytes. Raises InvalidKeyError, InvalidArgumentError, PeerError."""
-        self._put_metadata("", _keys.check_key(key), VALIDATION_PARAMETER, _check_value(ep))
+        self._w_metadata("", _keys.check_key(key), VALIDATION_PARAMETER, _check_value(ep))
 
     def get_state_validation_parameter(self, key: str) -> bytes:
         """Key-level endorsement policy bytes (``b""`` if none). Raises InvalidKeyError, PeerError."""
@@ -247,7 +344,7 @@ class StubBase(ABC):
 
     def set_private_data_validation_parameter(self, collection: str, key: str, ep: bytes) -> None:
         """Private-data variant of :meth:`set_state_validation_parameter`."""
-        self._put_metadata(_check_collection(collection), _keys.check_key(key), VALIDATION_PARAMETER, _check_value(ep))
+        self._w_metadata(_check_collection(collection), _keys.check_key(key), VALIDATION_PARAMETER, _check_value(ep))
 
     def get_private_data_validation_parameter(self, collection: str, key: str) -> bytes:
         """Private-data variant of :meth:`get_state_validation_parameter`."""

@@ -3,6 +3,8 @@
 Semantics follow Fabric: reads see the committed state only (not the transaction's own writes);
 writes are buffered and applied by :meth:`MockStub.commit` (``submit`` = invoke + commit if OK);
 a failed transaction writes nothing. Keys are ordered by code point (= UTF-8 byte order, as LevelDB).
+The mock answers as a Fabric v3.1 peer (write batches and multi-key reads accepted; set
+:attr:`MockStub.peer_capabilities` to ``PeerCapabilities()`` to act as an older peer).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .contract import Contract, Router
 from .errors import InvalidArgumentError
 from .ledger import KV, KeyModification, QueryIterator, QueryMetadata, Response
 from .stubbase import StubBase
+from .writebatch import FABRIC_3_1, PeerCapabilities
 
 Contracts = Union[Router, Sequence[Union[Contract, type[Contract]]]]
 TxTime = Union[Timestamp, _dt.datetime, float, int, None]
@@ -62,6 +65,8 @@ class MockStub(StubBase):
         self.chaincodes: dict[str, Callable[[list[bytes]], Response]] = {}
         self._counter = 0
         self._routers: dict[tuple[int, ...], Router] = {}
+        self.peer_capabilities: PeerCapabilities = FABRIC_3_1
+        self.batches_sent: list[int] = []  # record count of every write batch the transactions sent
 
     # ---- driving transactions ----------------------------------------------------------------
     def invoke(
@@ -89,7 +94,9 @@ class MockStub(StubBase):
         self.pending.clear()
         self.pending_metadata.clear()
         self.last_writes = {}
+        self._batch = None
         response = self._router(contracts).invoke(self)
+        self.finish_write_batch()  # as the peer-side handler does before COMPLETED
         if not response.ok:
             self.last_writes = {**self.pending, **{(c, f"{k}#meta:{m}"): v for (c, k, m), v in self.pending_metadata.items()}}
             self.pending.clear()
@@ -136,6 +143,14 @@ class MockStub(StubBase):
         self.chaincodes[name] = handler
 
     # ---- ledger primitives -------------------------------------------------------------------
+    def capabilities(self) -> PeerCapabilities:
+        """:attr:`peer_capabilities`."""
+        return self.peer_capabilities
+
+    def _send_batch(self, records: list) -> None:  # type: ignore[type-arg]
+        self.batches_sent.append(len(records))
+        super()._send_batch(records)
+
     def _get(self, collection: str, key: str) -> bytes:
         return self.state.get(collection, {}).get(key, b"")
 

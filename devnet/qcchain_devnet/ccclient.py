@@ -31,6 +31,12 @@ M = shim.ChaincodeMessage
 EXECUTE_TIMEOUT = 30.0
 _PAGE = 100
 CONNECT_TIMEOUT = 3.0
+READY_PARAMS = chaincode_pb2.ChaincodeAdditionalParams(
+    use_write_batch=True, max_size_write_batch=1000, use_get_multiple_keys=True, max_size_get_multiple_keys=1000,
+).SerializeToString()
+"""What READY tells the chaincode, as a Fabric v3.1 peer with core.yaml's default ``chaincode.runtimeParams``:
+write batches (``WRITE_BATCH_STATE``) and multi-key reads (``GET_STATE_MULTIPLE``) of up to 1000 keys."""
+
 _KEEPALIVE = [("grpc.keepalive_time_ms", 60000), ("grpc.keepalive_timeout_ms", 20000),
               ("grpc.use_local_subchannel_pool", 1),
               ("grpc.max_receive_message_length", 100 * 1024 * 1024),
@@ -249,7 +255,7 @@ class ChaincodeConnection:
             await self._channel.close()
             raise ChaincodeUnavailable(f"chaincode server {self.address} did not send REGISTER")
         self._send(M(type=M.REGISTERED))
-        self._send(M(type=M.READY))
+        self._send(M(type=M.READY, payload=READY_PARAMS))
         self._connected = True
         self._reader = asyncio.get_running_loop().create_task(self._read_loop(call))
         log.info("connected to chaincode server %s", self.address)

@@ -4,6 +4,7 @@ query, private data with hashes on the public ledger, key-level endorsement, cha
 from __future__ import annotations
 
 import hashlib
+import json
 
 import grpc
 import pytest
@@ -11,8 +12,11 @@ from devnet_client import details
 from fabric_protos.common import common_pb2
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
+from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage as M
+from qcchain_devnet import ccclient
 from qcchain_devnet.policy import parse_policy
 from qcchain_devnet.protoutil import unpack_envelope
+from qcchain_shim.writebatch import FABRIC_3_1, PeerCapabilities
 
 C = transaction_pb2.TxValidationCode
 
@@ -74,3 +78,19 @@ def test_endorsement_is_signed_by_each_org(client) -> None:
                       e.endorser).mspid for e in env.action_payload.action.endorsements)
     assert msps == ["Org1MSP", "Org2MSP"]
     assert proposal_pb2.ChaincodeAction.FromString(env.prp.extension).chaincode_id.name == "kv"
+
+
+def test_write_batch_and_multi_key_reads(client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """READY announces Fabric v3.1's runtime params, so the shim sends ``put_batch``'s 1200 writes as two
+    WRITE_BATCH_STATE messages and ``get_many`` reads as GET_STATE_MULTIPLE; the writes commit as usual."""
+    assert PeerCapabilities.from_ready_payload(ccclient.READY_PARAMS) == FABRIC_3_1
+    seen: list[int] = []
+    for kind in (M.WRITE_BATCH_STATE, M.PUT_STATE, M.GET_STATE_MULTIPLE, M.GET_STATE):
+        answer = ccclient._HANDLERS[kind]
+        monkeypatch.setitem(ccclient._HANDLERS, kind, lambda ctx, msg, answer=answer: seen.append(msg.type) or answer(ctx, msg))
+    code, _num, _tx = client.submit_and_wait("kv", "put_batch", "wb", "1200")
+    assert code == C.VALID and seen == [M.WRITE_BATCH_STATE, M.WRITE_BATCH_STATE]
+    keys = ["wb-0", "wb-missing", "wb-1199"]
+    assert json.loads(client.evaluate("kv", "get_many", json.dumps(keys))) == ["0", "", "1199"]
+    assert seen[2:] == [M.GET_STATE_MULTIPLE]
+    assert client.evaluate("kv", "get", "wb-600") == b"600"

@@ -50,6 +50,23 @@ class Probe(Contract):
         return "ok"
 
     @transaction(evaluate=True)
+    def capabilities(self, ctx: Context) -> dict:
+        """What the peer announced in READY (write batches, multi-key reads)."""
+        caps = ctx.stub.capabilities()
+        return {"use_write_batch": caps.use_write_batch, "max_write_batch": caps.max_write_batch,
+                "use_get_multiple": caps.use_get_multiple, "max_get_multiple": caps.max_get_multiple}
+
+    @transaction
+    def page_then_batch(self, ctx: Context, key: str) -> str:
+        """A paginated range query, then a batched write the peer refuses when the batch is sent."""
+        ctx.stub.start_write_batch()
+        it, _meta = ctx.stub.get_state_by_range_with_pagination("", "", 5, "")
+        for _ in it:
+            pass
+        ctx.stub.put_state(key, b"must-not-be-written")
+        return "written"
+
+    @transaction(evaluate=True)
     def all_keys(self, ctx: Context) -> list:
         """An open-ended simple range scan (must not return composite keys)."""
         with ctx.stub.get_state_by_range("", "") as it:

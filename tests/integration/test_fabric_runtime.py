@@ -69,6 +69,23 @@ def test_03_peer_error_reply_raises_and_nothing_is_written(fabric: FabricNet) ->
             _kv(gw).evaluate_transaction("get", "paged-write")
 
 
+def test_write_batch_and_multi_key_reads_on_a_v3_1_peer(fabric: FabricNet) -> None:
+    """Fabric v3.1 announces write batching in READY: ``put_batch`` sends its 1200 writes as WRITE_BATCH_STATE
+    messages (the peer's maximum is 1000) and ``get_many`` reads with GET_STATE_MULTIPLE; all commit."""
+    with fabric.gateway() as gw:
+        caps = json.loads(_probe(gw).evaluate_transaction("capabilities"))
+        assert caps == {"use_write_batch": True, "max_write_batch": 1000, "use_get_multiple": True,
+                        "max_get_multiple": 1000}, caps  # core.yaml chaincode.runtimeParams, sent in READY
+        assert _kv(gw).submit_transaction("put_batch", "fb", "1200") == b"1200"
+        keys = ["fb-0", "fb-missing", "fb-1199"]
+        assert json.loads(_kv(gw).evaluate_transaction("get_many", json.dumps(keys))) == ["0", "", "1199"]
+        assert _kv(gw).evaluate_transaction("get", "fb-999") == b"999"
+        with pytest.raises(EndorseError, match="failed send batch"):
+            _probe(gw).submit_transaction("page_then_batch", "paged-batch")
+        with pytest.raises(EvaluateError, match="not found"):
+            _kv(gw).evaluate_transaction("get", "paged-batch")
+
+
 def test_04_two_hundred_concurrent_submits(fabric: FabricNet) -> None:
     with fabric.gateway() as gw:
         kv = _kv(gw)
