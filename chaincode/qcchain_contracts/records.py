@@ -290,6 +290,7 @@ class Records(Contract):
     """``records:*`` — submit graded QC records, read what the caller is entitled to, verify originals."""
 
     name = "records"
+    write_batch = True  # a submit writes the record, its index entries and its signature key: one batch
 
     @transaction
     def submit(self, ctx: Context, envelope: dict, signature: str, payload: dict) -> dict:
