@@ -160,7 +160,9 @@ def _purge(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
 
 def _batch(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
     req = _parse(shim.WriteBatchState, msg.payload)
-    for rec in req.rec:
+    for rec in req.rec:  # WriteRecord.Type shares ChaincodeMessage's numbers for these four operations
+        if rec.type not in (M.PUT_STATE, M.DEL_STATE, M.PUT_STATE_METADATA, M.PURGE_PRIVATE_DATA):
+            raise SimulationError("unknown operation type")  # the text of Fabric's HandleWriteBatch
         _write(ctx, rec.type, rec.key, rec.value, rec.collection, rec.metadata)
     return b""
 

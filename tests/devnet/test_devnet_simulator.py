@@ -87,3 +87,24 @@ def test_private_access_rules(ledger: Ledger) -> None:
         outsider.get_private("cc", "coll", "p")
     with pytest.raises(SimulationError, match="collection nope not found"):
         TxSimulator(ledger, CHANNEL, "A", "A").get_private("cc", "nope", "p")
+
+
+def test_write_batch_applies_every_record_and_refuses_unknown_types(ledger: Ledger) -> None:
+    from fabric_protos.peer import chaincode_shim_pb2 as shim
+    from fabric_protos.peer import proposal_pb2
+    from qcchain_devnet.ccclient import TxContext, _batch
+
+    sim = TxSimulator(ledger, CHANNEL, "A", "A")
+    ctx = TxContext(sim, "cc", proposal_pb2.SignedProposal(), None)  # type: ignore[arg-type]
+    W = shim.WriteRecord
+    good = shim.WriteBatchState(rec=[W(key="n1", value=b"1", type=W.PUT_STATE), W(key="a", type=W.DEL_STATE)])
+    msg = shim.ChaincodeMessage(type=shim.ChaincodeMessage.WRITE_BATCH_STATE, payload=good.SerializeToString())
+    assert _batch(ctx, msg) == b""
+    kv = kv_rwset_pb2.KVRWSet.FromString(rwset_pb2.TxReadWriteSet.FromString(sim.result().results).ns_rwset[0].rwset)
+    assert {(w.key, w.is_delete, w.value) for w in kv.writes} == {("n1", False, b"1"), ("a", True, b"")}
+    bad = shim.WriteBatchState(rec=[W(key="x", value=b"1", type=W.UNDEFINED)])
+    msg.payload = bad.SerializeToString()
+    sim2 = TxSimulator(ledger, CHANNEL, "A", "A")
+    with pytest.raises(SimulationError, match="unknown operation type"):
+        _batch(TxContext(sim2, "cc", proposal_pb2.SignedProposal(), None), msg)  # type: ignore[arg-type]
+    assert not rwset_pb2.TxReadWriteSet.FromString(sim2.result().results).ns_rwset  # nothing written
