@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from qcchain_cli.main import cli
 
@@ -56,3 +58,39 @@ def governed_devnet(tmp: Path) -> Iterator[tuple[dict[str, Path], Path, Path]]:
         profiles = {k: Path(v) for k, v in info["connection_profiles"].items()}
         _bootstrap(profiles, keystore, password)
         yield profiles, keystore, password
+
+
+@dataclass
+class GovEnv:
+    """A governed devnet as the CLI tests drive it: ``run`` prefixes :attr:`prefix`; ``fails`` wants exit code
+    :attr:`fail_code` (None: any non-zero); ``sign`` / ``execute`` are ``qcchain contract sign|execute``."""
+
+    tmp: Path
+    profiles: dict[str, Path]
+    keystore: Path
+    password: Path
+    prefix: ClassVar[tuple[str, ...]] = ()
+    fail_code: ClassVar[int | None] = None
+
+    def run(self, *args: str | Path) -> Result:
+        return CliRunner().invoke(cli, [*self.prefix, *map(str, args)])
+
+    def ok(self, *args: str | Path) -> str:
+        result = self.run(*args)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def fails(self, *args: str | Path) -> str:
+        result = self.run(*args)
+        assert (result.exit_code != 0 if self.fail_code is None else result.exit_code == self.fail_code), result.output
+        return result.output.strip()
+
+    def sign(self, proposal: Path, org: str) -> str:
+        result = CliRunner().invoke(cli, ["contract", "sign", str(proposal), "--key", f"{org}-admin", "--keystore",
+                                          str(self.keystore), "--password-file", str(self.password)])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def execute(self, proposal: Path, *orgs: str) -> Result:
+        profiles = [a for org in orgs for a in ("--profile", str(self.profiles[org]))]
+        return CliRunner().invoke(cli, ["contract", "execute", str(proposal), *profiles])

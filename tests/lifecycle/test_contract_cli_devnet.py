@@ -6,47 +6,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from qcchain_cli.main import cli
 
-from govdevnet import governed_devnet  # noqa: E402
+from govdevnet import GovEnv, governed_devnet  # noqa: E402
 
 SIGNERS = ("Regulator", "Inspection", "UsingUnit")
 pytestmark = pytest.mark.timeout(120)
 
 
-@dataclass
-class Env:
-    tmp: Path
-    profiles: dict[str, Path]
-    keystore: Path
-    password: Path
-
-    def run(self, *args: str | Path) -> Result:
-        return CliRunner().invoke(cli, ["contract", *map(str, args)])
-
-    def ok(self, *args: str | Path) -> str:
-        result = self.run(*args)
-        assert result.exit_code == 0, result.output
-        return result.output
-
-    def fails(self, *args: str | Path) -> str:
-        result = self.run(*args)
-        assert result.exit_code == 1, result.output
-        return result.output.strip()
-
-    def sign(self, proposal: Path, org: str) -> str:
-        return self.ok("sign", proposal, "--key", f"{org}-admin", "--keystore", self.keystore,
-                       "--password-file", self.password)
-
-    def execute(self, proposal: Path, *orgs: str) -> Result:
-        profiles = [a for org in orgs for a in ("--profile", str(self.profiles[org]))]
-        return self.run("execute", proposal, *profiles)
+class Env(GovEnv):
+    prefix = ("contract",)
+    fail_code = 1
 
     def governance(self, fn: str, *args: str) -> object:
         out = self.ok("invoke", fn, *args, "--profile", self.profiles["Regulator"], "--contract", "governance",

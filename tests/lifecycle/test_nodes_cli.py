@@ -7,51 +7,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from qcchain_cli.main import cli
 
-from govdevnet import governed_devnet  # noqa: E402
+from govdevnet import GovEnv, governed_devnet  # noqa: E402
 
 NODE = "orderer4.orderer.qcchain.example.com"
 pytestmark = pytest.mark.timeout(120)
 
 
-@dataclass
-class Env:
-    tmp: Path
-    profiles: dict[str, Path]
-    keystore: Path
-    password: Path
-
-    def run(self, *args: str | Path) -> Result:
-        return CliRunner().invoke(cli, [*map(str, args)])
-
-    def ok(self, *args: str | Path) -> str:
-        result = self.run(*args)
-        assert result.exit_code == 0, result.output
-        return result.output
-
-    def fails(self, *args: str | Path) -> str:
-        result = self.run(*args)
-        assert result.exit_code != 0, result.output
-        return result.output.strip()
-
-    def sign(self, proposal: Path, org: str) -> str:
-        return self.ok("contract", "sign", proposal, "--key", f"{org}-admin", "--keystore", self.keystore,
-                       "--password-file", self.password)
-
-    def execute(self, proposal: Path, *orgs: str) -> Result:
-        return self.run("contract", "execute", proposal, *[a for o in orgs for a in ("--profile", str(self.profiles[o]))])
-
+class Env(GovEnv):
     def nodes(self) -> list:
         return json.loads(self.ok("nodes", "list", "--profile", self.profiles["Regulator"], "--json"))
 
