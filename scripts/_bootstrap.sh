@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared bootstrap: create .venv (once) and install the project's three distributions editable,
+# Shared bootstrap: create .venv (once) and install the project's distributions editable (the libraries core, shim, gateway; model, contracts; the application),
 # re-installing only when a pyproject.toml changed. Sourced by demo.sh and test.sh.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,12 +15,13 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 stamp="$VENV/.qcchain-install-stamp"
-want="$(cat "$ROOT/pyproject.toml" "$ROOT/core/pyproject.toml" "$ROOT/chaincode/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+PROJECTS=(core chaincode/shim sdk/gateway chaincode/model chaincode/contracts)
+want="$(cd "$ROOT" && cat pyproject.toml "${PROJECTS[@]/%//pyproject.toml}" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "==> installing qcchain (core, chaincode, sdk/devnet/cli) into $VENV"
+  echo "==> installing qcchain (core, shim, gateway, model, contracts, application) into $VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-    -e "$ROOT/core" -e "$ROOT/chaincode" -e "$ROOT[test]"
+    $(for p in "${PROJECTS[@]}"; do printf -- '-e %s ' "$ROOT/$p"; done) -e "$ROOT[test]"
   echo "$want" > "$stamp"
 else
   echo "==> virtual environment $VENV is up to date"

@@ -46,7 +46,7 @@ def _table(res: dict[str, Any]) -> str:
 @click.option("--no-openssl", is_flag=True, help="Do not run `openssl speed sm2` for comparison.")
 def crypto(as_json: bool, seconds: float, no_openssl: bool) -> None:
     """SM2 sign/verify per second, SM3 and SM4-GCM MB/s: native backend vs gmssl (and openssl speed)."""
-    from qcchain_core.gm.bench import measure  # noqa: PLC0415 - lazy import
+    from qcchain_bench.crypto import measure  # noqa: PLC0415 - lazy import
 
     result = measure(seconds, openssl=not no_openssl)
     if as_json:
@@ -80,9 +80,9 @@ def _where(res: dict[str, Any]) -> str:
 
 
 def _run_tx(profile: Any, opts: dict[str, Any]) -> dict[str, Any]:
-    from qcchain_sdk.bench import WORKLOADS  # noqa: PLC0415 - lazy import
-    from qcchain_sdk.benchproc import ProcessSetup, profile_path, run_tx_bench_processes  # noqa: PLC0415
-    from qcchain_sdk.profile import connect_profile  # noqa: PLC0415
+    from qcchain_bench.tx import WORKLOADS  # noqa: PLC0415 - lazy import
+    from qcchain_bench.txproc import ProcessSetup, profile_path, run_tx_bench_processes  # noqa: PLC0415
+    from qcchain_gateway.profile import connect_profile  # noqa: PLC0415
 
     setup = ProcessSetup(profile_path(profile), opts["user"], opts["channel"], opts["chaincode"],
                          tuple(opts["endorsers"]))
@@ -125,7 +125,7 @@ def _run_tx(profile: Any, opts: dict[str, Any]) -> dict[str, Any]:
               help="Comma-separated endorsing MSP IDs ('' lets the gateway choose by policy).")
 @click.option("--workload", type=click.Choice(["put", "records"]), default="put", show_default=True)
 @click.option("--evaluations", type=click.IntRange(min=0), default=200, show_default=True)
-@click.option("--chaincode-module", default="qcchain_shim.example", show_default=True,
+@click.option("--chaincode-module", default="qcchain_bench.example", show_default=True,
               help="Chaincode module of the temporary devnet (the records workload always uses qcchain_contracts).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def tx(profile: str | None, chaincode_module: str | None, as_json: bool, **opts: Any) -> None:
@@ -138,7 +138,7 @@ def tx(profile: str | None, chaincode_module: str | None, as_json: bool, **opts:
     import tempfile  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    from qcchain_sdk.bench import WORKLOADS  # noqa: PLC0415
+    from qcchain_bench.tx import WORKLOADS  # noqa: PLC0415
 
     from .errors import CliError  # noqa: PLC0415
 
@@ -171,7 +171,7 @@ def tx(profile: str | None, chaincode_module: str | None, as_json: bool, **opts:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def chaincode(n: int, in_flight: int, as_json: bool) -> None:
     """Chaincode-process CPU per put transaction (get+put+event) and per get, via the chaincode protocol."""
-    from qcchain_shim.bench import format_table, run  # noqa: PLC0415 - lazy import
+    from qcchain_bench.chaincode import format_table, run  # noqa: PLC0415 - lazy import
 
     result = run(n=n, in_flight=in_flight)
     click.echo(json.dumps(result, sort_keys=True) if as_json else format_table(result))

@@ -34,11 +34,12 @@ DEVNET_NOTE = ("governance executed; Fabric `peer lifecycle` install / approvefo
 def _errors() -> Iterator[None]:
     """Turn the SDK's and the network tooling's errors into one-line CLI errors."""
     from qcchain_network.errors import NetworkError
-    from qcchain_sdk.errors import SdkError
+    from qcchain_gateway.errors import SdkError
+    from qcchain_sdk.errors import AppError
 
     try:
         yield
-    except (SdkError, NetworkError) as exc:
+    except (SdkError, AppError, NetworkError) as exc:
         raise CliError(" ".join(str(exc).split())) from exc
 
 
@@ -66,7 +67,7 @@ def _profile_options(multiple: bool = False) -> Callable[[Callable[..., Any]], C
 @contextlib.contextmanager
 def _connected(profiles: list[Path], user: str) -> Iterator[list[Any]]:
     """One Gateway per profile, closed at the end."""
-    from qcchain_sdk.profile import connect_profile
+    from qcchain_gateway.profile import connect_profile
 
     with contextlib.ExitStack() as stack, _errors():
         yield [stack.enter_context(connect_profile(p, user=user)) for p in profiles]
@@ -75,7 +76,7 @@ def _connected(profiles: list[Path], user: str) -> Iterator[list[Any]]:
 def _channel(profile: Path, channel: str | None) -> str:
     if channel:
         return channel
-    from qcchain_sdk.profile import load_profile
+    from qcchain_gateway.profile import load_profile
 
     with _errors():
         channels = list(load_profile(profile).channels)
@@ -236,7 +237,7 @@ def _sm2_key(key: str, keystore_dir: Path, password_file: Path | None) -> Any:
     """An SM2 private key: a keystore label, or a PKCS#8 PEM file (password asked if it is encrypted)."""
     from qcchain_core.errors import InvalidKey
     from qcchain_core.gm import SM2PrivateKey
-    from qcchain_sdk.keystore import FileKeystore
+    from qcchain_gateway.keystore import FileKeystore
 
     path = Path(key)
     if path.is_file():

@@ -66,7 +66,7 @@ def consortium_members(consortium: Path | None, say: Any) -> dict[str, dict[str,
     Raises:
         CliError: the consortium file is invalid (the loader also checks each GB 32100 credit code).
     """
-    from qcchain_network.consortium import load_consortium
+    from qcchain_consortium.consortium import load_consortium
 
     try:
         model = load_consortium(consortium)
@@ -308,7 +308,7 @@ def _fabric_genesis_nodes(layout: Any, say: Any) -> None:
         CliError: the chain refused it. NetworkError: the test keys or the registry are unavailable.
     """
     from qcchain_network.testgov import admit_genesis
-    from qcchain_sdk.errors import SdkError
+    from qcchain_gateway.errors import SdkError
 
     t0 = time.monotonic()
     try:

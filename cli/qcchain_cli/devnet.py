@@ -36,7 +36,7 @@ def devnet() -> None:
               help="Gateway port (0 picks a free one).")
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
 @click.option("--chaincode-module", envvar="QCCHAIN_DEVNET_CHAINCODE", default=None,
-              help="Python module served as the chaincode (default: qcchain_contracts, else qcchain_shim.example).")
+              help="Python module served as the chaincode (default: qcchain_contracts, else qcchain_bench.example).")
 @click.option("--consortium", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Consortium file (default: network/consortium.yaml, else the built-in default).")
 @click.option("--no-tls", is_flag=True, help="Serve plain gRPC instead of TLS.")

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from qcchain_cli.errors import CliError
-from qcchain_sdk.errors import KeystoreError
-from qcchain_sdk.keystore import FileKeystore
+from qcchain_gateway.errors import KeystoreError
+from qcchain_gateway.keystore import FileKeystore
 
 DEFAULT_KEYSTORE = Path.home() / ".qcchain" / "keystore"
 PASSWORD_ENV = "QCCHAIN_KEYSTORE_PASSWORD"

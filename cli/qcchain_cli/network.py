@@ -21,7 +21,7 @@ def network() -> None:
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 def validate(file: Path | None) -> None:
     """Validate FILE (default network/consortium.yaml); list every problem at once."""
-    from qcchain_network.consortium import load_consortium
+    from qcchain_consortium.consortium import load_consortium
     from qcchain_network.errors import ConsortiumError
 
     try:
@@ -52,7 +52,7 @@ def generate(consortium_file: Path | None, out_dir: Path, ca: bool) -> None:
     compose/compose.yaml and network.json. Crypto material, genesis blocks and connection profiles are
     made by scripts/network.sh up (they need Fabric's cryptogen/configtxgen).
     """
-    from qcchain_network.consortium import load_consortium
+    from qcchain_consortium.consortium import load_consortium
     from qcchain_network.derive import derive
     from qcchain_network.errors import ConsortiumError
     from qcchain_network.render import render_all

@@ -53,7 +53,7 @@ def connect_contract(ctx: click.Context, chaincode: str | None = None) -> Any:
         return factory(name)
     if obj.get("profile") is None:
         raise CliError("--profile is required (a connection profile JSON written by the devnet or the network generator)")
-    from qcchain_sdk.profile import connect_profile
+    from qcchain_gateway.profile import connect_profile
 
     if "gateway" not in obj:
         obj["gateway"] = connect_profile(obj["profile"], user=obj["user"])
@@ -72,7 +72,7 @@ def emit(ctx: click.Context, result: Any, human: Callable[[Any], list[str]]) -> 
 
 def sdk_call(call: Callable[[], Any]) -> Any:
     """Run an SDK call; gateway errors become one-line CLI errors."""
-    from qcchain_sdk.errors import SdkError
+    from qcchain_gateway.errors import SdkError
 
     try:
         return call()

@@ -32,7 +32,7 @@ def _connect(ctx: click.Context) -> Any:
         return factory()
     if obj["profile"] is None:
         raise CliError("--profile is required (a connection profile JSON written by the devnet or the network generator)")
-    from qcchain_sdk.profile import connect_profile
+    from qcchain_gateway.profile import connect_profile
 
     gateway = connect_profile(obj["profile"], user=obj["user"])
     ctx.call_on_close(gateway.close)
@@ -50,7 +50,7 @@ def _client(ctx: click.Context) -> Any:
 
 def _run(call: Callable[[], Any]) -> None:
     """Run an SDK call; print its result as JSON; gateway errors become one-line CLI errors."""
-    from qcchain_sdk.errors import SdkError
+    from qcchain_gateway.errors import SdkError
 
     try:
         result = call()

@@ -1,12 +1,12 @@
 """The devnet's configuration, derived from the consortium description.
 
-The consortium file (``network/consortium.yaml``, loaded by :func:`qcchain_network.consortium.load_consortium`)
+The consortium file (``network/consortium.yaml``, loaded by :func:`qcchain_consortium.consortium.load_consortium`)
 names the orgs, channels, chaincodes, endorsement policies and collections. The devnet serves all of
 them from one process on one endpoint; this module turns the consortium into a :class:`DevnetConfig`
 (pure, no I/O except reading the consortium) that the crypto-material generator, the connection-profile
 writer, the daemon and the devnet core (``qcchain_devnet.node.DevNet``) all read.
 
-There is one consortium model in the distribution (``qcchain_network.consortium``); the dataclasses
+There is one consortium model in the distribution (``qcchain_consortium.consortium``); the dataclasses
 here are the devnet's read-only view of it (host names, chaincode version, tuples) and the default is
 the project's own ``network/consortium.yaml`` -- there is no built-in copy of the consortium.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from qcchain_network.consortium import DEFAULT_PATH, CollectionDef, Consortium, load_consortium
+from qcchain_consortium.consortium import DEFAULT_PATH, CollectionDef, Consortium, load_consortium
 from qcchain_network.errors import ConsortiumError, ConsortiumFileNotFound
 
 from .errors import DevnetError
@@ -40,7 +40,7 @@ __all__ = [
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7051
 DEFAULT_CHAINCODE_MODULE = "qcchain_contracts"
-FALLBACK_CHAINCODE_MODULE = "qcchain_shim.example"
+FALLBACK_CHAINCODE_MODULE = "qcchain_bench.example"
 CHAINCODE_VERSION_LABEL = "1.0"
 
 
@@ -275,7 +275,7 @@ def _collection(raw: CollectionDef) -> CollectionConfig:
 
 
 def config_from_consortium(consortium: Consortium) -> DevnetConfig:
-    """Derive a :class:`DevnetConfig` from a ``qcchain_network.consortium.Consortium``.
+    """Derive a :class:`DevnetConfig` from a ``qcchain_consortium.consortium.Consortium``.
 
     Raises:
         ConfigError: the consortium lacks a field the devnet needs, has no org or channel, or a channel

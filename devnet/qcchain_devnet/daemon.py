@@ -564,7 +564,7 @@ def _heights(info: dict[str, Any]) -> tuple[dict[str, int], str | None]:
     """Block height per channel through qscc GetChainInfo (needs the SDK), or the reason it is unknown."""
     try:
         from fabric_protos.common import ledger_pb2
-        from qcchain_sdk.profile import connect_profile
+        from qcchain_gateway.profile import connect_profile
     except ImportError as exc:
         return {}, f"height unknown: SDK not available ({exc})"
     profiles = info.get("connection_profiles") or {}

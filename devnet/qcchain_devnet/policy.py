@@ -17,7 +17,7 @@ from fabric_protos.msp import msp_principal_pb2
 from google.protobuf.message import DecodeError
 
 from qcchain_network.errors import PolicySyntaxError as NetworkPolicySyntaxError
-from qcchain_network.policy import Gate, ImplicitMeta, Principal, parse_rule
+from qcchain_consortium.policy import Gate, ImplicitMeta, Principal, parse_rule
 
 from .errors import PolicyError, PolicySyntaxError
 
@@ -166,7 +166,7 @@ def _compile_ast(tree: Gate | Principal, identities: list[msp_principal_pb2.MSPP
 def parse_policy(text: str, channel_msp_ids: Sequence[str] = ()) -> Policy:
     """Parse a signature-policy string or ``ANY|ALL|MAJORITY Endorsement`` (over ``channel_msp_ids``).
 
-    The string is parsed by ``qcchain_network.policy`` (the one parser of the distribution), so the
+    The string is parsed by ``qcchain_consortium.policy`` (the one parser of the distribution), so the
     devnet accepts exactly what the network generator validates.
 
     Raises:

@@ -1,6 +1,6 @@
 """The consortium model of a qcchain Fabric network: validate -> derive -> render.
 
-``qcchain_network.consortium.load_consortium`` reads and validates ``network/consortium.yaml``;
+``qcchain_consortium.consortium.load_consortium`` reads and validates ``network/consortium.yaml``;
 ``qcchain_network.derive`` computes every name, port and path (pure); ``qcchain_network.render`` writes
 the files a real Hyperledger Fabric v3.1 network needs.
 """

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from . import backend, canodes, lifecycle, nodecli, runner
 from .binaries import find_binary
-from .consortium import load_consortium
+from qcchain_consortium.consortium import load_consortium
 from .derive import DEFAULT_LOG_SPEC, derive
 from .errors import NetworkError
-from .sources import NETWORK_DIR
+from qcchain_consortium.sources import NETWORK_DIR
 
 log = logging.getLogger(__name__)
 DEFAULT_OUT = NETWORK_DIR.parent / "var" / "fabric"

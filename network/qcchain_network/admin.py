@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .consortium import Org
+from qcchain_consortium.consortium import Org
 from .derive import Layout, OrdererNode, PeerNode
 from .errors import NetworkError
 

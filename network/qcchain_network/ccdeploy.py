@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import procs
-from .consortium import Channel, load_consortium
+from qcchain_consortium.consortium import Channel, load_consortium
 from .derive import Layout, derive
 from .errors import NetworkError
 from . import lifecycle

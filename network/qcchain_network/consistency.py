@@ -42,7 +42,7 @@ class ChannelHeights:
         """The channel height on ``org``'s gateway peer.
 
         Raises:
-            qcchain_sdk.errors.GatewayError subclasses: the peer cannot be asked.
+            qcchain_gateway.errors.GatewayError subclasses: the peer cannot be asked.
         """
         from fabric_protos.common import ledger_pb2
 

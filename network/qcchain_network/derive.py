@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .consortium import Consortium, Org
+from qcchain_consortium.consortium import Consortium, Org
 
 DEFAULT_LOG_SPEC = "info:gossip=warning:msp=warning"
 

@@ -1,42 +1,19 @@
-"""Errors of the consortium model, derivation and rendering (each also inherits the matching built-in)."""
+"""Errors of network derivation, rendering and operation (each also inherits the matching built-in).
+
+The consortium model's own errors (:class:`NetworkError`, :class:`Problem`, :class:`ConsortiumError`,
+:class:`ConsortiumFileNotFound`, :class:`PolicySyntaxError`) are defined in :mod:`qcchain_consortium.errors`
+and handed on here, so one ``except NetworkError`` catches both.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-class NetworkError(Exception):
-    """Base of every error raised by :mod:`qcchain_network`."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a consortium description: the file, a JSON path in it, and what is wrong."""
-
-    file: str
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.path}: {self.message}"
-
-
-class ConsortiumError(NetworkError, ValueError):
-    """The consortium description is invalid; ``problems`` lists every problem found (all at once)."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = list(problems)
-        count = len(self.problems)
-        head = f"{count} problem{'s' if count != 1 else ''} in the consortium description"
-        super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
-
-
-class ConsortiumFileNotFound(ConsortiumError, FileNotFoundError):
-    """The consortium file (or a policy file it references) does not exist."""
-
-
-class PolicySyntaxError(NetworkError, ValueError):
-    """A Fabric signature-policy string cannot be parsed (the message says where and why)."""
+from qcchain_consortium.errors import (
+    ConsortiumError,
+    ConsortiumFileNotFound,
+    NetworkError,
+    PolicySyntaxError,
+    Problem,
+)
 
 
 class RenderError(NetworkError, OSError):

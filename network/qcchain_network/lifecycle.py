@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import admin, procs
-from .consortium import Channel
+from qcchain_consortium.consortium import Channel
 from .derive import Layout
 from .errors import NetworkError
 from .render.configtx import collections_config

@@ -8,7 +8,7 @@ import logging
 import time
 
 from . import nodes, nodeverify, procs
-from .consortium import load_consortium
+from qcchain_consortium.consortium import load_consortium
 from .derive import derive
 from .errors import NetworkError
 from .registry import GOVERNANCE_CHANNEL, ProposalWritten, Registry, RegistryError
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         NetworkError: the operation failed or was refused (one line; the SDK's errors included).
     """
-    from qcchain_sdk.errors import SdkError
+    from qcchain_gateway.errors import SdkError
 
     try:
         return _run(args)
@@ -102,7 +102,7 @@ def genesis_after_deploy(layout: object) -> None:
     Raises:
         NetworkError: the chain refused it or the registry is unavailable.
     """
-    from qcchain_sdk.errors import SdkError
+    from qcchain_gateway.errors import SdkError
 
     from .story_net import wait_endorsable
     from .testgov import admit_genesis, keys_dir

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NetworkError
-from .ports import BLOCK
+from qcchain_consortium.ports import BLOCK
 
 log = logging.getLogger(__name__)
 

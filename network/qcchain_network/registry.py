@@ -113,7 +113,7 @@ class Registry:
 
     # ------------------------------------------------------------------ SDK access
     def _gateway(self, org_name: str | None = None) -> Any:
-        from qcchain_sdk.profile import connect_profile
+        from qcchain_gateway.profile import connect_profile
 
         org = self.layout.consortium.org(org_name) if org_name else self.layout.consortium.orgs[0]
         return connect_profile(self.layout.profile_file(org), user="Admin")
@@ -130,7 +130,7 @@ class Registry:
         """``governance:node(node_id)``, or None when the registry has no such node.
 
         Raises:
-            qcchain_sdk.errors.GatewayError: the query failed for another reason.
+            qcchain_gateway.errors.GatewayError: the query failed for another reason.
         """
         from qcchain_sdk.contracts.verify import is_not_found
 
@@ -196,7 +196,7 @@ class Registry:
         """Attest ``node_joined`` on chain (nothing in ``none`` mode).
 
         Raises:
-            qcchain_sdk.errors.GatewayError: the chain refused it (e.g. fingerprint mismatch).
+            qcchain_gateway.errors.GatewayError: the chain refused it (e.g. fingerprint mismatch).
         """
         if self.mode != "none":
             with self._gateway() as gateway:
@@ -206,7 +206,7 @@ class Registry:
         """Attest ``node_left`` on chain (nothing in ``none`` mode).
 
         Raises:
-            qcchain_sdk.errors.GatewayError: the chain refused it.
+            qcchain_gateway.errors.GatewayError: the chain refused it.
         """
         if self.mode != "none":
             with self._gateway() as gateway:

@@ -23,12 +23,12 @@ from . import admin, procs
 from . import backend as backends
 from . import ca as fabric_ca
 from .binaries import base_config_dir, find_all
-from .consortium import load_consortium
+from qcchain_consortium.consortium import load_consortium
 from .derive import DEFAULT_LOG_SPEC, Layout, derive
 from .errors import NetworkError
 from .render import render_all, render_profiles
 from .render.processes import orderer_env, peer_env
-from .sources import NETWORK_DIR
+from qcchain_consortium.sources import NETWORK_DIR
 
 log = logging.getLogger(__name__)
 

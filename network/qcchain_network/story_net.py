@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from . import lifecycle, procs, runner
 from .binaries import find_all
-from .consortium import Channel, load_consortium
+from qcchain_consortium.consortium import Channel, load_consortium
 from .derive import DEFAULT_LOG_SPEC, Layout, derive
 from .errors import NetworkError
 
@@ -85,7 +85,7 @@ def wait_endorsable(profile: Path, channel: str, timeout: float = 60.0) -> float
     Raises:
         NotEndorsable: still failing after ``timeout`` seconds.
     """
-    from qcchain_sdk.profile import connect_profile
+    from qcchain_gateway.profile import connect_profile
 
     t0 = time.monotonic()
     last = ""
@@ -199,7 +199,7 @@ def synced_orgs(profiles: dict[str, Path], channel: str, members: dict[str, dict
     :mod:`qcchain_network.consistency`). Returns (orgs, gateways, heights); the caller closes the gateways.
 
     Raises:
-        qcchain_sdk.errors.ProfileError / IdentityError: a profile or MSP directory is unusable.
+        qcchain_gateway.errors.ProfileError / IdentityError: a profile or MSP directory is unusable.
     """
     from qcchain_sdk.contracts.story import orgs_from_profiles
 

@@ -23,7 +23,7 @@ import yaml
 from .derive import Layout
 from .errors import NetworkError
 from .registry import CHAINCODE, GOVERNANCE_CHANNEL, RegistryError, read_record
-from .sources import NETWORK_DIR
+from qcchain_consortium.sources import NETWORK_DIR
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def _policies() -> dict[str, Any]:
 def _connect(layout: Layout, stack: ExitStack, channel: str, keys: dict[str, Any]) -> dict[str, Any]:
     """MSP id -> GovernanceClient of that org's Admin with its test key."""
     from qcchain_sdk.contracts.governance import GovernanceClient
-    from qcchain_sdk.profile import connect_profile
+    from qcchain_gateway.profile import connect_profile
 
     clients = {}
     for org in layout.consortium.orgs:

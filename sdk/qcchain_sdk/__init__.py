@@ -1,69 +1,9 @@
-"""qcchain Gateway SDK: a Python client of Hyperledger Fabric's Gateway service.
+"""The qcchain application SDK: typed clients of the qcchain contracts on top of :mod:`qcchain_gateway`.
 
-Shaped like the official ``fabric-gateway`` clients::
+- :mod:`qcchain_sdk.contracts` — governance, grading, records, sharing and audit clients, and the story;
+- :mod:`qcchain_sdk.lifecycle` — contract projects: scaffold, package, security review, governed proposals;
+- :mod:`qcchain_sdk.nodes` — node records and node-registry proposals.
 
-    from qcchain_sdk import connect, Identity, new_private_key_signer
-    with connect(identity, grpc_channel, signer) as gateway:
-        contract = gateway.get_network("qcchannel").get_contract("qcchain", "records")
-        result = contract.submit_transaction("create", "id1", "{}")
+The Fabric Gateway client itself (connect, identities, keystore, profiles, events) is the separate library
+:mod:`qcchain_gateway`.
 """
-
-from __future__ import annotations
-
-from qcchain_sdk import aio
-from qcchain_sdk.checkpoint import Checkpoint, FileCheckpointer, InMemoryCheckpointer
-from qcchain_sdk.client import Timeouts
-from qcchain_sdk.commit import Commit, Status, SubmittedTransaction
-from qcchain_sdk.connection import new_channel
-from qcchain_sdk.contract import Contract
-from qcchain_sdk.errors import (
-    CommitError,
-    CommitStatusError,
-    EndorseError,
-    ErrorDetail,
-    EvaluateError,
-    GatewayError,
-    SdkError,
-    SubmitError,
-)
-from qcchain_sdk.events import ChaincodeEvent, ChaincodeEventsRequest, ChaincodeEventStream
-from qcchain_sdk.gateway import Gateway, connect
-from qcchain_sdk.identity import HashFunction, Identity, Signer, new_private_key_signer, sha256, sha384
-from qcchain_sdk.network import Network
-from qcchain_sdk.proposal import Proposal
-from qcchain_sdk.transaction import Transaction
-
-__all__ = [
-    "aio",
-    "ChaincodeEvent",
-    "ChaincodeEventStream",
-    "ChaincodeEventsRequest",
-    "Checkpoint",
-    "Commit",
-    "CommitError",
-    "CommitStatusError",
-    "Contract",
-    "EndorseError",
-    "ErrorDetail",
-    "EvaluateError",
-    "FileCheckpointer",
-    "Gateway",
-    "GatewayError",
-    "HashFunction",
-    "Identity",
-    "InMemoryCheckpointer",
-    "Network",
-    "Proposal",
-    "SdkError",
-    "Signer",
-    "Status",
-    "SubmitError",
-    "SubmittedTransaction",
-    "Timeouts",
-    "Transaction",
-    "connect",
-    "new_channel",
-    "new_private_key_signer",
-    "sha256",
-    "sha384",
-]

@@ -1,6 +1,6 @@
 """Fake peer for tests: the package's peer driver plus a chaincode server run on a background loop.
 
-The peer side of the protocol lives once, in :mod:`qcchain_shim.peerdriver` (the benchmark uses it too).
+The peer side of the protocol lives once, in :mod:`qcchain_bench.peerdriver` (the benchmark uses it too).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from qcchain_shim.contract import Contract
-from qcchain_shim.peerdriver import PeerDriver, TxResult
+from qcchain_bench.peerdriver import PeerDriver, TxResult
 from qcchain_shim.server import ChaincodeServer, KeepalivePolicy, TLSConfig
 
 __all__ = ["PeerDriver", "TxResult", "running_server", "connected_peer"]

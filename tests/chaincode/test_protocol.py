@@ -15,7 +15,7 @@ from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage, GetStateByRa
 from fakepeer import PeerDriver, connected_peer, running_server
 
 from qcchain_shim import ChaincodeError, Context, Contract, Response, transaction
-from qcchain_shim.example import KVContract
+from qcchain_bench.example import KVContract
 from qcchain_shim.testing import serialize_identity
 
 M = ChaincodeMessage
@@ -195,7 +195,7 @@ def test_history_and_query_batches() -> None:
 def test_10_no_payload_logging_and_no_root_logger_changes(caplog: pytest.LogCaptureFixture) -> None:
     code = (
         "import logging; r=logging.getLogger(); before=(list(r.handlers), r.level);"
-        "import qcchain_shim, qcchain_shim.server, qcchain_shim.handler, qcchain_shim.testing, qcchain_shim.bench;"
+        "import qcchain_shim, qcchain_shim.server, qcchain_shim.handler, qcchain_shim.testing, qcchain_bench.chaincode;"
         "assert (list(r.handlers), r.level) == before, 'root logger changed';"
         "assert not logging.getLogger('qcchain_shim').handlers; print('ok')"
     )

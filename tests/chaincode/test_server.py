@@ -15,7 +15,7 @@ import pytest
 from fakepeer import PeerDriver, running_server
 
 from qcchain_shim.errors import ConfigError
-from qcchain_shim.example import KVContract
+from qcchain_bench.example import KVContract
 from qcchain_shim.server import KeepalivePolicy, config_from_env, server_options
 
 PEER_PINGS = [
@@ -113,7 +113,7 @@ def test_sigterm_stops_the_served_example_cleanly() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, CHAINCODE_ID="ex:1", CHAINCODE_SERVER_ADDRESS=f"127.0.0.1:{port}")
-    proc = subprocess.Popen([sys.executable, "-m", "qcchain_shim.example"], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "qcchain_bench.example"], env=env, stderr=subprocess.PIPE, text=True)
     try:
         peer = None
         for _ in range(100):
@@ -137,5 +137,5 @@ def test_sigterm_stops_the_served_example_cleanly() -> None:
 
 def test_missing_env_exits_with_a_clear_message() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINCODE_")}
-    out = subprocess.run([sys.executable, "-m", "qcchain_shim.example"], env=env, capture_output=True, text=True, timeout=30)
+    out = subprocess.run([sys.executable, "-m", "qcchain_bench.example"], env=env, capture_output=True, text=True, timeout=30)
     assert out.returncode != 0 and "CHAINCODE_ID" in out.stderr

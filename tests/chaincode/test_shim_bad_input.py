@@ -8,7 +8,7 @@ from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage
 from fakepeer import connected_peer, running_server
 
 from qcchain_shim.contract import MAX_ARGS_BYTES
-from qcchain_shim.example import KVContract
+from qcchain_bench.example import KVContract
 
 M = ChaincodeMessage
 
@@ -24,11 +24,11 @@ def test_malformed_proposal_answers_error() -> None:
     with connected_peer([KVContract()]) as peer:
         fut = peer.submit_async(["get", "a"], tx_id="badprop")
         assert fut.result(5)  # baseline works
-        from qcchain_shim.peerstate import build_transaction
+        from qcchain_bench.peerstate import build_transaction
 
         msg = build_transaction("mychannel", "badprop2", [b"get", b"a"], {}, b"", M.TRANSACTION)
         msg.proposal.proposal_bytes = b"\x0a\xff"
-        from qcchain_shim.peerdriver import _Pending, TxSim
+        from qcchain_bench.peerdriver import _Pending, TxSim
 
         pending = _Pending(TxSim("badprop2"))
         peer._pending["badprop2"] = pending
@@ -68,7 +68,7 @@ def test_duplicate_txid_in_flight_refused() -> None:
                 return M(type=M.RESPONSE, payload=b"", txid=msg.txid, channel_id=msg.channel_id)
             return None
 
-        from qcchain_shim.peerstate import build_transaction
+        from qcchain_bench.peerstate import build_transaction
 
         peer.overrides[M.GET_STATE] = park
         first = peer.submit_async(["put", "k", "v"], tx_id="dup")

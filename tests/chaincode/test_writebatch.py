@@ -12,7 +12,7 @@ from fakepeer import connected_peer
 
 from qcchain_shim import ChaincodeError, Context, Contract, transaction
 from qcchain_shim.errors import InvalidArgumentError, InvalidKeyError
-from qcchain_shim.example import KVContract
+from qcchain_bench.example import KVContract
 from qcchain_shim.testing import MockStub
 from qcchain_shim.writebatch import FABRIC_3_1, MIN_BATCH, PeerCapabilities, WriteBatch, chunks
 

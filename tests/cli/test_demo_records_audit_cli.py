@@ -133,7 +133,7 @@ def test_verify_read_checks_the_key_owner_and_only_404_means_unregistered(monkey
     from qcchain_cli.errors import CliError
     from qcchain_core.gm import SM2PrivateKey
     from qcchain_sdk.contracts.records import build_record
-    from qcchain_sdk.errors import ErrorDetail, EvaluateError
+    from qcchain_gateway.errors import ErrorDetail, EvaluateError
 
     key = SM2PrivateKey.generate()
     built = build_record(record_id="EQ-9", category="equipment", equipment_code="32010009", stage="production",

@@ -26,7 +26,8 @@ from qcchain_core.canonical import canonical_json
 from qcchain_core.gm import SM2PrivateKey
 from qcchain_shim.testing import MockStub
 
-from qcchain_contracts.governance import Governance, credit_check_char
+from qcchain_contracts.governance import Governance
+from qcchain_model.creditcode import credit_check_char
 from qcchain_contracts.keyregistry import KeyRegistry, registration_message
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import pytest
 from qcchain_core.gm import SM2PrivateKey
 from qcchain_sdk.contracts.audit import AuditClient, verify_proposal, verify_record_view
 from qcchain_sdk.contracts.verify import is_not_found, read_key_record
-from qcchain_sdk.errors import ErrorDetail, EvaluateError
+from qcchain_gateway.errors import ErrorDetail, EvaluateError
 from qcchain_sdk.contracts.sharing import check_trail
 
 from govkit import CHANNEL, GovKit

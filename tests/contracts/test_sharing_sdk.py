@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from qcchain_sdk.contracts.grading import GradingClient
-from qcchain_sdk.errors import SdkError
+from qcchain_gateway.errors import SdkError
 from qcchain_sdk.contracts.sharing import SharingClient, unwrap_data_key, verify_trail, wrap_data_key
 from qcchain_contracts.grading import Grading
 from qcchain_contracts.sharing import Sharing
@@ -23,7 +23,7 @@ class TransportError(SdkError, RuntimeError):
 
 
 class FakeContract:
-    """The transport boundary: what ``qcchain_sdk.contract.Contract`` would send, run on MockStub."""
+    """The transport boundary: what ``qcchain_gateway.contract.Contract`` would send, run on MockStub."""
 
     def __init__(self, kit: GovKit, org: str) -> None:
         self.kit, self.org, self.channel = kit, org, CHANNEL

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qcchain_core.gm import bench
+from qcchain_bench import crypto as bench
 
 
 def test_measure_rejects_non_positive_seconds() -> None:

@@ -10,7 +10,7 @@ from qcchain_core.gm import (DEFAULT_UID, SM2PrivateKey, SM2PublicKey, hmac_sm3,
                              sm4_cbc_encrypt, sm4_gcm_decrypt, sm4_gcm_encrypt)
 from qcchain_core.gm import _native
 
-ref = pytest.importorskip("qcchain_core.gm.reference")
+ref = pytest.importorskip("qcchain_bench.gmref")
 BACKENDS = _native.available()
 MESSAGES = [b"", b"a", b"abc" * 21, os.urandom(200)]
 

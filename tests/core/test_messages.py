@@ -1,4 +1,4 @@
-"""The wire formats defined once in :mod:`qcchain_core.messages` and used by both chaincode and SDK."""
+"""The wire formats defined once in :mod:`qcchain_model.messages` and used by both chaincode and SDK."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from qcchain_core.errors import CanonicalJSONError
 from qcchain_core.gm import sm3
-from qcchain_core.messages import proposal_id, registration_message
+from qcchain_model.messages import proposal_id, registration_message
 
 
 def test_registration_message_bytes_are_fixed() -> None:

@@ -1,8 +1,8 @@
-"""Governance threshold rules shared by chaincode and SDK (qcchain_core.thresholds)."""
+"""Governance threshold rules shared by chaincode and SDK (qcchain_model.thresholds)."""
 
 import pytest
 
-from qcchain_core.thresholds import TRANSITIONS, UnknownRule, required_count, threshold_met
+from qcchain_model.thresholds import TRANSITIONS, UnknownRule, required_count, threshold_met
 
 MEMBERS = [{"msp_id": f"Org{i}MSP", "role": role, "status": "active"}
            for i, role in enumerate(["regulator", "inspection_body", "using_unit", "manufacturer", "maintenance_unit"])]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qcchain_shim import ChaincodeError, Context, Contract, transaction
-from qcchain_shim.example import KVContract
+from qcchain_bench.example import KVContract
 
 
 class TestContract(Contract):

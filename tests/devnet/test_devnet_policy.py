@@ -77,7 +77,7 @@ AGREEMENT = ["OutOf(0, 'A.peer')", "ANY Readers", "MAJORITY Endorsement2", "MAJO
 @pytest.mark.parametrize("text", AGREEMENT)
 def test_devnet_accepts_exactly_what_the_network_validates(text: str) -> None:
     from qcchain_network.errors import PolicySyntaxError as NetworkSyntaxError
-    from qcchain_network.policy import check_rule
+    from qcchain_consortium.policy import check_rule
     try:
         check_rule(text)
         network_ok = True

@@ -1,4 +1,4 @@
-"""``qcchain_sdk.benchproc``: the transaction benchmark with its clients in worker processes, measured
+"""``qcchain_bench.txproc``: the transaction benchmark with its clients in worker processes, measured
 against a real (temporary, in-process) devnet with the example chaincode."""
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import grpc
 import pytest
 
 from qcchain_devnet.daemon import UpOptions, running_devnet
-from qcchain_sdk.bench import PutWorkload, RecordsWorkload
-from qcchain_sdk.benchproc import CLIENT_NICE, ProcessSetup, _split, lower_priority, profile_path, run_tx_bench_processes
-from qcchain_sdk.errors import BenchError, EvaluateError, ProfileError
-from qcchain_sdk.profile import connect_profile
+from qcchain_bench.tx import PutWorkload, RecordsWorkload
+from qcchain_bench.txproc import CLIENT_NICE, ProcessSetup, _split, lower_priority, profile_path, run_tx_bench_processes
+from qcchain_bench.errors import BenchError
+from qcchain_gateway.errors import EvaluateError, ProfileError
+from qcchain_gateway.profile import connect_profile
 
 ENDORSERS = ("InspectionMSP", "RegulatorMSP")
 
@@ -24,7 +25,7 @@ ENDORSERS = ("InspectionMSP", "RegulatorMSP")
 @pytest.fixture(scope="module")
 def profile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     state = tmp_path_factory.mktemp("bench") / "devnet"
-    with running_devnet(UpOptions(state_dir=state, port=0, chaincode_module="qcchain_shim.example")):
+    with running_devnet(UpOptions(state_dir=state, port=0, chaincode_module="qcchain_bench.example")):
         yield state / "connection-profiles" / "connection-inspection.json"
 
 

@@ -1,4 +1,4 @@
-"""``qcchain_sdk.bench``: percentiles and the measuring loop (against an in-memory contract double)."""
+"""``qcchain_bench.tx``: percentiles and the measuring loop (against an in-memory contract double)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 import grpc
 import pytest
 
-from qcchain_sdk.bench import PutWorkload, percentile, run_tx_bench
-from qcchain_sdk.errors import EvaluateError
+from qcchain_bench.tx import PutWorkload, percentile, run_tx_bench
+from qcchain_gateway.errors import EvaluateError
 
 
 def test_percentile_interpolates() -> None:

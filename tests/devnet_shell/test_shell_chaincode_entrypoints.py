@@ -1,7 +1,7 @@
 """The chaincode processes the devnet starts: process-wide settings belong to their entry points.
 
 ``qcchain_shim.server.serve`` is a library call and must leave the garbage collector alone; the entry
-points (``python -m qcchain_contracts`` and ``python -m qcchain_shim.example``) tune it and pick the
+points (``python -m qcchain_contracts`` and ``python -m qcchain_bench.example``) tune it and pick the
 SM2 backend from ``QCCHAIN_GM_BACKEND``.
 """
 
@@ -35,14 +35,14 @@ def test_serve_leaves_the_garbage_collector_alone(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(server, "_serve_until_signal", _no_serving)
     gc.set_threshold(700, 10, 10)
     frozen = gc.get_freeze_count()
-    from qcchain_shim.example import KVContract
+    from qcchain_bench.example import KVContract
     server.serve([KVContract()], server.ServerConfig("cc:1", "127.0.0.1:0"))
     assert gc.get_threshold() == (700, 10, 10)
     assert gc.get_freeze_count() == frozen
 
 
 def test_example_main_tunes_gc_and_picks_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    from qcchain_shim import example
+    from qcchain_bench import example
     seen: list[tuple[tuple[int, int, int], str]] = []
     monkeypatch.setattr(server, "serve", lambda contracts: seen.append((gc.get_threshold(),
                                                                         _native.default().name)))

@@ -65,7 +65,7 @@ def test_load_devnet_config_without_a_path_always_gives_a_usable_config() -> Non
 
 
 def test_default_config_is_the_project_consortium_not_a_copy() -> None:
-    from qcchain_network.consortium import load_consortium
+    from qcchain_consortium.consortium import load_consortium
     project = load_consortium()
     assert default_config() == config_from_consortium(project)
     assert [c.name for c in default_config().channels] == [c.name for c in project.channels]
@@ -151,8 +151,8 @@ def test_node_config_identities_validate_in_the_core_msp(tmp_path: Path) -> None
 
 
 def test_sdk_reads_the_profiles_and_identities(tmp_path: Path) -> None:
-    from qcchain_sdk.msp import load_identity
-    from qcchain_sdk.profile import load_profile
+    from qcchain_gateway.msp import load_identity
+    from qcchain_gateway.profile import load_profile
 
     cfg = default_config().with_endpoint("127.0.0.1", 17051)
     tls = ensure_material(tmp_path / "cc", cfg)

@@ -21,7 +21,7 @@ import pytest
 
 from qcchain_network import lifecycle, procs
 from qcchain_network.binaries import FABRIC_TOOLS, base_config_dir, find_binary
-from qcchain_network.consortium import load_consortium
+from qcchain_consortium.consortium import load_consortium
 from qcchain_network.derive import Layout, derive
 from qcchain_network.errors import BinaryNotFound
 
@@ -43,7 +43,7 @@ class FabricNet:
 
     def gateway(self, org: str = "Inspection", user: str = "Admin") -> Any:
         """A Gateway connected as ``user`` of ``org``."""
-        from qcchain_sdk.profile import connect_profile
+        from qcchain_gateway.profile import connect_profile
 
         return connect_profile(self.profiles[org], user=user)
 

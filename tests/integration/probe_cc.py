@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from qcchain_shim import ChaincodeError, Context, Contract, transaction
-from qcchain_shim.example import KVContract
+from qcchain_bench.example import KVContract
 
 
 class Probe(Contract):

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import pytest
 
 from qcchain_network import lifecycle, procs, runner
-from qcchain_network.consortium import load_consortium
+from qcchain_consortium.consortium import load_consortium
 from qcchain_network.derive import Layout, derive
 from smallnet import small_consortium  # noqa: E402
 
@@ -50,7 +50,7 @@ def bft_net(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path,
 
 
 def _submit_all(layout: Layout, prefix: str, count: int) -> float:
-    from qcchain_sdk.profile import connect_profile
+    from qcchain_gateway.profile import connect_profile
 
     t0 = time.monotonic()
     with connect_profile(layout.profile_file(layout.consortium.org("Inspection"))) as gw:

@@ -21,7 +21,7 @@ import pytest
 from cryptography import x509
 
 from qcchain_network import admin, ca, canodes, procs
-from qcchain_network.consortium import load_consortium
+from qcchain_consortium.consortium import load_consortium
 from qcchain_network.derive import Layout, ca_nodes, derive
 from qcchain_network.errors import BinaryNotFound
 from smallnet import small_consortium  # noqa: E402
@@ -89,7 +89,7 @@ def test_ca_servers_run_as_recorded_processes(ca_net: Layout) -> None:
 
 
 def test_submit_is_valid_with_ca_issued_identities(ca_net: Layout, fabric_timings: dict[str, Any]) -> None:
-    from qcchain_sdk.profile import connect_profile
+    from qcchain_gateway.profile import connect_profile
 
     from qcchain_core.gm import SM2PrivateKey
     from qcchain_sdk.contracts.governance import GovernanceClient

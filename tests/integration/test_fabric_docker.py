@@ -21,7 +21,7 @@ from typing import Any, Iterator
 import pytest
 
 from qcchain_network import procs
-from qcchain_network.consortium import load_consortium
+from qcchain_consortium.consortium import load_consortium
 from qcchain_network.derive import Layout, derive
 from smallnet import small_consortium  # noqa: E402
 
@@ -106,7 +106,7 @@ def test_submit_is_valid(docker_net: tuple[Layout, dict[str, str], list[str]],
                          fabric_timings: dict[str, Any]) -> None:
     from qcchain_core.gm import SM2PrivateKey
     from qcchain_sdk.contracts.governance import GovernanceClient
-    from qcchain_sdk.profile import connect_profile
+    from qcchain_gateway.profile import connect_profile
 
     layout = docker_net[0]
     t0 = time.monotonic()

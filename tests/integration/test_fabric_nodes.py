@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import pytest
 
 from qcchain_network import admin, procs
-from qcchain_network.consortium import load_consortium
+from qcchain_consortium.consortium import load_consortium
 from qcchain_network.derive import Layout, derive
 from smallnet import small_consortium  # noqa: E402
 
@@ -77,7 +77,7 @@ def _submit_keys(layout: Layout, count: int) -> None:
     returns only once committed VALID."""
     from qcchain_core.gm import SM2PrivateKey
     from qcchain_sdk.contracts.governance import GovernanceClient
-    from qcchain_sdk.profile import connect_profile
+    from qcchain_gateway.profile import connect_profile
 
     with connect_profile(layout.profile_file(layout.consortium.orgs[0])) as gw:
         net = gw.get_network("qcchannel")
@@ -98,10 +98,10 @@ def _wait(what: str, check: Any, timeout: float = 60.0) -> float:
 
 def _as_node(layout: Layout, host: str) -> Any:
     """A gateway to peer0 of Inspection signed with the (peer) identity of node ``host`` of Inspection."""
-    from qcchain_sdk.connection import new_channel
-    from qcchain_sdk.gateway import connect
-    from qcchain_sdk.msp import load_identity
-    from qcchain_sdk.profile import load_profile
+    from qcchain_gateway.connection import new_channel
+    from qcchain_gateway.gateway import connect
+    from qcchain_gateway.msp import load_identity
+    from qcchain_gateway.profile import load_profile
 
     org = layout.consortium.orgs[0]
     identity, signer = load_identity(layout.org_dir(org) / "peers" / host / "msp", org.msp_id)
@@ -121,7 +121,7 @@ def _check_revoked(layout: Layout, peer_bin: Path, host: str) -> None:
     from qcchain_network.configupdate import fetch_config
     from qcchain_network.crl import crl_serials
     from qcchain_network.nodes import TOOLS
-    from qcchain_sdk.errors import EndorseError, GatewayError
+    from qcchain_gateway.errors import EndorseError, GatewayError
 
     org = layout.consortium.orgs[0]
     cert_file = next((layout.org_dir(org) / "peers" / host / "msp" / "signcerts").glob("*.pem"))

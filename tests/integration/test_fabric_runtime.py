@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from qcchain_sdk.errors import EndorseError, EvaluateError
+from qcchain_gateway.errors import EndorseError, EvaluateError
 
 FabricNet = Any  # the ``fabric`` fixture's object (tests/integration/conftest.py)
 

@@ -24,8 +24,8 @@ def _bootstrap(profiles: dict[str, Path], keystore: Path, password: Path) -> Non
     its SM2 ``govern`` key with ``qcchain contract register-key``."""
     from qcchain_cli.demo import consortium_members, load_policies
     from qcchain_sdk.contracts.governance import GovernanceClient
-    from qcchain_sdk.keystore import FileKeystore
-    from qcchain_sdk.profile import connect_profile
+    from qcchain_gateway.keystore import FileKeystore
+    from qcchain_gateway.profile import connect_profile
 
     members = consortium_members(None, print)
     with connect_profile(profiles["Regulator"]) as gateway:

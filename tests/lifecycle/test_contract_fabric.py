@@ -63,7 +63,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     _binaries_or_skip()
     from qcchain_network import lifecycle, procs
     from qcchain_network.binaries import find_binary
-    from qcchain_network.consortium import load_consortium
+    from qcchain_consortium.consortium import load_consortium
     from qcchain_network.derive import derive
 
     tmp = tmp_path_factory.mktemp("lcfabric")
@@ -100,8 +100,8 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 def _bootstrap(profiles: dict[str, Path], keystore: Path) -> None:
     from qcchain_cli.demo import consortium_members, load_policies
     from qcchain_sdk.contracts.governance import GovernanceClient
-    from qcchain_sdk.keystore import FileKeystore
-    from qcchain_sdk.profile import connect_profile
+    from qcchain_gateway.keystore import FileKeystore
+    from qcchain_gateway.profile import connect_profile
 
     members = consortium_members(None, print)
     with connect_profile(profiles["Regulator"]) as gateway:

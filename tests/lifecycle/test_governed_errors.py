@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 import pytest
 
-from qcchain_sdk.errors import ErrorDetail, EvaluateError
+from qcchain_gateway.errors import ErrorDetail, EvaluateError
 from qcchain_sdk.lifecycle.governed import _signer_orgs, fetch_unit
 
 TARGET = {"channel": "qcchannel", "chaincode": "qcchain", "contract": "records"}

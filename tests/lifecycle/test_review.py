@@ -128,7 +128,7 @@ def test_syntax_error_is_a_high_finding_with_its_line() -> None:
 
 
 def test_project_contracts_pass_the_review() -> None:
-    findings = review_tree(ROOT / "chaincode" / "qcchain_contracts")
+    findings = review_tree(ROOT / "chaincode" / "contracts" / "qcchain_contracts")
     assert not has_high(findings), [str(f) for f in findings if f.severity == "high"]
     # Real, reported findings of lower severity: unbounded partial-key scans and the startup-configured package.
     assert {f.rule for f in findings} <= {"QC105", "QC106"}

@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from qcchain_network import ca
 from qcchain_network.__main__ import main
-from qcchain_network.consortium import load_consortium
+from qcchain_consortium.consortium import load_consortium
 from qcchain_network.derive import ca_nodes, derive
 from qcchain_network.errors import BinaryNotFound
 from qcchain_network.render.crypto import fabric_ca_config

@@ -12,7 +12,7 @@ import pytest
 
 from qcchain_network import canodes, nodes, overlay
 from qcchain_network.__main__ import main
-from qcchain_network.consortium import load_consortium
+from qcchain_consortium.consortium import load_consortium
 from qcchain_network.derive import Layout, ca_nodes, derive
 from qcchain_network.render import render_profiles, rendered_profiles
 

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import pytest
 
-from qcchain_network.consortium import load_consortium
+from qcchain_consortium.consortium import load_consortium
 from qcchain_network.errors import ConsortiumError, ConsortiumFileNotFound
 
 Edit = Callable[[str, Callable[[Any], None]], Path]

@@ -14,7 +14,7 @@ import yaml
 
 from qcchain_network import backend, runner
 from qcchain_network.__main__ import main
-from qcchain_network.consortium import load_consortium
+from qcchain_consortium.consortium import load_consortium
 from qcchain_network.derive import Layout, derive
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qcchain_network.errors import PolicySyntaxError
-from qcchain_network.policy import (
+from qcchain_consortium.policy import (
     Gate, ImplicitMeta, Principal, check_rule, is_implicit_meta, parse_rule, parse_signature_policy)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from qcchain_network import configupdate, overlay
 from qcchain_network.__main__ import main
-from qcchain_network.consortium import load_consortium
+from qcchain_consortium.consortium import load_consortium
 from qcchain_network.derive import derive
 from qcchain_network.nodes import extend_config, next_index
 from qcchain_network.nodeverify import check_consenters

@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from qcchain_cli.main import cli
-from qcchain_network.consortium import load_consortium
+from qcchain_consortium.consortium import load_consortium
 from qcchain_network.derive import derive
 from qcchain_network.render import rendered_files
 

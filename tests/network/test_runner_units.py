@@ -16,7 +16,7 @@ import yaml
 
 from qcchain_network import lifecycle, procs
 from qcchain_network.binaries import base_config_dir, find_binary
-from qcchain_network.consortium import load_consortium
+from qcchain_consortium.consortium import load_consortium
 from qcchain_network.derive import derive
 from qcchain_network.errors import BinaryNotFound
 from qcchain_network.runner import prepare_config

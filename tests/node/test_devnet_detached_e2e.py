@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from qcchain_sdk.errors import EndorseError
-from qcchain_sdk.profile import connect_profile
+from qcchain_gateway.errors import EndorseError
+from qcchain_gateway.profile import connect_profile
 from test_node_smoke import HERE, _npm_install, _pick_channel, _smoke_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
@@ -39,7 +39,7 @@ def _heights(state: Path) -> dict[str, int]:
 def detached(tmp_path: Path) -> Iterator[Path]:
     state = tmp_path / "devnet"
     up = _qcchain("devnet", "up", "--dir", str(state), "--detach", "--port", "0",
-                  "--chaincode-module", "qcchain_shim.example")
+                  "--chaincode-module", "qcchain_bench.example")
     assert up.returncode == 0, up.stdout + up.stderr
     assert "DEVELOPMENT RUNTIME" in up.stdout + up.stderr
     try:
@@ -92,7 +92,7 @@ def test_detached_devnet_smokes_then_resumes_at_same_height(detached: Path, tmp_
     assert _qcchain("devnet", "status", "--dir", str(detached)).returncode != 0
 
     up = _qcchain("devnet", "up", "--dir", str(detached), "--detach", "--port", "0",
-                  "--chaincode-module", "qcchain_shim.example")
+                  "--chaincode-module", "qcchain_bench.example")
     assert up.returncode == 0, up.stdout + up.stderr
     assert _heights(detached) == before
     profile = detached / "connection-profiles" / "connection-inspection.json"

@@ -5,7 +5,7 @@ as an ``EndorseError``; chaincode events received). The npm packages are install
 ``tests/node/node_modules`` by this test on first use. The devnet is started in-process in a temporary
 directory, or an already running one is used when ``QCCHAIN_SMOKE_DIR`` names its ``--dir``.
 
-The in-process devnet serves the example chaincode ``qcchain_shim.example``: ``put(key, value)`` (emits
+The in-process devnet serves the example chaincode ``qcchain_bench.example``: ``put(key, value)`` (emits
 event ``Put``) and ``get(key)``; for another devnet override with ``QCCHAIN_SMOKE_PUT``,
 ``QCCHAIN_SMOKE_GET``, ``QCCHAIN_SMOKE_EVENT``.
 """
@@ -47,7 +47,7 @@ def devnet_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from qcchain_devnet.daemon import UpOptions, running_devnet
 
     state = tmp_path_factory.mktemp("node-smoke") / "devnet"
-    with running_devnet(UpOptions(state_dir=state, port=0, chaincode_module="qcchain_shim.example")):
+    with running_devnet(UpOptions(state_dir=state, port=0, chaincode_module="qcchain_bench.example")):
         yield state
 
 

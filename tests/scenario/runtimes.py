@@ -22,7 +22,7 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from qcchain_contracts.governance import credit_check_char
+from qcchain_model.creditcode import credit_check_char
 from qcchain_sdk.contracts.story import StoryConfig, StoryOrg, demo_payloads, orgs_from_profiles
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ class Runtime:
         return self.gateway(org).get_network(CHANNEL).get_contract("qscc")
 
     def gateway(self, org: str, user: str = "Admin") -> Any:
-        from qcchain_sdk.profile import connect_profile
+        from qcchain_gateway.profile import connect_profile
 
         gw = connect_profile(self.profiles[org], user=user)
         self.gateways.append(gw)
@@ -75,7 +75,7 @@ def require(runtime: Runtime, feature: str) -> None:
 
 
 def _members() -> dict[str, dict[str, str]]:
-    from qcchain_network.consortium import load_consortium
+    from qcchain_consortium.consortium import load_consortium
 
     return {o.name: {"role": o.role, "credit_code": o.credit_code[:17] + credit_check_char(o.credit_code[:17]),
                      "full_name": o.full_name} for o in load_consortium().orgs}

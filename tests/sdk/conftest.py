@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fakegateway import FakeGateway, Running, serve  # noqa: E402
 from sdk_pki import CertKey, OrgPki, issue, new_ca, new_org  # noqa: E402
 
-from qcchain_sdk import Gateway, Identity, connect, new_channel, new_private_key_signer  # noqa: E402
+from qcchain_gateway import Gateway, Identity, connect, new_channel, new_private_key_signer  # noqa: E402
 
 CHANNEL = "qcchannel"
 CHAINCODE = "qcchain"

@@ -1,4 +1,4 @@
-"""The asyncio API (qcchain_sdk.aio): same transactions and errors as the blocking API."""
+"""The asyncio API (qcchain_gateway.aio): same transactions and errors as the blocking API."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import asyncio
 import grpc
 import pytest
 
-from qcchain_sdk import CommitError, EndorseError, EvaluateError, Identity, aio, new_channel
-from qcchain_sdk.errors import CommitStatusError, SigningError
+from qcchain_gateway import CommitError, EndorseError, EvaluateError, Identity, aio, new_channel
+from qcchain_gateway.errors import CommitStatusError, SigningError
 
 
 def _run(coro):

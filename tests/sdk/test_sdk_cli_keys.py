@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from qcchain_core.gm import SM2PublicKey
 
 from qcchain_cli.main import cli
-from qcchain_sdk.keystore import FileKeystore
+from qcchain_gateway.keystore import FileKeystore
 
 
 def _run(args: list[str], password: str | None = "pw", stdin: str | None = None):

@@ -9,7 +9,7 @@ import pytest
 from fabric_protos.gateway import gateway_pb2
 from fabric_protos.peer import proposal_pb2
 
-from qcchain_sdk import (
+from qcchain_gateway import (
     CommitError,
     CommitStatusError,
     EndorseError,
@@ -20,9 +20,9 @@ from qcchain_sdk import (
     connect,
     new_private_key_signer,
 )
-from qcchain_sdk.errors import ProtocolError, SigningError
-from qcchain_sdk.proposal import Proposal
-from qcchain_sdk.proposalbuilder import TransactionContext, build_proposed_transaction
+from qcchain_gateway.errors import ProtocolError, SigningError
+from qcchain_gateway.proposal import Proposal
+from qcchain_gateway.proposalbuilder import TransactionContext, build_proposed_transaction
 from sdk_pki import issue
 
 

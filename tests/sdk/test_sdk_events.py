@@ -9,8 +9,8 @@ from itertools import islice
 
 import pytest
 
-from qcchain_sdk import FileCheckpointer, InMemoryCheckpointer
-from qcchain_sdk.errors import CheckpointError
+from qcchain_gateway import FileCheckpointer, InMemoryCheckpointer
+from qcchain_gateway.errors import CheckpointError
 
 
 

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from qcchain_core.gm import SM2PrivateKey
 
-from qcchain_sdk.errors import KeyExistsError, KeyNotFoundError, KeystoreError, WrongPasswordError
-from qcchain_sdk.keystore import FileKeystore
+from qcchain_gateway.errors import KeyExistsError, KeyNotFoundError, KeystoreError, WrongPasswordError
+from qcchain_gateway.keystore import FileKeystore
 
 
 def test_ecdsa_round_trip_is_encrypted_and_private(tmp_path) -> None:

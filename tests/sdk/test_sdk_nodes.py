@@ -127,7 +127,7 @@ class _Gov:
         self.kit, self.org, self.contract = kit, org, contract
 
     def _run(self, fn: str, args: tuple, commit: bool) -> bytes:
-        from qcchain_sdk.errors import EvaluateError
+        from qcchain_gateway.errors import EvaluateError
         import grpc
 
         call = self.kit.call if commit else self._evaluate

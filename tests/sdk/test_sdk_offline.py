@@ -8,8 +8,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from fabric_protos.gateway import gateway_pb2
 
-from qcchain_sdk import connect, new_private_key_signer
-from qcchain_sdk.identity import none_hash
+from qcchain_gateway import connect, new_private_key_signer
+from qcchain_gateway.identity import none_hash
 
 
 def test_full_transaction_signed_offline(endpoint) -> None:

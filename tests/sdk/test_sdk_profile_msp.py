@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_ds
 from fakegateway import FakeGateway, serve
 from sdk_pki import write_msp
 
-from qcchain_sdk import Identity, new_private_key_signer
-from qcchain_sdk.errors import IdentityError, ProfileError
-from qcchain_sdk.msp import load_identity
-from qcchain_sdk.profile import connect_profile, load_profile
+from qcchain_gateway import Identity, new_private_key_signer
+from qcchain_gateway.errors import IdentityError, ProfileError
+from qcchain_gateway.msp import load_identity
+from qcchain_gateway.profile import connect_profile, load_profile
 
 P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 

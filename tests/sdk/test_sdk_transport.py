@@ -8,8 +8,8 @@ import grpc
 import pytest
 from fakegateway import FakeGateway, serve
 
-from qcchain_sdk import EndorseError, EvaluateError, connect, new_channel
-from qcchain_sdk.errors import EventsError
+from qcchain_gateway import EndorseError, EvaluateError, connect, new_channel
+from qcchain_gateway.errors import EventsError
 
 
 def test_connect_default_timeout_and_per_call_override(make_gateway, endpoint) -> None:

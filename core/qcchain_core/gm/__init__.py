@@ -2,7 +2,7 @@
 
 SM2 (GB/T 32918) on a native libcrypto (system OpenSSL 3 or the Tongsuo bundled in ``tongsuopy``, see
 :mod:`qcchain_core.gm._native`), SM3 (GB/T 32905) and SM4 (GB/T 32907) on OpenSSL via ``cryptography``.
-``qcchain_core.gm.reference`` wraps the pure-Python ``gmssl`` package as an independent reference (tests
+``qcchain_bench.gmref`` wraps the pure-Python ``gmssl`` package as an independent reference (tests
 and benchmarks only). Errors: :class:`qcchain_core.errors.InvalidSignature`, ``InvalidKey``,
 ``DecryptionError`` (all ``ValueError``).
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..consortium import Channel, Org
+from qcchain_consortium.consortium import Channel, Org
 from ..derive import Layout
 
 CAPABILITIES = {"Channel": {"V3_0": True}, "Orderer": {"V2_0": True}, "Application": {"V2_5": True}}

@@ -29,10 +29,10 @@ from typing import Any, Callable, Protocol
 from qcchain_core.canonical import canonical_json
 from qcchain_core.errors import CryptoError
 from qcchain_core.gm import SM2PrivateKey, SM2PublicKey
-from qcchain_core.messages import proposal_id
-from qcchain_core.thresholds import UnknownRule, threshold_met
+from qcchain_model.messages import proposal_id
+from qcchain_model.thresholds import UnknownRule, threshold_met
 
-from ..errors import EvaluateError
+from qcchain_gateway.errors import EvaluateError
 from .records import decrypt_view
 from .sharing import check_trail
 from .verify import read_key_record, verify_key_record, verify_record_view, verify_signed_view
@@ -105,7 +105,7 @@ def _qscc_not_found(exc: EvaluateError) -> bool:
 
 
 class AuditClient:
-    """Read-only auditor view of one channel. Gateway errors propagate unchanged (``qcchain_sdk.errors``)."""
+    """Read-only auditor view of one channel. Gateway errors propagate unchanged (``qcchain_gateway.errors``)."""
 
     def __init__(self, contract: Evaluator, channel: str, qscc: Evaluator | None = None) -> None:
         self.contract, self.channel, self.qscc = contract, channel, qscc
@@ -143,7 +143,7 @@ class AuditClient:
         """The registered key record (cached), or None if the chaincode says it is not registered (404).
 
         Raises:
-            qcchain_sdk.errors.EvaluateError: the read failed for another reason.
+            qcchain_gateway.errors.EvaluateError: the read failed for another reason.
         """
         if key_id not in self._keys:
             self._keys[key_id] = read_key_record(self.contract, key_id)
@@ -153,7 +153,7 @@ class AuditClient:
         """Block number and validation code of ``tx_id`` via qscc; None without qscc or if qscc has no such tx.
 
         Raises:
-            qcchain_sdk.errors.EvaluateError: qscc failed for another reason (denied, unreachable, ...).
+            qcchain_gateway.errors.EvaluateError: qscc failed for another reason (denied, unreachable, ...).
         """
         if self.qscc is None or not tx_id:
             return None
@@ -180,7 +180,7 @@ def verify_proposal(entry: dict[str, Any], keys: Callable[[str], SM2PublicKey | 
     Checks: id = SM3(canonical body); every signature verifies under a key registered to the signing org;
     the counted signers all have such a verified signature; and, for an executed proposal when the
     operation's threshold ``spec`` and the ``members`` are given, that the counted signers meet it
-    (:func:`qcchain_core.thresholds.threshold_met`; judged against the policy and members passed in).
+    (:func:`qcchain_model.thresholds.threshold_met`; judged against the policy and members passed in).
     """
     pid = entry["proposal_id"]
     problems = []
@@ -304,7 +304,7 @@ def audit_channel(client: AuditClient, decrypt_key: SM2PrivateKey | None = None,
     """Collect and re-verify the whole channel history visible to the caller (see the module docstring).
 
     ``record_ids`` defaults to every record named in the timeline. Gateway errors on the reads
-    themselves propagate (``qcchain_sdk.errors.EvaluateError``); verification failures become problems.
+    themselves propagate (``qcchain_gateway.errors.EvaluateError``); verification failures become problems.
     """
     report = AuditReport()
     book = KeyBook(client, report)

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from qcchain_core.canonical import canonical_json
 from qcchain_core.gm import SM2PrivateKey, sm3
-from qcchain_core.messages import registration_message
+from qcchain_model.messages import registration_message
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class GovernanceClient:
         (proposal id), ``history`` and ``joins``.
 
         Raises:
-            qcchain_sdk.errors.EvaluateError: the node was never admitted (404) or the query failed.
+            qcchain_gateway.errors.EvaluateError: the node was never admitted (404) or the query failed.
         """
         return dict(json.loads(self.governance.evaluate_transaction("node", node_id)))
 
@@ -104,7 +104,7 @@ class GovernanceClient:
         """Every node record (active and removed), sorted by node id (at most 1000).
 
         Raises:
-            qcchain_sdk.errors.EvaluateError: the query failed.
+            qcchain_gateway.errors.EvaluateError: the query failed.
         """
         return list(json.loads(self.governance.evaluate_transaction("nodes")))
 
@@ -115,10 +115,10 @@ class GovernanceClient:
         join entry.
 
         Raises:
-            qcchain_sdk.errors.NodeError: ``tls_cert_sha256`` is not a SHA-256 fingerprint (nothing sent).
-            qcchain_sdk.errors.EndorseError: refused (not admitted / removed / fingerprint mismatch / not a
+            qcchain_gateway.errors.NodeError: ``tls_cert_sha256`` is not a SHA-256 fingerprint (nothing sent).
+            qcchain_gateway.errors.EndorseError: refused (not admitted / removed / fingerprint mismatch / not a
                 member admin / already joined); nothing is written.
-            qcchain_sdk.errors.GatewayError: the transaction failed otherwise.
+            qcchain_gateway.errors.GatewayError: the transaction failed otherwise.
         """
         from qcchain_sdk.nodes import normalize_fingerprint
 
@@ -129,7 +129,7 @@ class GovernanceClient:
         """Attest that ``node_id`` left ``channel`` at config block ``block`` (also for a removed node).
 
         Raises:
-            qcchain_sdk.errors.EndorseError: refused (never admitted / already left / not a member admin).
-            qcchain_sdk.errors.GatewayError: the transaction failed otherwise.
+            qcchain_gateway.errors.EndorseError: refused (never admitted / already left / not a member admin).
+            qcchain_gateway.errors.GatewayError: the transaction failed otherwise.
         """
         return dict(self._submit(self.governance, "node_left", node_id, channel, str(int(block))))

@@ -13,7 +13,7 @@ __all__ = ["GradingClient", "Decision", "ContractLike"]
 
 
 class ContractLike(Protocol):
-    """What the typed clients need of :class:`qcchain_sdk.contract.Contract`."""
+    """What the typed clients need of :class:`qcchain_gateway.contract.Contract`."""
 
     channel: str
 
@@ -35,7 +35,7 @@ class Decision:
 class GradingClient:
     """``grading`` contract of the ``qcchain`` chaincode (evaluate only).
 
-    Errors of the gateway stages propagate unchanged (``qcchain_sdk.errors``).
+    Errors of the gateway stages propagate unchanged (``qcchain_gateway.errors``).
     """
 
     def __init__(self, contract: ContractLike) -> None:

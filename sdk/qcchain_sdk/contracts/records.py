@@ -158,7 +158,7 @@ def l3_recipients(contract: Any, grade: str, owner_msp: str) -> dict[str, SM2Pub
 
     Raises:
         LookupError: an entitled org has no active encryption key.
-        qcchain_sdk.errors.EvaluateError: a read failed.
+        qcchain_gateway.errors.EvaluateError: a read failed.
     """
     policy = json.loads(contract.evaluate_transaction("governance:policy", "grading"))["document"]
     roles = {a.split(":", 1)[1] for a in policy["grades"][grade]["audiences"] if a.startswith("role:")}

@@ -321,9 +321,9 @@ def orgs_from_profiles(profiles: dict[str, Path], channel: str, members: dict[st
     (the caller closes them).
 
     Raises:
-        qcchain_sdk.errors.ProfileError / IdentityError: a profile or MSP directory is unusable.
+        qcchain_gateway.errors.ProfileError / IdentityError: a profile or MSP directory is unusable.
     """
-    from qcchain_sdk.profile import connect_profile
+    from qcchain_gateway.profile import connect_profile
 
     orgs: dict[str, StoryOrg] = {}
     gateways: list[Any] = []

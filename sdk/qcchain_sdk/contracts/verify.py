@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from qcchain_core.errors import CryptoError
 from qcchain_core.gm import SM2PublicKey
 
-from ..errors import EvaluateError
+from qcchain_gateway.errors import EvaluateError
 from .records import verify_view
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class Evaluator(Protocol):
 
 
 def is_not_found(exc: BaseException) -> bool:
-    """True only for an :class:`~qcchain_sdk.errors.EvaluateError` whose chaincode response has status 404."""
+    """True only for an :class:`~qcchain_gateway.errors.EvaluateError` whose chaincode response has status 404."""
     if not isinstance(exc, EvaluateError):
         return False
     return any(_NOT_FOUND.search(text) for text in [exc.message, *(d.message for d in exc.details)])
@@ -45,7 +45,7 @@ def read_key_record(contract: Evaluator, key_id: str) -> dict[str, Any] | None:
     """The ``keys:get`` record of ``key_id``, or None if the chaincode answers 404 (not registered).
 
     Raises:
-        qcchain_sdk.errors.EvaluateError: any other evaluate failure (unreachable peer, denied, ...).
+        qcchain_gateway.errors.EvaluateError: any other evaluate failure (unreachable peer, denied, ...).
         ValueError: the answer is not JSON.
     """
     try:

@@ -6,7 +6,7 @@ Each also inherits the matching built-in, so callers may catch ``ValueError`` / 
 
 from __future__ import annotations
 
-from qcchain_sdk.errors import SdkError
+from qcchain_gateway.errors import SdkError
 
 
 class LifecycleError(SdkError):

@@ -4,7 +4,7 @@
 ``keys:get`` per signature) and refuses — before anything is written — a proposal whose signatures do
 not meet the rule of its operation, whose keys are unknown / inactive / without ``govern``, whose
 transition the unit's state forbids, or that was already executed. The threshold computation mirrors
-``qcchain_core.thresholds``, shared with the chaincode (the chain re-checks everything at execution).
+``qcchain_model.thresholds``, shared with the chaincode (the chain re-checks everything at execution).
 
 :func:`submit` then opens the proposal with the first signer's org, adds every other signature from
 that signer's own org (the chaincode binds each signature to the submitting org), and executes.
@@ -18,11 +18,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from qcchain_core import thresholds as _rules
-from qcchain_core.thresholds import TRANSITIONS
+from qcchain_model import thresholds as _rules
+from qcchain_model.thresholds import TRANSITIONS
 
 from ..contracts.verify import is_not_found
-from ..errors import EvaluateError
+from qcchain_gateway.errors import EvaluateError
 from .errors import GovernanceStateError, ProposalFileError, ThresholdNotMet
 from .proposalfile import ProposalFile
 
@@ -50,7 +50,7 @@ class Plan:
 
 def threshold_met(spec: dict[str, Any], members: list[dict[str, Any]], signers: set[str]) -> tuple[bool, str]:
     """Whether ``signers`` (MSP ids) satisfy the operation's ``spec``: the chaincode's own rule, shared
-    through :mod:`qcchain_core.thresholds`. Pure.
+    through :mod:`qcchain_model.thresholds`. Pure.
 
     Raises:
         GovernanceStateError: the rule is unknown.
@@ -67,7 +67,7 @@ def _read(contract: ContractLike, fn: str, *args: str) -> Any:
 
 def _read_or_none(contract: ContractLike, fn: str, *args: str) -> Any:
     """``_read``, or None when the chaincode answers 404 (the thing does not exist). Any other failure —
-    peer down, access denied, a 500 — propagates (:class:`qcchain_sdk.errors.EvaluateError`)."""
+    peer down, access denied, a 500 — propagates (:class:`qcchain_gateway.errors.EvaluateError`)."""
     try:
         return _read(contract, fn, *args)
     except EvaluateError as exc:
@@ -80,7 +80,7 @@ def fetch_unit(governance: ContractLike, target: dict[str, str]) -> dict[str, An
     """The unit record of ``target`` or None when it is not governed yet.
 
     Raises:
-        qcchain_sdk.errors.GatewayError: the query failed for another reason.
+        qcchain_gateway.errors.GatewayError: the query failed for another reason.
     """
     unit = _read_or_none(governance, "unit", target["channel"], target["chaincode"], target["contract"])
     return None if unit is None else dict(unit)
@@ -125,7 +125,7 @@ def check_node_state(proposal: ProposalFile, governance: ContractLike) -> None:
     Raises:
         ProposalFileError: a genesis artifact that is not ``{"nodes": [record, ...]}`` with string node ids.
         GovernanceStateError: the node's state forbids the operation.
-        qcchain_sdk.errors.GatewayError: a query failed.
+        qcchain_gateway.errors.GatewayError: a query failed.
     """
     subject = proposal.target["contract"]
     if proposal.operation == "node_admit" and subject == "genesis":
@@ -151,7 +151,7 @@ def check_state(proposal: ProposalFile, governance: ContractLike) -> None:
 
     Raises:
         GovernanceStateError: the chain's state forbids the operation.
-        qcchain_sdk.errors.GatewayError: a query failed.
+        qcchain_gateway.errors.GatewayError: a query failed.
     """
     if proposal.operation in TRANSITIONS:
         check_transition(proposal, fetch_unit(governance, proposal.target))
@@ -186,7 +186,7 @@ def precheck(proposal: ProposalFile, governance: ContractLike, keys: ContractLik
         ThresholdNotMet: no signature, or the counted signers do not meet the operation's rule.
         GovernanceStateError: expired, already executed, a transition the unit's state forbids, a node
             admission/removal the node's state forbids, or no rule for the operation in the installed policy.
-        qcchain_sdk.errors.GatewayError: a query failed.
+        qcchain_gateway.errors.GatewayError: a query failed.
     """
     pid = proposal.proposal_id
     if now > int(proposal.body["expiry"]):
@@ -218,7 +218,7 @@ def submit(proposal: ProposalFile, plan: Plan, connections: dict[str, ContractLi
 
     Raises:
         GovernanceStateError: a signer org has no connection (checked before anything is written).
-        qcchain_sdk.errors.GatewayError: a transaction was refused (the chain's message says why).
+        qcchain_gateway.errors.GatewayError: a transaction was refused (the chain's message says why).
     """
     already = set((plan.on_chain or {}).get("signatures", {}))
     pending = [msp for msp in plan.signers if msp not in already]

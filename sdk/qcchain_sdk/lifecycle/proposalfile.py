@@ -28,7 +28,7 @@ from typing import Any
 from qcchain_core.canonical import canonical_json, canonical_loads
 from qcchain_core.errors import CryptoError
 from qcchain_core.gm import SM2PrivateKey, SM2PublicKey, sm3
-from qcchain_core.messages import proposal_id
+from qcchain_model.messages import proposal_id
 
 from .errors import ProposalFileError, SignatureError
 
