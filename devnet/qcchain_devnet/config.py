@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from qcchain_consortium.consortium import DEFAULT_PATH, CollectionDef, Consortium, load_consortium
-from qcchain_network.errors import ConsortiumError, ConsortiumFileNotFound
+from qcchain_consortium.errors import ConsortiumError, ConsortiumFileNotFound
 
 from .errors import DevnetError
 

@@ -16,7 +16,7 @@ from fabric_protos.common import policies_pb2
 from fabric_protos.msp import msp_principal_pb2
 from google.protobuf.message import DecodeError
 
-from qcchain_network.errors import PolicySyntaxError as NetworkPolicySyntaxError
+from qcchain_consortium.errors import PolicySyntaxError as NetworkPolicySyntaxError
 from qcchain_consortium.policy import Gate, ImplicitMeta, Principal, parse_rule
 
 from .errors import PolicyError, PolicySyntaxError
