@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "network": ("qcchain_cli.network", "network", "Consortium file: validate and generate a Fabric network."),
     "certs": ("qcchain_cli.certs", "certs", "Certificates of the consortium: check expiry."),
     "nodes": ("qcchain_cli.nodes", "nodes", "Node registry on chain: propose admit/remove, list, show."),
+    "ingest": ("qcchain_cli.ingest", "ingest", "HTTPS ingestion service (seed 001): serve, credentials, proofs, overdue units."),
+    "agent": ("qcchain_cli.agent", "agent", "Using unit's sync agent: init, check, run, status, reconcile."),
 }
 
 
