@@ -12,7 +12,10 @@ from typing import Any
 
 from .errors import ModelError
 
-__all__ = ["TRANSITIONS", "UnknownRule", "required_count", "threshold_met"]
+__all__ = ["STATES", "TRANSITIONS", "UnknownRule", "required_count", "threshold_met"]
+
+#: States of a governed unit (contract or whole chaincode).
+STATES: tuple[str, ...] = ("proposed", "active", "frozen", "destroyed")
 
 #: operation -> {state it may start from (None = no unit yet): state after}. Upgrade keeps the state.
 TRANSITIONS: dict[str, dict[str | None, str]] = {
