@@ -18,7 +18,7 @@ from qcchain_core.canonical import canonical_json
 from qcchain_core.errors import CanonicalJSONError
 
 from .args import convert_arg, schema_for
-from .errors import ChaincodeError, IdentityError, InvalidArgumentError, InvalidKeyError, PeerError
+from .errors import ChaincodeError, CreatorIdentityError, InvalidArgumentError, InvalidKeyError, PeerError
 from .identity import ClientIdentity
 from .ledger import Response
 from .stubbase import StubBase
@@ -41,7 +41,7 @@ class Context:
 
     @cached_property
     def client_identity(self) -> ClientIdentity:
-        """The creator as :class:`ClientIdentity`. Raises IdentityError if the creator is malformed."""
+        """The creator as :class:`ClientIdentity`. Raises CreatorIdentityError if the creator is malformed."""
         return ClientIdentity(self.stub.get_creator())
 
 
@@ -176,7 +176,7 @@ class Router:
             return Response(200, "", self._run(stub, fn, args[1:]))
         except ChaincodeError as exc:
             return Response(exc.status if exc.status >= 400 else 500, exc.message)
-        except (InvalidArgumentError, InvalidKeyError, IdentityError, CanonicalJSONError) as exc:
+        except (InvalidArgumentError, InvalidKeyError, CreatorIdentityError, CanonicalJSONError) as exc:
             return Response(400, str(exc))
         except PeerError as exc:
             return Response(500, f"peer refused a request: {exc}")

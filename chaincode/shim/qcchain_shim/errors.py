@@ -35,13 +35,19 @@ class PeerError(ShimError, RuntimeError):
     """The peer answered a request with an ERROR message (or an unexpected message type)."""
 
 
-class ProtocolError(ShimError, RuntimeError):
-    """A chaincode-protocol message was malformed or arrived in the wrong handler state."""
+class ChaincodeProtocolError(ShimError, RuntimeError):
+    """A chaincode-protocol message from the peer was malformed or arrived in the wrong handler state.
+
+    (Named apart from ``qcchain_gateway.errors.ProtocolError``, which is about Gateway replies.)
+    """
 
 
 class ConfigError(ShimError, ValueError):
     """Server configuration (environment variables, TLS files) is missing or invalid."""
 
 
-class IdentityError(ShimError, ValueError):
-    """The creator bytes are not a valid SerializedIdentity with an X.509 certificate."""
+class CreatorIdentityError(ShimError, ValueError):
+    """The transaction creator's bytes are not a valid SerializedIdentity with an X.509 certificate.
+
+    (Named apart from ``qcchain_gateway.errors.IdentityError``, which is about a client's own MSP material.)
+    """

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from enum import Enum
+from typing import NoReturn
 
 from fabric_protos.peer.chaincode_pb2 import ChaincodeID, ChaincodeInput
 from fabric_protos.peer.chaincode_event_pb2 import ChaincodeEvent
@@ -23,7 +25,7 @@ from google.protobuf.message import DecodeError
 from greenlet import getcurrent, greenlet
 
 from .contract import Router
-from .errors import PeerError, ProtocolError
+from .errors import ChaincodeProtocolError, PeerError
 from .peerstub import PeerStub
 from .proposal import parse_proposal
 from .writebatch import PeerCapabilities
@@ -31,8 +33,16 @@ from .writebatch import PeerCapabilities
 logger = logging.getLogger(__name__)
 
 M = ChaincodeMessage
-CREATED, ESTABLISHED, READY = "created", "established", "ready"
 _REPLIES = (M.RESPONSE, M.ERROR)
+
+
+class State(Enum):
+    """The handler's states (fabric-chaincode-go ``shim/handler.go``): ``created`` until the peer answers
+    REGISTER with REGISTERED, ``established`` until READY, then ``ready`` for transactions."""
+
+    CREATED = "created"
+    ESTABLISHED = "established"
+    READY = "ready"
 
 
 def short(txid: str) -> str:
@@ -40,18 +50,28 @@ def short(txid: str) -> str:
     return txid[:8]
 
 
+def _type_name(msg: ChaincodeMessage) -> str:
+    return M.Type.Name(msg.type) if msg.type in M.Type.values() else str(msg.type)
+
+
 class Handler:
-    """Protocol handler for one peer stream."""
+    """Protocol handler for one peer stream: one method per :class:`State`, as the Go shim's
+    ``handleCreated`` / ``handleEstablished`` / ``handleReady``."""
 
     def __init__(self, router: Router, chaincode_id: str, send: Callable[[ChaincodeMessage], None]) -> None:
         self.router = router
         self.chaincode_id = chaincode_id
-        self.state = CREATED
+        self.state = State.CREATED
         self._send = send
         self._in_flight: set[tuple[str, str]] = set()
         self._waiting: dict[tuple[str, str], greenlet] = {}
         self._closed = False
         self.capabilities = PeerCapabilities()  # what the peer announces in READY (Fabric v3.1+)
+        self._by_state: dict[State, Callable[[ChaincodeMessage], None]] = {
+            State.CREATED: self._handle_created,
+            State.ESTABLISHED: self._handle_established,
+            State.READY: self._handle_ready,
+        }
 
     # ---- stream events (called on the reader) -------------------------------------------------
     def start(self) -> None:
@@ -60,29 +80,38 @@ class Handler:
         self._send(M(type=M.REGISTER, payload=payload))
 
     def handle(self, msg: ChaincodeMessage) -> None:
-        """Process one message from the peer.
+        """Process one message from the peer in the current state (KEEPALIVE is echoed in every state).
 
         Raises:
-            ProtocolError: the message is not allowed in the current state; an ERROR has been
-                sent and the stream must end (as the Go shim does).
+            ChaincodeProtocolError: the message is not allowed in the current state (an ERROR naming
+                the message type and the state has been sent; the stream must end, as the Go shim
+                does), or the handler is in a state it does not know.
         """
         if msg.type == M.KEEPALIVE:
             self._send(msg)
             return
-        if self.state == READY:
-            self._handle_ready(msg)
-            return
-        expected = M.REGISTERED if self.state == CREATED else M.READY
-        if msg.type != expected:
-            self._refuse(msg, f"chaincode handler cannot handle message ({M.Type.Name(msg.type)}) while in state: {self.state}")
-        self.state = ESTABLISHED if self.state == CREATED else READY
-        if self.state == READY:
-            self.capabilities = PeerCapabilities.from_ready_payload(msg.payload)
-        logger.debug("chaincode stream %s (peer capabilities %s)", self.state, self.capabilities)
+        handle = self._by_state.get(self.state)
+        if handle is None:
+            raise ChaincodeProtocolError(f"invalid handler state: {self.state!r}")
+        handle(msg)
 
-    def _refuse(self, msg: ChaincodeMessage, reason: str) -> None:
+    def _handle_created(self, msg: ChaincodeMessage) -> None:
+        if msg.type != M.REGISTERED:
+            self._refuse(msg)
+        self.state = State.ESTABLISHED
+        logger.debug("chaincode stream registered")
+
+    def _handle_established(self, msg: ChaincodeMessage) -> None:
+        if msg.type != M.READY:
+            self._refuse(msg)
+        self.capabilities = PeerCapabilities.from_ready_payload(msg.payload)
+        self.state = State.READY
+        logger.debug("chaincode stream ready (peer capabilities %s)", self.capabilities)
+
+    def _refuse(self, msg: ChaincodeMessage) -> NoReturn:
+        reason = f"chaincode handler cannot handle message ({_type_name(msg)}) while in state: {self.state.value}"
         self._send(M(type=M.ERROR, payload=reason.encode(), txid=msg.txid, channel_id=msg.channel_id))
-        raise ProtocolError(reason)
+        raise ChaincodeProtocolError(reason)
 
     def _handle_ready(self, msg: ChaincodeMessage) -> None:
         key = (msg.channel_id, msg.txid)
@@ -99,7 +128,7 @@ class Handler:
             self._in_flight.add(key)
             greenlet(self._execute).switch(msg)
         else:
-            name = M.Type.Name(msg.type) if msg.type in M.Type.values() else str(msg.type)
+            name = _type_name(msg)
             logger.warning("[%s] unexpected %s in state ready; refused", short(msg.txid), name)
             self._send(self._error(msg, f"chaincode handler cannot handle message ({name}) while in state: ready"))
 
@@ -130,7 +159,7 @@ class Handler:
         try:
             chaincode_input = ChaincodeInput.FromString(msg.payload)
         except DecodeError as exc:
-            raise ProtocolError(f"failed to unmarshal input: {exc}") from exc
+            raise ChaincodeProtocolError(f"failed to unmarshal input: {exc}") from exc
         signed = msg.proposal if msg.HasField("proposal") else None
         fields = parse_proposal(signed)
         stub = PeerStub(self, msg.channel_id, msg.txid, list(chaincode_input.args), fields, signed)
@@ -152,14 +181,14 @@ class Handler:
 
         Raises:
             PeerError: the peer answered ERROR or an unexpected type, or the stream closed.
-            ProtocolError: called outside a transaction greenlet or with a request outstanding.
+            ChaincodeProtocolError: called outside a transaction greenlet or with a request outstanding.
         """
         current = getcurrent()
         key = (channel_id, txid)
         if current.parent is None or key not in self._in_flight:
-            raise ProtocolError("stub calls must run inside the transaction's handler")
+            raise ChaincodeProtocolError("stub calls must run inside the transaction's handler")
         if key in self._waiting:
-            raise ProtocolError(f"[{short(txid)}] a request is already outstanding")
+            raise ChaincodeProtocolError(f"[{short(txid)}] a request is already outstanding")
         if self._closed:
             raise PeerError("chaincode stream closed")
         self._waiting[key] = current

@@ -10,7 +10,7 @@ from cryptography import x509
 from fabric_protos.msp.identities_pb2 import SerializedIdentity
 from google.protobuf.message import DecodeError
 
-from .errors import ChaincodeError, IdentityError
+from .errors import ChaincodeError, CreatorIdentityError
 
 #: OID of the extension in which Fabric CA stores ``{"attrs": {...}}`` (raw JSON bytes).
 ATTRIBUTE_OID = x509.ObjectIdentifier("1.2.3.4.5.6.7.8.1")
@@ -20,20 +20,20 @@ class ClientIdentity:
     """Parsed creator of a proposal (``msp.SerializedIdentity``).
 
     Raises (on construction):
-        IdentityError: the bytes are not a SerializedIdentity or hold no PEM X.509 certificate.
+        CreatorIdentityError: the bytes are not a SerializedIdentity or hold no PEM X.509 certificate.
     """
 
     def __init__(self, creator: bytes) -> None:
         try:
             serialized = SerializedIdentity.FromString(creator)
         except DecodeError as exc:
-            raise IdentityError("creator is not a valid SerializedIdentity") from exc
+            raise CreatorIdentityError("creator is not a valid SerializedIdentity") from exc
         if not serialized.mspid:
-            raise IdentityError("creator has no MSP id")
+            raise CreatorIdentityError("creator has no MSP id")
         try:
             self._cert = x509.load_pem_x509_certificate(serialized.id_bytes)
         except ValueError as exc:
-            raise IdentityError("creator id_bytes is not a PEM X.509 certificate") from exc
+            raise CreatorIdentityError("creator id_bytes is not a PEM X.509 certificate") from exc
         self.msp_id: str = serialized.mspid
         self.cert_pem: bytes = serialized.id_bytes
 
@@ -52,7 +52,7 @@ class ClientIdentity:
         """Fabric CA attributes from extension 1.2.3.4.5.6.7.8.1 (empty if none).
 
         Raises:
-            IdentityError: the extension is present but not ``{"attrs": {...}}`` JSON.
+            CreatorIdentityError: the extension is present but not ``{"attrs": {...}}`` JSON.
         """
         try:
             ext = self._cert.extensions.get_extension_for_oid(ATTRIBUTE_OID)
@@ -62,13 +62,13 @@ class ClientIdentity:
         try:
             attrs = json.loads(raw.decode("utf-8")).get("attrs", {})
         except (UnicodeDecodeError, ValueError, AttributeError) as exc:
-            raise IdentityError("attribute extension 1.2.3.4.5.6.7.8.1 is not valid JSON") from exc
+            raise CreatorIdentityError("attribute extension 1.2.3.4.5.6.7.8.1 is not valid JSON") from exc
         if not isinstance(attrs, dict):
-            raise IdentityError('attribute extension must hold {"attrs": {...}}')
+            raise CreatorIdentityError('attribute extension must hold {"attrs": {...}}')
         return {str(k): str(v) for k, v in attrs.items()}
 
     def get_attribute(self, name: str) -> str | None:
-        """Value of attribute ``name``, or None. Raises IdentityError (malformed extension)."""
+        """Value of attribute ``name``, or None. Raises CreatorIdentityError (malformed extension)."""
         return self.attributes.get(name)
 
     def assert_attribute_value(self, name: str, value: str) -> None:

@@ -1,8 +1,12 @@
-"""The stub of a transaction running on a real peer: ledger primitives as chaincode-protocol requests."""
+"""The stub of a transaction running on a real peer: ledger primitives as chaincode-protocol requests.
+
+The stub talks to the peer through :class:`PeerLink` (what :class:`~qcchain_shim.handler.Handler` offers a
+transaction), so this module does not depend on the handler.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from fabric_protos.ledger.queryresult import kv_query_result_pb2 as qr
 from fabric_protos.peer import chaincode_shim_pb2 as shim
@@ -17,10 +21,22 @@ from .proposal import ProposalFields
 from .stubbase import StubBase
 from .writebatch import PeerCapabilities, chunks
 
-if TYPE_CHECKING:
-    from .handler import Handler
-
 M = shim.ChaincodeMessage
+
+
+class PeerLink(Protocol):
+    """The stream to the peer as one transaction sees it (implemented by the handler)."""
+
+    capabilities: PeerCapabilities
+    """What the peer announced in READY."""
+
+    def call(self, channel_id: str, txid: str, msg_type: int, payload: bytes) -> shim.ChaincodeMessage:
+        """Send one request of the transaction and return the peer's RESPONSE.
+
+        Raises:
+            PeerError: the peer answered ERROR or an unexpected type, or the stream closed.
+        """
+        ...
 
 
 def _decode(cls: type[Message], data: bytes, what: str) -> Message:
@@ -31,11 +47,15 @@ def _decode(cls: type[Message], data: bytes, what: str) -> Message:
 
 
 class PeerStub(StubBase):
-    """Stub bound to one transaction on one handler (one request outstanding at a time)."""
+    """Stub bound to one transaction on one peer stream (one request outstanding at a time).
+
+    Every ledger call is one request/response round trip on the stream; a refused request raises
+    :class:`~qcchain_shim.errors.PeerError` with the peer's message.
+    """
 
     def __init__(
         self,
-        handler: Handler,
+        handler: PeerLink,
         channel_id: str,
         tx_id: str,
         args: list[bytes],

@@ -11,7 +11,7 @@ from fabric_protos.peer.proposal_pb2 import ChaincodeProposalPayload, Proposal, 
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from .errors import ProtocolError
+from .errors import ChaincodeProtocolError
 
 _VALID_TYPES = (common_pb2.HeaderType.ENDORSER_TRANSACTION, common_pb2.HeaderType.CONFIG)
 
@@ -30,7 +30,7 @@ def parse_proposal(signed: SignedProposal | None) -> ProposalFields:
     """Extract the proposal fields.
 
     Raises:
-        ProtocolError: the proposal, its header, channel header, signature header or payload is
+        ChaincodeProtocolError: the proposal, its header, channel header, signature header or payload is
             malformed, or the header type is neither ENDORSER_TRANSACTION nor CONFIG.
     """
     if signed is None or not signed.proposal_bytes:
@@ -38,15 +38,15 @@ def parse_proposal(signed: SignedProposal | None) -> ProposalFields:
     try:
         proposal = Proposal.FromString(signed.proposal_bytes)
         if not proposal.header:
-            raise ProtocolError("failed to extract Proposal fields: proposal header is nil")
+            raise ChaincodeProtocolError("failed to extract Proposal fields: proposal header is nil")
         header = common_pb2.Header.FromString(proposal.header)
         channel_header = common_pb2.ChannelHeader.FromString(header.channel_header)
         if channel_header.type not in _VALID_TYPES:
-            raise ProtocolError(f"invalid channel header type {channel_header.type}")
+            raise ChaincodeProtocolError(f"invalid channel header type {channel_header.type}")
         signature_header = common_pb2.SignatureHeader.FromString(header.signature_header)
         payload = ChaincodeProposalPayload.FromString(proposal.payload)
     except DecodeError as exc:
-        raise ProtocolError(f"failed to extract proposal fields: {exc}") from exc
+        raise ChaincodeProtocolError(f"failed to extract proposal fields: {exc}") from exc
     creator = signature_header.creator
     epoch = struct.pack("<Q", channel_header.epoch)
     binding = hashlib.sha256(signature_header.nonce + creator + epoch).digest()

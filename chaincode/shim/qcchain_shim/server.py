@@ -26,7 +26,7 @@ from fabric_protos.peer import chaincode_shim_pb2_grpc
 from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage
 
 from .contract import Contract, Router
-from .errors import ConfigError, ProtocolError
+from .errors import ChaincodeProtocolError, ConfigError
 from .handler import Handler
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class _Servicer(chaincode_shim_pb2_grpc.ChaincodeServicer):
         try:
             async for msg in request_iterator:
                 handler.handle(msg)
-        except ProtocolError as exc:
+        except ChaincodeProtocolError as exc:
             logger.warning("chaincode stream ended: %s", exc)
         finally:
             handler.close()
