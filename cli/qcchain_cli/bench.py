@@ -154,7 +154,7 @@ def tx(profile: str | None, chaincode_module: str | None, as_json: bool, **opts:
             state = Path(tmp) / "devnet"
             module = "qcchain_contracts" if opts["workload"] == "records" else chaincode_module
             with running_devnet(UpOptions(state_dir=state, port=0, chaincode_module=module)):
-                from qcchain_devnet.node import quiet_gc  # noqa: PLC0415 - this process now runs the devnet
+                from qcchain_shim.server import quiet_gc  # noqa: PLC0415 - this process now runs the devnet
 
                 quiet_gc()
                 path = state / "connection-profiles" / "connection-inspection.json"

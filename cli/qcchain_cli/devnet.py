@@ -35,12 +35,12 @@ def devnet() -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True,
               help="Gateway port (0 picks a free one).")
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
-@click.option("--chaincode-module", envvar="QCCHAIN_DEVNET_CHAINCODE", default=None,
-              help="Python module served as the chaincode (default: qcchain_contracts, else qcchain_bench.example).")
+@click.option("--chaincode-module", envvar="QCCHAIN_DEVNET_CHAINCODE", default="qcchain_contracts", show_default=True,
+              help="Python module served as the chaincode (run as `python -m MODULE`; env QCCHAIN_DEVNET_CHAINCODE).")
 @click.option("--consortium", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Consortium file (default: network/consortium.yaml, else the built-in default).")
 @click.option("--no-tls", is_flag=True, help="Serve plain gRPC instead of TLS.")
-def up(state_dir: Path, detach: bool, port: int, host: str, chaincode_module: str | None,
+def up(state_dir: Path, detach: bool, port: int, host: str, chaincode_module: str,
        consortium: Path | None, no_tls: bool) -> None:
     """Start the devnet (material and connection profiles are generated in DIR on first use)."""
     options = UpOptions(state_dir=state_dir, host=host, port=port, chaincode_module=chaincode_module,

@@ -39,8 +39,6 @@ __all__ = [
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7051
-DEFAULT_CHAINCODE_MODULE = "qcchain_contracts"
-FALLBACK_CHAINCODE_MODULE = "qcchain_bench.example"
 CHAINCODE_VERSION_LABEL = "1.0"
 
 
@@ -187,7 +185,7 @@ class DevnetConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     tls: bool = True
-    chaincode_module: str = DEFAULT_CHAINCODE_MODULE
+    chaincode_module: str = ""
     chaincode_addresses: dict[str, str] = field(default_factory=dict)
     package_ids: dict[str, str] = field(default_factory=dict)
     crypto_dir: Path | None = None

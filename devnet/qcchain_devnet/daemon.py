@@ -24,9 +24,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
-import importlib
 import importlib.util
-import inspect
 import logging
 import os
 import signal
@@ -37,38 +35,72 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Protocol
 
-from .config import (DEFAULT_CHAINCODE_MODULE, DEFAULT_HOST, DEFAULT_PORT, FALLBACK_CHAINCODE_MODULE,
-                     AlreadyRunningError, ConfigError, DaemonError, DevnetConfig, DevnetShellError,
-                     PortInUseError, crypto_dir_of, load_devnet_config)
+from qcchain_shim.server import quiet_gc
+
+from .config import (DEFAULT_HOST, DEFAULT_PORT, AlreadyRunningError, ConfigError, DaemonError, DevnetConfig,
+                     DevnetShellError, PortInUseError, crypto_dir_of, load_devnet_config)
 from .material import ensure_material
+from .node import DevNet
+from .procs import pid_alive
 from .profiles import node_config, read_devnet_json, write_devnet_json, write_profiles
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BANNER", "UpOptions", "run_foreground", "start_detached", "stop", "status", "main",
-           "resolve_chaincode_module"]
+__all__ = ["BANNER", "NodeFactory", "RunningNode", "UpOptions", "devnet_node", "main", "pid_alive",
+           "resolve_chaincode_module", "run_foreground", "start_detached", "status", "stop"]
 
 BANNER = ("qcchain devnet: DEVELOPMENT RUNTIME - one process, no consensus, no fault tolerance. "
           "Production runs on Hyperledger Fabric.")
 PID_FILE, LOCK_FILE, LOG_FILE = "devnet.pid", "devnet.lock", "devnet.log"
 CHAINCODE_START_TIMEOUT = 20.0
 READY_TIMEOUT = 60.0
-DEFAULT_CORE = "qcchain_devnet.node:DevNet"
 Echo = Callable[[str], None]
 
 
 @dataclass
 class UpOptions:
-    """What ``devnet up`` was asked for."""
+    """What ``devnet up`` was asked for. ``chaincode_module`` (run as ``python -m``) is the caller's choice:
+    the runtime has no default chaincode."""
 
+    chaincode_module: str = field(kw_only=True)
     state_dir: Path = field(default_factory=lambda: Path(".devnet"))
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    chaincode_module: str | None = None
     consortium: Path | None = None
     tls: bool = True
+    use_uvloop: bool = True
+
+
+class RunningNode(Protocol):
+    """What the daemon needs of the devnet node it runs (:class:`~qcchain_devnet.node.DevNet`)."""
+
+    @property
+    def port(self) -> int:
+        """The port the node listens on once started."""
+        ...
+
+    def start(self) -> None:
+        """Start serving. Raises: DevnetError (or any error: the run is then stopped and it re-raised)."""
+        ...
+
+    def stop(self) -> None:
+        """Stop serving (idempotent)."""
+        ...
+
+
+NodeFactory = Callable[[Path, DevnetConfig, UpOptions], RunningNode]
+"""Builds the node from the state directory, the complete ``DevnetConfig`` and the options."""
+
+
+def devnet_node(state_dir: Path, config: DevnetConfig, options: UpOptions) -> RunningNode:
+    """The real node: :class:`~qcchain_devnet.node.DevNet` over ``config``'s ``NodeConfig``.
+
+    Raises:
+        ConfigError, MaterialError: the crypto material is incomplete; LedgerError: a ledger cannot be opened.
+    """
+    return DevNet(state_dir, node_config(config), use_uvloop=options.use_uvloop)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -115,20 +147,6 @@ def _listening(host: str, port: int) -> bool:
         return False
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists (zombies of our own children count as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):
-        if " Z " in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]:
-            return False
-    return True
-
-
 def read_pid(state_dir: Path) -> int | None:
     """The PID in ``<dir>/devnet.pid``, or None if absent or malformed."""
     try:
@@ -165,17 +183,17 @@ class _Lock:
 
 # ----------------------------------------------------------------------------- chaincode servers
 
-def resolve_chaincode_module(requested: str | None) -> str:
-    """The module the chaincode servers run: ``requested``, else qcchain_contracts, else the example.
+def resolve_chaincode_module(requested: str) -> str:
+    """``requested`` if ``python -m requested`` can run.
 
     Raises:
-        DaemonError: the requested module (or every default) cannot be found.
+        DaemonError: no module was given, or it cannot be found.
     """
-    candidates = [requested] if requested else [DEFAULT_CHAINCODE_MODULE, FALLBACK_CHAINCODE_MODULE]
-    for name in candidates:
-        if _runnable(name):
-            return name
-    raise DaemonError(f"chaincode module not found: {' or '.join(candidates)}")
+    if not requested:
+        raise DaemonError("no chaincode module given (pass --chaincode-module)")
+    if not _runnable(requested):
+        raise DaemonError(f"chaincode module not found: {requested}")
+    return requested
 
 
 def _runnable(name: str) -> bool:
@@ -274,45 +292,18 @@ class ChaincodeServers:
 
 # ----------------------------------------------------------------------------- foreground run
 
-def _devnet_class() -> Any:
-    """The devnet core class: ``QCCHAIN_DEVNET_CORE`` (``module:Class``), default ``qcchain_devnet.node:DevNet``.
-
-    Raises:
-        DaemonError: it cannot be imported.
-    """
-    spec = os.environ.get("QCCHAIN_DEVNET_CORE") or DEFAULT_CORE
-    module_name, _, attr = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), attr or "DevNet")
-    except (ImportError, AttributeError) as exc:
-        raise DaemonError(f"the devnet core ({spec}) is not available: {exc}") from exc
-
-
-def _make_core(devnet_class: Any, state_dir: Path, config: DevnetConfig) -> Any:
-    """Construct the core: with a ``model.NodeConfig`` if its constructor asks for one (plus the state
-    directory for any path-like parameter), else as ``DevNet(state_dir, config)``."""
-    params = inspect.signature(devnet_class).parameters.values()
-    if not any("NodeConfig" in str(p.annotation) for p in params):
-        return devnet_class(state_dir, config)
-    kwargs: dict[str, Any] = {}
-    for param in params:
-        if "NodeConfig" in str(param.annotation):
-            kwargs[param.name] = node_config(config)
-        elif "Path" in str(param.annotation) and param.default is inspect.Parameter.empty:
-            kwargs[param.name] = state_dir
-    return devnet_class(**kwargs)
-
-
 class Runner:
-    """One devnet run in this process: lock, material, profiles, chaincode servers, devnet core."""
+    """One devnet run in this process: lock, material, profiles, chaincode servers, the devnet node
+    (built by ``node_factory``, default :func:`devnet_node`)."""
 
-    def __init__(self, options: UpOptions, echo: Echo | None = None) -> None:
+    def __init__(self, options: UpOptions, echo: Echo | None = None, node_factory: NodeFactory = devnet_node) -> None:
         self.options = options
+        self.node_factory = node_factory
         self.state_dir = options.state_dir.resolve()
         self.echo: Echo = echo or (lambda _msg: None)
         self.lock = _Lock(self.state_dir)
         self.servers: ChaincodeServers | None = None
-        self.devnet: Any = None
+        self.devnet: RunningNode | None = None
         self.config: DevnetConfig | None = None
 
     def start(self) -> DevnetConfig:
@@ -336,15 +327,14 @@ class Runner:
         config = replace(load_devnet_config(opts.consortium).with_endpoint(opts.host, opts.port), tls=opts.tls)
         crypto = crypto_dir_of(self.state_dir)
         tls_files = ensure_material(crypto, config)
-        module = resolve_chaincode_module(opts.chaincode_module or config_module(opts))
-        devnet_class = _devnet_class()
+        module = resolve_chaincode_module(opts.chaincode_module)
         self.servers = ChaincodeServers(self.state_dir, opts.host, module)
         self.servers.start(config)
         config = replace(config.with_material(crypto, tls_files).with_chaincode_servers(
             self.servers.addresses, self.servers.package_ids), chaincode_module=module)
-        self.devnet = _make_core(devnet_class, self.state_dir, config)
+        self.devnet = self.node_factory(self.state_dir, config, opts)
         self.devnet.start()
-        config = config.with_endpoint(opts.host, int(getattr(self.devnet, "port", opts.port)))
+        config = config.with_endpoint(opts.host, int(self.devnet.port))
         write_profiles(self.state_dir, config, crypto, tls_files)
         write_devnet_json(self.state_dir, config, tls_files, os.getpid())
         (self.state_dir / PID_FILE).write_text(f"{os.getpid()}\n", encoding="ascii")
@@ -352,12 +342,12 @@ class Runner:
         return config
 
     def stop(self) -> None:
-        """Stop the devnet core, then the chaincode servers; remove the PID file; release the lock."""
+        """Stop the devnet node, then the chaincode servers; remove the PID file; release the lock."""
         if self.devnet is not None:
             try:
                 self.devnet.stop()
             except Exception:  # noqa: BLE001 - keep stopping the rest
-                log.exception("error while stopping the devnet core")
+                log.exception("error while stopping the devnet node")
             self.devnet = None
         if self.servers is not None:
             self.servers.stop()
@@ -368,20 +358,14 @@ class Runner:
             self.lock.release()
 
 
-def config_module(options: UpOptions) -> str | None:
-    """The chaincode module from the environment (``QCCHAIN_DEVNET_CHAINCODE``), if set."""
-    del options
-    return os.environ.get("QCCHAIN_DEVNET_CHAINCODE") or None
-
-
 @contextlib.contextmanager
-def running_devnet(options: UpOptions, echo: Echo | None = None) -> Any:
+def running_devnet(options: UpOptions, echo: Echo | None = None, node_factory: NodeFactory = devnet_node) -> Any:
     """Context manager: a devnet running in this process; yields its :class:`DevnetConfig`.
 
     Raises:
         DaemonError, ConfigError, MaterialError: as :meth:`Runner.start`.
     """
-    runner = Runner(options, echo)
+    runner = Runner(options, echo, node_factory)
     config = runner.start()
     try:
         yield config
@@ -401,7 +385,8 @@ def _describe(config: DevnetConfig, state_dir: Path) -> list[str]:
             f"state: {state_dir}"]
 
 
-def run_foreground(options: UpOptions, echo: Echo, stop_event: threading.Event | None = None) -> None:
+def run_foreground(options: UpOptions, echo: Echo, stop_event: threading.Event | None = None,
+                   node_factory: NodeFactory = devnet_node) -> None:
     """Run a devnet until SIGINT/SIGTERM (or ``stop_event``); print the banner and where it listens.
 
     Raises:
@@ -409,7 +394,7 @@ def run_foreground(options: UpOptions, echo: Echo, stop_event: threading.Event |
     """
     echo(BANNER)
     stop_event = stop_event or threading.Event()
-    runner = Runner(options, echo)
+    runner = Runner(options, echo, node_factory)
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -436,9 +421,7 @@ def run_foreground(options: UpOptions, echo: Echo, stop_event: threading.Event |
 
 def _child_argv(options: UpOptions, state_dir: Path) -> list[str]:
     argv = [sys.executable, "-m", "qcchain_devnet.daemon", "--dir", str(state_dir),
-            "--host", options.host, "--port", str(options.port)]
-    if options.chaincode_module:
-        argv += ["--chaincode-module", options.chaincode_module]
+            "--host", options.host, "--port", str(options.port), "--chaincode-module", options.chaincode_module]
     if options.consortium is not None:
         argv += ["--consortium", str(options.consortium.resolve())]
     if not options.tls:
@@ -593,21 +576,23 @@ def _heights(info: dict[str, Any]) -> tuple[dict[str, int], str | None]:
 # ----------------------------------------------------------------------------- python -m
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m qcchain_devnet.daemon``: run a devnet in the foreground; 1-line error, status 1."""
+    """``python -m qcchain_devnet.daemon``: run a devnet in the foreground; 1-line error, status 1.
+
+    The entry point reads the environment: ``QCCHAIN_DEVNET_UVLOOP=0`` runs the node on asyncio's own loop.
+    """
     parser = argparse.ArgumentParser(prog="python -m qcchain_devnet.daemon", description=BANNER)
     parser.add_argument("--dir", type=Path, default=Path(".devnet"))
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    parser.add_argument("--chaincode-module", default=None)
+    parser.add_argument("--chaincode-module", required=True)
     parser.add_argument("--consortium", type=Path, default=None)
     parser.add_argument("--no-tls", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = UpOptions(state_dir=args.dir, host=args.host, port=args.port,
-                        chaincode_module=args.chaincode_module, consortium=args.consortium, tls=not args.no_tls)
-    from .node import quiet_gc  # this process is the devnet's: tune its garbage collector
-
-    quiet_gc()
+                        chaincode_module=args.chaincode_module, consortium=args.consortium, tls=not args.no_tls,
+                        use_uvloop=os.environ.get("QCCHAIN_DEVNET_UVLOOP", "1") != "0")
+    quiet_gc()  # this process is the devnet's: tune its garbage collector
     try:
         run_foreground(options, lambda msg: print(msg, flush=True))
     except (DevnetShellError, ConfigError, OSError) as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 import grpc
 from fabric_protos.common import common_pb2
@@ -17,10 +16,8 @@ from fabric_protos.orderer import ab_pb2
 from fabric_protos.peer import chaincode_event_pb2, events_pb2, events_pb2_grpc
 
 from .errors import AccessDenied, UnpackError
+from .peernode import PeerNode
 from .protoutil import unpack_envelope
-
-if TYPE_CHECKING:
-    from .node import Core
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +58,7 @@ def filtered_block(channel: str, block: common_pb2.Block) -> events_pb2.Filtered
 class DeliverService(events_pb2_grpc.DeliverServicer):
     """Block and filtered-block streams over the devnet's ledgers."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: PeerNode) -> None:
         self.core = core
 
     def _seek(self, env: common_pb2.Envelope) -> tuple[str, int, int, bool]:

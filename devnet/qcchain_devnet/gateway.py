@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 import grpc
 from fabric_protos.common import common_pb2
@@ -31,6 +30,7 @@ from .errors import (
     UnpackError,
 )
 from .model import ChannelDef, Identity
+from .peernode import PeerNode
 from .protoutil import (
     UnpackedProposal,
     new_transaction_envelope,
@@ -38,9 +38,6 @@ from .protoutil import (
     unpack_signed_proposal,
 )
 from .qscc import QSCC_NAME, invoke_qscc
-
-if TYPE_CHECKING:
-    from .node import Core
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +57,7 @@ async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, messa
 class GatewayService(gateway_pb2_grpc.GatewayServicer):
     """Evaluate, Endorse, Submit, CommitStatus and ChaincodeEvents over the devnet core."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: PeerNode) -> None:
         self.core = core
         self._plans: dict[tuple[str, str, str], list[str] | None] = {}
 

@@ -14,8 +14,9 @@ from qcchain_devnet.config import (
     OrdererConfig,
     OrgConfig,
 )
-from qcchain_devnet.material import user_msp_dir
+from qcchain_devnet.material import ensure_material, user_msp_dir
 from qcchain_devnet.node import DevNet
+from qcchain_devnet.profiles import node_config
 
 
 def _load_user(msp_dir, msp_id: str) -> User:
@@ -32,10 +33,10 @@ def test_devnet_from_shell_config(tmp_path, chaincode) -> None:
     cfg = DevnetConfig(name="t", orgs=orgs, orderer=OrdererConfig(),
                        channels=(ChannelConfig("qcchannel", ("Inspection", "Regulator"), (cc,)),), port=0)
     cfg = cfg.with_chaincode_servers({"kv": f"127.0.0.1:{chaincode.port}"}, {"kv": "testcc:0123"})
-    net = DevNet(tmp_path, cfg)
+    crypto = tmp_path / "crypto"
+    net = DevNet(tmp_path, node_config(cfg.with_material(crypto, ensure_material(crypto, cfg))))
     net.start()
     try:
-        crypto = tmp_path / "crypto"
         ca = (crypto / "devnet" / "tlsca" / "tlsca.devnet.qcchain.example-cert.pem").read_bytes()
         ch = grpc.secure_channel(f"127.0.0.1:{net.port}", grpc.ssl_channel_credentials(ca))
         user = _load_user(user_msp_dir(crypto, "inspection.qcchain.example", "User1"), "InspectionMSP")

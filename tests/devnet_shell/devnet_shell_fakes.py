@@ -3,9 +3,10 @@
 - ``python -m devnet_shell_fakes``: a "chaincode server" that listens on ``CHAINCODE_SERVER_ADDRESS``
   and answers every connection with its ``CHAINCODE_ID`` (so the test sees the daemon's environment);
   with ``FAKE_CC_FAIL=1`` it exits at once with status 3.
-- ``ListeningCore``: a devnet core with the ``DevNet(state_dir, config)`` / ``start`` / ``stop`` /
-  ``port`` interface that listens on the configured port, dials each chaincode server and records
-  what it got in ``<state dir>/fake-core.json``.
+- ``ListeningCore``: a devnet node for ``Runner(..., node_factory=ListeningCore)`` (the daemon's
+  ``RunningNode``: ``start`` / ``stop`` / ``port``) that listens on the configured port, dials each
+  chaincode server and records what it got in ``<state dir>/fake-core.json``; ``fail=True`` makes
+  ``start`` raise.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from typing import Any
 
 
 class ListeningCore:
-    def __init__(self, state_dir: Path, config: Any) -> None:
-        self.state_dir, self.config = state_dir, config
+    def __init__(self, state_dir: Path, config: Any, options: Any, fail: bool = False) -> None:
+        self.state_dir, self.config, self.fail = state_dir, config, fail
         self.sock: socket.socket | None = None
         self.port = config.port
 
     def start(self) -> None:
-        if os.environ.get("FAKE_CORE_FAIL"):
+        if self.fail:
             raise RuntimeError("fake core refused to start")
         seen = {}
         for name, address in self.config.chaincode_addresses.items():

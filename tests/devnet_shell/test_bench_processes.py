@@ -144,7 +144,7 @@ def test_put_workload_setup_names_a_chaincode_without_its_functions() -> None:
 
 def test_bench_against_the_qcchain_contracts_with_the_put_workload_fails_before_measuring(tmp_path: Path) -> None:
     state = tmp_path / "devnet"
-    with running_devnet(UpOptions(state_dir=state, port=0)):
+    with running_devnet(UpOptions(state_dir=state, port=0, chaincode_module="qcchain_contracts")):
         profile = state / "connection-profiles" / "connection-inspection.json"
         with pytest.raises(BenchError, match="--workload records"):
             run_tx_bench_processes(_setup(profile), 10, PutWorkload(), concurrency=2)

@@ -1,7 +1,8 @@
 """Devnet lifecycle: up (foreground/detached), down, status, PID file, clear errors, no leftovers.
 
-The devnet core and the chaincode are replaced here by the small doubles in ``devnet_shell_fakes``
-(through ``QCCHAIN_DEVNET_CORE`` and ``--chaincode-module``) so that this file tests the shell alone.
+The chaincode is replaced here by the small double in ``devnet_shell_fakes`` (``--chaincode-module``); the
+in-process runs also replace the devnet node (``Runner(..., node_factory=ListeningCore)``), so that they test
+the shell alone. The command-line runs start the real node (it dials no chaincode until a transaction).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import socket
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from qcchain_devnet.config import AlreadyRunningError, DaemonError, PortInUseError
-from qcchain_devnet.daemon import PID_FILE, Runner, UpOptions, pid_alive, read_pid, stop
+from qcchain_devnet.daemon import PID_FILE, Runner, UpOptions, read_pid, stop
+from qcchain_devnet.procs import pid_alive
 
 HERE = Path(__file__).resolve().parent
 FAKE = "devnet_shell_fakes"
@@ -28,8 +31,6 @@ FAKE = "devnet_shell_fakes"
 def fake_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.syspath_prepend(str(HERE))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.setenv("QCCHAIN_DEVNET_CORE", f"{FAKE}:ListeningCore")
-    monkeypatch.delenv("FAKE_CORE_FAIL", raising=False)
     monkeypatch.delenv("FAKE_CC_FAIL", raising=False)
     return dict(os.environ)
 
@@ -51,8 +52,14 @@ def _options(tmp_path: Path, port: int = 0) -> UpOptions:
     return UpOptions(state_dir=tmp_path / "dn", port=port, chaincode_module=FAKE)
 
 
+def _runner(options: UpOptions, fail: bool = False) -> Runner:
+    from devnet_shell_fakes import ListeningCore
+
+    return Runner(options, node_factory=partial(ListeningCore, fail=fail))
+
+
 def test_up_writes_everything_and_down_cleans_up(tmp_path: Path, fake_env: dict[str, str]) -> None:
-    runner = Runner(_options(tmp_path))
+    runner = _runner(_options(tmp_path))
     config = runner.start()
     state = tmp_path / "dn"
     try:
@@ -74,11 +81,11 @@ def test_up_writes_everything_and_down_cleans_up(tmp_path: Path, fake_env: dict[
 
 
 def test_second_up_on_same_dir_is_refused(tmp_path: Path, fake_env: dict[str, str]) -> None:
-    first = Runner(_options(tmp_path))
+    first = _runner(_options(tmp_path))
     first.start()
     try:
         with pytest.raises(AlreadyRunningError, match="already running"):
-            Runner(_options(tmp_path)).start()
+            _runner(_options(tmp_path)).start()
         assert read_pid(tmp_path / "dn") == os.getpid()
     finally:
         first.stop()
@@ -88,16 +95,14 @@ def test_port_in_use_is_one_clear_error(tmp_path: Path, fake_env: dict[str, str]
     with socket.create_server(("127.0.0.1", 0)) as busy:
         port = busy.getsockname()[1]
         with pytest.raises(PortInUseError, match=f"port {port}.*in use"):
-            Runner(_options(tmp_path, port)).start()
+            _runner(_options(tmp_path, port)).start()
     assert not (tmp_path / "dn" / PID_FILE).exists()
     assert _children_running_fake() == []
 
 
-def test_core_failure_leaves_nothing_running(tmp_path: Path, fake_env: dict[str, str],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAKE_CORE_FAIL", "1")
+def test_core_failure_leaves_nothing_running(tmp_path: Path, fake_env: dict[str, str]) -> None:
     with pytest.raises(RuntimeError, match="refused"):
-        Runner(_options(tmp_path)).start()
+        _runner(_options(tmp_path), fail=True).start()
     assert _children_running_fake() == []
     assert not (tmp_path / "dn" / PID_FILE).exists()
     Runner(_options(tmp_path)).lock.acquire()  # the lock was released
@@ -107,15 +112,17 @@ def test_chaincode_server_crash_is_reported(tmp_path: Path, fake_env: dict[str, 
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_CC_FAIL", "1")
     with pytest.raises(DaemonError, match=r"chaincode server 'qcchain'.*exited with status 3.*chaincode-qcchain\.log"):
-        Runner(_options(tmp_path)).start()
+        _runner(_options(tmp_path)).start()
 
 
 def test_unwritable_dir_and_unknown_module(tmp_path: Path, fake_env: dict[str, str]) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(DaemonError, match="not writable"):
-        Runner(UpOptions(state_dir=tmp_path / "file" / "dn", port=0, chaincode_module=FAKE)).start()
+        _runner(UpOptions(state_dir=tmp_path / "file" / "dn", port=0, chaincode_module=FAKE)).start()
     with pytest.raises(DaemonError, match="chaincode module not found: no_such_cc_module"):
-        Runner(UpOptions(state_dir=tmp_path / "dn", port=0, chaincode_module="no_such_cc_module")).start()
+        _runner(UpOptions(state_dir=tmp_path / "dn", port=0, chaincode_module="no_such_cc_module")).start()
+    with pytest.raises(DaemonError, match="no chaincode module given"):
+        _runner(UpOptions(state_dir=tmp_path / "dn", port=0, chaincode_module="")).start()
     assert not (tmp_path / "dn" / PID_FILE).exists()
 
 
@@ -146,10 +153,10 @@ def test_cli_detach_status_down(tmp_path: Path, fake_env: dict[str, str]) -> Non
 
 
 def test_cli_detach_failure_is_one_line(tmp_path: Path, fake_env: dict[str, str]) -> None:
-    env = {**fake_env, "FAKE_CORE_FAIL": "1"}
+    env = {**fake_env, "FAKE_CC_FAIL": "1"}
     up = _cli("up", "--detach", "--dir", str(tmp_path / "dn"), "--port", "0", "--chaincode-module", FAKE, env=env)
     assert up.returncode == 1
-    assert up.stderr.startswith("qcchain: error:") and "refused" in up.stderr
+    assert up.stderr.startswith("qcchain: error:") and "exited with status 3" in up.stderr
     assert len(up.stderr.strip().splitlines()) == 1
     assert read_pid(tmp_path / "dn") is None
 

@@ -232,10 +232,14 @@ def serve(
         uvloop.run(_serve_until_signal(server))
 
 
-def quiet_gc() -> None:
-    """For a process's entry point only (process-wide; :func:`serve` never calls it): the process serves
-    long-lived streams, so freeze what start-up allocated out of the cyclic collector and collect
-    generation 0 less often (reference counting still frees acyclic garbage)."""
+def quiet_gc(threshold: int = 50_000) -> None:
+    """Tune the garbage collector of a process that serves long-lived streams (a chaincode server, the
+    devnet): freeze what start-up allocated out of the cyclic collector and collect generation 0 every
+    ``threshold`` allocations instead of 700 (such processes allocate many short-lived, acyclic protobuf
+    objects, which reference counting frees at once).
+
+    Process-wide: call it from a program's entry point only; :func:`serve` never calls it.
+    """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    gc.set_threshold(threshold, 20, 20)
