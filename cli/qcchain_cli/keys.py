@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from qcchain_cli.errors import CliError
-from qcchain_gateway.errors import KeystoreError
+from qcchain_gateway.keystoreerrors import KeystoreError
 from qcchain_gateway.keystore import FileKeystore
 
 DEFAULT_KEYSTORE = Path.home() / ".qcchain" / "keystore"

@@ -70,7 +70,7 @@ def test_errors_are_the_sdk_errors_with_details(endpoint) -> None:
     assert ev.code == grpc.StatusCode.UNKNOWN and "chaincode response 500, boom" in ev.message
     assert en.code == grpc.StatusCode.ABORTED and {d.msp_id for d in en.details} == {"Org1MSP", "Org2MSP"}
     assert all("kaput" in d.message for d in en.details) and len(en.transaction_id) == 64
-    assert co.code == "ENDORSEMENT_POLICY_FAILURE" and co.block_number >= 1
+    assert co.validation_code_name == "ENDORSEMENT_POLICY_FAILURE" and co.block_number >= 1
 
 
 def test_commit_status_deadline_is_commit_status_error(endpoint, fake) -> None:

@@ -148,7 +148,7 @@ def test_too_few_endorsers_is_commit_error(contract) -> None:
     with pytest.raises(CommitError) as info:
         contract.submit_transaction("put", "k", "v", endorsing_organizations=["Org1MSP"])
     err = info.value
-    assert err.code == "ENDORSEMENT_POLICY_FAILURE" and err.code_value == 10
+    assert err.validation_code_name == "ENDORSEMENT_POLICY_FAILURE" and err.validation_code == 10
     assert len(err.transaction_id) == 64 and err.block_number >= 1
     assert isinstance(err, RuntimeError)
 
@@ -165,7 +165,7 @@ def test_concurrent_read_modify_writes_give_mvcc_conflict(contract, fake) -> Non
     assert status_a.block_number == status_b.block_number
     with pytest.raises(CommitError) as info:
         status_b.raise_for_status()
-    assert info.value.code == "MVCC_READ_CONFLICT"
+    assert info.value.validation_code_name == "MVCC_READ_CONFLICT"
 
 
 def test_no_signer_and_failing_signer(endpoint) -> None:

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from qcchain_core.gm import SM2PrivateKey
 
-from qcchain_gateway.errors import KeyExistsError, KeyNotFoundError, KeystoreError, WrongPasswordError
+from qcchain_gateway.keystoreerrors import KeyExistsError, KeyNotFoundError, KeystoreError, WrongPasswordError
 from qcchain_gateway.keystore import FileKeystore
 
 

@@ -13,12 +13,10 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from qcchain_gateway.chaincodeevent import ChaincodeEvent
 from qcchain_gateway.errors import CheckpointError
-
-if TYPE_CHECKING:
-    from qcchain_gateway.events import ChaincodeEvent
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +59,7 @@ class InMemoryCheckpointer:
         self._block_number = int(block_number)
         self._transaction_id = transaction_id
 
-    def checkpoint_chaincode_event(self, event: "ChaincodeEvent") -> None:
+    def checkpoint_chaincode_event(self, event: ChaincodeEvent) -> None:
         """Record that ``event`` was processed."""
         self.checkpoint_transaction(event.block_number, event.transaction_id)
 

@@ -22,6 +22,7 @@ from qcchain_gateway.errors import (
     GatewayError,
     SigningError,
     SubmitError,
+    stage_error_type,
 )
 from qcchain_gateway.identity import HashFunction, Identity, Signer
 
@@ -99,10 +100,11 @@ def decode_rpc_error(err: grpc.RpcError) -> tuple[grpc.StatusCode, str, list[Err
 
 
 def gateway_error(kind: type[GatewayError], err: grpc.RpcError, transaction_id: str) -> GatewayError:
-    """The SDK error of kind ``kind`` for a failed call (status code, message and per-peer details)."""
+    """The error of stage ``kind`` for a failed call (status code, message and per-peer details); a typed
+    subtype (e.g. :class:`~qcchain_gateway.errors.NotFoundError`) when the chaincode answered that status."""
     code, message, details = decode_rpc_error(err)
     logger.debug("%s failed: %s (transaction %s)", kind.stage, code.name, transaction_id)
-    return kind(message, code, details, transaction_id, cause=err)
+    return stage_error_type(kind, message, details)(message, code, details, transaction_id, cause=err)
 
 
 def pick_timeout(default: float | None, timeout: float | None) -> float | None:

@@ -1,9 +1,15 @@
-"""Commit status of a submitted transaction."""
+"""Commit status of a submitted transaction: the ``Status`` value, and the :class:`Commit` handle.
+
+:class:`CommitCore` holds what does not depend on the transport (the signed request, offline signing,
+decoding the answer); :class:`Commit` calls the blocking client, :class:`qcchain_gateway.aio.AsyncCommit`
+the asyncio one.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from fabric_protos.gateway import gateway_pb2
 from fabric_protos.peer import transaction_pb2
@@ -12,6 +18,8 @@ from qcchain_gateway.client import GatewayClient, SigningIdentity
 from qcchain_gateway.errors import CommitError
 
 logger = logging.getLogger(__name__)
+
+ClientT = TypeVar("ClientT")
 
 
 def validation_code_name(code: int) -> str:
@@ -43,7 +51,7 @@ class Status:
     def raise_for_status(self) -> None:
         """Raises: CommitError if the transaction was not VALID."""
         if not self.successful:
-            raise CommitError(self.transaction_id, self.code_name, self.code, self.block_number)
+            raise CommitError(self.transaction_id, self.code, self.code_name, self.block_number)
 
 
 def new_commit_status_request(channel: str, transaction_id: str, creator: bytes) -> gateway_pb2.SignedCommitStatusRequest:
@@ -52,12 +60,12 @@ def new_commit_status_request(channel: str, transaction_id: str, creator: bytes)
     return gateway_pb2.SignedCommitStatusRequest(request=request.SerializeToString())
 
 
-class Commit:
-    """Access to a transaction's commit status (signed on first use unless signed offline)."""
+class CommitCore(Generic[ClientT]):
+    """The transport-independent part of a commit-status handle: request, offline signing, decoding."""
 
     def __init__(
         self,
-        client: GatewayClient,
+        client: ClientT,
         signing_identity: SigningIdentity,
         transaction_id: str,
         signed_request: gateway_pb2.SignedCommitStatusRequest,
@@ -84,17 +92,33 @@ class Commit:
         """Attach a signature produced elsewhere over :meth:`digest`."""
         self._signed_request.signature = bytes(signature)
 
+    def _status_request(self) -> gateway_pb2.SignedCommitStatusRequest:
+        """The request, signed now unless a signature was attached (raises SigningError)."""
+        if not self._signed_request.signature:
+            self.set_signature(self._signing_identity.sign(self.digest()))
+        return self._signed_request
+
+    def _status(self, response: gateway_pb2.CommitStatusResponse) -> Status:
+        return Status(response.result, response.block_number, self._transaction_id)
+
+
+class Commit(CommitCore[GatewayClient]):
+    """Access to a transaction's commit status, signed on first use unless signed offline.
+
+    Obtained from :meth:`Transaction.submit` (as a :class:`SubmittedTransaction`) or rebuilt from
+    :meth:`bytes` with :meth:`Gateway.new_commit` / :meth:`Gateway.new_signed_commit`.
+    """
+
     def get_status(self, timeout: float | None = None) -> Status:
-        """Wait for the transaction's commit and return its validation status.
+        """Wait for the transaction's commit and return its validation status (an invalid transaction is a
+        status, not an error: call :meth:`Status.raise_for_status` to turn it into :class:`CommitError`).
 
         Raises:
             CommitStatusError: the call failed, e.g. DEADLINE_EXCEEDED before the commit was seen.
             SigningError: no signer / the signer failed.
         """
-        if not self._signed_request.signature:
-            self.set_signature(self._signing_identity.sign(self.digest()))
-        response = self._client.commit_status(self._signed_request, self._transaction_id, timeout)
-        return Status(response.result, response.block_number, self._transaction_id)
+        response = self._client.commit_status(self._status_request(), self._transaction_id, timeout)
+        return self._status(response)
 
 
 class SubmittedTransaction(Commit):

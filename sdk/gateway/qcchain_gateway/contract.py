@@ -1,9 +1,13 @@
-"""A smart contract on a channel: evaluate and submit transactions, or build proposals to sign offline."""
+"""A smart contract on a channel: evaluate and submit transactions, or build proposals to sign offline.
+
+:class:`ContractCore` builds proposals (transport-independent); :class:`Contract` runs them with the
+blocking client, :class:`qcchain_gateway.aio.AsyncContract` with the asyncio one.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Mapping, Sequence
+from typing import Any, Generic, Mapping, Sequence, TypeVar
 
 from qcchain_gateway.client import GatewayClient, SigningIdentity
 from qcchain_gateway.commit import SubmittedTransaction
@@ -12,13 +16,19 @@ from qcchain_gateway.proposalbuilder import Argument, TransactionContext, build_
 
 logger = logging.getLogger(__name__)
 
+ClientT = TypeVar("ClientT")
+ProposalT = TypeVar("ProposalT")
 
-class Contract:
-    """Transactions of one chaincode (and optionally one named contract in it) on one channel."""
+
+class ContractCore(Generic[ClientT, ProposalT]):
+    """Transactions of one chaincode (and optionally one named contract in it) on one channel, whatever
+    the transport. Subclasses set :attr:`_proposal_type`."""
+
+    _proposal_type: Any = None
 
     def __init__(
         self,
-        client: GatewayClient,
+        client: ClientT,
         signing_identity: SigningIdentity,
         channel: str,
         chaincode: str,
@@ -39,7 +49,7 @@ class Contract:
         arguments: Sequence[Argument] = (),
         transient: Mapping[str, Argument] | None = None,
         endorsing_organizations: Sequence[str] | None = None,
-    ) -> Proposal:
+    ) -> ProposalT:
         """Build (not send) a proposal; ``proposal.bytes()``/``digest()`` allow signing elsewhere.
 
         Raises:
@@ -55,13 +65,46 @@ class Contract:
             transient,
             endorsing_organizations,
         )
-        return Proposal(self._client, self._signing_identity, self.channel, proposed)
+        return self._proposal_type(self._client, self._signing_identity, self.channel, proposed)  # type: ignore[no-any-return]
+
+
+class Contract(ContractCore[GatewayClient, Proposal]):
+    """Transactions of one chaincode (and optionally one named contract in it) on one channel.
+
+    Which call to use:
+
+    * :meth:`evaluate_transaction` / :meth:`evaluate` — a query: one peer runs the transaction and answers;
+      nothing is endorsed, ordered or written.
+    * :meth:`submit_transaction` / :meth:`submit` — an update: endorse on the peers the policy needs,
+      submit to the orderer, wait until the transaction is committed, return the chaincode's result.
+    * :meth:`submit_async` — endorse and submit, return at once with a :class:`SubmittedTransaction`:
+      its result is known, its commit awaited later with ``get_status()`` (to pipeline many transactions).
+    * :meth:`new_proposal` — build only: for offline signing (the key is elsewhere) or to control each step
+      (``proposal.endorse()`` → ``transaction.submit()`` → ``commit.get_status()``). Each step's ``bytes()``
+      and ``digest()`` go to the key holder; :meth:`Gateway.new_signed_proposal` and its siblings rebuild
+      the step with the signature attached.
+
+    Which error at which stage (all in :mod:`qcchain_gateway.errors`):
+
+    * building: :class:`ArgumentError` (an argument not str/bytes); signing: :class:`SigningError`;
+    * evaluate: :class:`EvaluateError`; endorse: :class:`EndorseError` (per-peer reasons in ``details``) —
+      when the chaincode answered 400/401/403/404/409/410/423 the error is also :class:`InvalidInputError`,
+      :class:`UnauthorizedError`, :class:`ForbiddenError`, :class:`NotFoundError`, :class:`ConflictError`,
+      :class:`GoneError` or :class:`LockedError`;
+    * submit: :class:`SubmitError` (the orderer refused); commit status: :class:`CommitStatusError`
+      (e.g. ``DEADLINE_EXCEEDED``); validation: :class:`CommitError` (ordered but invalid, e.g.
+      ``MVCC_READ_CONFLICT``) — raised by :meth:`submit`, a status value with :meth:`submit_async`.
+
+    Every gRPC-stage error carries ``code`` (a ``grpc.StatusCode``), ``details`` and ``transaction_id``.
+    """
+
+    _proposal_type = Proposal
 
     def evaluate_transaction(self, name: str, *args: Argument) -> bytes:
         """Evaluate ``name(*args)`` on a peer (query; nothing is ordered).
 
         Raises:
-            EvaluateError, SigningError, ArgumentError.
+            EvaluateError (or a typed status subtype), SigningError, ArgumentError.
         """
         return self.evaluate(name, arguments=args)
 
@@ -76,10 +119,9 @@ class Contract:
         """Evaluate with options; ``endorsing_organizations`` picks the target org(s).
 
         Raises:
-            EvaluateError, SigningError, ArgumentError.
+            EvaluateError (or a typed status subtype), SigningError, ArgumentError.
         """
-        proposal = self.new_proposal(name, arguments, transient, endorsing_organizations)
-        return proposal.evaluate(timeout)
+        return self.new_proposal(name, arguments, transient, endorsing_organizations).evaluate(timeout)
 
     def submit_transaction(
         self,
@@ -91,7 +133,8 @@ class Contract:
         """Endorse, submit and wait for the commit of ``name(*args)``; returns the chaincode's result.
 
         Raises:
-            EndorseError, SubmitError, CommitStatusError, CommitError, SigningError, ArgumentError.
+            EndorseError (or a typed status subtype), SubmitError, CommitStatusError, CommitError,
+            SigningError, ArgumentError.
         """
         return self.submit(name, args, transient, endorsing_organizations)
 
@@ -106,7 +149,8 @@ class Contract:
         """As :meth:`submit_transaction`; ``timeout`` (if given) bounds each of the three calls.
 
         Raises:
-            EndorseError, SubmitError, CommitStatusError, CommitError, SigningError, ArgumentError.
+            EndorseError (or a typed status subtype), SubmitError, CommitStatusError, CommitError,
+            SigningError, ArgumentError.
         """
         submitted = self.submit_async(name, arguments, transient, endorsing_organizations, timeout)
         submitted.get_status(timeout).raise_for_status()
@@ -123,7 +167,7 @@ class Contract:
         """Endorse and submit; returns at once with a handle (``get_result()``, ``get_status()``).
 
         Raises:
-            EndorseError, SubmitError, SigningError, ArgumentError.
+            EndorseError (or a typed status subtype), SubmitError, SigningError, ArgumentError.
         """
         proposal = self.new_proposal(name, arguments, transient, endorsing_organizations)
         return proposal.endorse(timeout).submit(timeout)

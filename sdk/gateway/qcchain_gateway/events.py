@@ -1,29 +1,25 @@
-"""Chaincode event streams (``Gateway.ChaincodeEvents``), resumable from a block or a checkpoint."""
+"""Chaincode event streams (``Gateway.ChaincodeEvents``), resumable from a block or a checkpoint.
+
+:class:`EventsRequestCore` holds the transport-independent part (request, offline signing);
+:class:`ChaincodeEventsRequest` opens a blocking stream, :class:`qcchain_gateway.aio.AsyncChaincodeEventsRequest`
+an asyncio one. Both yield :class:`~qcchain_gateway.chaincodeevent.ChaincodeEvent` values made by :func:`events_of`.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Iterator
+from typing import Generic, Iterator, TypeVar
 
 from fabric_protos.gateway import gateway_pb2
 from fabric_protos.orderer import ab_pb2
 
+from qcchain_gateway.chaincodeevent import ChaincodeEvent
 from qcchain_gateway.checkpoint import Checkpoint
 from qcchain_gateway.client import EventCall, GatewayClient, SigningIdentity
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class ChaincodeEvent:
-    """One chaincode event as committed in a block."""
-
-    block_number: int
-    transaction_id: str
-    chaincode_name: str
-    event_name: str
-    payload: bytes
+ClientT = TypeVar("ClientT")
 
 
 def new_chaincode_events_request(
@@ -59,6 +55,20 @@ def new_chaincode_events_request(
     return gateway_pb2.SignedChaincodeEventsRequest(request=request.SerializeToString())
 
 
+def events_of(response: gateway_pb2.ChaincodeEventsResponse) -> list[ChaincodeEvent]:
+    """The chaincode events of one block, as delivered by the Gateway."""
+    return [
+        ChaincodeEvent(
+            block_number=response.block_number,
+            transaction_id=event.tx_id,
+            chaincode_name=event.chaincode_id,
+            event_name=event.event_name,
+            payload=event.payload,
+        )
+        for event in response.events
+    ]
+
+
 class ChaincodeEventStream:
     """An iterator of :class:`ChaincodeEvent`; ``close()`` (or leaving the ``with`` block) ends it.
 
@@ -70,14 +80,7 @@ class ChaincodeEventStream:
 
     def __iter__(self) -> Iterator[ChaincodeEvent]:
         for response in self._call:
-            for event in response.events:
-                yield ChaincodeEvent(
-                    block_number=response.block_number,
-                    transaction_id=event.tx_id,
-                    chaincode_name=event.chaincode_id,
-                    event_name=event.event_name,
-                    payload=event.payload,
-                )
+            yield from events_of(response)
 
     def close(self) -> None:
         """Cancel the stream."""
@@ -90,11 +93,11 @@ class ChaincodeEventStream:
         self.close()
 
 
-class ChaincodeEventsRequest:
-    """A built events request; signable offline like proposals."""
+class EventsRequestCore(Generic[ClientT]):
+    """A built events request, whatever the transport; signable offline like proposals."""
 
     def __init__(
-        self, client: GatewayClient, signing_identity: SigningIdentity, signed: gateway_pb2.SignedChaincodeEventsRequest
+        self, client: ClientT, signing_identity: SigningIdentity, signed: gateway_pb2.SignedChaincodeEventsRequest
     ) -> None:
         self._client = client
         self._signing_identity = signing_identity
@@ -112,12 +115,24 @@ class ChaincodeEventsRequest:
         """Attach a signature produced elsewhere over :meth:`digest`."""
         self._signed.signature = bytes(signature)
 
+    def _signed_request(self) -> gateway_pb2.SignedChaincodeEventsRequest:
+        """The request, signed now unless a signature was attached (raises SigningError)."""
+        if not self._signed.signature:
+            self.set_signature(self._signing_identity.sign(self.digest()))
+        return self._signed
+
+
+class ChaincodeEventsRequest(EventsRequestCore[GatewayClient]):
+    """A built events request: :meth:`get_events` opens the stream (signing it first unless signed offline).
+
+    Obtained from :meth:`Network.new_chaincode_events_request` or rebuilt from :meth:`bytes` with
+    :meth:`Gateway.new_chaincode_events_request` / :meth:`Gateway.new_signed_chaincode_events_request`.
+    """
+
     def get_events(self, timeout: float | None = None) -> ChaincodeEventStream:
         """Open the stream.
 
         Raises:
             SigningError: no signer / the signer failed.
         """
-        if not self._signed.signature:
-            self.set_signature(self._signing_identity.sign(self.digest()))
-        return ChaincodeEventStream(self._client.chaincode_events(self._signed, timeout))
+        return ChaincodeEventStream(self._client.chaincode_events(self._signed_request(), timeout))

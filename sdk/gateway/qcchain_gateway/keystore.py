@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Union
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from qcchain_gateway.errors import KeyExistsError, KeyNotFoundError, KeystoreError, WrongPasswordError
+from qcchain_gateway.keystoreerrors import KeyExistsError, KeyNotFoundError, KeystoreError, WrongPasswordError
 from qcchain_gateway.identity import Signer, new_private_key_signer
 
 if TYPE_CHECKING:
