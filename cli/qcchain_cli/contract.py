@@ -318,7 +318,7 @@ def _fabric_prepare(proposal: Any, network_dir: Path | None, consortium: Path | 
             raise CliError("--serve needs --network-dir (the native Fabric network to deploy on)")
         return None
     from qcchain_network import ccdeploy
-    from qcchain_network.lifecycle import Package
+    from qcchain_network.cclifecycle import Package
     from qcchain_sdk.lifecycle.package import load_project, read_package
 
     fabric = ccdeploy.open_target(network_dir, consortium)

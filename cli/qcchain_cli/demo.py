@@ -131,7 +131,7 @@ def run_demo(profiles: dict[str, Path], members: dict[str, dict[str, str]], poli
     if unknown:
         raise StoryError(f"setup: orgs {', '.join(unknown)} have a connection profile but are not in the consortium")
     if synced:
-        from qcchain_network.story_net import synced_orgs
+        from qcchain_network.demo.storyrunner import synced_orgs
 
         orgs, gateways, heights = synced_orgs(profiles, CHANNEL, members)
     else:
@@ -264,7 +264,7 @@ def run_fabric(state_dir: Path | None, consortium: Path | None, members: dict[st
     """
     from qcchain_network import procs
     from qcchain_network.errors import NetworkError
-    from qcchain_network.story_net import story_network
+    from qcchain_network.demo.storyrunner import story_network
 
     _fabric_binaries()
     out, temporary = _fabric_out(state_dir)
@@ -307,7 +307,7 @@ def _fabric_genesis_nodes(layout: Any, say: Any) -> None:
     Raises:
         CliError: the chain refused it. NetworkError: the test keys or the registry are unavailable.
     """
-    from qcchain_network.testgov import admit_genesis
+    from qcchain_network.testadmins import admit_genesis
     from qcchain_gateway.errors import SdkError
 
     t0 = time.monotonic()
@@ -327,7 +327,7 @@ def _fabric_upgrade(net: Any, story: Any, say: Any) -> None:
     Raises:
         StoryError: a check did not hold. DeployError / StartError / NotEndorsable: the switch failed.
     """
-    from qcchain_network.story_net import upgrade_chaincode
+    from qcchain_network.demo.storyrunner import upgrade_chaincode
     from qcchain_sdk.contracts.story import EQ, StoryError
 
     v2 = net.digests[1]

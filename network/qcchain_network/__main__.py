@@ -12,11 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from . import backend, canodes, lifecycle, nodecli, runner
+from . import backend, canodes, cclifecycle, nodecommands, runner
 from .binaries import find_binary
-from qcchain_consortium.consortium import load_consortium
-from .derive import DEFAULT_LOG_SPEC, derive
+from .derive import DEFAULT_LOG_SPEC
 from .errors import NetworkError
+from .netdir import load_layout
 from qcchain_consortium.sources import NETWORK_DIR
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="network.sh", description="Run the consortium as a Fabric network "
                                 "(native processes, or Docker containers with --docker).")
     p.add_argument("command", choices=["up", "down", "status", "clean", "logs", "deploy", "start-node", "stop-node",
-                                        *nodecli.COMMANDS])
+                                        *nodecommands.COMMANDS])
     p.add_argument("node", nargs="?", default=None, help="start-node/stop-node/remove-*: the host name, e.g. "
                    "orderer1.qcchain.example (start-node/stop-node: also a Fabric CA, ca.<domain>); add-peer: "
                    "the org name")
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--module", default="qcchain_contracts", help="deploy: Python module serving the chaincode")
     p.add_argument("--label", default="qcchain_1.0", help="deploy: package label")
     p.add_argument("--no-genesis", action="store_true", help="deploy: do not record the genesis nodes on chain")
-    nodecli.add_options(p)
+    nodecommands.add_options(p)
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -59,27 +59,27 @@ def _up(args: argparse.Namespace) -> None:
 
 
 def _deploy(args: argparse.Namespace) -> None:
-    layout = derive(load_consortium(args.consortium), args.dir, args.log_level)
+    layout = load_layout(args.consortium, args.dir, args.log_level)
     peer = find_binary("peer")
     started: set[str] = set()
     for channel in layout.consortium.channels:
         for cc in channel.chaincodes:
             label = args.label if cc.name == "qcchain" else f"{cc.name}_1.0"
-            pkg = lifecycle.package(layout.out / "packages", label,
+            pkg = cclifecycle.package(layout.out / "packages", label,
                                     f"{layout.host}:{layout.chaincode_ports[cc.name]}")
             if pkg.label not in started:
-                lifecycle.start_server(layout, pkg, [sys.executable, "-m", args.module])
+                cclifecycle.start_server(layout, pkg, [sys.executable, "-m", args.module])
                 started.add(pkg.label)
-            seq = lifecycle.deploy(layout, peer, channel, cc.name, pkg)
+            seq = cclifecycle.deploy(layout, peer, channel, cc.name, pkg)
             print(f"{cc.name} on {channel.name}: sequence {seq}, package {pkg.package_id}")
     if not args.no_genesis and "qcchain" in {cc.name for ch in layout.consortium.channels for cc in ch.chaincodes}:
-        nodecli.genesis_after_deploy(layout)
+        nodecommands.genesis_after_deploy(layout)
 
 
 def _node(args: argparse.Namespace) -> None:
     if not args.node:
         raise NetworkError(f"{args.command} needs the node's host name (see network.sh status)")
-    layout = derive(load_consortium(args.consortium), args.dir, args.log_level)
+    layout = load_layout(args.consortium, args.dir, args.log_level)
     try:
         if args.command == "start-node" and canodes.is_ca_host(layout, args.node):
             proc = canodes.start_ca(layout, args.node)
@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             _logs(out)
         elif args.command in ("start-node", "stop-node"):
             _node(args)
-        elif args.command in nodecli.COMMANDS:
-            return nodecli.run(args)
+        elif args.command in nodecommands.COMMANDS:
+            return nodecommands.run(args)
         else:
             _deploy(args)
     except (NetworkError, ValueError, OSError) as exc:

@@ -1,7 +1,7 @@
 """Fabric's own ``peer lifecycle`` for any CCaaS package, after governance approved it
 (``qcchain contract execute`` of a deploy/upgrade proposal; REQUIREMENTS T-9.2.2).
 
-Unlike :func:`qcchain_network.lifecycle.deploy` (the consortium's declared chaincodes, packaged by the
+Unlike :func:`qcchain_network.cclifecycle.deploy` (the consortium's declared chaincodes, packaged by the
 network scripts), this takes a package built by ``qcchain contract compile`` for a chaincode that may not
 be declared in the consortium file: it installs it on every peer of every channel member, approves it for
 every member org with sequence = committed + 1 (so an upgrade is sequence 2, 3, ...), commits it, starts
@@ -15,12 +15,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import procs
-from qcchain_consortium.consortium import Channel, load_consortium
-from .derive import Layout, derive
+from . import cclifecycle, procs
+from .binaries import find_binary
+from .cclifecycle import DeployError, Package
+from .derive import Layout
 from .errors import NetworkError
-from . import lifecycle
-from .lifecycle import DeployError, Package
+from .netdir import load_layout
+from qcchain_consortium.consortium import Channel
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,7 @@ def open_target(network_dir: Path, consortium: Path | None = None) -> FabricTarg
         BinaryNotFound: no ``peer`` binary in FABRIC_BIN or PATH.
         ConsortiumError: the consortium file is invalid.
     """
-    from .binaries import find_binary
-
-    layout = derive(load_consortium(consortium), Path(network_dir))
+    layout = load_layout(consortium, Path(network_dir))
     if not layout.crypto.is_dir() or not (layout.out / "config" / "core.yaml").is_file():
         raise DeployError(f"{network_dir} holds no network brought up by `scripts/network.sh up --dir`")
     return FabricTarget(layout, find_binary("peer"))
@@ -71,7 +70,7 @@ def deploy_package(target: FabricTarget, channel_name: str, name: str, pkg: Pack
         policy = None  # the consortium file's endorsement policy for this chaincode
     else:
         policy = ["--signature-policy", signature_policy] if signature_policy else []
-    return lifecycle.deploy(layout, peer_bin, channel, name, pkg, version, policy=policy)
+    return cclifecycle.deploy(layout, peer_bin, channel, name, pkg, version, policy=policy)
 
 
 def switch_server(target: FabricTarget, name: str, pkg: Package, project_dir: Path, module: str,

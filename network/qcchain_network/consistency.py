@@ -1,4 +1,9 @@
-"""Read-your-writes across organisations on real Fabric, for multi-org flows such as the consortium story.
+"""Waiting on real Fabric until the chain is usable and consistent across organisations.
+
+:func:`wait_endorsable`: after a deploy, endorse a read of ``qcchain`` until the gateway finds endorsers
+satisfying its policy (the peers launch and connect the chaincode asynchronously).
+
+Read-your-writes across organisations, for multi-org flows such as the consortium story.
 
 On Fabric, ``submit_transaction`` returns once the transaction is committed on the *gateway's* peer; the
 other organisations' peers commit the same block a moment later (each pulls it from the orderer). A flow
@@ -15,17 +20,48 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any, Sequence
 
+from fabric_protos.common import ledger_pb2
+
 from .errors import NetworkError
+from .noderecord import CHAINCODE
+from qcchain_gateway.profile import connect_profile
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ChannelHeights", "SyncedContract", "PeersBehind"]
+__all__ = ["ChannelHeights", "SyncedContract", "PeersBehind", "NotEndorsable", "wait_endorsable"]
 
 
 class PeersBehind(NetworkError, TimeoutError):
     """Some organisation's peer did not reach a block in time (names the orgs and the block)."""
+
+
+class NotEndorsable(NetworkError, TimeoutError):
+    """The gateway could not endorse a call of the chaincode in time (names the last error)."""
+
+
+def wait_endorsable(profile: Path, channel: str, timeout: float = 60.0) -> float:
+    """Endorse (never submit) a read of ``qcchain`` until the gateway finds endorsers satisfying the
+    chaincode's policy; returns the seconds waited.
+
+    Raises:
+        NotEndorsable: still failing after ``timeout`` seconds.
+        qcchain_gateway.errors.ProfileError / IdentityError: the connection profile is unusable.
+    """
+    t0 = time.monotonic()
+    last = ""
+    with connect_profile(profile) as gateway:
+        contract = gateway.get_network(channel).get_contract(CHAINCODE, "governance")
+        while time.monotonic() - t0 < timeout:
+            try:
+                contract.new_proposal("members").endorse()
+                return time.monotonic() - t0
+            except Exception as exc:  # noqa: BLE001 - retried until the deadline, then reported
+                last = " ".join(str(exc).split())[:300]
+                time.sleep(0.5)
+    raise NotEndorsable(f"{CHAINCODE} on {channel} not endorsable after {timeout:.0f}s: {last}")
 
 
 class ChannelHeights:
@@ -44,8 +80,6 @@ class ChannelHeights:
         Raises:
             qcchain_gateway.errors.GatewayError subclasses: the peer cannot be asked.
         """
-        from fabric_protos.common import ledger_pb2
-
         raw = self._qscc[org].evaluate_transaction("GetChainInfo", self.channel)
         return int(ledger_pb2.BlockchainInfo.FromString(raw).height)
 

@@ -10,12 +10,16 @@ Layout of an output directory ``out``::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .overlay import FILE as OVERLAY_FILE
+from .overlay import Overlay, OverlayError
 from qcchain_consortium.consortium import Consortium, Org
+from qcchain_consortium.ports import BLOCK
 
 DEFAULT_LOG_SPEC = "info:gossip=warning:msp=warning"
+GAP = 100  # ports left free above the consortium's plan for added nodes (the Fabric CA servers of --ca live there)
 
 
 @dataclass(frozen=True)
@@ -105,13 +109,14 @@ class Layout:
         return self.out / "connection-profiles" / f"connection-{org.name.lower()}.json"
 
 
-def derive(consortium: Consortium, out: Path, log_spec: str = DEFAULT_LOG_SPEC, with_overlay: bool = True) -> Layout:
-    """The :class:`Layout` of ``consortium`` generated into ``out`` (an absolute path is used as is),
-    with the node overlay ``out/nodes.json`` applied when the network has one and ``with_overlay``
-    (its only read).
+def derive(consortium: Consortium, out: Path, log_spec: str = DEFAULT_LOG_SPEC,
+           overlay: Overlay | None = None) -> Layout:
+    """The :class:`Layout` of ``consortium`` generated into ``out`` (an absolute path is used as is), with
+    the node overlay (nodes added/removed after ``up``, read by the caller with
+    :func:`qcchain_network.overlay.load`) folded in when one is given (pure).
 
     Raises:
-        OverlayError: ``out/nodes.json`` exists but is malformed.
+        OverlayError: an added peer of ``overlay`` names an org that is not in the consortium.
     """
     out = Path(out).absolute()
     plan = consortium.ports()
@@ -133,9 +138,48 @@ def derive(consortium: Consortium, out: Path, log_spec: str = DEFAULT_LOG_SPEC, 
                                   node_dir / "msp", node_dir / "tls", out / "data" / host,
                                   out / "env" / f"{host}.env", out / "logs" / f"{host}.log"))
     layout = Layout(consortium, out, consortium.host, orderers, peers, dict(plan.chaincodes), log_spec)
-    from .overlay import apply, load  # nodes added/removed after ``up`` (``<out>/nodes.json``), if any
+    return apply_overlay(layout, overlay) if overlay is not None else layout
 
-    return apply(layout, load(out)) if with_overlay else layout
+
+def extra_base(layout: Layout) -> int:
+    """First port of overlay slot 0: the block boundary above every port of the base plan, plus :data:`GAP`."""
+    plan = layout.consortium.ports()
+    top = [b.operations for b in plan.orderers] + [b.operations for b in plan.peers.values()]
+    top += list(plan.chaincodes.values())
+    return (max(top) // BLOCK + 1) * BLOCK + GAP
+
+
+def apply_overlay(layout: Layout, overlay: Overlay) -> Layout:
+    """``layout`` with the overlay's added nodes appended (each in the port block of its slot, above
+    :func:`extra_base`) and its removed nodes left out (pure).
+
+    Raises:
+        OverlayError: an added peer names an org that is not in the consortium.
+    """
+    if not overlay.added and not overlay.removed:
+        return layout
+    base, out = extra_base(layout), layout.out
+    orderers = [n for n in layout.orderers if n.host not in overlay.removed]
+    peers = [p for p in layout.peers if p.host not in overlay.removed]
+    orgs = {o.name: o for o in layout.consortium.orgs}
+    for a in overlay.added:
+        port = base + BLOCK * a.slot
+        if a.kind == "orderer":
+            node_dir = layout.orderer_org_dir / "orderers" / a.host
+            orderers.append(OrdererNode(a.index, a.host, port, port + 1, port + 2, node_dir / "msp",
+                                        node_dir / "tls", out / "data" / a.host, out / "env" / f"{a.host}.env",
+                                        out / "logs" / f"{a.host}.log"))
+            continue
+        if a.org not in orgs:
+            raise OverlayError(f"{OVERLAY_FILE}: added peer {a.host} belongs to unknown org {a.org!r}")
+        node_dir = layout.org_dir(orgs[a.org]) / "peers" / a.host
+        peers.append(PeerNode(a.org, orgs[a.org].msp_id, a.index, a.host, port, port + 1, port + 2,
+                              node_dir / "msp", node_dir / "tls", out / "data" / a.host,
+                              out / "env" / f"{a.host}.env", out / "logs" / f"{a.host}.log"))
+    order = {o.name: i for i, o in enumerate(layout.consortium.orgs)}
+    peers.sort(key=lambda p: (order[p.org], p.index))
+    orderers.sort(key=lambda n: n.index)
+    return replace(layout, orderers=orderers, peers=peers)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ from qcchain_consortium.errors import (
     Problem,
 )
 
+__all__ = ["NetworkError", "Problem", "ConsortiumError", "ConsortiumFileNotFound", "PolicySyntaxError", "RenderError",
+           "BinaryNotFound", "CertificateError", "RegistryError"]
+
 
 class RenderError(NetworkError, OSError):
     """Generated files cannot be written (names the path)."""
@@ -26,3 +29,7 @@ class BinaryNotFound(NetworkError, FileNotFoundError):
 
 class CertificateError(NetworkError, ValueError):
     """A certificate file cannot be read or parsed (names the file)."""
+
+
+class RegistryError(NetworkError, RuntimeError):
+    """The on-chain node registry refused or could not be asked (names the node and what to do)."""

@@ -14,7 +14,9 @@ from typing import Any, Callable
 
 from . import configupdate
 from .derive import Layout
-from .registry import Registry, _sha256_der
+from .noderecord import cert_sha256
+from .nodeops import latest_block_path, running_orderer, tool_paths
+from .registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ def check_consenters(found: dict[str, list[configupdate.Consenter]], hosts: dict
     rows = []
     for channel, items in found.items():
         for item in items:
-            fp = _sha256_der(item.tls_cert_pem)
+            fp = cert_sha256(item.tls_cert_pem)
             node_id = hosts.get(item.address, "")
             entry = lookup(node_id) if node_id else None
             if not node_id:
@@ -60,13 +62,11 @@ def verify(layout: Layout, registry: Registry) -> list[Row]:
     Raises:
         ToolError: fetching a config failed. RegistryError / GatewayError: the registry is unavailable.
     """
-    from .nodes import _bins, _tmp_block, _via
-
-    bins = _bins()
-    via = _via(layout)
+    bins = tool_paths()
+    via = running_orderer(layout)
     found = {}
     for ch in layout.consortium.channels:
-        config, _ = configupdate.fetch_config(layout, bins, ch.name, via, _tmp_block(layout, ch.name))
+        config, _ = configupdate.fetch_config(layout, bins, ch.name, via, latest_block_path(layout, ch.name))
         found[ch.name] = configupdate.consenters(config)
     hosts = {f"{layout.host}:{n.listen}": n.host for n in layout.orderers}
     cache: dict[str, dict[str, Any] | None] = {}

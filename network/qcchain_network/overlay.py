@@ -8,8 +8,9 @@ kept in ``<out>/nodes.json``::
                 "slot": 0}, {"kind": "orderer", "index": 3, "host": "orderer3.example", "slot": 1}],
      "removed": ["orderer0.example"]}
 
-:func:`apply` folds it into a :class:`~qcchain_network.derive.Layout`, so every command that derives the
-layout (status, start-node, stop-node, certs check, down) knows the added nodes. Each added node gets a
+:func:`load` reads it at the entry points, and :func:`qcchain_network.derive.derive` (pure) folds it into
+the :class:`~qcchain_network.derive.Layout`, so every command that derives the layout (status, start-node,
+stop-node, certs check, down) knows the added nodes. Each added node gets a
 port block of its own (its ``slot``), above every port of the consortium's own plan, so the base plan
 never moves.
 """
@@ -18,17 +19,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import NetworkError
-from qcchain_consortium.ports import BLOCK
 
 log = logging.getLogger(__name__)
 
 FILE = "nodes.json"
-GAP = 100  # ports left free above the consortium's plan (the Fabric CA servers of --ca live there)
 KINDS = ("peer", "orderer")
 
 
@@ -149,45 +148,3 @@ def save(out: Path, overlay: Overlay) -> Path:
     tmp.write_text(json.dumps(overlay.to_json(), indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
-
-
-def extra_base(layout: Any) -> int:
-    """First port of slot 0: the block boundary above every port of the base plan, plus :data:`GAP`."""
-    plan = layout.consortium.ports()
-    top = [b.operations for b in plan.orderers] + [b.operations for b in plan.peers.values()]
-    top += list(plan.chaincodes.values())
-    return (max(top) // BLOCK + 1) * BLOCK + GAP
-
-
-def apply(layout: Any, overlay: Overlay) -> Any:
-    """``layout`` with the overlay's added nodes appended and its removed nodes left out (pure).
-
-    Raises:
-        OverlayError: an added peer names an org that is not in the consortium.
-    """
-    from .derive import OrdererNode, PeerNode
-
-    if not overlay.added and not overlay.removed:
-        return layout
-    base, out = extra_base(layout), layout.out
-    orderers = [n for n in layout.orderers if n.host not in overlay.removed]
-    peers = [p for p in layout.peers if p.host not in overlay.removed]
-    orgs = {o.name: o for o in layout.consortium.orgs}
-    for a in overlay.added:
-        port = base + BLOCK * a.slot
-        if a.kind == "orderer":
-            node_dir = layout.orderer_org_dir / "orderers" / a.host
-            orderers.append(OrdererNode(a.index, a.host, port, port + 1, port + 2, node_dir / "msp",
-                                        node_dir / "tls", out / "data" / a.host, out / "env" / f"{a.host}.env",
-                                        out / "logs" / f"{a.host}.log"))
-            continue
-        if a.org not in orgs:
-            raise OverlayError(f"{FILE}: added peer {a.host} belongs to unknown org {a.org!r}")
-        node_dir = layout.org_dir(orgs[a.org]) / "peers" / a.host
-        peers.append(PeerNode(a.org, orgs[a.org].msp_id, a.index, a.host, port, port + 1, port + 2,
-                              node_dir / "msp", node_dir / "tls", out / "data" / a.host,
-                              out / "env" / f"{a.host}.env", out / "logs" / f"{a.host}.log"))
-    order = {o.name: i for i, o in enumerate(layout.consortium.orgs)}
-    peers.sort(key=lambda p: (order[p.org], p.index))
-    orderers.sort(key=lambda n: n.index)
-    return replace(layout, orderers=orderers, peers=peers)

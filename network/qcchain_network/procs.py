@@ -94,15 +94,18 @@ def start(out: Path, name: str, argv: list[str], env: dict[str, str], log_file: 
 
 
 def alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie."""
+    """True while process ``pid`` exists (also when it belongs to another user) and is not a zombie;
+    the project's one PID-liveness check."""
     try:
         os.kill(pid, 0)
-    except OSError:
+    except ProcessLookupError:
         return False
+    except PermissionError:
+        return True
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
         return True
 
 

@@ -1,39 +1,42 @@
 """The on-chain node registry seen from the network tools (T-7.2.3): is a node's identity admitted?
 
 A node may join consensus (or a channel) only once governance admitted its identity: :class:`Registry`
-builds the node record from the generated certificates (``qcchain_sdk.nodes.node_record``) and checks
-``governance:node`` on the governance channel through the SDK with the first org's Admin profile
+checks its node record (:func:`qcchain_network.noderecord.read_record`, from the generated certificates)
+against ``governance:node`` on the governance channel through the SDK with the first org's Admin profile
 (active, same TLS and signing certificate fingerprints). Modes: ``check`` (refuse when not admitted),
 ``propose`` (write an admit proposal file for the admins to sign offline, and stop), ``test-keys``
-(test networks only: sign with the admin SM2 keys of :mod:`qcchain_network.testgov` and execute), and
+(test networks only: sign with the admin SM2 keys of :mod:`qcchain_network.testadmins` and execute), and
 ``none`` (``--no-registry``: nothing is checked or recorded; the operations log says so). After a join
 or a removal, ``node_joined`` / ``node_left`` attest it on chain.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import logging
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from . import admin
+from . import admin, testadmins
+from .binaries import find_binary
 from .derive import Layout
-from .errors import NetworkError
+from .errors import RegistryError
+from .noderecord import CHAINCODE, GOVERNANCE_CHANNEL
+from qcchain_core.gm import SM2PrivateKey
+from qcchain_gateway.profile import connect_profile
+from qcchain_sdk.contracts.governance import GovernanceClient
+from qcchain_sdk.contracts.verify import is_not_found
+from qcchain_sdk.lifecycle import proposalfile
+from qcchain_sdk.nodes import admit_proposal
 
 log = logging.getLogger(__name__)
 
-GOVERNANCE_CHANNEL = "qcchannel"
-CHAINCODE = "qcchain"
+__all__ = ["Registry", "RegistryError", "NotAdmitted", "ProposalWritten", "MODES", "active_match",
+           "chaincode_deployed", "why_hint"]
+
 MODES = ("check", "propose", "test-keys", "none")
 PROPOSAL_LIFETIME = 7 * 86400
-
-
-class RegistryError(NetworkError, RuntimeError):
-    """The registry refused or could not be asked (names the node and what to do)."""
 
 
 class NotAdmitted(RegistryError, PermissionError):
@@ -42,39 +45,6 @@ class NotAdmitted(RegistryError, PermissionError):
 
 class ProposalWritten(RegistryError):
     """``--propose``: an admit proposal was written instead of adding the node (names the file)."""
-
-
-def _sha256_der(pem: bytes) -> str:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return hashlib.sha256(x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)).hexdigest()
-
-
-def read_record(node_id: str, org_msp: str, kind: str, tls_dir: Path, msp_dir: Path) -> dict[str, Any]:
-    """The node record of a generated identity (``tls/server.crt``, ``msp/signcerts/*.pem``); only the
-    fingerprints when the SDK's node registry module is not installed.
-
-    Raises:
-        RegistryError: a certificate is missing or unparsable.
-    """
-    try:
-        tls = (tls_dir / "server.crt").read_bytes()
-        sign = next(iter(sorted((msp_dir / "signcerts").glob("*.pem")))).read_bytes()
-    except (OSError, StopIteration):
-        raise RegistryError(f"{node_id}: its TLS or signing certificate is missing under {tls_dir.parent}") from None
-    try:
-        from qcchain_sdk.nodes import node_record
-    except ImportError:
-        try:
-            return {"node_id": node_id, "org_msp": org_msp, "kind": kind, "tls_cert_sha256": _sha256_der(tls),
-                    "sign_cert_sha256": _sha256_der(sign)}
-        except ValueError as exc:
-            raise RegistryError(f"{node_id}: unparsable certificate ({exc})") from None
-    try:
-        return dict(node_record(node_id, org_msp, kind, tls, sign))
-    except ValueError as exc:
-        raise RegistryError(f"{node_id}: {exc}") from None
 
 
 def chaincode_deployed(layout: Layout, peer_bin: Path, channel: str = GOVERNANCE_CHANNEL) -> bool:
@@ -113,15 +83,10 @@ class Registry:
 
     # ------------------------------------------------------------------ SDK access
     def _gateway(self, org_name: str | None = None) -> Any:
-        from qcchain_gateway.profile import connect_profile
-
         org = self.layout.consortium.org(org_name) if org_name else self.layout.consortium.orgs[0]
         return connect_profile(self.layout.profile_file(org), user="Admin")
 
     def _client(self, gateway: Any, key: Any = None) -> Any:
-        from qcchain_core.gm import SM2PrivateKey
-        from qcchain_sdk.contracts.governance import GovernanceClient
-
         net = gateway.get_network(self.channel)
         return GovernanceClient(net.get_contract(CHAINCODE, "governance"), net.get_contract(CHAINCODE, "keys"),
                                 gateway.identity.msp_id, gateway.identity.cert_pem, key or SM2PrivateKey.generate())
@@ -132,8 +97,6 @@ class Registry:
         Raises:
             qcchain_gateway.errors.GatewayError: the query failed for another reason.
         """
-        from qcchain_sdk.contracts.verify import is_not_found
-
         with self._gateway() as gateway:
             try:
                 return dict(self._client(gateway).node(node_id))
@@ -143,23 +106,19 @@ class Registry:
                 raise
 
     def _ready(self) -> None:
-        from .binaries import find_binary
-
-        if importlib.util.find_spec("qcchain_sdk.nodes") is None:
-            raise RegistryError("the SDK has no node registry (qcchain_sdk.nodes); use --no-registry")
         if not chaincode_deployed(self.layout, find_binary("peer"), self.channel):
             raise RegistryError(f"the qcchain chaincode is not deployed on {self.channel} (bare `network.sh up`): "
                                 "the node registry is unavailable; run `network.sh deploy` first, or pass "
                                 "--no-registry (logged as such)")
 
-    # ------------------------------------------------------------------ the three calls nodes.py makes
+    # ------------------------------------------------------------------ the three calls nodeops.py makes
     def require_admitted(self, record: dict[str, Any]) -> str:
         """Refuse unless the node is admitted (after admitting it, in ``test-keys`` mode); returns the
         proposal id that admitted it (or "").
 
         Raises:
             NotAdmitted: not admitted / removed / other certificates. ProposalWritten: ``propose`` mode.
-            RegistryError: the registry is unavailable (chaincode not deployed, no SDK support).
+            RegistryError: the registry is unavailable (chaincode not deployed).
         """
         if self.mode == "none":
             return ""
@@ -171,18 +130,13 @@ class Registry:
         if self.mode == "propose":
             raise ProposalWritten(self._write_proposal(record, why))
         if self.mode == "test-keys":
-            from .testgov import admit
-
-            proposal_id = admit(self.layout, [record], self.channel, f"add {record['kind']} {node_id}")
+            proposal_id = testadmins.admit(self.layout, [record], self.channel, f"add {record['kind']} {node_id}")
             why = active_match(self.lookup(node_id), record)
             if not why:
                 return proposal_id
         raise NotAdmitted(f"refused: {node_id} is {why} — {why_hint(node_id)}")
 
     def _write_proposal(self, record: dict[str, Any], why: str) -> str:
-        from qcchain_sdk.lifecycle import proposalfile
-        from qcchain_sdk.nodes import admit_proposal
-
         if self.proposal_out is None:
             raise RegistryError("--propose needs a file name")
         proposal = admit_proposal([record], self.channel, CHAINCODE, f"admit {record['kind']} {record['node_id']}",

@@ -23,9 +23,9 @@ from . import admin, procs
 from . import backend as backends
 from . import ca as fabric_ca
 from .binaries import base_config_dir, find_all
-from qcchain_consortium.consortium import load_consortium
-from .derive import DEFAULT_LOG_SPEC, Layout, derive
+from .derive import DEFAULT_LOG_SPEC, Layout
 from .errors import NetworkError
+from .netdir import load_layout
 from .render import render_all, render_profiles
 from .render.processes import orderer_env, peer_env
 from qcchain_consortium.sources import NETWORK_DIR
@@ -280,7 +280,7 @@ def up(consortium_file: Path | None, out: Path, log_spec: str = DEFAULT_LOG_SPEC
         ConsortiumError, BinaryNotFound, PortInUse, ToolError, StartError, GossipTimeout, RenderError,
         ModeMismatch (the other mode than the recorded one), DockerError (docker/compose/images missing).
     """
-    layout = derive(load_consortium(consortium_file), out, log_spec)
+    layout = load_layout(consortium_file, out, log_spec)
     backend = _backend_for_up(layout, docker, ca_mode)
     bins = find_all()
     base = base_config_dir(bins["peer"])

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from qcchain_network import lifecycle, procs
+from qcchain_network import cclifecycle, procs
 from qcchain_network.binaries import FABRIC_TOOLS, base_config_dir, find_binary
 from qcchain_consortium.consortium import load_consortium
 from qcchain_network.derive import Layout, derive
@@ -104,10 +104,10 @@ def fabric(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path) -> I
         t1 = time.monotonic()
         channel = layout.consortium.channels[0]
         for cc in ("qcchain", "callee"):
-            pkg = lifecycle.package(out / "packages", f"{cc}_1.0", f"127.0.0.1:{layout.chaincode_ports[cc]}")
-            proc = lifecycle.start_server(layout, pkg, [sys.executable, str(HERE / "probe_cc.py")])
+            pkg = cclifecycle.package(out / "packages", f"{cc}_1.0", f"127.0.0.1:{layout.chaincode_ports[cc]}")
+            proc = cclifecycle.start_server(layout, pkg, [sys.executable, str(HERE / "probe_cc.py")])
             net.chaincode_logs.append(Path(proc.log_file))
-            lifecycle.deploy(layout, peer_bin, channel, cc, pkg)
+            cclifecycle.deploy(layout, peer_bin, channel, cc, pkg)
         TIMINGS["deploy 2 chaincodes (package+install+approve x2+commit)"] = time.monotonic() - t1
         TIMINGS["first submit accepted after deploy"] = _wait_chaincode(net)
         yield net

@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from qcchain_network.procs import alive as _alive
+
 
 def _die(message: str, code: int = 1) -> None:
     print(message, file=sys.stderr)
@@ -32,15 +34,6 @@ def _die(message: str, code: int = 1) -> None:
 
 def _images() -> set[str]:
     return {i for i in os.environ.get("FAKE_DOCKER_IMAGES", "").split(",") if i}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return False
 
 
 def _env_file(path: str) -> dict[str, str]:

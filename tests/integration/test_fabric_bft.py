@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from qcchain_network import lifecycle, procs, runner
+from qcchain_network import cclifecycle, procs, runner
 from qcchain_consortium.consortium import load_consortium
 from qcchain_network.derive import Layout, derive
 from smallnet import small_consortium  # noqa: E402
@@ -40,9 +40,9 @@ def bft_net(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path,
     fabric_timings["BFT x4 network up (network.sh up)"] = time.monotonic() - t0
     try:
         layout = derive(load_consortium(consortium), out)
-        pkg = lifecycle.package(out / "packages", "qcchain_1.0", f"127.0.0.1:{layout.chaincode_ports['qcchain']}")
-        lifecycle.start_server(layout, pkg, [sys.executable, str(HERE / "probe_cc.py")])
-        lifecycle.deploy(layout, fabric_binaries, layout.consortium.channels[0], "qcchain", pkg)
+        pkg = cclifecycle.package(out / "packages", "qcchain_1.0", f"127.0.0.1:{layout.chaincode_ports['qcchain']}")
+        cclifecycle.start_server(layout, pkg, [sys.executable, str(HERE / "probe_cc.py")])
+        cclifecycle.deploy(layout, fabric_binaries, layout.consortium.channels[0], "qcchain", pkg)
         yield layout
     finally:
         subprocess.run([script, "down", "--dir", str(out)], env=env, capture_output=True, timeout=60, check=False)

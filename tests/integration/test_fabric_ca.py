@@ -242,7 +242,7 @@ def _channel_crl_serials(layout: Layout, section: str, msp_id: str) -> set[int]:
     from qcchain_network.binaries import find_all
     from qcchain_network.configupdate import fetch_config
     from qcchain_network.crl import crl_serials
-    from qcchain_network.nodes import TOOLS
+    from qcchain_network.nodeops import TOOLS
 
     config, _ = fetch_config(layout, find_all(TOOLS), "qcchannel", layout.orderers[0], layout.out / "crl-check.block")
     return set().union(*[crl_serials(c) for c in revocation.revocation_list(config, section, msp_id)])

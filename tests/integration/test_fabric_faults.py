@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from qcchain_network import admin, lifecycle, procs, runner
+from qcchain_network import admin, cclifecycle, procs, runner
 
 FabricNet = Any  # the ``fabric`` fixture's object (tests/integration/conftest.py)
 HERE = Path(__file__).resolve().parent
@@ -92,9 +92,9 @@ def test_restarted_peer_catches_up(fabric: FabricNet) -> None:
 
 def test_chaincode_server_restart_survived_by_next_transaction(fabric: FabricNet) -> None:
     layout = fabric.layout
-    pkg = lifecycle.package(layout.out / "packages", "qcchain_1.0", f"127.0.0.1:{layout.chaincode_ports['qcchain']}")
+    pkg = cclifecycle.package(layout.out / "packages", "qcchain_1.0", f"127.0.0.1:{layout.chaincode_ports['qcchain']}")
     old = procs.stop_one(layout.out, f"chaincode-{pkg.label}")
-    proc = lifecycle.start_server(layout, pkg, [sys.executable, str(HERE / "probe_cc.py")])
+    proc = cclifecycle.start_server(layout, pkg, [sys.executable, str(HERE / "probe_cc.py")])
     procs.wait_listening("127.0.0.1", layout.chaincode_ports["qcchain"], proc)
     fabric.chaincode_logs.append(Path(proc.log_file))
     assert proc.pid != old.pid

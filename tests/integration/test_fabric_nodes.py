@@ -120,7 +120,7 @@ def _check_revoked(layout: Layout, peer_bin: Path, host: str) -> None:
     from qcchain_network.binaries import find_all
     from qcchain_network.configupdate import fetch_config
     from qcchain_network.crl import crl_serials
-    from qcchain_network.nodes import TOOLS
+    from qcchain_network.nodeops import TOOLS
     from qcchain_gateway.errors import EndorseError, GatewayError
 
     org = layout.consortium.orgs[0]
@@ -217,7 +217,7 @@ def test_bft_add_and_remove_consenter(tmp_path_factory: pytest.TempPathFactory, 
     """BFT (v3 ConsenterMapping + the BlockValidation policy that must follow it): 4 -> 5 -> 4 consenters,
     then removal below 4 refused. Without the registry (no chaincode on this network)."""
     from qcchain_network import configupdate
-    from qcchain_network.nodes import TOOLS
+    from qcchain_network.nodeops import TOOLS
     from qcchain_network.binaries import find_all
 
     work = tmp_path_factory.mktemp("bftnodes")

@@ -61,7 +61,7 @@ def _retry(call: Any, timeout: float = 60.0) -> Any:
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The network up, governance chaincode ``qcchain`` deployed, members bootstrapped, admin keys registered."""
     _binaries_or_skip()
-    from qcchain_network import lifecycle, procs
+    from qcchain_network import cclifecycle as lifecycle, procs
     from qcchain_network.binaries import find_binary
     from qcchain_consortium.consortium import load_consortium
     from qcchain_network.derive import derive

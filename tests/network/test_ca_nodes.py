@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from qcchain_network import canodes, nodes, overlay
+from qcchain_network import canodes, nodeops, overlay
 from qcchain_network.__main__ import main
-from qcchain_consortium.consortium import load_consortium
-from qcchain_network.derive import Layout, ca_nodes, derive
+from qcchain_network.derive import Layout, ca_nodes
+from qcchain_network.netdir import load_layout
 from qcchain_network.render import render_profiles, rendered_profiles
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ PEM = "-----BEGIN CERTIFICATE-----\nTLSCA\n-----END CERTIFICATE-----\n"
 
 
 def _layout(out: Path) -> Layout:
-    return derive(load_consortium(SMALL), out)
+    return load_layout(SMALL, out)
 
 
 def _with_tls_cas(layout: Layout) -> Layout:
@@ -95,10 +95,10 @@ def test_an_identity_enrolled_by_an_earlier_add_is_reused(tmp_path: Path) -> Non
 
 def test_removal_checks_the_ca_first_only_on_ca_networks(tmp_path: Path) -> None:
     layout = _layout(tmp_path)
-    assert nodes._ca_for_removal(layout, "peer", "Inspection") is None  # noqa: SLF001 - cryptogen network
+    assert nodeops._ca_for_removal(layout, "peer", "Inspection") is None  # noqa: SLF001 - cryptogen network
     _mark_ca(layout)
     with pytest.raises(canodes.CANotRunning, match="ca.qcchain.example of Orderer"):
-        nodes._ca_for_removal(layout, "orderer")  # noqa: SLF001
+        nodeops._ca_for_removal(layout, "orderer")  # noqa: SLF001
 
 
 def test_profiles_follow_the_overlay(tmp_path: Path) -> None:

@@ -13,8 +13,10 @@ import pytest
 from qcchain_network import configupdate, overlay
 from qcchain_network.__main__ import main
 from qcchain_consortium.consortium import load_consortium
-from qcchain_network.derive import derive
-from qcchain_network.nodes import extend_config, next_index
+from qcchain_network.derive import apply_overlay, derive
+from qcchain_network.netdir import load_layout
+from qcchain_network.noderecord import cert_sha256, read_record
+from qcchain_network.nodeops import extend_config, next_index
 from qcchain_network.nodeverify import check_consenters
 from qcchain_network.registry import Registry, RegistryError, active_match
 
@@ -45,7 +47,8 @@ def test_overlay_roundtrip_and_apply(tmp_path: Path) -> None:
     ovl = ovl.with_added(overlay.Added("orderer", 3, "orderer3.qcchain.example", ovl.next_slot()))
     overlay.save(tmp_path, ovl)
     assert overlay.load(tmp_path) == ovl
-    layout = derive(load_consortium(SMALL), tmp_path)
+    layout = load_layout(SMALL, tmp_path)
+    assert layout == derive(load_consortium(SMALL), tmp_path, overlay=ovl) == apply_overlay(base, ovl)
     hosts = [p.host for p in layout.peers_of("Inspection")]
     assert hosts[-1] == "peer2.inspection.qcchain.example" and len(layout.orderers) == 4
     added_ports = {layout.peers_of("Inspection")[-1].listen, layout.orderers[-1].listen}
@@ -53,7 +56,7 @@ def test_overlay_roundtrip_and_apply(tmp_path: Path) -> None:
     base_ports |= {q for p in base.peers for q in (p.listen, p.chaincode, p.operations)}
     base_ports |= set(base.chaincode_ports.values())
     assert added_ports.isdisjoint(base_ports) and min(added_ports) > max(base_ports)
-    assert derive(load_consortium(SMALL), tmp_path, with_overlay=False).orderers == base.orderers
+    assert derive(load_consortium(SMALL), tmp_path) == base  # pure: the overlay file is not read
 
 
 def test_overlay_remove_base_and_added(tmp_path: Path) -> None:
@@ -63,7 +66,7 @@ def test_overlay_remove_base_and_added(tmp_path: Path) -> None:
     removed = ovl.without("orderer0.qcchain.example", {"orderer0.qcchain.example"})
     assert removed.removed == ["orderer0.qcchain.example"]
     overlay.save(tmp_path, removed)
-    layout = derive(load_consortium(SMALL), tmp_path)
+    layout = load_layout(SMALL, tmp_path)
     assert "orderer0.qcchain.example" not in [n.host for n in layout.orderers]
     with pytest.raises(overlay.OverlayError, match="no node named 'nope'"):
         ovl.without("nope", {"orderer0.qcchain.example"})
@@ -89,14 +92,21 @@ def test_overlay_rejects_malformed(doc: object, needle: str) -> None:
 def test_overlay_malformed_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / overlay.FILE).write_text("{not json")
     with pytest.raises(overlay.OverlayError, match="nodes.json: unreadable"):
-        derive(load_consortium(SMALL), tmp_path)
+        load_layout(SMALL, tmp_path)
+    assert derive(load_consortium(SMALL), tmp_path).peers  # derive reads no file
+
+
+def test_overlay_peer_of_an_unknown_org_is_refused(tmp_path: Path) -> None:
+    ovl = overlay.Overlay([overlay.Added("peer", 2, "peer2.nobody.example", 0, "Nobody")])
+    with pytest.raises(overlay.OverlayError, match="unknown org 'Nobody'"):
+        derive(load_consortium(SMALL), tmp_path, overlay=ovl)
 
 
 def test_extend_config_and_next_index(tmp_path: Path) -> None:
     overlay.save(tmp_path, overlay.Overlay([overlay.Added("peer", 2, "peer2.inspection.qcchain.example", 0,
                                                           "Inspection"),
                                             overlay.Added("orderer", 3, "orderer3.qcchain.example", 1)]))
-    cfg = extend_config(derive(load_consortium(SMALL), tmp_path))
+    cfg = extend_config(load_layout(SMALL, tmp_path))
     counts = {o["Name"]: o["Template"]["Count"] for o in cfg["PeerOrgs"]}
     assert counts == {"Inspection": 3, "Regulator": 1}
     assert [s["Hostname"] for s in cfg["OrdererOrgs"][0]["Specs"]][-1] == "orderer3"
@@ -203,9 +213,7 @@ def test_check_consenters_verdicts() -> None:
     found = {"qcchannel": configupdate.consenters(config)}
     addresses = [c.address for c in found["qcchannel"]]
     hosts = {addresses[0]: "o0", addresses[1]: "o1", addresses[2]: "o2"}  # the 4th address is unknown
-    from qcchain_network.registry import _sha256_der
-
-    fp0 = _sha256_der(found["qcchannel"][0].tls_cert_pem)
+    fp0 = cert_sha256(found["qcchannel"][0].tls_cert_pem)
     entries = {"o0": {"record": {"tls_cert_sha256": fp0}, "status": "active"},
                "o1": {"record": {"tls_cert_sha256": fp0}, "status": "active"},
                "o2": {"record": {"tls_cert_sha256": fp0}, "status": "removed"}}
@@ -245,18 +253,17 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_verify_fingerprint_is_the_sdk_record_fingerprint(tmp_path: Path) -> None:
     from cryptography import x509
 
-    from qcchain_network.registry import _sha256_der, read_record
-    from qcchain_sdk.nodes import cert_sha256
+    from qcchain_sdk import nodes as sdk_nodes
 
     consenters = configupdate.consenters(_bft_config())
     tls_pem, sign_pem = consenters[0].tls_cert_pem, consenters[0].identity_pem
-    assert _sha256_der(tls_pem) == cert_sha256(x509.load_pem_x509_certificate(tls_pem))
+    assert cert_sha256(tls_pem) == sdk_nodes.cert_sha256(x509.load_pem_x509_certificate(tls_pem))
     (tmp_path / "tls").mkdir()
     (tmp_path / "msp" / "signcerts").mkdir(parents=True)
     (tmp_path / "tls" / "server.crt").write_bytes(tls_pem)
     (tmp_path / "msp" / "signcerts" / "orderer0-cert.pem").write_bytes(sign_pem)
     record = read_record("orderer0.qcchain.example", "OrdererMSP", "orderer", tmp_path / "tls", tmp_path / "msp")
-    assert record["tls_cert_sha256"] == _sha256_der(tls_pem) and record["consensus"] is True
+    assert record["tls_cert_sha256"] == cert_sha256(tls_pem) and record["consensus"] is True
     with pytest.raises(RegistryError, match="missing"):
         read_record("x.example", "OrdererMSP", "orderer", tmp_path / "nope", tmp_path / "msp")
 

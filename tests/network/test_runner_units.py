@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from qcchain_network import lifecycle, procs
+from qcchain_network import cclifecycle, procs
 from qcchain_network.binaries import base_config_dir, find_binary
 from qcchain_consortium.consortium import load_consortium
 from qcchain_network.derive import derive
@@ -77,9 +77,9 @@ def test_ccaas_builder_scripts(tmp_path: Path) -> None:
 
 
 def test_package_is_deterministic_ccaas(tmp_path: Path) -> None:
-    a = lifecycle.package(tmp_path / "a", "qcchain_1.0", "127.0.0.1:7130")
-    b = lifecycle.package(tmp_path / "b", "qcchain_1.0", "127.0.0.1:7130")
-    c = lifecycle.package(tmp_path / "c", "qcchain_1.0", "127.0.0.1:7131")
+    a = cclifecycle.package(tmp_path / "a", "qcchain_1.0", "127.0.0.1:7130")
+    b = cclifecycle.package(tmp_path / "b", "qcchain_1.0", "127.0.0.1:7130")
+    c = cclifecycle.package(tmp_path / "c", "qcchain_1.0", "127.0.0.1:7131")
     assert a.package_id == b.package_id != c.package_id
     assert a.package_id.startswith("qcchain_1.0:") and len(a.package_id.split(":")[1]) == 64
     with tarfile.open(a.path) as tar:

@@ -1,7 +1,7 @@
 """Runtimes of the scenario suite: the story's org/contract handles on (a) the devnet, always, and
 (b) real Fabric when its binaries are found (``FABRIC_BIN`` or ``PATH``): the default consortium
 (five orgs, raft x3, five channels) brought up natively once per session with ``qcchain_contracts``
-deployed as CCaaS on ``qcchannel`` (:mod:`qcchain_network.story_net`). Used by ``conftest.runtime``.
+deployed as CCaaS on ``qcchannel`` (:mod:`qcchain_network.demo.storyrunner`). Used by ``conftest.runtime``.
 
 Each runtime lists the features it lacks (``Runtime.lacks``); tests of such a feature are marked xfail
 with that reason by :func:`require`, never silently skipped.
@@ -118,7 +118,7 @@ def fabric_network(out: Path) -> Iterator[Any]:
     Raises:
         pytest.fail.Exception: ``network.sh up`` failed (its one-line error is shown).
     """
-    from qcchain_network.story_net import deploy_story, describe
+    from qcchain_network.demo.storyrunner import deploy_story, describe
 
     env = {**os.environ, "QCCHAIN_PYTHON": sys.executable}
     script = str(ROOT / "scripts" / "network.sh")
@@ -138,7 +138,7 @@ def fabric_network(out: Path) -> Iterator[Any]:
 
 def _fabric(net: Any) -> Iterator[Runtime]:
     """The story's orgs on a running StoryNet; each submit returns once every org's peer has its block."""
-    from qcchain_network.story_net import synced_orgs, upgrade_chaincode
+    from qcchain_network.demo.storyrunner import synced_orgs, upgrade_chaincode
 
     def switch_package() -> None:
         upgrade_chaincode(net)

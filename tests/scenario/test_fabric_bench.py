@@ -24,7 +24,7 @@ H8_SINGLE_SUBMIT_P95_MS = 800.0
 
 
 def test_records_bench_meets_h8(fabric_story_net: Any, fabric_figures: dict[str, str]) -> None:
-    from qcchain_network.story_net import deploy_on
+    from qcchain_network.demo.storyrunner import deploy_on
 
     net = fabric_story_net
     fabric_figures[f"deploy qcchain on {CHANNEL} (approve x2, commit) s"] = f"{deploy_on(net, CHANNEL):.1f}"

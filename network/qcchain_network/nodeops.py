@@ -26,9 +26,10 @@ import yaml
 
 from . import admin, ca, canodes, configupdate, overlay, procs, revocation, runner
 from .binaries import FABRIC_TOOLS, find_all
-from .derive import CANode, Layout, OrdererNode, PeerNode, derive
+from .derive import CANode, Layout, OrdererNode, PeerNode, apply_overlay, derive
 from .errors import NetworkError
-from .registry import ProposalWritten, Registry, read_record
+from .noderecord import read_record
+from .registry import ProposalWritten, Registry
 from .render import render_profiles
 from .render.crypto import crypto_config
 from .render.processes import env_text, orderer_env, peer_env
@@ -42,7 +43,12 @@ class NodeOpError(NetworkError, RuntimeError):
     """A node could not be added or removed (names the node and the step)."""
 
 
-def _bins() -> dict[str, Path]:
+def tool_paths() -> dict[str, Path]:
+    """The Fabric tools node operations run (:data:`TOOLS`), by name.
+
+    Raises:
+        BinaryNotFound: one is neither in FABRIC_BIN nor on PATH.
+    """
     return find_all(TOOLS)
 
 
@@ -119,8 +125,12 @@ def _running(layout: Layout) -> set[str]:
     return runner.running(layout.out)
 
 
-def _via(layout: Layout, exclude: str = "") -> OrdererNode:
-    """A running orderer other than ``exclude`` (the one config updates go through)."""
+def running_orderer(layout: Layout, exclude: str = "") -> OrdererNode:
+    """A running orderer other than ``exclude`` (the one config updates go through).
+
+    Raises:
+        NodeOpError: none is running.
+    """
     running = _running(layout)
     for node in layout.orderers:
         if node.host != exclude and node.host in running:
@@ -134,12 +144,12 @@ def _log(layout: Layout, action: str, host: str, kind: str, org: str, result: st
 
 def _stage(base: Layout, added: overlay.Added) -> tuple[overlay.Overlay, Layout]:
     ovl = overlay.load(base.out).with_added(added)
-    return ovl, overlay.apply(_strip(base), ovl)
+    return ovl, apply_overlay(_strip(base), ovl)
 
 
 def _strip(layout: Layout) -> Layout:
     """``layout`` as the consortium file alone describes it (no overlay)."""
-    return derive(layout.consortium, layout.out, layout.log_spec, with_overlay=False)
+    return derive(layout.consortium, layout.out, layout.log_spec)
 
 
 def _peer_channels(layout: Layout, org: str) -> list[str]:
@@ -154,7 +164,7 @@ def add_peer(layout: Layout, org_name: str, registry: Registry) -> PeerNode:
         or a proposal was written instead): the node is stopped and dropped from the overlay again.
     """
     org = layout.consortium.org(org_name)
-    bins = _bins()
+    bins = tool_paths()
     removed = set(overlay.load(layout.out).removed)
     index = next_index(layout.org_dir(org) / "peers", "peer", {p.host for p in layout.peers}, removed)
     host = f"peer{index}.{org.domain}"
@@ -170,7 +180,8 @@ def add_peer(layout: Layout, org_name: str, registry: Registry) -> PeerNode:
         runner.start_node(new, host)
         for channel in _peer_channels(new, org.name):
             _tolerate_existing(admin.peer_join, new, bins["peer"], peer, channel)
-            _, number = configupdate.fetch_config(new, bins, channel, _via(new), _tmp_block(new, channel))
+            _, number = configupdate.fetch_config(new, bins, channel, running_orderer(new),
+                                                  latest_block_path(new, channel))
             registry.joined(host, channel, number, record["tls_cert_sha256"])
     except BaseException as exc:
         _rollback(layout, host)
@@ -199,7 +210,8 @@ def _outcome(exc: BaseException) -> str:
     return f"failed: {' '.join(str(exc).split())[:300]}"
 
 
-def _tmp_block(layout: Layout, channel: str) -> Path:
+def latest_block_path(layout: Layout, channel: str) -> Path:
+    """Where the latest config block of ``channel`` is fetched to (its directory created)."""
     path = layout.out / "channel-artifacts" / "latest" / f"{channel}.block"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
@@ -224,22 +236,23 @@ def remove_peer(layout: Layout, host: str, registry: Registry, purge: bool = Fal
         raise NodeOpError(f"no peer named {host!r} in the network (see network.sh status)")
     if peer.index == 0:
         raise NodeOpError(f"{host} is its org's anchor and gossip bootstrap peer; it cannot be removed")
-    bins = _bins()
+    bins = tool_paths()
     ca_node = _ca_for_removal(layout, "peer", peer.org)
     if host in _running(layout):
         runner.stop_node(layout, host)
     base_hosts = {p.host for p in _strip(layout).peers}
     ovl = overlay.load(layout.out).without(host, base_hosts)
     overlay.save(layout.out, ovl)
-    render_profiles(overlay.apply(_strip(layout), ovl), [peer.org])
+    render_profiles(apply_overlay(_strip(layout), ovl), [peer.org])
     for channel in _peer_channels(layout, peer.org):
-        _, number = configupdate.fetch_config(layout, bins, channel, _via(layout), _tmp_block(layout, channel))
+        _, number = configupdate.fetch_config(layout, bins, channel, running_orderer(layout),
+                                              latest_block_path(layout, channel))
         registry.left(host, channel, number)
     if purge:
         shutil.rmtree(peer.data_dir, ignore_errors=True)
     try:
         revoked = _revoke(layout, bins, ca_node, peer, layout.consortium.org(peer.org).msp_id,
-                          _peer_channels(layout, peer.org), _via(layout))
+                          _peer_channels(layout, peer.org), running_orderer(layout))
     except NodeOpError as exc:
         _log(layout, "remove", host, "peer", peer.org, f"failed: {exc}"[:300], purged=purge, registry=registry.mode)
         raise
@@ -284,7 +297,7 @@ def add_orderer(layout: Layout, registry: Registry) -> OrdererNode:
         NodeOpError, ToolError, StartError, RegistryError, ConfigUpdateError: nothing of the failed step
         remains running (a channel already updated keeps the consenter; the log line says which).
     """
-    bins = _bins()
+    bins = tool_paths()
     removed = set(overlay.load(layout.out).removed)
     index = next_index(layout.orderer_org_dir / "orderers", "orderer", {n.host for n in layout.orderers}, removed)
     host = f"orderer{index}.{layout.consortium.orderer.domain}"
@@ -296,11 +309,11 @@ def add_orderer(layout: Layout, registry: Registry) -> OrdererNode:
     updated: list[str] = []
     try:
         proposal = registry.require_admitted(record)
-        via = _via(layout)
+        via = running_orderer(layout)
         tls_pem = (node.tls_dir / "server.crt").read_bytes()
         identity = next((node.msp_dir / "signcerts").glob("*.pem")).read_bytes()
         for ch in layout.consortium.channels:
-            config, _ = configupdate.fetch_config(layout, bins, ch.name, via, _tmp_block(layout, ch.name))
+            config, _ = configupdate.fetch_config(layout, bins, ch.name, via, latest_block_path(layout, ch.name))
             if any(c.tls_cert_pem == tls_pem for c in configupdate.consenters(config)):
                 continue  # a retried add: this channel was updated by the attempt that failed later
             modified = configupdate.add_consenter(config, msp, layout.host, node.listen, tls_pem, identity)
@@ -311,7 +324,7 @@ def add_orderer(layout: Layout, registry: Registry) -> OrdererNode:
         node.env_file.write_text(env_text(orderer_env(new, node)), encoding="utf-8")
         runner.start_node(new, host)
         for ch in layout.consortium.channels:
-            block = _tmp_block(layout, ch.name)
+            block = latest_block_path(layout, ch.name)
             _, number = configupdate.fetch_config(new, bins, ch.name, via, block)
             _tolerate_existing(_osnadmin, new, bins, node, "join", "--channelID", ch.name, "--config-block", str(block))
             wait_consenter(new, bins, node, ch.name)
@@ -336,13 +349,13 @@ def remove_orderer(layout: Layout, host: str, registry: Registry) -> None:
     node = next((n for n in layout.orderers if n.host == host), None)
     if node is None:
         raise NodeOpError(f"no orderer named {host!r} in the network (see network.sh status)")
-    bins = _bins()
+    bins = tool_paths()
     msp = layout.consortium.orderer.msp_id
-    via = _via(layout, exclude=host)
+    via = running_orderer(layout, exclude=host)
     ca_node = _ca_for_removal(layout, "orderer")
     plans = []
     for ch in layout.consortium.channels:  # check every channel first: refuse before changing anything
-        config, _ = configupdate.fetch_config(layout, bins, ch.name, via, _tmp_block(layout, ch.name))
+        config, _ = configupdate.fetch_config(layout, bins, ch.name, via, latest_block_path(layout, ch.name))
         plans.append((ch.name, config, configupdate.remove_consenter(config, msp, layout.host, node.listen)))
     for channel, config, modified in plans:
         configupdate.submit_update(layout, bins, channel, via, config, modified)
@@ -350,7 +363,7 @@ def remove_orderer(layout: Layout, host: str, registry: Registry) -> None:
     for channel, _, _ in plans:
         if running:
             _osnadmin(layout, bins, node, "remove", "--channelID", channel)
-        _, number = configupdate.fetch_config(layout, bins, channel, via, _tmp_block(layout, channel))
+        _, number = configupdate.fetch_config(layout, bins, channel, via, latest_block_path(layout, channel))
         registry.left(host, channel, number)
     if running:
         runner.stop_node(layout, host)

@@ -6,12 +6,16 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from pathlib import Path
 
-from . import nodes, nodeverify, procs
-from qcchain_consortium.consortium import load_consortium
-from .derive import derive
-from .errors import NetworkError
-from .registry import GOVERNANCE_CHANNEL, ProposalWritten, Registry, RegistryError
+from . import nodeops, nodeverify, procs, testadmins
+from .consistency import wait_endorsable
+from .derive import Layout
+from .errors import NetworkError, RegistryError
+from .netdir import load_layout
+from .noderecord import GOVERNANCE_CHANNEL
+from .registry import ProposalWritten, Registry
+from qcchain_gateway.errors import SdkError
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +34,12 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--purge", action="store_true", help="remove-peer: also delete its data directory")
 
 
-def _registry(args: argparse.Namespace, layout: object) -> Registry:
-    from pathlib import Path
-
+def _registry(args: argparse.Namespace, layout: Layout) -> Registry:
     if args.no_registry:
-        return Registry(layout, "none")  # type: ignore[arg-type]
+        return Registry(layout, "none")
     if args.propose:
-        return Registry(layout, "propose", Path(args.propose))  # type: ignore[arg-type]
-    return Registry(layout, "test-keys" if args.admit_with_test_keys else "check")  # type: ignore[arg-type]
+        return Registry(layout, "propose", Path(args.propose))
+    return Registry(layout, "test-keys" if args.admit_with_test_keys else "check")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,8 +48,6 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         NetworkError: the operation failed or was refused (one line; the SDK's errors included).
     """
-    from qcchain_gateway.errors import SdkError
-
     try:
         return _run(args)
     except ProposalWritten as exc:
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    layout = derive(load_consortium(args.consortium), args.dir, args.log_level)
+    layout = load_layout(args.consortium, args.dir, args.log_level)
     if not layout.crypto.is_dir():
         raise NetworkError(f"{args.dir} holds no network (network.sh up --dir {args.dir} first)")
     if args.command in ("remove-peer", "remove-orderer") and not args.node:
@@ -69,20 +69,20 @@ def _run(args: argparse.Namespace) -> int:
         if not args.node:
             raise NetworkError("add-peer needs the org name, e.g. add-peer Inspection")
         try:
-            peer = nodes.add_peer(layout, args.node, registry)
+            peer = nodeops.add_peer(layout, args.node, registry)
         except KeyError as exc:
             raise NetworkError(str(exc.args[0])) from None
         print(f"added {peer.host} ({peer.org}) at {layout.host}:{peer.listen} in {time.monotonic() - t0:.1f}s; "
               f"joined {', '.join(c.name for c in layout.consortium.channels if peer.org in c.members)}")
     elif args.command == "add-orderer":
-        node = nodes.add_orderer(layout, registry)
+        node = nodeops.add_orderer(layout, registry)
         print(f"added consenter {node.host} at {layout.host}:{node.listen} to "
               f"{len(layout.consortium.channels)} channel(s) in {time.monotonic() - t0:.1f}s")
     elif args.command == "remove-peer":
-        nodes.remove_peer(layout, args.node, registry, purge=args.purge)
+        nodeops.remove_peer(layout, args.node, registry, purge=args.purge)
         print(f"removed {args.node}" + ("" if args.purge else " (its data directory is kept)"))
     elif args.command == "remove-orderer":
-        nodes.remove_orderer(layout, args.node, registry)
+        nodeops.remove_orderer(layout, args.node, registry)
         print(f"removed consenter {args.node} from {len(layout.consortium.channels)} channel(s)")
     else:
         rows = nodeverify.verify(layout, registry)
@@ -95,24 +95,18 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def genesis_after_deploy(layout: object) -> None:
+def genesis_after_deploy(layout: Layout) -> None:
     """After ``deploy``: record the initial nodes on chain with one genesis admission signed by the test
     admins.
 
     Raises:
         NetworkError: the chain refused it or the registry is unavailable.
     """
-    from qcchain_gateway.errors import SdkError
-
-    from .story_net import wait_endorsable
-    from .testgov import admit_genesis, keys_dir
-
     try:
-        first = next(o for o in layout.consortium.orgs  # type: ignore[attr-defined]
-                     if any(o.name in c.members and c.name == GOVERNANCE_CHANNEL
-                            for c in layout.consortium.channels))  # type: ignore[attr-defined]
-        wait_endorsable(layout.profile_file(first), GOVERNANCE_CHANNEL)  # type: ignore[attr-defined]
-        proposal_id, count = admit_genesis(layout)  # type: ignore[arg-type]
+        first = next(o for o in layout.consortium.orgs
+                     if any(o.name in c.members and c.name == GOVERNANCE_CHANNEL for c in layout.consortium.channels))
+        wait_endorsable(layout.profile_file(first), GOVERNANCE_CHANNEL)
+        proposal_id, count = testadmins.admit_genesis(layout)
     except StopIteration:
         print(f"note: no {GOVERNANCE_CHANNEL} channel: genesis nodes not recorded on chain")
         return
@@ -120,6 +114,6 @@ def genesis_after_deploy(layout: object) -> None:
         raise NetworkError(f"genesis nodes not recorded on chain: {' '.join(str(exc).split())} "
                            "(deploy --no-genesis skips this step)") from exc
     print(f"node registry: {count} genesis nodes admitted on chain (proposal {proposal_id[:16]}…), signed with "
-          f"the test admins' SM2 keys in {keys_dir(layout)}")  # type: ignore[arg-type]
-    procs.ops_log(layout.out, "genesis-admission", "*", kind="registry", result="ok",  # type: ignore[attr-defined]
+          f"the test admins' SM2 keys in {testadmins.keys_dir(layout)}")
+    procs.ops_log(layout.out, "genesis-admission", "*", kind="registry", result="ok",
                   proposal_id=proposal_id, nodes=count)

@@ -1,4 +1,4 @@
-"""Test networks only: the org admins' SM2 governance keys and the governed steps they sign.
+"""Test networks only: the org admins' test SM2 governance keys and the governed steps they sign.
 
 On a test network (``network.sh deploy``) nobody holds real admin keys, so this module makes one SM2 key
 per member org (``<out>/test-admin-keys/<MSP>.pem``, mode 0600 — test material, never for production),
@@ -22,8 +22,15 @@ import yaml
 
 from .derive import Layout
 from .errors import NetworkError
-from .registry import CHAINCODE, GOVERNANCE_CHANNEL, RegistryError, read_record
+from .noderecord import CHAINCODE, GOVERNANCE_CHANNEL, read_record
 from qcchain_consortium.sources import NETWORK_DIR
+from qcchain_core.gm import SM2PrivateKey
+from qcchain_gateway.profile import connect_profile
+from qcchain_sdk.contracts.governance import GovernanceClient
+from qcchain_sdk.contracts.verify import is_not_found
+from qcchain_sdk.lifecycle import proposalfile
+from qcchain_sdk.lifecycle.governed import precheck, submit
+from qcchain_sdk.nodes import admit_proposal
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +40,7 @@ POLICY_NAMES = ("governance", "grading", "sharing")
 KEY_LIFETIME = 365 * 86400
 
 
-class TestGovError(NetworkError, RuntimeError):
+class GovSetupError(NetworkError, RuntimeError):
     """The test governance setup failed (names the org and the step)."""
 
 
@@ -41,10 +48,8 @@ def load_keys(layout: Layout, create: bool = True) -> dict[str, Any]:
     """MSP id -> the org admin's test SM2 key (created when missing and ``create``).
 
     Raises:
-        TestGovError: a key file is unreadable.
+        GovSetupError: a key file is unreadable.
     """
-    from qcchain_core.gm import SM2PrivateKey
-
     directory = layout.out / KEYS_DIR
     keys: dict[str, Any] = {}
     for org in layout.consortium.orgs:
@@ -53,7 +58,7 @@ def load_keys(layout: Layout, create: bool = True) -> dict[str, Any]:
             try:
                 keys[org.msp_id] = SM2PrivateKey.from_pem(path.read_bytes())
             except (OSError, ValueError) as exc:
-                raise TestGovError(f"{path}: unreadable test admin key ({exc})") from None
+                raise GovSetupError(f"{path}: unreadable test admin key ({exc})") from None
         elif create:
             key = SM2PrivateKey.generate()
             directory.mkdir(parents=True, exist_ok=True)
@@ -69,14 +74,11 @@ def _policies() -> dict[str, Any]:
         return {name: yaml.safe_load((POLICIES_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
                 for name in POLICY_NAMES}
     except (OSError, yaml.YAMLError) as exc:
-        raise TestGovError(f"cannot read the policy documents in {POLICIES_DIR}: {exc}") from None
+        raise GovSetupError(f"cannot read the policy documents in {POLICIES_DIR}: {exc}") from None
 
 
 def _connect(layout: Layout, stack: ExitStack, channel: str, keys: dict[str, Any]) -> dict[str, Any]:
     """MSP id -> GovernanceClient of that org's Admin with its test key."""
-    from qcchain_sdk.contracts.governance import GovernanceClient
-    from qcchain_gateway.profile import connect_profile
-
     clients = {}
     for org in layout.consortium.orgs:
         gateway = stack.enter_context(connect_profile(layout.profile_file(org), user="Admin"))
@@ -88,8 +90,6 @@ def _connect(layout: Layout, stack: ExitStack, channel: str, keys: dict[str, Any
 
 
 def _members_on_chain(client: Any) -> list[dict[str, Any]]:
-    from qcchain_sdk.contracts.verify import is_not_found
-
     try:
         return list(json.loads(client.governance.evaluate_transaction("members")))
     except Exception as exc:
@@ -100,8 +100,6 @@ def _members_on_chain(client: Any) -> list[dict[str, Any]]:
 
 def _ensure(layout: Layout, clients: dict[str, Any]) -> list[str]:
     """Bootstrap governance if needed and register every test key; returns what was done."""
-    from qcchain_sdk.contracts.verify import is_not_found
-
     done = []
     orgs = layout.consortium.orgs
     lead = next((o for o in orgs if o.role == "regulator"), orgs[0])
@@ -123,9 +121,6 @@ def _ensure(layout: Layout, clients: dict[str, Any]) -> list[str]:
 
 
 def _execute(proposal: Any, clients: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
-    from qcchain_sdk.lifecycle import proposalfile
-    from qcchain_sdk.lifecycle.governed import precheck, submit
-
     now = int(time.time())
     for key in keys.values():
         proposalfile.sign(proposal, key, now)
@@ -140,12 +135,9 @@ def admit(layout: Layout, records: list[dict[str, Any]], channel: str = GOVERNAN
     """Admit ``records`` (one node, or the genesis set) signed by every test admin; returns the proposal id.
 
     Raises:
-        TestGovError, RegistryError: setup failed. qcchain_sdk errors: the chain refused the proposal.
+        GovSetupError: the setup failed (a key file or the policy documents are unreadable).
+        qcchain_sdk / qcchain_gateway errors: the chain refused the proposal.
     """
-    try:
-        from qcchain_sdk.nodes import admit_proposal
-    except ImportError:
-        raise RegistryError("the SDK has no node registry (qcchain_sdk.nodes)") from None
     keys = load_keys(layout)
     proposal = admit_proposal(records, channel, CHAINCODE, reason, int(time.time()) + 3600)
     with ExitStack() as stack:
@@ -168,7 +160,7 @@ def admit_genesis(layout: Layout, channel: str = GOVERNANCE_CHANNEL) -> tuple[st
     """Record the network's initial nodes with one genesis admission; returns (proposal id, node count).
 
     Raises:
-        as :func:`admit`.
+        RegistryError: a node's certificate is missing or unparsable. Otherwise as :func:`admit`.
     """
     records = genesis_records(layout)
     return admit(layout, records, channel, "genesis nodes of the test network"), len(records)

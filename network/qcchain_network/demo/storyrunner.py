@@ -1,4 +1,5 @@
-"""The consortium story's runtime on a native Fabric network: bring up, deploy, upgrade, take down.
+"""The consortium story (``qcchain_sdk.contracts.story``) on a native Fabric network: bring up, deploy,
+upgrade, take down.
 
 Used by ``qcchain demo --fabric`` and the scenario suite's Fabric runtime. :func:`story_network` brings the
 consortium (default ``network/consortium.yaml``) up with :func:`qcchain_network.runner.up`, starts the
@@ -18,24 +19,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import lifecycle, procs, runner
-from .binaries import find_all
-from qcchain_consortium.consortium import Channel, load_consortium
-from .derive import DEFAULT_LOG_SPEC, Layout, derive
-from .errors import NetworkError
+from .. import cclifecycle, procs, runner
+from ..binaries import find_all
+from ..consistency import ChannelHeights, SyncedContract, wait_endorsable
+from ..derive import DEFAULT_LOG_SPEC, Layout
+from ..errors import NetworkError
+from ..netdir import load_layout
+from ..noderecord import CHAINCODE, GOVERNANCE_CHANNEL
+from qcchain_consortium.consortium import Channel
+from qcchain_sdk.contracts.story import orgs_from_profiles
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StoryNet", "story_network", "deploy_story", "upgrade_chaincode", "deploy_on", "synced_orgs", "wait_endorsable",
+__all__ = ["StoryNet", "story_network", "deploy_story", "upgrade_chaincode", "deploy_on", "synced_orgs", "describe",
            "CHAINCODE", "STORY_CHANNEL"]
 
-CHAINCODE = "qcchain"
-STORY_CHANNEL = "qcchannel"
+STORY_CHANNEL = GOVERNANCE_CHANNEL
 MODULE = "qcchain_contracts"
-
-
-class NotEndorsable(NetworkError, TimeoutError):
-    """The gateway could not endorse a call of the chaincode in time (names the last error)."""
 
 
 @dataclass
@@ -45,8 +45,8 @@ class StoryNet:
     layout: Layout
     peer_bin: Path
     channel: Channel
-    running: lifecycle.Package
-    upgrade_to: lifecycle.Package
+    running: cclifecycle.Package
+    upgrade_to: cclifecycle.Package
     sequence: int
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -67,38 +67,15 @@ def describe(layout: Layout) -> str:
     return f"{len(c.orgs)} orgs, {c.orderer.consensus} x{c.orderer.nodes}, {len(c.channels)} channels"
 
 
-def _package(layout: Layout, version: str) -> lifecycle.Package:
+def _package(layout: Layout, version: str) -> cclifecycle.Package:
     address = f"{layout.host}:{layout.chaincode_ports[CHAINCODE]}"
-    return lifecycle.package(layout.out / "packages", f"{CHAINCODE}_{version}", address)
+    return cclifecycle.package(layout.out / "packages", f"{CHAINCODE}_{version}", address)
 
 
-def _server(layout: Layout, pkg: lifecycle.Package) -> None:
-    proc = lifecycle.start_server(layout, pkg, [sys.executable, "-m", MODULE])
+def _server(layout: Layout, pkg: cclifecycle.Package) -> None:
+    proc = cclifecycle.start_server(layout, pkg, [sys.executable, "-m", MODULE])
     host, port = pkg.address.rsplit(":", 1)
     procs.wait_listening(host, int(port), proc)
-
-
-def wait_endorsable(profile: Path, channel: str, timeout: float = 60.0) -> float:
-    """Endorse (never submit) a read of ``qcchain`` until the gateway finds endorsers satisfying the
-    chaincode's policy; returns the seconds waited.
-
-    Raises:
-        NotEndorsable: still failing after ``timeout`` seconds.
-    """
-    from qcchain_gateway.profile import connect_profile
-
-    t0 = time.monotonic()
-    last = ""
-    with connect_profile(profile) as gateway:
-        contract = gateway.get_network(channel).get_contract(CHAINCODE, "governance")
-        while time.monotonic() - t0 < timeout:
-            try:
-                contract.new_proposal("members").endorse()
-                return time.monotonic() - t0
-            except Exception as exc:  # noqa: BLE001 - retried until the deadline, then reported
-                last = " ".join(str(exc).split())[:300]
-                time.sleep(0.5)
-    raise NotEndorsable(f"{CHAINCODE} on {channel} not endorsable after {timeout:.0f}s: {last}")
 
 
 @contextlib.contextmanager
@@ -135,7 +112,7 @@ def deploy_story(out: Path, consortium: Path | None = None, channel: str = STORY
         ConsortiumError, BinaryNotFound; NetworkError: ``channel`` is not in the consortium with ``qcchain``;
         DeployError, StartError, NotEndorsable.
     """
-    layout = derive(load_consortium(consortium), out, log_spec)
+    layout = load_layout(consortium, out, log_spec)
     return _deploy(layout, find_all(("peer",))["peer"], channel, {})
 
 
@@ -147,7 +124,7 @@ def _deploy(layout: Layout, peer_bin: Path, channel_name: str, timings: dict[str
     t0 = time.monotonic()
     running, upgrade_to = _package(layout, "1.0"), _package(layout, "2.0")
     _server(layout, running)
-    sequence = lifecycle.deploy(layout, peer_bin, channel, CHAINCODE, running, version="1.0")
+    sequence = cclifecycle.deploy(layout, peer_bin, channel, CHAINCODE, running, version="1.0")
     timings[f"deploy {CHAINCODE} on {channel.name} (install x{len(channel.members)}, approve x"
             f"{len(channel.members)}, commit)"] = time.monotonic() - t0
     net = StoryNet(layout, peer_bin, channel, running, upgrade_to, sequence, timings)
@@ -168,7 +145,7 @@ def upgrade_chaincode(net: StoryNet) -> float:
     with contextlib.suppress(KeyError):
         procs.stop_one(net.layout.out, f"chaincode-{old.label}")
     _server(net.layout, new)
-    net.sequence = lifecycle.deploy(net.layout, net.peer_bin, net.channel, CHAINCODE, new, version="2.0")
+    net.sequence = cclifecycle.deploy(net.layout, net.peer_bin, net.channel, CHAINCODE, new, version="2.0")
     net.running = new
     wait_endorsable(net.layout.profile_file(net.layout.consortium.orgs[0]), net.channel.name)
     return time.monotonic() - t0
@@ -186,7 +163,7 @@ def deploy_on(net: StoryNet, channel_name: str) -> float:
         raise NetworkError(f"the consortium has no channel {channel_name!r} with chaincode {CHAINCODE!r}")
     t0 = time.monotonic()
     version = net.running.label.rsplit("_", 1)[1]
-    lifecycle.deploy(net.layout, net.peer_bin, matches[0], CHAINCODE, net.running, version=version)
+    cclifecycle.deploy(net.layout, net.peer_bin, matches[0], CHAINCODE, net.running, version=version)
     first = net.layout.consortium.org(matches[0].members[0])
     wait_endorsable(net.layout.profile_file(first), channel_name)
     return time.monotonic() - t0
@@ -201,10 +178,6 @@ def synced_orgs(profiles: dict[str, Path], channel: str, members: dict[str, dict
     Raises:
         qcchain_gateway.errors.ProfileError / IdentityError: a profile or MSP directory is unusable.
     """
-    from qcchain_sdk.contracts.story import orgs_from_profiles
-
-    from .consistency import ChannelHeights, SyncedContract
-
     orgs, gateways = orgs_from_profiles(profiles, channel, members)
     heights = ChannelHeights(channel, dict(zip(profiles, gateways)), timeout)
     for org in orgs.values():
