@@ -104,6 +104,8 @@ class Ledger:
         if fn == "sleep" and len(params) == 1:
             time.sleep(float(params[0]))
             return Execution(200, "", b"slept", rw)
+        if fn == "fail_with" and len(params) == 2:  # a chaincode error response with the given status
+            return Execution(int(params[0]), params[1].decode(), b"", rw)
         if fn == "fail":
             return Execution(500, params[0].decode() if params else "failed", b"", rw)
         return Execution(500, f"unknown function {fn!r} or wrong argument count", b"", rw)

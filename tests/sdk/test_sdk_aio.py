@@ -7,7 +7,17 @@ import asyncio
 import grpc
 import pytest
 
-from qcchain_gateway import CommitError, EndorseError, EvaluateError, Identity, aio, new_channel
+from qcchain_gateway import (
+    CommitError,
+    EndorseError,
+    EvaluateError,
+    Identity,
+    InMemoryCheckpointer,
+    NotFoundError,
+    aio,
+    new_channel,
+    new_private_key_signer,
+)
 from qcchain_gateway.errors import CommitStatusError, SigningError
 
 
@@ -104,3 +114,78 @@ def test_bad_arguments_and_missing_signer(endpoint) -> None:
                 await gw.get_network(endpoint.channel).get_contract(endpoint.chaincode).submit_transaction("put", "a", "b")
 
     _run(main())
+
+
+def test_events_from_block_zero_and_resumed_from_a_checkpoint(endpoint, contract) -> None:
+    contract.submit_transaction("put", "e1", "1")
+    contract.submit_transaction("put", "e2", "2")
+    contract.submit_transaction("put", "e3", "3")
+    checkpointer = InMemoryCheckpointer()
+
+    async def first_two():
+        gateway, _ = await _contract(endpoint)
+        async with gateway:
+            got = []
+            async with gateway.get_network(endpoint.channel).get_chaincode_events(endpoint.chaincode, start_block=0,
+                                                                                  timeout=5) as events:
+                async for event in events:
+                    got.append(event)
+                    checkpointer.checkpoint_chaincode_event(event)
+                    if len(got) == 2:
+                        break
+            return got
+
+    async def resumed():
+        gateway, _ = await _contract(endpoint)
+        async with gateway:
+            network = gateway.get_network(endpoint.channel)
+            async with network.get_chaincode_events(endpoint.chaincode, checkpoint=checkpointer, timeout=5) as events:
+                async for event in events:
+                    return event
+
+    got = _run(first_two())
+    assert [e.payload for e in got] == [b"e1", b"e2"] and got[0].block_number < got[1].block_number
+    assert _run(resumed()).payload == b"e3"
+
+
+def test_full_transaction_and_events_signed_offline(endpoint) -> None:
+    identity, _, who = endpoint.identity("Org1MSP")
+    remote_signer = new_private_key_signer(who.key)  # the gateway itself has no signer
+
+    async def main():
+        channel = aio.new_channel(endpoint.target, endpoint.tls_root_pem, endpoint.server_name)
+        async with aio.connect(identity, channel, close_connection=True) as gateway:
+            network = gateway.get_network(endpoint.channel)
+            contract = network.get_contract(endpoint.chaincode)
+            with pytest.raises(SigningError):
+                await contract.evaluate_transaction("get", "x")
+            unsigned = contract.new_proposal("put", ["aoff", "line"])
+            proposal = gateway.new_signed_proposal(unsigned.bytes(), remote_signer(unsigned.digest()))
+            unsigned_tx = await proposal.endorse()
+            transaction = gateway.new_signed_transaction(unsigned_tx.bytes(), remote_signer(unsigned_tx.digest()))
+            submitted = await transaction.submit()
+            commit = gateway.new_signed_commit(submitted.bytes(), remote_signer(submitted.digest()))
+            status = await commit.get_status()
+            query = contract.new_proposal("get", ["aoff"])
+            value = await gateway.new_signed_proposal(query.bytes(), remote_signer(query.digest())).evaluate()
+            request = network.new_chaincode_events_request(endpoint.chaincode, start_block=0)
+            signed = gateway.new_signed_chaincode_events_request(request.bytes(), remote_signer(request.digest()))
+            async with signed.get_events(timeout=5) as events:
+                async for event in events:
+                    return proposal.transaction_id, status, value, event
+
+    tx_id, status, value, event = _run(main())
+    assert status.successful and status.transaction_id == tx_id and value == b"line"
+    assert event.transaction_id == tx_id and event.payload == b"aoff"
+
+
+def test_chaincode_status_is_typed_in_the_async_api(endpoint) -> None:
+    async def main():
+        gateway, c = await _contract(endpoint)
+        async with gateway:
+            with pytest.raises(NotFoundError) as info:
+                await c.evaluate_transaction("fail_with", "404", "no record")
+            return info.value
+
+    err = _run(main())
+    assert isinstance(err, EvaluateError) and isinstance(err, LookupError) and err.chaincode_status == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import time
 
 import grpc
@@ -10,7 +11,15 @@ from fabric_protos.gateway import gateway_pb2
 from fabric_protos.peer import proposal_pb2
 
 from qcchain_gateway import (
+    ChaincodeStatusError,
     CommitError,
+    ConflictError,
+    ForbiddenError,
+    GoneError,
+    InvalidInputError,
+    LockedError,
+    NotFoundError,
+    UnauthorizedError,
     CommitStatusError,
     EndorseError,
     EvaluateError,
@@ -198,3 +207,29 @@ def test_bad_argument_types_name_the_argument(contract) -> None:
         contract.new_proposal("put", ["k", 5])
     with pytest.raises(TypeError, match="transient value 'x'"):
         contract.new_proposal("put", ["k"], transient={"x": 1.5})
+
+
+@pytest.mark.parametrize("status, kind, builtin", [
+    (400, InvalidInputError, ValueError), (401, UnauthorizedError, PermissionError),
+    (403, ForbiddenError, PermissionError), (404, NotFoundError, LookupError), (409, ConflictError, RuntimeError),
+    (410, GoneError, PermissionError), (423, LockedError, PermissionError),
+])
+def test_chaincode_status_is_a_typed_error_at_evaluate_and_endorse(contract, status, kind, builtin) -> None:
+    with pytest.raises(kind) as info:
+        contract.evaluate_transaction("fail_with", str(status), "no such thing")
+    assert isinstance(info.value, EvaluateError) and isinstance(info.value, builtin)
+    assert info.value.chaincode_status == status and info.value.code == grpc.StatusCode.UNKNOWN
+    assert pickle.loads(pickle.dumps(info.value)).chaincode_status == status
+    with pytest.raises(kind) as info:
+        contract.submit_transaction("fail_with", str(status), "refused")
+    assert isinstance(info.value, EndorseError) and info.value.code == grpc.StatusCode.ABORTED
+
+
+def test_other_statuses_and_non_chaincode_failures_stay_plain_stage_errors(contract, make_gateway) -> None:
+    with pytest.raises(EvaluateError) as info:
+        contract.evaluate_transaction("fail", "boom")
+    assert type(info.value) is EvaluateError and info.value.chaincode_status == 500
+    assert not isinstance(info.value, ChaincodeStatusError)
+    with pytest.raises(EvaluateError) as info:
+        make_gateway().get_network("nochannel").get_contract("x").evaluate_transaction("get", "k")
+    assert type(info.value) is EvaluateError and info.value.chaincode_status is None

@@ -6,6 +6,10 @@ Shaped like the official ``fabric-gateway`` clients::
     with connect(identity, grpc_channel, signer) as gateway:
         contract = gateway.get_network("qcchannel").get_contract("qcchain", "records")
         result = contract.submit_transaction("create", "id1", "{}")
+
+The usage model (evaluate / submit / submit_async / offline signing) and which error arises at which stage
+are explained on :class:`Contract` and :class:`Gateway`; :mod:`qcchain_gateway.aio` is the same API for
+asyncio programs.
 """
 
 from __future__ import annotations
@@ -17,16 +21,26 @@ from qcchain_gateway.commit import Commit, Status, SubmittedTransaction
 from qcchain_gateway.connection import new_channel
 from qcchain_gateway.contract import Contract
 from qcchain_gateway.errors import (
+    ChaincodeStatusError,
     CommitError,
     CommitStatusError,
+    ConflictError,
     EndorseError,
     ErrorDetail,
     EvaluateError,
+    EventsError,
+    ForbiddenError,
     GatewayError,
+    GoneError,
+    InvalidInputError,
+    LockedError,
+    NotFoundError,
     SdkError,
     SubmitError,
+    UnauthorizedError,
 )
-from qcchain_gateway.events import ChaincodeEvent, ChaincodeEventsRequest, ChaincodeEventStream
+from qcchain_gateway.chaincodeevent import ChaincodeEvent
+from qcchain_gateway.events import ChaincodeEventsRequest, ChaincodeEventStream
 from qcchain_gateway.gateway import Gateway, connect
 from qcchain_gateway.identity import HashFunction, Identity, Signer, new_private_key_signer, sha256, sha384
 from qcchain_gateway.network import Network
@@ -36,6 +50,15 @@ from qcchain_gateway.transaction import Transaction
 __all__ = [
     "aio",
     "ChaincodeEvent",
+    "ChaincodeStatusError",
+    "ConflictError",
+    "EventsError",
+    "ForbiddenError",
+    "GoneError",
+    "InvalidInputError",
+    "LockedError",
+    "NotFoundError",
+    "UnauthorizedError",
     "ChaincodeEventStream",
     "ChaincodeEventsRequest",
     "Checkpoint",
