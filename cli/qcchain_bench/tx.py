@@ -64,15 +64,15 @@ class PutWorkload(Workload):
             BenchError: the chaincode answers anything else (e.g. it has no such function).
             EvaluateError: the runtime cannot be reached.
         """
-        from qcchain_gateway.errors import EvaluateError
+        from qcchain_gateway.errors import EvaluateError, NotFoundError
         from .errors import BenchError
 
         try:
             contract.evaluate_transaction(self.get_fn, f"bench-{self.run}-probe")
+        except NotFoundError:
+            return
         except EvaluateError as exc:
-            if "chaincode response 404" in exc.message:
-                return
-            if "chaincode response" not in exc.message:
+            if exc.chaincode_status is None:  # not the chaincode's answer: the runtime is unreachable
                 raise
             raise BenchError(
                 f"the {self.name!r} workload needs a chaincode with {self.put_fn}(key, value) and {self.get_fn}(key) "

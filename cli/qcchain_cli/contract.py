@@ -97,7 +97,7 @@ def contract() -> None:
 @click.option("--address", default="127.0.0.1:9999", show_default=True, help="Chaincode server address (host:port).")
 def create(name: str, parent: Path, address: str) -> None:
     """Scaffold contract project NAME (Contract class, __main__ serving it, MockStub tests)."""
-    from qcchain_sdk.lifecycle.scaffold import create as scaffold
+    from qcchain_sdk.contractproject.scaffold import create as scaffold
 
     with _errors():
         root = scaffold(name, parent, address)
@@ -116,7 +116,7 @@ def _print_findings(findings: list[Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 def review(directory: Path, as_json: bool) -> None:
     """Security review of a contract's sources; exit 1 on any high-severity finding."""
-    from qcchain_sdk.lifecycle.review import has_high, review_tree
+    from qcchain_sdk.contractproject.review import has_high, review_tree
 
     with _errors():
         findings = review_tree(directory)
@@ -136,8 +136,8 @@ def review(directory: Path, as_json: bool) -> None:
 @click.option("--address", default=None, help="Override contract.json's chaincode server address.")
 def compile_(directory: Path, out: Path | None, version: str | None, address: str | None) -> None:
     """Byte-compile, review and package DIRECTORY as a Fabric ccaas package; print its id and digests."""
-    from qcchain_sdk.lifecycle.package import build_package, compile_project, load_project
-    from qcchain_sdk.lifecycle.review import has_high, review_tree
+    from qcchain_sdk.contractproject.package import build_package, compile_project, load_project
+    from qcchain_sdk.contractproject.review import has_high, review_tree
 
     with _errors():
         project = load_project(directory, version, address)
@@ -156,8 +156,8 @@ def compile_(directory: Path, out: Path | None, version: str | None, address: st
 def _write_proposal(operation: str, profile: Path, user: str, channel: str | None, chaincode: str,
                     contract_name: str, gov_cc: str, reason: str, expires_in: int, out: Path,
                     version: str = "", package: Any = None) -> None:
-    from qcchain_sdk.lifecycle.governed import check_transition, fetch_unit
-    from qcchain_sdk.lifecycle.proposalfile import new_proposal, save
+    from qcchain_sdk.proposals.governed import check_transition, fetch_unit
+    from qcchain_sdk.proposals.proposalfile import new_proposal, save
 
     channel = _channel(profile, channel)
     package_info = {} if package is None else {"label": package.label, "package_id": package.package_id,
@@ -201,7 +201,7 @@ def _package_command(operation: str) -> click.Command:
     def command(package_file: Path, version: str | None, channel: str | None, chaincode: str | None,
                 contract_name: str, governance_chaincode: str, profiles: Path, user: str, reason: str,
                 expires_in: int, out: Path) -> None:
-        from qcchain_sdk.lifecycle.package import read_package
+        from qcchain_sdk.contractproject.package import read_package
 
         with _errors():
             pkg = read_package(package_file)
@@ -265,7 +265,7 @@ key_option = click.option("--key", "key", required=True,
 @password_file_option
 def sign(proposal_file: Path, key: str, keystore_dir: Path, password_file: Path | None) -> None:
     """Sign PROPOSAL_FILE offline with your SM2 key (appends the signature to the file)."""
-    from qcchain_sdk.lifecycle import proposalfile
+    from qcchain_sdk.proposals import proposalfile
 
     with _errors():
         proposal = proposalfile.load(proposal_file)
@@ -306,7 +306,7 @@ def register_key(key: str, profiles: Path, user: str, channel: str | None, days:
 def _fabric_prepare(proposal: Any, network_dir: Path | None, consortium: Path | None,
                     serve: Path | None) -> tuple[Any, Any, Any] | None:
     """Check everything the Fabric steps need *before* governance executes: (target, package, project)."""
-    from qcchain_sdk.lifecycle.proposalfile import UNIT_OPERATIONS
+    from qcchain_sdk.proposals.proposalfile import UNIT_OPERATIONS
 
     if proposal.operation not in UNIT_OPERATIONS:
         if network_dir is not None or serve is not None:
@@ -319,7 +319,7 @@ def _fabric_prepare(proposal: Any, network_dir: Path | None, consortium: Path | 
         return None
     from qcchain_network import ccdeploy
     from qcchain_network.cclifecycle import Package
-    from qcchain_sdk.lifecycle.package import load_project, read_package
+    from qcchain_sdk.contractproject.package import load_project, read_package
 
     fabric = ccdeploy.open_target(network_dir, consortium)
     fabric.channel(proposal.target["channel"])
@@ -346,9 +346,9 @@ def _fabric_prepare(proposal: Any, network_dir: Path | None, consortium: Path | 
 def execute(proposal_file: Path, profiles: tuple[Path, ...], user: str, network_dir: Path | None,
             consortium: Path | None, serve: Path | None, governance_chaincode: str) -> None:
     """Submit a signed proposal: executes only if its signatures meet the governance threshold."""
-    from qcchain_sdk.lifecycle import proposalfile
-    from qcchain_sdk.lifecycle.governed import precheck, submit, unit_name
-    from qcchain_sdk.lifecycle.proposalfile import UNIT_OPERATIONS
+    from qcchain_sdk.proposals import proposalfile
+    from qcchain_sdk.proposals.governed import precheck, submit, unit_name
+    from qcchain_sdk.proposals.proposalfile import UNIT_OPERATIONS
 
     with _errors():
         proposal = proposalfile.load(proposal_file)
@@ -409,7 +409,7 @@ def invoke(function: str, args: tuple[str, ...], profiles: Path, user: str, chan
 def status(channel: str | None, chaincode: str | None, contract_name: str, governance_chaincode: str,
            profiles: Path, user: str, as_json: bool) -> None:
     """Show the governance state of (channel, chaincode, contract)."""
-    from qcchain_sdk.lifecycle.governed import fetch_unit, unit_name
+    from qcchain_sdk.proposals.governed import fetch_unit, unit_name
 
     channel = _channel(profiles, channel)
     target = {"channel": channel, "chaincode": chaincode or "qcchain", "contract": contract_name}

@@ -64,8 +64,8 @@ def nodes() -> None:
 
 def _write(proposal: Any, profile: Path, user: str, chaincode: str, out: Path) -> None:
     """Check the node state against the chain (as ``contract execute`` will), then save the file."""
-    from qcchain_sdk.lifecycle.governed import check_state, operation_rule
-    from qcchain_sdk.lifecycle.proposalfile import save
+    from qcchain_sdk.proposals.governed import check_state, operation_rule
+    from qcchain_sdk.proposals.proposalfile import save
 
     channel = proposal.target["channel"]
     with _errors():

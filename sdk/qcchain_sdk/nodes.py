@@ -9,7 +9,7 @@ The record (checked field by field by the chaincode, ``qcchain_contracts.nodes``
      "not_after"}                             (earliest expiry of the two certificates, unix seconds)
 
 Proposal files go through the same path as every governance proposal: ``qcchain contract sign`` by each
-org admin, then ``qcchain contract execute`` (:func:`qcchain_sdk.lifecycle.governed.precheck` / ``submit``).
+org admin, then ``qcchain contract execute`` (:func:`qcchain_sdk.proposals.governed.precheck` / ``submit``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from .errors import NodeError
-from .lifecycle.proposalfile import ProposalFile, new_proposal
+from .proposals.proposalfile import ProposalFile, new_proposal
 
 log = logging.getLogger(__name__)
 

@@ -133,7 +133,7 @@ def test_verify_read_checks_the_key_owner_and_only_404_means_unregistered(monkey
     from qcchain_cli.errors import CliError
     from qcchain_core.gm import SM2PrivateKey
     from qcchain_sdk.contracts.records import build_record
-    from qcchain_gateway.errors import ErrorDetail, EvaluateError
+    from qcchain_gateway.errors import ErrorDetail, EvaluateError, stage_error_type
 
     key = SM2PrivateKey.generate()
     built = build_record(record_id="EQ-9", category="equipment", equipment_code="32010009", stage="production",
@@ -153,7 +153,8 @@ def test_verify_read_checks_the_key_owner_and_only_404_means_unregistered(monkey
 
     def failure(status: int) -> EvaluateError:
         text = f"evaluate call to endorser returned error: chaincode response {status}, no"
-        return EvaluateError("failed", grpc.StatusCode.UNKNOWN, [ErrorDetail("peer0", "M", text)])
+        details = [ErrorDetail("peer0", "M", text)]
+        return stage_error_type(EvaluateError, "failed", details)("failed", grpc.StatusCode.UNKNOWN, details)
 
     def verify(answer: Any) -> list[str]:
         monkeypatch.setattr(records_cli, "connect_contract", lambda ctx: Keys(answer))

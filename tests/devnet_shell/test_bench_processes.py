@@ -16,7 +16,7 @@ from qcchain_devnet.daemon import UpOptions, running_devnet
 from qcchain_bench.tx import PutWorkload, RecordsWorkload
 from qcchain_bench.txproc import CLIENT_NICE, ProcessSetup, _split, lower_priority, profile_path, run_tx_bench_processes
 from qcchain_bench.errors import BenchError
-from qcchain_gateway.errors import EvaluateError, ProfileError
+from qcchain_gateway.errors import EvaluateError, ProfileError, stage_error_type
 from qcchain_gateway.profile import connect_profile
 
 ENDORSERS = ("InspectionMSP", "RegulatorMSP")
@@ -119,7 +119,8 @@ class _ProbeContract:
 
 
 def _evaluate_error(message: str, code: grpc.StatusCode = grpc.StatusCode.UNKNOWN) -> EvaluateError:
-    return EvaluateError(message, code)
+    # the type the Gateway client picks for this answer (EvaluateNotFoundError for a 404)
+    return stage_error_type(EvaluateError, message, [])(message, code)
 
 
 def test_put_workload_setup_accepts_a_404_for_its_probe_key() -> None:

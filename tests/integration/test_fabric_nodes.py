@@ -155,7 +155,7 @@ def test_add_and_remove_nodes(net: tuple[list[str], Path], fabric_binaries: Path
     assert refused.returncode == 1 and "not admitted on chain" in refused.stderr, refused.stderr
     assert "orderer3.qcchain.example" not in [n.host for n in _layout(net).orderers]
     # --propose writes the admit proposal for the admins to sign offline (the node is not added)
-    from qcchain_sdk.lifecycle import proposalfile
+    from qcchain_sdk.proposals import proposalfile
 
     proposal_path = Path(args[-1]).parent / "admit-orderer3.json"
     proposed = _sh("add-orderer", *args, "--propose", str(proposal_path))

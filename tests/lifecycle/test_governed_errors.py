@@ -9,15 +9,17 @@ from typing import Any
 import grpc
 import pytest
 
-from qcchain_gateway.errors import ErrorDetail, EvaluateError
-from qcchain_sdk.lifecycle.governed import _signer_orgs, fetch_unit
+from qcchain_gateway.errors import ErrorDetail, EvaluateError, stage_error_type
+from qcchain_sdk.proposals.governed import _signer_orgs, fetch_unit
 
 TARGET = {"channel": "qcchannel", "chaincode": "qcchain", "contract": "records"}
 
 
 def failure(status: int, message: str) -> EvaluateError:
     text = f"evaluate call to endorser returned error: chaincode response {status}, {message}"
-    return EvaluateError("evaluate failed", grpc.StatusCode.UNKNOWN, [ErrorDetail("peer0:7051", "RegulatorMSP", text)])
+    details = [ErrorDetail("peer0:7051", "RegulatorMSP", text)]
+    # the type the Gateway client picks for this answer (EvaluateNotFoundError for a 404)
+    return stage_error_type(EvaluateError, "evaluate failed", details)("evaluate failed", grpc.StatusCode.UNKNOWN, details)
 
 
 class Raising:

@@ -17,9 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 from qcchain_cli.main import cli
-from qcchain_sdk.lifecycle.errors import ProjectError, ScaffoldError
-from qcchain_sdk.lifecycle.package import build_package, compile_project, load_project, read_package
-from qcchain_sdk.lifecycle.scaffold import create
+from qcchain_sdk.errors import ProjectError, ScaffoldError
+from qcchain_sdk.contractproject.package import build_package, compile_project, load_project, read_package
+from qcchain_sdk.contractproject.scaffold import create
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,9 +10,9 @@ import pytest
 
 from qcchain_contracts.lifecycle import threshold_met as chain_threshold_met
 from qcchain_core.gm import SM2PrivateKey
-from qcchain_sdk.lifecycle import proposalfile
-from qcchain_sdk.lifecycle.errors import ProposalFileError, SignatureError
-from qcchain_sdk.lifecycle.governed import threshold_met
+from qcchain_sdk.proposals import proposalfile
+from qcchain_sdk.errors import ProposalFileError, SignatureError
+from qcchain_sdk.proposals.governed import threshold_met
 
 NOW = 1_750_000_000
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qcchain_sdk.lifecycle.review import has_high, review_source, review_tree
+from qcchain_sdk.contractproject.review import has_high, review_source, review_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -132,8 +132,8 @@ def _node_cert(cn: str) -> bytes:
 
 def _run_proposal(runtime: Runtime, story: Story, proposal: Any, signers: list[str], tmp: Any) -> dict[str, Any]:
     """Offline signatures in the proposal file, reloaded (artifact carried), then precheck + submit."""
-    from qcchain_sdk.lifecycle import proposalfile
-    from qcchain_sdk.lifecycle.governed import precheck, submit
+    from qcchain_sdk.proposals import proposalfile
+    from qcchain_sdk.proposals.governed import precheck, submit
 
     path = tmp / f"{proposal.proposal_id[:12]}.json"
     proposalfile.save(proposal, path)
@@ -149,7 +149,7 @@ def test_node_registry_admit_join_remove(runtime: Runtime, story: Story, tmp_pat
     """T-7.2.3: genesis + single node admission through governance, join attestation authenticated by the
     TLS fingerprint, removal by the regulator, no join after removal, events on the audit timeline."""
     from qcchain_sdk.contracts.audit import AuditClient
-    from qcchain_sdk.lifecycle.errors import ThresholdNotMet
+    from qcchain_sdk.errors import ThresholdNotMet
     from qcchain_sdk.nodes import admit_proposal, node_record, remove_proposal
 
     reg, ins = runtime.orgs["Regulator"], runtime.orgs["Inspection"]

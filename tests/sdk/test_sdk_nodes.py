@@ -17,8 +17,8 @@ from cryptography.x509.oid import NameOID
 from qcchain_core.canonical import canonical_json
 from qcchain_core.gm import SM2PrivateKey, sm3
 from qcchain_sdk.errors import NodeError
-from qcchain_sdk.lifecycle import proposalfile
-from qcchain_sdk.lifecycle.errors import ProposalFileError
+from qcchain_sdk.proposals import proposalfile
+from qcchain_sdk.errors import ProposalFileError
 from qcchain_sdk.nodes import admit_proposal, node_record, remove_proposal
 
 NOW = 1_760_000_000
@@ -127,13 +127,15 @@ class _Gov:
         self.kit, self.org, self.contract = kit, org, contract
 
     def _run(self, fn: str, args: tuple, commit: bool) -> bytes:
-        from qcchain_gateway.errors import EvaluateError
         import grpc
+
+        from qcchain_gateway.errors import EvaluateError, stage_error_type
 
         call = self.kit.call if commit else self._evaluate
         response = call(f"{self.contract}:{fn}", list(args), org=self.org)
         if not response.ok:
-            raise EvaluateError(f"chaincode response {response.status}, {response.message}", grpc.StatusCode.UNKNOWN)
+            text = f"chaincode response {response.status}, {response.message}"
+            raise stage_error_type(EvaluateError, text, [])(text, grpc.StatusCode.UNKNOWN)
         return response.payload
 
     def _evaluate(self, fn: str, args: list, org: str) -> object:
@@ -155,8 +157,8 @@ def test_precheck_and_submit_node_proposals_on_mockstub() -> None:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contracts"))
     from govkit import GovKit
-    from qcchain_sdk.lifecycle.errors import GovernanceStateError, ThresholdNotMet
-    from qcchain_sdk.lifecycle.governed import operation_rule, precheck, submit
+    from qcchain_sdk.errors import GovernanceStateError, ThresholdNotMet
+    from qcchain_sdk.proposals.governed import operation_rule, precheck, submit
 
     kit = GovKit()
     now = kit.now
@@ -243,7 +245,7 @@ def test_review_fingerprint_normalised_before_attesting() -> None:
 def test_review_malformed_genesis_artifact_is_a_clear_error() -> None:
     """Review fix: a (signed, digest-matching) genesis file whose records are not objects crashed the state
     check with AttributeError before anything was asked of the chain."""
-    from qcchain_sdk.lifecycle.governed import check_node_state
+    from qcchain_sdk.proposals.governed import check_node_state
 
     class NoChain:
         def evaluate_transaction(self, fn: str, *args: str) -> bytes:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from qcchain_core.canonical import canonical_json
 from qcchain_core.errors import CryptoError
@@ -33,6 +33,8 @@ from qcchain_model.messages import proposal_id
 from qcchain_model.thresholds import UnknownRule, threshold_met
 
 from qcchain_gateway.errors import EvaluateError
+
+from ..contractlike import Evaluator
 from .records import decrypt_view
 from .sharing import check_trail
 from .verify import read_key_record, verify_key_record, verify_record_view, verify_signed_view
@@ -43,12 +45,6 @@ __all__ = ["AuditClient", "AuditReport", "TimelineRow", "TxLocation", "audit_cha
            "verify_proposal", "verify_history", "verify_record_view", "format_timeline", "KeyBook", "timeline_rows"]
 
 END_OF_TIME = 10**12
-
-
-class Evaluator(Protocol):
-    """What the audit client needs of a contract: evaluate only."""
-
-    def evaluate_transaction(self, name: str, *args: str | bytes) -> bytes: ...
 
 
 @dataclass(frozen=True)

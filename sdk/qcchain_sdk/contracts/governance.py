@@ -6,34 +6,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-from typing import Any, Protocol
+from typing import Any
 
 from qcchain_core.canonical import canonical_json
-from qcchain_core.gm import SM2PrivateKey, sm3
+from qcchain_core.gm import SM2PrivateKey
 from qcchain_model.messages import registration_message
+
+from ..contractlike import ContractLike
+from ..nodes import normalize_fingerprint
+from ..proposals.body import build_proposal
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ContractLike", "GovernanceClient", "build_proposal", "registration_message"]
-
-
-class ContractLike(Protocol):
-    def evaluate_transaction(self, name: str, *args: Any) -> bytes: ...
-    def submit_transaction(self, name: str, *args: Any, transient: dict[str, bytes] | None = None) -> bytes: ...
-
-
-def build_proposal(operation: str, channel: str, chaincode: str = "qcchain", contract: str = "", version: str = "",
-                   package_digest: str = "", reason: str = "", expiry: int = 0, nonce: str | None = None) -> dict[str, Any]:
-    """A proposal body; ``nonce`` defaults to 128 random bits (hex)."""
-    return {"operation": operation, "target": {"channel": channel, "chaincode": chaincode, "contract": contract},
-            "version": version, "package_digest": package_digest, "reason": reason,
-            "nonce": nonce or os.urandom(16).hex(), "expiry": expiry}
-
-
-def artifact_digest(artifact: dict[str, Any]) -> str:
-    """SM3 of a policy document / member record, as ``package_digest`` of its proposal."""
-    return sm3(canonical_json(artifact)).hex()
+__all__ = ["GovernanceClient", "build_proposal", "registration_message"]
 
 
 class GovernanceClient:
@@ -115,13 +100,11 @@ class GovernanceClient:
         join entry.
 
         Raises:
-            qcchain_gateway.errors.NodeError: ``tls_cert_sha256`` is not a SHA-256 fingerprint (nothing sent).
+            qcchain_sdk.errors.NodeError: ``tls_cert_sha256`` is not a SHA-256 fingerprint (nothing sent).
             qcchain_gateway.errors.EndorseError: refused (not admitted / removed / fingerprint mismatch / not a
                 member admin / already joined); nothing is written.
             qcchain_gateway.errors.GatewayError: the transaction failed otherwise.
         """
-        from qcchain_sdk.nodes import normalize_fingerprint
-
         fingerprint = normalize_fingerprint(tls_cert_sha256)
         return dict(self._submit(self.governance, "node_joined", node_id, channel, str(int(block)), fingerprint))
 

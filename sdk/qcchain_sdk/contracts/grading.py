@@ -5,21 +5,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
+
+from ..contractlike import ContractLike
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GradingClient", "Decision", "ContractLike"]
-
-
-class ContractLike(Protocol):
-    """What the typed clients need of :class:`qcchain_gateway.contract.Contract`."""
-
-    channel: str
-
-    def evaluate_transaction(self, name: str, *args: str | bytes) -> bytes: ...
-
-    def submit_transaction(self, name: str, *args: str | bytes, **kw: Any) -> bytes: ...
+__all__ = ["GradingClient", "Decision"]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from qcchain_core.canonical import canonical_json
 from qcchain_core.errors import CryptoError
 from qcchain_core.gm import SM2PrivateKey, SM2PublicKey
 
-from .grading import ContractLike
+from ..contractlike import ContractLike
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,8 @@ from typing import Any, Callable
 from qcchain_core.gm import SM2PrivateKey
 
 from .audit import AuditClient, AuditReport, audit_channel, format_timeline
-from .governance import ContractLike, GovernanceClient, build_proposal
+from ..contractlike import ContractLike
+from .governance import GovernanceClient, build_proposal
 from .records import RecordsClient, build_record, decrypt_view, verify_view
 from .sharing import SharingClient
 

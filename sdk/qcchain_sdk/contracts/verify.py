@@ -1,6 +1,5 @@
 """Re-verification of what a client reads, shared by the auditor and the CLI.
 
-* :func:`is_not_found` — whether an evaluate failure is the chaincode's "404 not found" (and nothing else);
 * :func:`read_key_record` — a registered SM2 key record, or None only when the chain says it does not exist;
 * :func:`verify_key_record` — the key's id must be the SM3 of its public key;
 * :func:`verify_signed_view` / :func:`verify_record_view` — a record version's SM2 signature and SM3 digests
@@ -11,34 +10,25 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from typing import Any, Protocol
+from typing import Any
 
 from qcchain_core.errors import CryptoError
 from qcchain_core.gm import SM2PublicKey
 
-from qcchain_gateway.errors import EvaluateError
+from qcchain_gateway.errors import NotFoundError
+
+from ..contractlike import Evaluator
 from .records import verify_view
 
 log = logging.getLogger(__name__)
 
 __all__ = ["is_not_found", "read_key_record", "verify_key_record", "verify_signed_view", "verify_record_view"]
 
-#: How the Gateway reports a chaincode error response with status 404 (FABRIC-NOTES: "chaincode response <status>, <msg>").
-_NOT_FOUND = re.compile(r"chaincode response 404\b")
-
-
-class Evaluator(Protocol):
-    """Anything with ``evaluate_transaction`` (a Gateway ``Contract`` or a test double)."""
-
-    def evaluate_transaction(self, name: str, *args: str | bytes) -> bytes: ...
-
-
 def is_not_found(exc: BaseException) -> bool:
-    """True only for an :class:`~qcchain_gateway.errors.EvaluateError` whose chaincode response has status 404."""
-    if not isinstance(exc, EvaluateError):
-        return False
-    return any(_NOT_FOUND.search(text) for text in [exc.message, *(d.message for d in exc.details)])
+    """True only when the chaincode answered 404 (:class:`qcchain_gateway.errors.NotFoundError`).
+
+    Prefer ``except NotFoundError``; this stays for callers that test a caught error."""
+    return isinstance(exc, NotFoundError)
 
 
 def read_key_record(contract: Evaluator, key_id: str) -> dict[str, Any] | None:
@@ -50,11 +40,9 @@ def read_key_record(contract: Evaluator, key_id: str) -> dict[str, Any] | None:
     """
     try:
         return json.loads(contract.evaluate_transaction("keys:get", key_id))  # type: ignore[no-any-return]
-    except EvaluateError as exc:
-        if is_not_found(exc):
-            log.info("SM2 key %s is not registered", key_id[:16])
-            return None
-        raise
+    except NotFoundError:
+        log.info("SM2 key %s is not registered", key_id[:16])
+        return None
 
 
 def verify_key_record(record: dict[str, Any] | None, key_id: str) -> tuple[SM2PublicKey | None, list[str]]:

@@ -11,7 +11,7 @@ The project (``<dir>/<name>/``)::
                              CHAINCODE_ID)
     tests/test_<name>.py     MockStub tests (run with pytest from the project directory)
 
-The generated code passes :mod:`qcchain_sdk.lifecycle.review` with no finding.
+The generated code passes :mod:`qcchain_sdk.contractproject.review` with no finding.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import json
 import logging
 from pathlib import Path
 
-from .errors import ProjectError, ScaffoldError
+from ..errors import ProjectError, ScaffoldError
 from .package import PROJECT_FILE, check_name
 
 log = logging.getLogger(__name__)

@@ -16,14 +16,15 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from qcchain_model import thresholds as _rules
 from qcchain_model.thresholds import TRANSITIONS
 
-from ..contracts.verify import is_not_found
-from qcchain_gateway.errors import EvaluateError
-from .errors import GovernanceStateError, ProposalFileError, ThresholdNotMet
+from qcchain_gateway.errors import NotFoundError
+
+from ..contractlike import ContractLike
+from ..errors import GovernanceStateError, ProposalFileError, ThresholdNotMet
 from .proposalfile import ProposalFile
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,6 @@ log = logging.getLogger(__name__)
 __all__ = ["Plan", "precheck", "submit", "threshold_met", "TRANSITIONS", "fetch_unit", "unit_name", "check_transition",
            "check_state", "check_node_state", "operation_rule"]
 
-
-
-class ContractLike(Protocol):
-    def evaluate_transaction(self, name: str, *args: Any) -> bytes: ...
-    def submit_transaction(self, name: str, *args: Any) -> bytes: ...
 
 
 @dataclass
@@ -70,10 +66,8 @@ def _read_or_none(contract: ContractLike, fn: str, *args: str) -> Any:
     peer down, access denied, a 500 — propagates (:class:`qcchain_gateway.errors.EvaluateError`)."""
     try:
         return _read(contract, fn, *args)
-    except EvaluateError as exc:
-        if is_not_found(exc):
-            return None
-        raise
+    except NotFoundError:
+        return None
 
 
 def fetch_unit(governance: ContractLike, target: dict[str, str]) -> dict[str, Any] | None:

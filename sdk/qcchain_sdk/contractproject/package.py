@@ -1,7 +1,7 @@
 """Contract projects and their Fabric ``ccaas`` packages.
 
 A contract project is a directory with ``contract.json`` (``{"name", "version", "module", "address"}``,
-written by :func:`qcchain_sdk.lifecycle.scaffold.create`) and Python sources. :func:`compile_project`
+written by :func:`qcchain_sdk.contractproject.scaffold.create`) and Python sources. :func:`compile_project`
 byte-compiles every source (in memory, nothing written next to the sources), and :func:`build_package`
 writes the package ``peer lifecycle chaincode package --lang ccaas`` would produce: a tar.gz holding
 ``metadata.json`` (``{"type": "ccaas", "label": ...}``) and ``code.tar.gz`` with ``connection.json``
@@ -25,7 +25,7 @@ from typing import Any
 from qcchain_core.canonical import canonical_json
 from qcchain_core.gm import sm3
 
-from .errors import ProjectError
+from ..errors import ProjectError
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,8 @@ from qcchain_core.errors import CryptoError
 from qcchain_core.gm import SM2PrivateKey, SM2PublicKey, sm3
 from qcchain_model.messages import proposal_id
 
-from .errors import ProposalFileError, SignatureError
+from ..errors import ProposalFileError, SignatureError
+from .body import build_proposal
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,6 @@ def new_proposal(operation: str, channel: str, chaincode: str, contract: str = "
             another operation with a package, an artifact missing / not an object / not matching the given
             digest, an artifact for an operation that takes none, or no expiry.
     """
-    from qcchain_sdk.contracts.governance import build_proposal
-
     if operation not in OPERATIONS:
         raise ProposalFileError(f"operation {operation!r} is not one of {', '.join(OPERATIONS)}")
     if operation in ("deploy", "upgrade") and (not version or not _HEX64.match(package_digest)):
