@@ -153,9 +153,8 @@ MATRIX: dict[str, tuple[frozenset[str], Args]] = {
 
 @pytest.fixture(scope="module")
 def ledger() -> Ledger:
-    mp = pytest.MonkeyPatch()
     kit = GovKit(extra_contracts=(Records(), Sharing(), Grading(), Audit()))
-    seed_records(kit, mp)
+    seed_records(kit)
     lg = Ledger(kit)
     kit.ok("sharing:request", lg.signed("Manufacturer", "request", owner_msp="UsingUnitMSP", **lg.terms("g-req", "r-hd")),
            org="Manufacturer")
@@ -170,7 +169,6 @@ def ledger() -> Ledger:
                                                     lg.key("Regulator").sign(canonical_json(lg.proposal)).hex()],
                             org="Regulator")["proposal_id"]
     yield lg
-    mp.undo()
 
 
 def test_matrix_covers_every_function() -> None:

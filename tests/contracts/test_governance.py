@@ -9,7 +9,7 @@ import pytest
 from qcchain_core.canonical import canonical_json
 from qcchain_core.gm import SM2PrivateKey, sm3
 from qcchain_contracts.errors import Destroyed, Forbidden, Frozen
-from qcchain_contracts.governance import validate_credit_code
+from qcchain_contracts.store.members import validate_credit_code
 from qcchain_contracts.lifecycle import configure_running_package, require_serving
 from qcchain_contracts.errors import InvalidInput
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qcchain_contracts.errors import Forbidden, InvalidInput
-from qcchain_contracts.grading import GRADES, decide_grade, grade_rank, may_read, placement_of, validate_grading_policy
+from qcchain_contracts.grading_rules import GRADES, decide_grade, grade_rank, may_read, placement_of, validate_grading_policy
 from qcchain_contracts.schemas import CATEGORIES
 
 POLICY_FILE = Path(__file__).resolve().parents[2] / "policies" / "grading.yaml"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qcchain_contracts.governance import validate_governance_policy
+from qcchain_contracts.policy_rules import validate_governance_policy
 from qcchain_contracts.errors import InvalidInput
 
 from govkit import CHANNEL, GovKit
@@ -164,14 +164,14 @@ def test_installed_policy_without_node_rules_keeps_working() -> None:
         validate_governance_policy(policies["governance"])
     kit = GovKit(bootstrap=False)
     # a ledger bootstrapped before the node operations existed (validator bypassed: old code installed it)
-    import qcchain_contracts.governance as gov
+    import qcchain_contracts.policy_rules as policy_rules
 
-    original = gov.validate_governance_policy
-    gov.validate_governance_policy = lambda doc: None
+    original = policy_rules.validate_governance_policy
+    policy_rules.validate_governance_policy = lambda doc: None
     try:
         kit.ok("governance:bootstrap", [kit.members(), policies], org="Regulator")
     finally:
-        gov.validate_governance_policy = original
+        policy_rules.validate_governance_policy = original
     for org in kit.orgs.values():
         kit.register_key(org)
     kit.passed(kit.proposal("deploy", contract="records", version="1", digest=fp("pkg")), MAJ)  # others keep working
@@ -207,6 +207,7 @@ def test_malformed_values_are_named_not_echoed(kit: GovKit) -> None:
 def test_bounds_on_attestations_and_listing(kit: GovKit, monkeypatch: pytest.MonkeyPatch) -> None:
     """Review: the join/leave list per node and the ``nodes()`` scan are bounded (refusal writes nothing)."""
     import qcchain_contracts.nodes as nodes_mod
+    import qcchain_contracts.store.nodes as node_store
 
     record = node(O4)
     admit(kit, record)
@@ -217,7 +218,7 @@ def test_bounds_on_attestations_and_listing(kit: GovKit, monkeypatch: pytest.Mon
     for i in (5, 6):
         admit(kit, node(f"orderer{i}.example.com"))
     assert len(kit.ok("governance:nodes", [])) == 3
-    listed = nodes_mod.list_nodes(kit.stub, limit=2)
+    listed = node_store.list_nodes(kit.stub, limit=2)
     assert [n["node_id"] for n in listed] == [O4, "orderer5.example.com"]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from qcchain_contracts.grading import decide_grade, grade_rank, strictest_grade
+from qcchain_contracts.grading_rules import decide_grade, grade_rank, strictest_grade
 from qcchain_contracts.grading import Grading
 from qcchain_contracts.records import Records
 from qcchain_contracts.sharing import Sharing
@@ -163,7 +163,7 @@ def test_admin_needs_node_ou_or_reserved_hf_type() -> None:
 def test_errors_name_the_field_not_the_value(kit: GovKit) -> None:
     from qcchain_contracts.common import require_str
     from qcchain_contracts.errors import InvalidInput
-    from qcchain_contracts.governance import validate_member
+    from qcchain_contracts.store.members import validate_member
     import re
 
     with pytest.raises(InvalidInput) as err:

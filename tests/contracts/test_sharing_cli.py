@@ -18,9 +18,9 @@ from test_sharing_sdk import FakeContract
 
 
 @pytest.fixture()
-def kit(monkeypatch: pytest.MonkeyPatch) -> GovKit:
+def kit() -> GovKit:
     k = GovKit(extra_contracts=(Sharing(), Grading()))
-    seed_records(k, monkeypatch)
+    seed_records(k)
     return k
 
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from qcchain_core.canonical import canonical_json
-from qcchain_contracts import sharing
 from qcchain_contracts.grading import Grading
 from qcchain_contracts.sharing import Sharing
 
@@ -25,28 +24,16 @@ RECORDS = {
 }
 
 
-def seed_records(kit: GovKit, monkeypatch: pytest.MonkeyPatch) -> None:
+def seed_records(kit: GovKit) -> None:
     """Record metadata under the records contract's key ``rec`` [record_id] (KEY_TYPES in common.py)."""
     for meta in RECORDS.values():
         kit.stub.state[""][kit.stub.create_composite_key("rec", [meta["record_id"]])] = canonical_json(meta)
-    try:
-        from qcchain_contracts.records import get_record_meta  # noqa: F401
-    except ImportError:  # records contract not written yet: read the same key directly
-        def _meta(ctx: Any, record_id: str) -> dict[str, Any]:
-            from qcchain_contracts.common import get_json
-            from qcchain_contracts.errors import NotFound
-
-            meta = get_json(ctx.stub, ctx.stub.create_composite_key("rec", [record_id]))
-            if meta is None:
-                raise NotFound(f"record {record_id!r} does not exist")
-            return meta
-        monkeypatch.setattr(sharing, "_record_meta", _meta)
 
 
 @pytest.fixture()
-def kit(monkeypatch: pytest.MonkeyPatch) -> GovKit:
+def kit() -> GovKit:
     k = GovKit(extra_contracts=(Sharing(), Grading()))
-    seed_records(k, monkeypatch)
+    seed_records(k)
     return k
 
 

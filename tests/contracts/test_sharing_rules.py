@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qcchain_contracts.errors import InvalidInput
-from qcchain_contracts.grading import GRADES, grade_rank
+from qcchain_contracts.grading_rules import GRADES, grade_rank
 from qcchain_contracts import sharing_rules as rules
 
 POLICY = yaml.safe_load((Path(__file__).resolve().parents[2] / "policies" / "sharing.yaml").read_text(encoding="utf-8"))

@@ -12,16 +12,18 @@ import logging
 from qcchain_core.canonical import canonical_loads
 from qcchain_shim import Context, Contract, transaction
 
-from .common import caller_msp, list_by_prefix
+from .common import caller_msp
+from .entitlement import entitled_view
 from .errors import Forbidden, InvalidInput, NotFound
-from .governance import get_policy, role_of
-from .records import entitled_view, get_record_meta, record_key
+from .store.grants import access_entries
+from .store.members import role_of
+from .store.policies import get_policy
+from .store.proposals import list_proposals
+from .store.records import get_record_meta, record_key
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Audit"]
-
-ACCESS_PREFIX = "shr.access"  # written by qcchain_contracts.sharing.log_access: [record_id, time, tx_id]
 
 
 def _active_member(ctx: Context) -> tuple[str, str]:
@@ -64,7 +66,7 @@ class Audit(Contract):
         """
         _active_member(ctx)
         out = []
-        for p in list_by_prefix(ctx.stub, "gov.proposal", []):
+        for p in list_proposals(ctx.stub):
             out.append({
                 "proposal_id": p["proposal_id"], "operation": p["body"]["operation"], "target": p["body"]["target"],
                 "version": p["body"]["version"], "package_digest": p["body"]["package_digest"],
@@ -106,4 +108,4 @@ class Audit(Contract):
             raise NotFound(f"record {record_id!r} does not exist")
         if msp != meta["owner_msp"] and role not in get_policy(ctx.stub, "sharing")["supervisory"]["roles"]:
             raise Forbidden(f"{msp} may not read the access log of record {record_id!r}")
-        return list_by_prefix(ctx.stub, ACCESS_PREFIX, [record_id])
+        return access_entries(ctx.stub, record_id)

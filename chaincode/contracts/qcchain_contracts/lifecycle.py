@@ -7,7 +7,7 @@ otherwise one contract of it (e.g. ``records``) — the state machine is::
     proposed|active|frozen --destroy--> destroyed   (terminal: nothing leaves it)
     active|frozen --upgrade--> same state, new approved version (a version is never reused)
 
-Every operation is a *proposal* (see :mod:`qcchain_contracts.governance`) whose canonical body is
+Every operation is a *proposal* (see :mod:`qcchain_contracts.proposals`) whose canonical body is
 ``{operation, target{channel, chaincode, contract}, version, package_digest, reason, nonce, expiry}``;
 it executes once the SM2 signatures of org admins meet the rule configured for the operation in the
 ``governance`` policy document (:func:`threshold_met`).
@@ -20,6 +20,9 @@ contracts then refuse to serve unless the digest of the running package is the d
 unit's active version. Governance itself is exempt from the package check and from *frozen* (so a
 frozen or mis-upgraded chaincode can still be thawed or upgraded again), never from *destroyed*.
 Without a configured package id (unit tests, ``MockStub``) the package check is skipped.
+
+Rules layer: reads and writes unit records through :mod:`qcchain_contracts.store.units`; every contract
+front calls :func:`require_serving` before it serves.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from qcchain_model import thresholds as _rules
-from qcchain_model.thresholds import TRANSITIONS
+from qcchain_model.proposals import NODE_OPERATIONS, OPERATIONS, UNIT_OPERATIONS
+from qcchain_model.thresholds import STATES, TRANSITIONS
 
-from .common import get_json, put_json
 from .errors import Conflict, Destroyed, Forbidden, Frozen, InvalidInput
+from .store.units import get_unit, new_unit, put_unit, unit_name
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +47,16 @@ __all__ = [
     "NODE_OPERATIONS",
     "OPERATIONS",
     "TRANSITIONS",
+    "DEFAULT_CHAINCODE",
     "RunningPackage",
     "configure_running_package",
     "running_package",
     "next_state",
     "required_count",
     "threshold_met",
-    "unit_key",
-    "get_unit",
     "apply_unit_operation",
     "require_serving",
 ]
-
-STATES = ("proposed", "active", "frozen", "destroyed")
-UNIT_OPERATIONS = ("deploy", "upgrade", "freeze", "thaw", "destroy")
-NODE_OPERATIONS = ("node_admit", "node_remove")
-OPERATIONS = UNIT_OPERATIONS + ("policy_update", "member_admit", "member_remove") + NODE_OPERATIONS
-WHOLE = "*"  # composite-key attribute for "the whole chaincode"
 
 _PACKAGE_ID = re.compile(r"^(?P<label>[A-Za-z0-9_.+-]+):(?P<digest>[0-9a-f]{64})$")
 
@@ -140,16 +137,6 @@ def threshold_met(spec: dict[str, Any], members: list[dict[str, Any]], signers: 
         raise InvalidInput(str(exc)) from None
 
 
-def unit_key(stub: Any, channel: str, chaincode: str, contract: str) -> str:
-    """Composite key of a governed unit (``contract == ""`` = whole chaincode)."""
-    return stub.create_composite_key("gov.unit", [channel, chaincode, contract or WHOLE])
-
-
-def get_unit(stub: Any, channel: str, chaincode: str, contract: str) -> dict[str, Any] | None:
-    """The lifecycle record of a unit, or None."""
-    return get_json(stub, unit_key(stub, channel, chaincode, contract))
-
-
 def apply_unit_operation(stub: Any, body: dict[str, Any], proposal_id: str, at: int) -> dict[str, Any]:
     """Execute a lifecycle operation on its unit and write the new unit record; returns it.
 
@@ -160,10 +147,10 @@ def apply_unit_operation(stub: Any, body: dict[str, Any], proposal_id: str, at: 
     unit = get_unit(stub, target["channel"], target["chaincode"], target["contract"])
     state = None if unit is None else unit["state"]
     new_state = next_state(state, operation)
-    unit = unit or _new_unit(target, at)
+    unit = unit or new_unit(target, at)
     if operation in ("deploy", "upgrade"):
         if body["version"] in unit["versions"]:
-            raise Conflict(f"version {body['version']!r} of {_unit_name(target)} was already approved once")
+            raise Conflict(f"version {body['version']!r} of {unit_name(target)} was already approved once")
         unit["versions"][body["version"]] = {
             "package_digest": body["package_digest"],
             "approved_at": at,
@@ -173,34 +160,8 @@ def apply_unit_operation(stub: Any, body: dict[str, Any], proposal_id: str, at: 
     unit["state"] = new_state
     unit["updated_at"] = at
     unit["history"].append({"operation": operation, "proposal_id": proposal_id, "at": at, "state": new_state})
-    put_json(stub, unit_key(stub, target["channel"], target["chaincode"], target["contract"]), unit)
+    put_unit(stub, target, unit)
     return unit
-
-
-def mark_proposed(stub: Any, target: dict[str, str], at: int) -> None:
-    """Create the unit in state ``proposed`` when a deploy is proposed for a unit that does not exist."""
-    if get_unit(stub, target["channel"], target["chaincode"], target["contract"]) is None:
-        unit = _new_unit(target, at)
-        put_json(stub, unit_key(stub, target["channel"], target["chaincode"], target["contract"]), unit)
-
-
-def _new_unit(target: dict[str, str], at: int) -> dict[str, Any]:
-    return {
-        "channel": target["channel"],
-        "chaincode": target["chaincode"],
-        "contract": target["contract"],
-        "state": "proposed",
-        "versions": {},
-        "active_version": "",
-        "created_at": at,
-        "updated_at": at,
-        "history": [],
-    }
-
-
-def _unit_name(target: dict[str, str]) -> str:
-    suffix = f"/{target['contract']}" if target.get("contract") else ""
-    return f"{target['channel']}/{target['chaincode']}{suffix}"
 
 
 def require_serving(ctx: Any, contract: str, write: bool) -> None:
@@ -223,7 +184,7 @@ def require_serving(ctx: Any, contract: str, write: bool) -> None:
         unit = get_unit(ctx.stub, channel, chaincode, name)
         if unit is None:
             continue
-        label = _unit_name(unit)
+        label = unit_name(unit)
         if unit["state"] == "destroyed":
             raise Destroyed(f"{label} was destroyed by governance; it serves nothing (history stays auditable)")
         if unit["state"] == "proposed" and not governance:

@@ -17,6 +17,9 @@ T-8.2 b node operations): orderer and peer identities admitted through governanc
 Every step is an entry in the node record's ``history`` / ``joins`` and a channel timeline event
 (``node_admitted``, ``node_removed``, ``node_joined``, ``node_left``). Deterministic: no clock but the
 transaction time, sorted iteration only.
+
+Rules layer: node records are stored by :mod:`.store.nodes`; the ``governance:node*`` transactions are in
+the :mod:`.governance` front.
 """
 
 from __future__ import annotations
@@ -25,20 +28,19 @@ import logging
 import re
 from typing import Any
 
-from .common import get_json, put_json, record_event, require_admin, require_hex64, require_int, tx_time
+from .common import record_event, require_admin, require_hex64, require_int, tx_time
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .store.members import MSP_ID, role_of
+from .store.nodes import NODE_ID, bind_cert, cert_binding, genesis_admission, node_of, put_genesis_admission, put_node
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "RECORD_FIELDS",
     "GENESIS",
-    "MAX_NODES",
     "validate_node_id",
     "validate_record",
     "validate_admission",
-    "node_of",
-    "list_nodes",
     "require_active",
     "admit",
     "remove",
@@ -50,11 +52,8 @@ RECORD_FIELDS = ("node_id", "org_msp", "kind", "consensus", "tls_cert_sha256", "
 KINDS = ("orderer", "peer")
 GENESIS = "genesis"  # target.contract of the genesis admission (reserved: not a node id)
 MAX_GENESIS = 64
-MAX_NODES = 1000  # nodes() answers at most this many
 MAX_JOINS = 256  # join/leave attestations kept per node
 MAX_INT = 2**53 - 1  # integers stored in records stay exact in every JSON reader (RFC 8785, I-JSON)
-_NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
-_MSP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _CHANNEL = re.compile(r"^[a-z][a-z0-9.-]{0,248}$")  # Fabric's channel name rule
 
 
@@ -64,7 +63,7 @@ def validate_node_id(value: Any, name: str = "node_id") -> str:
     Raises:
         InvalidInput: anything else.
     """
-    if not isinstance(value, str) or not _NODE_ID.match(value):
+    if not isinstance(value, str) or not NODE_ID.match(value):
         raise InvalidInput(f"{name} is not a node id (host name: letters, digits, '.', '_', '-'; at most 255 "
                            "characters)")
     if value == GENESIS:
@@ -90,7 +89,7 @@ def validate_record(record: Any) -> dict[str, Any]:
     if not isinstance(record, dict) or sorted(record) != sorted(RECORD_FIELDS):
         raise InvalidInput(f"a node record must be an object with exactly {', '.join(RECORD_FIELDS)}")
     node = validate_node_id(record["node_id"])
-    if not isinstance(record["org_msp"], str) or not _MSP.match(record["org_msp"]):
+    if not isinstance(record["org_msp"], str) or not MSP_ID.match(record["org_msp"]):
         raise InvalidInput(f"node {node}: org_msp is not a valid MSP id")
     if record["kind"] not in KINDS:
         raise InvalidInput(f"node {node}: kind is not one of {', '.join(KINDS)}")
@@ -107,38 +106,6 @@ def validate_record(record: Any) -> dict[str, Any]:
     return {key: record[key] for key in RECORD_FIELDS}
 
 
-def _node_key(stub: Any, node_id: str) -> str:
-    return stub.create_composite_key("gov.node", [node_id])
-
-
-def _cert_key(stub: Any, fingerprint: str) -> str:
-    return stub.create_composite_key("gov.nodecert", [fingerprint])
-
-
-def _genesis_key(stub: Any) -> str:
-    return stub.create_composite_key("gov.meta", ["node_genesis"])
-
-
-def node_of(stub: Any, node_id: str) -> dict[str, Any] | None:
-    """The stored node record (with status, history, joins) or None."""
-    if not isinstance(node_id, str) or not _NODE_ID.match(node_id):
-        return None
-    return get_json(stub, _node_key(stub, node_id))
-
-
-def list_nodes(stub: Any, limit: int = MAX_NODES) -> list[dict[str, Any]]:
-    """Node records in node-id order, at most ``limit``."""
-    from qcchain_core.canonical import canonical_loads
-
-    out: list[dict[str, Any]] = []
-    with stub.get_state_by_partial_composite_key("gov.node", []) as results:
-        for kv in results:
-            out.append(canonical_loads(kv.value))
-            if len(out) >= limit:
-                break
-    return out
-
-
 def _check_new(ctx: Any, record: dict[str, Any], now: int) -> None:
     node = record["node_id"]
     existing = node_of(ctx.stub, node)
@@ -147,7 +114,7 @@ def _check_new(ctx: Any, record: dict[str, Any], now: int) -> None:
     if record["not_after"] <= now:
         raise InvalidInput(f"node {node}: its certificate expired at {record['not_after']} (transaction time {now})")
     for field in ("tls_cert_sha256", "sign_cert_sha256"):
-        bound = get_json(ctx.stub, _cert_key(ctx.stub, record[field]))
+        bound = cert_binding(ctx.stub, record[field])
         if bound is not None:
             raise Conflict(f"node {node}: {field} is a certificate already admitted for node {bound['node_id']}; "
                            "a removed identity never comes back: admit new certificates")
@@ -174,7 +141,7 @@ def validate_admission(ctx: Any, subject: str, artifact: Any) -> list[dict[str, 
         fingerprints = [r[f] for r in records for f in ("tls_cert_sha256", "sign_cert_sha256")]
         if len(set(fingerprints)) != len(fingerprints):
             raise InvalidInput("genesis nodes repeat a certificate fingerprint")
-        if get_json(ctx.stub, _genesis_key(ctx.stub)) is not None:
+        if genesis_admission(ctx.stub) is not None:
             raise Conflict(f"the genesis nodes of channel {ctx.stub.get_channel_id()} were already admitted; "
                            "admit later nodes one by one")
     else:
@@ -216,13 +183,12 @@ def admit(ctx: Any, subject: str, artifact: Any, proposal_id: str) -> dict[str, 
         stored = {**record, "status": "active", "admitted_by": proposal_id, "admitted_at": now,
                   "genesis": subject == GENESIS, "removed_by": "", "removed_at": 0,
                   "joins": list(previous.get("joins", [])), "history": history}
-        put_json(ctx.stub, _node_key(ctx.stub, record["node_id"]), stored)
+        put_node(ctx.stub, stored)
         for field in ("tls_cert_sha256", "sign_cert_sha256"):
-            put_json(ctx.stub, _cert_key(ctx.stub, record[field]),
-                     {"node_id": record["node_id"], "field": field, "proposal_id": proposal_id})
+            bind_cert(ctx.stub, record[field], record["node_id"], field, proposal_id)
     ids = [r["node_id"] for r in records]
     if subject == GENESIS:
-        put_json(ctx.stub, _genesis_key(ctx.stub), {"proposal_id": proposal_id, "at": now, "nodes": ids})
+        put_genesis_admission(ctx.stub, {"proposal_id": proposal_id, "at": now, "nodes": ids})
         record_event(ctx, "node_admitted", {"genesis": True, "node_ids": ids, "proposal_id": proposal_id})
     else:
         record = records[0]
@@ -243,7 +209,7 @@ def remove(ctx: Any, node_id: str, proposal_id: str) -> dict[str, Any]:
     node["history"].append({"event": "removed", "proposal_id": proposal_id, "at": now,
                             "tls_cert_sha256": node["tls_cert_sha256"], "sign_cert_sha256": node["sign_cert_sha256"]})
     node.update(status="removed", removed_by=proposal_id, removed_at=now)
-    put_json(ctx.stub, _node_key(ctx.stub, node_id), node)
+    put_node(ctx.stub, node)
     record_event(ctx, "node_removed", {"node_id": node_id, "org_msp": node["org_msp"], "proposal_id": proposal_id})
     return {"nodes": [node_id], "status": "removed"}
 
@@ -255,8 +221,6 @@ def _attest_args(ctx: Any, node_id: Any, channel: Any, block: Any) -> str:
     if require_int(block, "config_block_number", 0) > MAX_INT:
         raise InvalidInput(f"config_block_number must be at most {MAX_INT}")
     msp = require_admin(ctx, "attesting a node join or leave")
-    from .governance import role_of
-
     if role_of(ctx.stub, msp) is None:
         raise Forbidden(f"{msp} is not an active member: only member org admins attest node joins and leaves")
     return msp
@@ -304,7 +268,7 @@ def attest(ctx: Any, event: str, node_id: Any, channel: Any, block: Any, tls_cer
     entry = {"event": event, "channel": channel, "block": block, "submitter_msp": msp,
              "tx_id": ctx.stub.get_tx_id(), "at": tx_time(ctx)}
     node["joins"].append(entry)
-    put_json(ctx.stub, _node_key(ctx.stub, node_id), node)
+    put_node(ctx.stub, node)
     record_event(ctx, f"node_{event}", {"node_id": node_id, "channel": channel, "block": block})
     log.info("node %s %s channel %s", node_id, event, channel)
     return entry

@@ -10,6 +10,9 @@ expired / of another org / without ``govern``, signer org not an active member, 
 threshold of the operation's rule in the ``governance`` policy (or no rule for it in the installed policy),
 a lifecycle transition the unit's state forbids, or a node admission / removal the node registry forbids
 (:mod:`.nodes`). At execution every signature's key is re-checked at transaction time.
+
+Rules layer: proposals are stored by :mod:`.store.proposals`; the ``governance:propose`` / ``sign`` /
+``execute`` transactions are in the :mod:`.governance` front.
 """
 
 from __future__ import annotations
@@ -20,18 +23,24 @@ from typing import Any
 
 from qcchain_core.canonical import canonical_json
 from qcchain_model.messages import proposal_id
+from qcchain_model.proposals import (ARTIFACT_OPERATIONS, BODY_FIELDS, DIGEST_OPERATIONS, NODE_OPERATIONS, OPERATIONS,
+                                     SUBJECT_OPERATIONS, TARGET_FIELDS, UNIT_OPERATIONS, VERSIONED_OPERATIONS)
 
-from .common import caller_msp, get_json, put_json, record_event, require_hex64, require_int, require_str, sm3_hex, tx_time
+from .common import caller_msp, record_event, require_hex64, require_int, require_str, sm3_hex, tx_time
 from .errors import Conflict, Forbidden, InvalidInput, InvalidSignatureError, NotFound
-from .lifecycle import NODE_OPERATIONS, OPERATIONS, UNIT_OPERATIONS, apply_unit_operation, get_unit, mark_proposed, next_state, threshold_met
+from .lifecycle import apply_unit_operation, next_state, threshold_met
+from .nodes import GENESIS, admit, remove, require_active, validate_admission, validate_node_id
+from .policy_rules import install_policy, validate_policy
+from .signatures import verify_sm2
+from .store.members import MEMBER_FIELDS, list_members, member_of, put_member, validate_member
+from .store.policies import get_policy
+from .store.proposals import find_proposal, load_proposal, nonce_used, put_proposal, spend_nonce
+from .store.units import get_unit, mark_proposed
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BODY_FIELDS", "proposal_id_of", "validate_body", "operation_rule", "load_proposal", "propose", "sign",
-           "execute"]
+__all__ = ["proposal_id_of", "validate_body", "operation_rule", "propose", "sign", "execute"]
 
-BODY_FIELDS = ("operation", "target", "version", "package_digest", "reason", "nonce", "expiry")
-TARGET_FIELDS = ("channel", "chaincode", "contract")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 
@@ -63,13 +72,13 @@ def validate_body(body: Any) -> dict[str, Any]:
         require_str(target["contract"], "target.contract", 64, _NAME)
     if not isinstance(body["version"], str) or len(body["version"]) > 64:
         raise InvalidInput("version must be a string of at most 64 characters")
-    if op in ("deploy", "upgrade", "policy_update"):
+    if op in VERSIONED_OPERATIONS:
         require_str(body["version"], "version", 64)
-    if op in ("deploy", "upgrade", "policy_update", "member_admit", "node_admit"):
+    if op in DIGEST_OPERATIONS:
         require_hex64(body["package_digest"], "package_digest")
     elif body["package_digest"] != "":
         raise InvalidInput(f"package_digest must be empty for {op}")
-    if op in ("policy_update", "member_admit", "member_remove") and not target["contract"]:
+    if op in SUBJECT_OPERATIONS and not target["contract"]:
         raise InvalidInput(f"{op} names its subject (policy name or MSP id) in target.contract")
     if not isinstance(body["reason"], str) or len(body["reason"]) > 512:
         raise InvalidInput("reason must be a string of at most 512 characters")
@@ -79,8 +88,6 @@ def validate_body(body: Any) -> dict[str, Any]:
 
 
 def _check_node_target(op: str, contract: Any, version: Any) -> None:
-    from .nodes import GENESIS, validate_node_id
-
     if not (op == "node_admit" and contract == GENESIS):
         validate_node_id(contract, "target.contract")
     if version != "":
@@ -94,8 +101,6 @@ def operation_rule(stub: Any, operation: str) -> dict[str, Any]:
         Forbidden: the installed policy has no rule for it (a policy installed before the operation existed).
         NotFound: no governance policy is installed.
     """
-    from .governance import get_policy
-
     spec = get_policy(stub, "governance").get("operations", {}).get(operation)
     if not isinstance(spec, dict):
         raise Forbidden(f"no rule for {operation} in the installed governance policy; update it with a "
@@ -103,25 +108,9 @@ def operation_rule(stub: Any, operation: str) -> dict[str, Any]:
     return spec
 
 
-def _proposal_key(stub: Any, proposal_id: str) -> str:
-    return stub.create_composite_key("gov.proposal", [proposal_id])
-
-
-def load_proposal(stub: Any, proposal_id: str) -> dict[str, Any]:
-    """The stored proposal. Raises NotFound."""
-    if not isinstance(proposal_id, str) or not re.match(r"^[0-9a-f]{64}$", proposal_id):
-        raise NotFound(f"proposal {proposal_id!r} does not exist")
-    proposal = get_json(stub, _proposal_key(stub, proposal_id))
-    if proposal is None:
-        raise NotFound(f"proposal {proposal_id} does not exist")
-    return proposal
-
-
 def _check_artifact(ctx: Any, body: dict[str, Any], artifact: Any) -> dict[str, Any] | None:
-    from .governance import member_of, validate_member, validate_policy, get_policy
-
     op, subject = body["operation"], body["target"]["contract"]
-    if op not in ("policy_update", "member_admit", "node_admit"):
+    if op not in ARTIFACT_OPERATIONS:
         if artifact not in ({}, None):
             raise InvalidInput(f"{op} takes no artifact")
         return None
@@ -130,8 +119,6 @@ def _check_artifact(ctx: Any, body: dict[str, Any], artifact: Any) -> dict[str, 
     if op == "policy_update":
         validate_policy(subject, artifact)
     elif op == "node_admit":
-        from .nodes import validate_admission
-
         validate_admission(ctx, subject, artifact)
     else:
         validate_member(artifact, list(get_policy(ctx.stub, "governance")["roles"]))
@@ -150,8 +137,6 @@ def _canonical(value: Any, what: str) -> bytes:
 
 
 def _check_state(ctx: Any, body: dict[str, Any]) -> None:
-    from .governance import member_of
-
     op, target = body["operation"], body["target"]
     if op in UNIT_OPERATIONS:
         unit = get_unit(ctx.stub, target["channel"], target["chaincode"], target["contract"])
@@ -160,8 +145,6 @@ def _check_state(ctx: Any, body: dict[str, Any]) -> None:
         if unit and op in ("deploy", "upgrade") and body["version"] in unit["versions"]:
             raise Conflict(f"version {body['version']!r} was already approved once for this contract")
     elif op == "node_remove":
-        from .nodes import require_active
-
         require_active(ctx.stub, target["contract"])
     elif op == "member_remove":
         member = member_of(ctx.stub, target["contract"])
@@ -170,8 +153,6 @@ def _check_state(ctx: Any, body: dict[str, Any]) -> None:
 
 
 def _signature(ctx: Any, body: dict[str, Any], key_id: str, signature: str) -> dict[str, Any]:
-    from .keyregistry import verify_sm2
-
     msp = caller_msp(ctx)
     try:
         sig = bytes.fromhex(signature)
@@ -193,10 +174,9 @@ def propose(ctx: Any, body: Any, artifact: Any, key_id: str, signature: str) -> 
     if body["target"]["channel"] != ctx.stub.get_channel_id():
         raise Conflict(f"proposal is for channel {body['target']['channel']}, this is {ctx.stub.get_channel_id()}")
     pid = proposal_id_of(body)
-    if get_json(ctx.stub, _proposal_key(ctx.stub, pid)) is not None:
+    if find_proposal(ctx.stub, pid) is not None:
         raise Conflict(f"proposal {pid} already exists (duplicate)")
-    nonce_key = ctx.stub.create_composite_key("gov.nonce", [body["nonce"]])
-    if ctx.stub.get_state(nonce_key):
+    if nonce_used(ctx.stub, body["nonce"]):
         raise Conflict(f"nonce {body['nonce']!r} was already used by another proposal (replay)")
     _check_expiry(ctx, body, now)
     operation_rule(ctx.stub, body["operation"])
@@ -206,8 +186,8 @@ def propose(ctx: Any, body: Any, artifact: Any, key_id: str, signature: str) -> 
     proposal = {"proposal_id": pid, "body": body, "artifact": checked, "status": "open",
                 "proposer_msp": sig["msp_id"], "proposed_at": now, "proposed_tx": ctx.stub.get_tx_id(),
                 "signatures": {sig["msp_id"]: sig}}
-    ctx.stub.put_state(nonce_key, pid.encode("ascii"))
-    put_json(ctx.stub, _proposal_key(ctx.stub, pid), proposal)
+    spend_nonce(ctx.stub, body["nonce"], pid)
+    put_proposal(ctx.stub, proposal)
     if body["operation"] == "deploy":
         mark_proposed(ctx.stub, body["target"], now)
     record_event(ctx, "proposed", {"proposal_id": pid, "operation": body["operation"], "target": body["target"],
@@ -216,8 +196,6 @@ def propose(ctx: Any, body: Any, artifact: Any, key_id: str, signature: str) -> 
 
 
 def _check_expiry(ctx: Any, body: dict[str, Any], now: int) -> None:
-    from .governance import get_policy
-
     if now > body["expiry"]:
         raise Conflict(f"proposal expired at {body['expiry']} (transaction time {now})")
     lifetime = int(get_policy(ctx.stub, "governance")["max_proposal_lifetime"])
@@ -245,14 +223,12 @@ def sign(ctx: Any, proposal_id: str, key_id: str, signature: str) -> dict[str, A
     if any(s["signature"] == signature for s in proposal["signatures"].values()):
         raise Conflict("this signature was already submitted (replay)")
     proposal["signatures"][msp] = sig
-    put_json(ctx.stub, _proposal_key(ctx.stub, proposal_id), proposal)
+    put_proposal(ctx.stub, proposal)
     record_event(ctx, "signed", {"proposal_id": proposal_id, "operation": proposal["body"]["operation"]})
     return proposal
 
 
 def _valid_signers(ctx: Any, proposal: dict[str, Any]) -> set[str]:
-    from .keyregistry import verify_sm2
-
     body_bytes = canonical_json(proposal["body"])
     valid = set()
     for msp, sig in sorted(proposal["signatures"].items()):
@@ -267,8 +243,6 @@ def _valid_signers(ctx: Any, proposal: dict[str, Any]) -> set[str]:
 
 def execute(ctx: Any, proposal_id: str) -> dict[str, Any]:
     """Execute the proposal if its threshold is met. Raises NotFound, Conflict, Forbidden, InvalidInput."""
-    from .governance import list_members
-
     proposal = _open(ctx, proposal_id)
     body = proposal["body"]
     spec = operation_rule(ctx.stub, body["operation"])
@@ -280,7 +254,7 @@ def execute(ctx: Any, proposal_id: str) -> dict[str, Any]:
     outcome = _apply(ctx, proposal, now)
     proposal.update(status="executed", executed_at=now, executed_tx=ctx.stub.get_tx_id(),
                     executed_by=caller_msp(ctx), counted_signers=sorted(signers), outcome=outcome)
-    put_json(ctx.stub, _proposal_key(ctx.stub, proposal_id), proposal)
+    put_proposal(ctx.stub, proposal)
     record_event(ctx, "executed", {"proposal_id": proposal_id, "operation": body["operation"],
                                    "target": body["target"], "version": body["version"],
                                    "signers": sorted(signers), "why": why})
@@ -288,27 +262,23 @@ def execute(ctx: Any, proposal_id: str) -> dict[str, Any]:
 
 
 def _apply(ctx: Any, proposal: dict[str, Any], now: int) -> dict[str, Any]:
-    from .governance import member_of, store_member, store_policy
-
     body, pid = proposal["body"], proposal["proposal_id"]
     op, subject = body["operation"], body["target"]["contract"]
     if op in UNIT_OPERATIONS:
         unit = apply_unit_operation(ctx.stub, body, pid, now)
         return {"state": unit["state"], "active_version": unit["active_version"]}
     if op == "policy_update":
-        record = store_policy(ctx, subject, proposal["artifact"], body["version"], pid)
+        record = install_policy(ctx, subject, proposal["artifact"], body["version"], pid)
         return {"policy": subject, "digest": record["digest"]}
     if op in NODE_OPERATIONS:
-        from .nodes import admit, remove
-
         return admit(ctx, subject, proposal["artifact"], pid) if op == "node_admit" else remove(ctx, subject, pid)
     if op == "member_admit":
         if member_of(ctx.stub, subject) is not None:
             raise Conflict(f"{subject} is already a member")
-        store_member(ctx, proposal["artifact"], "active", pid)
+        put_member(ctx, proposal["artifact"], "active", pid)
         return {"member": subject, "status": "active"}
     member = member_of(ctx.stub, subject)
     if member is None or member["status"] != "active":
         raise Conflict(f"{subject} is not an active member")
-    store_member(ctx, {k: member[k] for k in ("msp_id", "role", "name", "credit_code")}, "removed", pid)
+    put_member(ctx, {k: member[k] for k in MEMBER_FIELDS}, "removed", pid)
     return {"member": subject, "status": "removed"}

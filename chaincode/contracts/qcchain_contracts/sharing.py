@@ -10,7 +10,9 @@ wrapped for the grantee). Every read of L3/L4 data is an ``access`` transaction 
 
 Every write carries the caller's SM2 signature (hex) over the canonical JSON of its request body,
 verified against the on-chain key registry; bodies name the ``channel`` and ``action`` so a signature
-cannot be replayed elsewhere. Pure grant rules live in :mod:`qcchain_contracts.sharing_rules`.
+cannot be replayed elsewhere. This module is the contract front: pure grant rules live in
+:mod:`qcchain_contracts.sharing_rules`, grant lookup / use / access logging in
+:mod:`qcchain_contracts.entitlement`, storage in :mod:`qcchain_contracts.store.grants`.
 
 Ledger keys (composite): ``shr.grant`` [grant_id]; ``shr.by_grantee`` / ``shr.by_owner``
 [msp, grant_id]; ``shr.key`` [grant_id, record_id] (wrapped data key); ``shr.access``
@@ -27,115 +29,37 @@ from qcchain_core.canonical import canonical_json
 from qcchain_shim import Context, Contract, transaction
 
 from . import sharing_rules as rules
-from .common import caller_msp, get_json, put_json, record_event, tx_time
+from .common import caller_msp, record_event, tx_time
+from .entitlement import consume_grant, find_grant, log_access
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .sharing_rules import validate_body, validate_sharing_policy
+from .lifecycle import require_serving
+from .signatures import active_key, org_encryption_key, verify_sm2
+from .store.grants import (BY_GRANTEE, BY_OWNER, access_entries, access_nonce_used, all_grants, find_grant_record,
+                           grants_of, index_grant, load_grant, put_grant, put_wrapped_key, spend_access_nonce,
+                           wrapped_key_for, wrapped_keys_of)
+from .store.members import role_of
+from .store.policies import get_policy
+from .store.records import live_record_meta
+from .sharing_rules import validate_body
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Sharing", "find_grant", "consume_grant", "wrapped_key_for", "log_access", "validate_sharing_policy"]
+__all__ = ["Sharing"]
 
 CONTRACT = "sharing"
-GRANT, BY_GRANTEE, BY_OWNER, WKEY, ACCESS, NONCE = (
-    "shr.grant", "shr.by_grantee", "shr.by_owner", "shr.key", "shr.access", "shr.nonce")
 
 
-# --- G's modules, imported lazily (they import this module too) -----------------------------------------
-def _gov() -> Any:
-    from . import governance
-
-    return governance
-
-
-def _keys() -> Any:
-    from . import keyregistry
-
-    return keyregistry
-
-
-def _record_meta(ctx: Context, record_id: str) -> dict[str, Any]:
-    from .records import get_record_meta
-
-    meta = get_record_meta(ctx.stub, record_id)
-    if meta is None or meta.get("deleted"):
-        raise NotFound(f"record {record_id!r} does not exist")
-    return dict(meta)
-
-
-# --- cross-module API (used by records) ----------------------------------------------------------------
-def _grant_key(ctx: Context, grant_id: str) -> str:
-    return str(ctx.stub.create_composite_key(GRANT, [grant_id]))
-
-
-def _load_grant(ctx: Context, grant_id: str) -> dict[str, Any]:
-    grant = get_json(ctx.stub, _grant_key(ctx, grant_id))
-    if grant is None:
-        raise NotFound(f"grant {grant_id!r} does not exist")
-    return grant
-
-
-def _grants_of(ctx: Context, index: str, msp: str) -> list[dict[str, Any]]:
-    out = []
-    for kv in ctx.stub.get_state_by_partial_composite_key(index, [msp]):
-        _, attrs = ctx.stub.split_composite_key(kv.key)
-        grant = get_json(ctx.stub, _grant_key(ctx, attrs[1]))
-        if grant is not None:
-            out.append(grant)
-    return out
-
-
-def find_grant(ctx: Context, grantee_msp: str, record_meta: dict[str, Any]) -> dict[str, Any] | None:
-    """The first (in key order) approved, unexpired, unrevoked grant to ``grantee_msp`` covering the
-    record (scope record/category/equipment, same owner) with max grade >= the record's grade and
-    uses left at transaction time; None if there is none."""
-    now = tx_time(ctx)
-    for grant in _grants_of(ctx, BY_GRANTEE, grantee_msp):
-        if rules.grant_serves(grant, record_meta, now):
-            return grant
-    return None
-
-
-def wrapped_key_for(ctx: Context, grant: dict[str, Any], record_id: str) -> dict[str, Any] | None:
-    """The L3 data key of ``record_id`` wrapped (SM2) for the grantee of ``grant``, if attached."""
-    return get_json(ctx.stub, ctx.stub.create_composite_key(WKEY, [grant["grant_id"], record_id]))
-
-
-def log_access(ctx: Context, record_meta: dict[str, Any], purpose: str, basis: str, grant_id: str | None) -> dict[str, Any]:
-    """Write the access-log entry (who, what, when, why) for one read and return it."""
-    at, tx_id = tx_time(ctx), ctx.stub.get_tx_id()
-    entry = {"tx_id": tx_id, "at": at, "reader_msp": caller_msp(ctx), "reader_id": ctx.client_identity.id,
-             "record_id": record_meta["record_id"], "owner_msp": record_meta["owner_msp"],
-             "grade": record_meta["grade"], "purpose": purpose, "basis": basis, "grant_id": grant_id}
-    put_json(ctx.stub, ctx.stub.create_composite_key(ACCESS, [record_meta["record_id"], f"{at:012d}", tx_id]), entry)
-    return entry
-
-
-def consume_grant(ctx: Context, grant: dict[str, Any], record_meta: dict[str, Any], purpose: str) -> dict[str, Any]:
-    """Count one use of ``grant`` (if limited), stamp its last use, log the access; return the log entry.
-
-    Raises:
-        Forbidden: the grant does not serve this record now (expired, used up, revoked, out of scope).
-    """
-    now = tx_time(ctx)
-    if not rules.grant_serves(grant, record_meta, now):
-        raise Forbidden(f"grant {grant['grant_id']!r} does not cover record {record_meta['record_id']!r} now")
-    updated = dict(grant, uses=int(grant.get("uses", 0)) + 1, last_used_at=now)
-    put_json(ctx.stub, _grant_key(ctx, grant["grant_id"]), updated)
-    return log_access(ctx, record_meta, purpose, "grant", grant["grant_id"])
-
-
-# --- helpers of the contract -------------------------------------------------------------------------
 def _reader(ctx: Context) -> tuple[str, dict[str, Any]]:
     """Serving check for reads; the caller must be an active member. Returns (caller msp, sharing policy).
 
     Raises:
         Destroyed: the contract was destroyed. Forbidden: the caller is not an active member.
     """
-    _gov().require_serving(ctx, CONTRACT, False)
+    require_serving(ctx, CONTRACT, False)
     msp = caller_msp(ctx)
-    if _gov().role_of(ctx.stub, msp) is None:
+    if role_of(ctx.stub, msp) is None:
         raise Forbidden(f"{msp} is not an active member of the consortium")
-    return msp, _gov().get_policy(ctx.stub, "sharing")
+    return msp, get_policy(ctx.stub, "sharing")
 
 
 def _signed(ctx: Context, action: str, body: dict[str, Any], key_id: str, signature: str) -> tuple[str, dict[str, Any]]:
@@ -145,26 +69,26 @@ def _signed(ctx: Context, action: str, body: dict[str, Any], key_id: str, signat
         Frozen, Destroyed: governance refuses writes. InvalidInput: malformed body or signature.
         Forbidden: caller not a member; InvalidSignatureError: the signature does not verify.
     """
-    _gov().require_serving(ctx, CONTRACT, True)
+    require_serving(ctx, CONTRACT, True)
     msp = caller_msp(ctx)
-    if _gov().role_of(ctx.stub, msp) is None:
+    if role_of(ctx.stub, msp) is None:
         raise Forbidden(f"{msp} is not a member of the consortium")
     validate_body(action, body, ctx.stub.get_channel_id())
     try:
         sig = bytes.fromhex(signature)
     except ValueError as exc:
         raise InvalidInput("signature must be hex (DER-encoded SM2 signature)") from exc
-    _keys().verify_sm2(ctx, key_id, canonical_json(body), sig, msp)
-    return msp, _gov().get_policy(ctx.stub, "sharing")
+    verify_sm2(ctx, key_id, canonical_json(body), sig, msp)
+    return msp, get_policy(ctx.stub, "sharing")
 
 
 def _check_wrapped_keys(ctx: Context, grant: dict[str, Any], wrapped: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     if not wrapped:
         return []
-    enc = _keys().org_encryption_key(ctx, grant["grantee_msp"])
+    enc = org_encryption_key(ctx, grant["grantee_msp"])
     out = []
     for item in wrapped:
-        meta = _record_meta(ctx, item["record_id"])
+        meta = live_record_meta(ctx.stub, item["record_id"])
         if not rules.covers(grant, meta) or meta.get("grade") != "L3":
             raise InvalidInput(f"wrapped key for record {item['record_id']!r}: not an L3 record covered by the grant")
         if item["key_id"] != enc["key_id"]:
@@ -183,34 +107,28 @@ def _require_record_key(ctx: Context, grant: dict[str, Any], wrapped: list[tuple
     if grant["scope"]["type"] != "record":
         return
     record_id = grant["scope"]["value"]
-    if _record_meta(ctx, record_id).get("grade") == "L3" and record_id not in {rid for rid, _ in wrapped}:
+    if live_record_meta(ctx.stub, record_id).get("grade") == "L3" and record_id not in {rid for rid, _ in wrapped}:
         raise InvalidInput(f"record {record_id!r} is L3: the approval must carry its data key wrapped for {grant['grantee_msp']}")
 
 
-def _index(ctx: Context, grant: dict[str, Any]) -> None:
-    """Index a new grant by grantee and by owner (called once every check has passed)."""
-    for key_type, msp in ((BY_GRANTEE, grant["grantee_msp"]), (BY_OWNER, grant["owner_msp"])):
-        put_json(ctx.stub, ctx.stub.create_composite_key(key_type, [msp, grant["grant_id"]]), {"grant_id": grant["grant_id"]})
-
-
 def _store(ctx: Context, grant: dict[str, Any], wrapped: Sequence[tuple[str, dict[str, Any]]] = ()) -> None:
-    put_json(ctx.stub, _grant_key(ctx, grant["grant_id"]), grant)
+    put_grant(ctx.stub, grant)
     for record_id, item in wrapped:
-        put_json(ctx.stub, ctx.stub.create_composite_key(WKEY, [grant["grant_id"], record_id]), item)
+        put_wrapped_key(ctx.stub, grant["grant_id"], record_id, item)
 
 
 def _new_grant(ctx: Context, body: dict[str, Any], policy: dict[str, Any], owner: str, grantee: str) -> dict[str, Any]:
     if owner == grantee:
         raise InvalidInput("owner and grantee are the same org")
-    if get_json(ctx.stub, _grant_key(ctx, body["grant_id"])) is not None:
+    if find_grant_record(ctx.stub, body["grant_id"]) is not None:
         raise Conflict(f"grant {body['grant_id']!r} already exists")
-    grantee_role = _gov().role_of(ctx.stub, grantee)
-    if grantee_role is None or _gov().role_of(ctx.stub, owner) is None:
+    grantee_role = role_of(ctx.stub, grantee)
+    if grantee_role is None or role_of(ctx.stub, owner) is None:
         raise InvalidInput(f"owner {owner} and grantee {grantee} must both be consortium members")
     now = tx_time(ctx)
     problems = rules.term_problems(policy, grantee_role, body, now)
     if body["scope"]["type"] == "record":
-        meta = _record_meta(ctx, body["scope"]["value"])
+        meta = live_record_meta(ctx.stub, body["scope"]["value"])
         if meta["owner_msp"] != owner:
             problems.append(f"record {meta['record_id']!r} is owned by {meta['owner_msp']}, not {owner}")
     if problems:
@@ -229,7 +147,7 @@ class Sharing(Contract):
         msp, policy = _signed(ctx, "request", body, key_id, signature)
         grant = _new_grant(ctx, body, policy, body["owner_msp"], msp)
         grant = rules.signed(grant, body, msp, key_id, signature)
-        _index(ctx, grant)
+        index_grant(ctx.stub, grant)
         _store(ctx, grant)
         record_event(ctx, "sharing.request", {"grant_id": grant["grant_id"], "owner_msp": grant["owner_msp"]})
         return grant
@@ -242,14 +160,14 @@ class Sharing(Contract):
         grant = rules.decided(rules.signed(grant, body, msp, key_id, signature), "approved", msp, tx_time(ctx), "")
         wrapped = _check_wrapped_keys(ctx, grant, body.get("wrapped_keys", []))
         _require_record_key(ctx, grant, wrapped)
-        _index(ctx, grant)
+        index_grant(ctx.stub, grant)
         _store(ctx, grant, wrapped)
         record_event(ctx, "sharing.grant", {"grant_id": grant["grant_id"], "grantee_msp": grant["grantee_msp"]})
         return grant
 
     def _decide(self, ctx: Context, action: str, body: dict, key_id: str, signature: str) -> dict:
         msp, _ = _signed(ctx, action, body, key_id, signature)
-        grant = _load_grant(ctx, body["grant_id"])
+        grant = load_grant(ctx.stub, body["grant_id"])
         allowed = rules.allowed_deciders(grant, action)
         if msp not in allowed:
             raise Forbidden(f"{msp} may not {action} grant {grant['grant_id']!r} (only {', '.join(allowed)})")
@@ -292,15 +210,14 @@ class Sharing(Contract):
         ``{"entry", "record", "wrapped_key"}``. Raises Forbidden (no basis), Conflict (nonce reused),
         InvalidInput (not L3/L4), NotFound."""
         msp, policy = _signed(ctx, "access", body, key_id, signature)
-        nonce_key = ctx.stub.create_composite_key(NONCE, [msp, body["nonce"]])
-        if get_json(ctx.stub, nonce_key) is not None:
+        if access_nonce_used(ctx.stub, msp, body["nonce"]):
             raise Conflict(f"access nonce {body['nonce']!r} was already used by {msp}")
         if body["purpose"] not in policy["grants"]["purposes"]:
             raise InvalidInput(f"purpose {body['purpose']!r} is not one of {', '.join(policy['grants']['purposes'])}")
-        meta = _record_meta(ctx, body["record_id"])
+        meta = live_record_meta(ctx.stub, body["record_id"])
         if meta.get("grade") not in ("L3", "L4"):
             raise InvalidInput(f"record {meta['record_id']!r} is {meta.get('grade')}: read it with records, no access transaction")
-        role = _gov().role_of(ctx.stub, msp)
+        role = role_of(ctx.stub, msp)
         grant, wrapped = None, None
         if msp == meta["owner_msp"]:
             basis = "owner"
@@ -312,18 +229,18 @@ class Sharing(Contract):
                 raise Forbidden(f"{msp} holds no grant covering record {meta['record_id']!r} ({meta['grade']})")
             basis = "grant"
         # the nonce is spent only once the access is authorised (a refused call writes nothing)
-        put_json(ctx.stub, nonce_key, {"tx_id": ctx.stub.get_tx_id()})
+        spend_access_nonce(ctx.stub, msp, body["nonce"], ctx.stub.get_tx_id())
         if grant is None:
             return {"entry": log_access(ctx, meta, body["purpose"], basis, None), "record": meta, "wrapped_key": None}
         entry = consume_grant(ctx, grant, meta, body["purpose"])
-        wrapped = wrapped_key_for(ctx, grant, meta["record_id"])
+        wrapped = wrapped_key_for(ctx.stub, grant["grant_id"], meta["record_id"])
         return {"entry": entry, "record": meta, "wrapped_key": wrapped}
 
     @transaction(evaluate=True)
     def get(self, ctx: Context, grant_id: str) -> dict:
         """One grant, for its owner, its grantee or a supervisory role. Raises NotFound, Forbidden."""
         _reader(ctx)
-        grant = _load_grant(ctx, grant_id)
+        grant = load_grant(ctx.stub, grant_id)
         if not self._may_see(ctx, grant):
             raise Forbidden(f"{caller_msp(ctx)} is not a party to grant {grant_id!r}")
         return grant
@@ -333,15 +250,15 @@ class Sharing(Contract):
         msp = caller_msp(ctx)
         if msp in (grant["owner_msp"], grant["grantee_msp"]):
             return True
-        policy = _gov().get_policy(ctx.stub, "sharing")
-        return _gov().role_of(ctx.stub, msp) in policy["supervisory"]["roles"]
+        policy = get_policy(ctx.stub, "sharing")
+        return role_of(ctx.stub, msp) in policy["supervisory"]["roles"]
 
     def _visible(self, ctx: Context) -> list[dict[str, Any]]:
         msp = caller_msp(ctx)
-        policy = _gov().get_policy(ctx.stub, "sharing")
-        if _gov().role_of(ctx.stub, msp) in policy["supervisory"]["roles"]:
-            return [rules.from_json(kv.value) for kv in ctx.stub.get_state_by_partial_composite_key(GRANT, [])]
-        mine = {g["grant_id"]: g for g in _grants_of(ctx, BY_OWNER, msp) + _grants_of(ctx, BY_GRANTEE, msp)}
+        policy = get_policy(ctx.stub, "sharing")
+        if role_of(ctx.stub, msp) in policy["supervisory"]["roles"]:
+            return all_grants(ctx.stub)
+        mine = {g["grant_id"]: g for g in grants_of(ctx.stub, BY_OWNER, msp) + grants_of(ctx.stub, BY_GRANTEE, msp)}
         return [mine[k] for k in sorted(mine)]
 
     @transaction(evaluate=True)
@@ -357,10 +274,10 @@ class Sharing(Contract):
     def access_log(self, ctx: Context, record_id: str) -> list:
         """Access-log entries of a record, for its owner or a supervisory role. Raises Forbidden, NotFound."""
         msp, policy = _reader(ctx)
-        meta = _record_meta(ctx, record_id)
-        if msp != meta["owner_msp"] and _gov().role_of(ctx.stub, msp) not in policy["supervisory"]["roles"]:
+        meta = live_record_meta(ctx.stub, record_id)
+        if msp != meta["owner_msp"] and role_of(ctx.stub, msp) not in policy["supervisory"]["roles"]:
             raise Forbidden(f"{msp} may not read the access log of record {record_id!r}")
-        return [rules.from_json(kv.value) for kv in ctx.stub.get_state_by_partial_composite_key(ACCESS, [record_id])]
+        return access_entries(ctx.stub, record_id)
 
     @transaction(evaluate=True)
     def check(self, ctx: Context) -> dict:
@@ -370,7 +287,7 @@ class Sharing(Contract):
         findings: list[dict[str, Any]] = []
         grants = self._visible(ctx)
         for grant in grants:
-            role = _gov().role_of(ctx.stub, grant["grantee_msp"])
+            role = role_of(ctx.stub, grant["grantee_msp"])
             findings += rules.grant_findings(policy, grant, role, now, self._key_issue(ctx, grant))
         return {"checked_at": now, "grants": len(grants), "findings": findings}
 
@@ -380,13 +297,12 @@ class Sharing(Contract):
         if grant["status"] not in ("requested", "approved"):
             return None
         try:
-            _keys().org_encryption_key(ctx, grant["grantee_msp"])
+            org_encryption_key(ctx, grant["grantee_msp"])
         except NotFound:
             return f"{grant['grantee_msp']} has no active SM2 key"
-        for kv in ctx.stub.get_state_by_partial_composite_key(WKEY, [grant["grant_id"]]):
-            item = rules.from_json(kv.value)
+        for item in wrapped_keys_of(ctx.stub, grant["grant_id"]):
             try:
-                _keys().active_key(ctx, item["key_id"])
+                active_key(ctx, item["key_id"])
             except (NotFound, Forbidden, InvalidInput) as exc:
                 return f"wrapped key of record {item['record_id']!r} uses key {item['key_id'][:16]}...: {exc}"
         return None

@@ -1,7 +1,8 @@
 """Pure rules of sharing grants (no ledger access): request bodies, grant terms, coverage, findings.
 
-Kept apart from :mod:`qcchain_contracts.sharing` so the rules can be property-tested directly. Every
-function is deterministic: "now" is always the transaction time passed in by the caller.
+Kept apart from :mod:`qcchain_contracts.sharing` (the contract front) so the rules can be property-tested
+directly. Every function is deterministic: "now" is always the transaction time passed in by the caller.
+Rules layer: imports only :mod:`.grading_rules`, :mod:`.errors` and libraries.
 """
 
 from __future__ import annotations
@@ -10,15 +11,13 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from qcchain_core.canonical import canonical_loads
-
 from .errors import InvalidInput
-from .grading import GRADES, grade_rank
+from .grading_rules import GRADES, grade_rank
 
 __all__ = [
     "STATUSES", "STATUS_BEFORE", "STATUS_AFTER", "validate_body", "validate_sharing_policy", "new_grant",
     "signed", "decided", "covers", "grant_serves", "unusable_reason", "term_problems",
-    "supervisory_allows", "grant_findings", "allowed_deciders", "from_json",
+    "supervisory_allows", "grant_findings", "allowed_deciders",
 ]
 
 STATUSES = ("requested", "approved", "rejected", "revoked")
@@ -74,14 +73,6 @@ def validate_body(action: str, body: Any, channel: str) -> None:
         raise InvalidInput(f"{action} body invalid: " + "; ".join(errors))
     if body["channel"] != channel:
         raise InvalidInput(f"{action} body is for channel {body['channel']!r}, not {channel!r}")
-
-
-def from_json(raw: bytes) -> dict[str, Any]:
-    """Decode a stored JSON object. Raises InvalidInput if it is not one."""
-    value = canonical_loads(raw)
-    if not isinstance(value, dict):
-        raise InvalidInput("stored sharing value is not a JSON object")
-    return value
 
 
 def new_grant(body: dict[str, Any], owner: str, grantee: str, now: int, channel: str) -> dict[str, Any]:
