@@ -1,8 +1,8 @@
 """Chaincode efficiency benchmark: CPU time of the chaincode process per transaction.
 
 Starts :mod:`qcchain_bench.example` as a CCaaS server in a subprocess, drives it through the
-chaincode protocol with :class:`~qcchain_bench.peerdriver.PeerDriver` (``in_flight`` transactions
-outstanding at once on one stream), and reads the server's CPU time (user + system) from
+chaincode protocol with :class:`~qcchain_bench.peerdriver.PeerDriver` (the devnet's peer side over an
+in-memory ledger; ``in_flight`` transactions outstanding at once on one stream), and reads the server's CPU time (user + system) from
 ``/proc/<pid>/stat`` before and after each phase, so the driver's own CPU is not counted.
 Phases: ``put`` (get + put + event per transaction) and ``get`` (one read).
 """
@@ -20,13 +20,13 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from qcchain_devnet.errors import ChaincodeUnavailable
+
 from .errors import BenchError
 from .peerdriver import PeerDriver, TxResult
 
 TARGET_PUT_MS = 0.9
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -117,17 +117,18 @@ def run(n: int = 2000, in_flight: int = 50) -> dict[str, Any]:
 
 def _connect(address: str, proc: subprocess.Popen[bytes]) -> PeerDriver:
     deadline = time.monotonic() + 20
+    peer = PeerDriver(address, chaincode="bench")
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            peer.close()
             err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
             raise BenchError(f"chaincode server exited with {proc.returncode}: {err[-300:]}")
-        peer = PeerDriver(address)
         try:
-            peer.wait_ready(1.0)
+            peer.connect(5.0)
             return peer
-        except TimeoutError:
-            peer.close()
+        except (ChaincodeUnavailable, TimeoutError):
             time.sleep(0.1)
+    peer.close()
     raise BenchError(f"chaincode server at {address} did not become ready")
 
 

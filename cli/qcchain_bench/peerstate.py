@@ -1,198 +1,145 @@
-"""World state and transaction simulation of the in-process peer (:mod:`qcchain_bench.peerdriver`)."""
+"""An in-memory ledger for the in-process peer (:mod:`qcchain_bench.peerdriver`).
+
+It is only the store: the devnet's :class:`~qcchain_devnet.simulator.TxSimulator` reads it (through the
+:class:`~qcchain_devnet.simulator.LedgerView` methods) and the devnet's chaincode client answers the
+chaincode's requests; :meth:`MemoryLedger.apply` then commits a successful transaction's writes, as a
+peer would once the transaction is in a block (no endorsement, ordering or validation here).
+"""
 
 from __future__ import annotations
 
 import bisect
 import hashlib
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
-from fabric_protos.common import common_pb2
-from fabric_protos.ledger.queryresult import kv_query_result_pb2 as qr
-from fabric_protos.peer import chaincode_shim_pb2 as shim
-from fabric_protos.peer.chaincode_pb2 import ChaincodeInput, ChaincodeInvocationSpec, ChaincodeSpec
-from fabric_protos.peer.proposal_pb2 import ChaincodeProposalPayload, Proposal, SignedProposal
-from fabric_protos.peer.proposal_response_pb2 import Response as ResponseProto
-from google.protobuf.timestamp_pb2 import Timestamp
+from qcchain_devnet.ledger import StateRow, Version
+from qcchain_devnet.simulator import TxSimulator
 
-from qcchain_shim.ledger import Response
+__all__ = ["MemoryLedger"]
 
-M = shim.ChaincodeMessage
+_Key = tuple[str, str]
 
 
-def build_transaction(
-    channel_id: str, tx_id: str, args: list[bytes], transient: dict[str, bytes], creator: bytes, msg_type: int
-) -> shim.ChaincodeMessage:
-    """A TRANSACTION (or INIT) message with a SignedProposal like the peer forwards."""
-    chdr = common_pb2.ChannelHeader(
-        type=common_pb2.HeaderType.ENDORSER_TRANSACTION, channel_id=channel_id, tx_id=tx_id,
-        timestamp=Timestamp(seconds=1_700_000_000, nanos=123),
-    )
-    shdr = common_pb2.SignatureHeader(creator=creator, nonce=hashlib.sha256(tx_id.encode()).digest()[:24])
-    header = common_pb2.Header(channel_header=chdr.SerializeToString(), signature_header=shdr.SerializeToString())
-    chaincode_input = ChaincodeInput(args=args)
-    spec = ChaincodeInvocationSpec(chaincode_spec=ChaincodeSpec(input=chaincode_input))
-    payload = ChaincodeProposalPayload(input=spec.SerializeToString(), TransientMap=transient)
-    proposal = Proposal(header=header.SerializeToString(), payload=payload.SerializeToString())
-    signed = SignedProposal(proposal_bytes=proposal.SerializeToString(), signature=b"sig")
-    return M(type=msg_type, payload=chaincode_input.SerializeToString(), txid=tx_id, channel_id=channel_id, proposal=signed)
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
 
 
-@dataclass
-class TxSim:
-    """Per-transaction simulation state: write set, open query iterators, paginated flag."""
+class MemoryLedger:
+    """World state, history, metadata and private data of one channel, in memory (thread-safe)."""
 
-    tx_id: str
-    writes: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
-    metadata: dict[tuple[str, str], dict[str, bytes]] = field(default_factory=dict)
-    iterators: dict[str, list[bytes]] = field(default_factory=dict)
-    paginated: bool = False
-    requests: list[int] = field(default_factory=list)
-
-
-class PeerState:
-    """Committed world state (per collection), history, metadata and other chaincodes."""
-
-    def __init__(self, batch_size: int = 2) -> None:
-        self.batch_size = batch_size
-        self.data: dict[str, dict[str, bytes]] = {"": {}}
-        self.history: dict[str, list[qr.KeyModification]] = {}
-        self.metadata: dict[tuple[str, str], dict[str, bytes]] = {}
-        self.chaincodes: dict[str, Callable[[list[bytes]], Response]] = {}
-        self.invocations: list[tuple[str, list[bytes]]] = []
+    def __init__(self, peer_msp: str) -> None:
+        self.peer_msp = peer_msp
+        self._state: dict[_Key, tuple[bytes, Version]] = {}
+        self._meta: dict[_Key, dict[str, bytes]] = {}
+        self._sorted: dict[str, list[str]] = {}
+        self._history: dict[_Key, list[tuple[str, bytes | None, bool, int, int]]] = {}
+        self._pvt: dict[tuple[str, str, str], tuple[bytes, Version]] = {}
+        self._pvt_hash: dict[tuple[str, str, bytes], tuple[bytes, Version, dict[str, bytes]]] = {}
+        self._blocks = 0
         self._lock = threading.Lock()
-        self._ids = 0
 
-    def commit(self, sim: TxSim) -> None:
-        """Apply a successful transaction's writes."""
+    # ---- LedgerView (what the simulator reads) --------------------------------------------------
+    def get_state(self, ns: str, key: str) -> StateRow | None:
+        """The committed value (metadata kept even for a key without a value), or None."""
         with self._lock:
-            for (collection, key), value in sim.writes.items():
-                table = self.data.setdefault(collection, {})
+            row, meta = self._state.get((ns, key)), self._meta.get((ns, key))
+        if row is None and meta is None:
+            return None
+        value, version = row if row is not None else (b"", (0, 0))
+        return StateRow(key, value, version, dict(meta or {}))
+
+    def range_scan(self, ns: str, start: str, end: str, limit: int) -> list[StateRow]:
+        """Up to ``limit`` entries with start <= key < end (end "" = unbounded), key order."""
+        with self._lock:
+            keys = self._sorted.get(ns, [])
+            lo = bisect.bisect_left(keys, start)
+            hi = bisect.bisect_left(keys, end) if end else len(keys)
+            return [StateRow(k, *self._state[(ns, k)]) for k in keys[lo:hi][:limit]]
+
+    def history(self, ns: str, key: str) -> list[tuple[str, bytes | None, bool, int, int]]:
+        """(tx id, value, is_delete, ts_seconds, ts_nanos) of every committed change, newest first."""
+        with self._lock:
+            return list(reversed(self._history.get((ns, key), [])))
+
+    def get_pvt_hash(self, ns: str, coll: str, key_hash: bytes) -> tuple[bytes, Version, dict[str, bytes]] | None:
+        """(value hash, version, metadata) of a private key, or None."""
+        with self._lock:
+            return self._pvt_hash.get((ns, coll, key_hash))
+
+    def get_pvt(self, org: str, ns: str, coll: str, key: str) -> tuple[bytes, Version] | None:
+        """A private value (this ledger keeps only its own peer's, ``org`` = its MSP), or None."""
+        if org != self.peer_msp:
+            return None
+        with self._lock:
+            return self._pvt.get((ns, coll, key))
+
+    def pvt_range(self, org: str, ns: str, coll: str, start: str, end: str, limit: int) -> list[StateRow]:
+        """Private entries with start <= key < end (end "" = unbounded), key order."""
+        if org != self.peer_msp:
+            return []
+        with self._lock:
+            keys = sorted(k for (n, c, k) in self._pvt if n == ns and c == coll and k >= start and (not end or k < end))
+            return [StateRow(k, *self._pvt[(ns, coll, k)]) for k in keys[:limit]]
+
+    # ---- commit ---------------------------------------------------------------------------------
+    def apply(self, sim: TxSimulator, tx_id: str, timestamp: tuple[int, int] = (0, 0)) -> None:
+        """Commit the writes of a successful transaction (public, metadata, private) as one new block."""
+        with self._lock:
+            self._blocks += 1
+            version = (self._blocks, 0)
+            for (ns, key), value in sim.writes.items():
+                self._history.setdefault((ns, key), []).append((tx_id, value, value is None, *timestamp))
+                self._set(ns, key, value, version)
+            for (ns, key), meta in sim.meta_writes.items():
+                self._meta[(ns, key)] = dict(meta)
+            for (ns, coll, key), value in sim.pvt_writes.items():
+                kh = _sha256(key.encode())
                 if value is None:
-                    table.pop(key, None)
+                    self._pvt.pop((ns, coll, key), None)
+                    self._pvt_hash.pop((ns, coll, kh), None)
                 else:
-                    table[key] = value
-                if collection == "":
-                    self.history.setdefault(key, []).append(
-                        qr.KeyModification(tx_id=sim.tx_id, value=value or b"", is_delete=value is None)
-                    )
-            for k, md in sim.metadata.items():
-                self.metadata.setdefault(k, {}).update(md)
+                    self._pvt[(ns, coll, key)] = (value, version)
+                    meta = self._pvt_hash.get((ns, coll, kh), (b"", version, {}))[2]
+                    self._pvt_hash[(ns, coll, kh)] = (_sha256(value), version, meta)
+            for (ns, coll, key), meta in sim.pvt_meta_writes.items():
+                kh = _sha256(key.encode())
+                vh, ver, _ = self._pvt_hash.get((ns, coll, kh), (b"", version, {}))
+                self._pvt_hash[(ns, coll, kh)] = (vh, ver, dict(meta))
 
-    def answer(self, msg: shim.ChaincodeMessage, sim: TxSim) -> shim.ChaincodeMessage:
-        """RESPONSE or ERROR for one chaincode request."""
-        sim.requests.append(msg.type)
-        try:
-            payload = self._answer(msg, sim)
-        except (ValueError, KeyError) as exc:
-            return M(type=M.ERROR, payload=str(exc).encode(), txid=msg.txid, channel_id=msg.channel_id)
-        return M(type=M.RESPONSE, payload=payload, txid=msg.txid, channel_id=msg.channel_id)
+    def _set(self, ns: str, key: str, value: bytes | None, version: Version) -> None:
+        keys = self._sorted.setdefault(ns, [])
+        present = (ns, key) in self._state
+        if value is None:
+            self._state.pop((ns, key), None)
+            if present:
+                keys.pop(bisect.bisect_left(keys, key))
+            return
+        self._state[(ns, key)] = (value, version)
+        if not present:
+            bisect.insort(keys, key)
 
-    def _answer(self, msg: shim.ChaincodeMessage, sim: TxSim) -> bytes:
-        t = msg.type
-        if t in (M.GET_STATE, M.GET_PRIVATE_DATA_HASH):
-            req = shim.GetState.FromString(msg.payload)
-            value = self.data.get(req.collection, {}).get(req.key, b"")
-            return hashlib.sha256(value).digest() if t == M.GET_PRIVATE_DATA_HASH and value else value
-        if t == M.GET_STATE_MULTIPLE:
-            req = shim.GetStateMultiple.FromString(msg.payload)
-            table = self.data.get(req.collection, {})
-            return shim.GetStateMultipleResult(values=[table.get(k, b"") for k in req.keys]).SerializeToString()
-        if t in (M.PUT_STATE, M.DEL_STATE, M.PURGE_PRIVATE_DATA, M.PUT_STATE_METADATA, M.WRITE_BATCH_STATE):
-            if sim.paginated:
-                raise ValueError(f"txid [{sim.tx_id}]: Transaction has already performed a paginated query. Writes are not allowed")
-            if t == M.WRITE_BATCH_STATE:
-                for rec in shim.WriteBatchState.FromString(msg.payload).rec:
-                    self._record(rec, sim)
-                return b""
-            return self._write(msg, sim)
-        if t == M.GET_STATE_BY_RANGE:
-            return self._range(shim.GetStateByRange.FromString(msg.payload), sim)
-        if t == M.QUERY_STATE_NEXT:
-            return self._next_batch(shim.QueryStateNext.FromString(msg.payload).id, sim)
-        if t == M.QUERY_STATE_CLOSE:
-            sim.iterators.pop(shim.QueryStateClose.FromString(msg.payload).id, None)
-            return shim.QueryResponse().SerializeToString()
-        if t == M.GET_HISTORY_FOR_KEY:
-            key = shim.GetHistoryForKey.FromString(msg.payload).key
-            items = [h.SerializeToString() for h in reversed(self.history.get(key, []))]
-            return self._open(items, sim, b"")
-        if t == M.GET_STATE_METADATA:
-            req = shim.GetStateMetadata.FromString(msg.payload)
-            md = self.metadata.get((req.collection, req.key), {})
-            entries = [shim.StateMetadata(metakey=k, value=v) for k, v in sorted(md.items())]
-            return shim.StateMetadataResult(entries=entries).SerializeToString()
-        if t == M.INVOKE_CHAINCODE:
-            return self._invoke(ChaincodeSpec.FromString(msg.payload), msg)
-        raise ValueError(f"unsupported request {M.Type.Name(t)}")
-
-    def _write(self, msg: shim.ChaincodeMessage, sim: TxSim) -> bytes:
-        if msg.type == M.PUT_STATE:
-            req = shim.PutState.FromString(msg.payload)
-            sim.writes[(req.collection, req.key)] = req.value or None
-        elif msg.type == M.PUT_STATE_METADATA:
-            md = shim.PutStateMetadata.FromString(msg.payload)
-            sim.metadata.setdefault((md.collection, md.key), {})[md.metadata.metakey] = md.metadata.value
-        else:
-            req = shim.DelState.FromString(msg.payload)
-            sim.writes[(req.collection, req.key)] = None
-        return b""
-
-    @staticmethod
-    def _record(rec: shim.WriteRecord, sim: TxSim) -> None:
-        if rec.type == shim.WriteRecord.PUT_STATE:
-            sim.writes[(rec.collection, rec.key)] = rec.value or None
-        elif rec.type == shim.WriteRecord.PUT_STATE_METADATA:
-            sim.metadata.setdefault((rec.collection, rec.key), {})[rec.metadata.metakey] = rec.metadata.value
-        elif rec.type in (shim.WriteRecord.DEL_STATE, shim.WriteRecord.PURGE_PRIVATE_DATA):
-            sim.writes[(rec.collection, rec.key)] = None
-        else:
-            raise ValueError(f"write batch record of unknown type {rec.type} for key {rec.key!r}")
-
-    def _range(self, req: shim.GetStateByRange, sim: TxSim) -> bytes:
-        table = self.data.get(req.collection, {})
-        ordered = sorted(table)
-        start = req.startKey
-        page = 0
-        if req.metadata:
-            meta = shim.QueryMetadata.FromString(req.metadata)
-            page, sim.paginated = meta.pageSize, True
-            start = max(start, meta.bookmark) if meta.bookmark else start
-        lo = bisect.bisect_left(ordered, start)
-        hi = bisect.bisect_left(ordered, req.endKey) if req.endKey else len(ordered)
-        keys = ordered[lo:hi]
-        bookmark = ""
-        if page:
-            bookmark = keys[page] if len(keys) > page else ""
-            keys = keys[:page]
-        items = [qr.KV(namespace="cc", key=k, value=table[k]).SerializeToString() for k in keys]
-        rmeta = shim.QueryResponseMetadata(fetched_records_count=len(items), bookmark=bookmark).SerializeToString()
-        return self._open(items, sim, rmeta)
-
-    def _open(self, items: list[bytes], sim: TxSim, metadata: bytes) -> bytes:
+    # ---- for tests and set-up -------------------------------------------------------------------
+    def seed(self, ns: str, items: Mapping[str, bytes]) -> None:
+        """Put committed values directly (set-up before transactions run)."""
         with self._lock:
-            self._ids += 1
-            query_id = f"q{self._ids}"
-        sim.iterators[query_id] = items
-        response = shim.QueryResponse.FromString(self._next_batch(query_id, sim))
-        response.metadata = metadata
-        return response.SerializeToString()
+            self._blocks += 1
+            for key, value in items.items():
+                self._set(ns, key, value, (self._blocks, 0))
 
-    def _next_batch(self, query_id: str, sim: TxSim) -> bytes:
-        items = sim.iterators[query_id]
-        batch, rest = items[: self.batch_size], items[self.batch_size :]
-        sim.iterators[query_id] = rest
-        results = [shim.QueryResultBytes(resultBytes=b) for b in batch]
-        return shim.QueryResponse(results=results, has_more=bool(rest), id=query_id).SerializeToString()
+    def value(self, ns: str, key: str) -> bytes | None:
+        """The committed value of ``key``, or None."""
+        with self._lock:
+            row = self._state.get((ns, key))
+        return row[0] if row else None
 
-    def _invoke(self, spec: ChaincodeSpec, msg: shim.ChaincodeMessage) -> bytes:
-        name, args = spec.chaincode_id.name, list(spec.input.args)
-        self.invocations.append((name, args))
-        target = self.chaincodes.get(name)
-        if target is None:
-            raise ValueError(f"chaincode {name} not found")
-        result = target(args)
-        body = ResponseProto(status=result.status, message=result.message, payload=result.payload)
-        inner = M(type=M.COMPLETED, payload=body.SerializeToString(), txid=msg.txid, channel_id=msg.channel_id)
-        return inner.SerializeToString()
+    def private(self, ns: str, coll: str, key: str) -> bytes | None:
+        """The committed private value of ``key`` in ``coll``, or None."""
+        with self._lock:
+            row = self._pvt.get((ns, coll, key))
+        return row[0] if row else None
+
+    def keys(self, ns: str) -> list[str]:
+        """The keys with a committed value, in order."""
+        with self._lock:
+            return list(self._sorted.get(ns, []))

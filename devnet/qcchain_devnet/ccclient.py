@@ -5,31 +5,33 @@ Like a peer with an external CCaaS builder, the devnet dials the chaincode serve
 TRANSACTION messages and answers the chaincode's requests (GET_STATE, PUT_STATE, range and history
 queries, private data, metadata, INVOKE_CHAINCODE ...) from the transaction's simulator until
 COMPLETED or ERROR. Many transactions share one stream; replies are routed per (channel, tx id).
+
+This is the one implementation of the peer side of the protocol in the project: the devnet's endorser
+uses it over the channel ledgers, and the benchmark's in-process peer (``qcchain_bench.peerdriver``) over
+an in-memory ledger. What READY announces, the query batch size, the transport and the request handlers
+are constructor parameters.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 import grpc
-from fabric_protos.ledger.queryresult import kv_query_result_pb2
-from fabric_protos.peer import chaincode_pb2, chaincode_shim_pb2_grpc, proposal_pb2
+from fabric_protos.peer import chaincode_pb2, chaincode_shim_pb2_grpc
 from fabric_protos.peer import chaincode_shim_pb2 as shim
 from google.protobuf.message import DecodeError
 
+from .ccrequests import REQUEST_HANDLERS, RequestHandler, TxContext, parse_request
 from .errors import ChaincodeUnavailable, DevnetError, SimulationError
-from .simulator import TxSimulator
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CONNECT_TIMEOUT", "EXECUTE_TIMEOUT", "ChaincodeConnection", "ChaincodePool", "TxContext"]
+__all__ = ["CONNECT_TIMEOUT", "EXECUTE_TIMEOUT", "READY_PARAMS", "ChaincodeConnection", "ChaincodePool"]
 
 M = shim.ChaincodeMessage
 EXECUTE_TIMEOUT = 30.0
-_PAGE = 100
 CONNECT_TIMEOUT = 3.0
 READY_PARAMS = chaincode_pb2.ChaincodeAdditionalParams(
     use_write_batch=True, max_size_write_batch=1000, use_get_multiple_keys=True, max_size_get_multiple_keys=1000,
@@ -42,173 +44,6 @@ _KEEPALIVE = [("grpc.keepalive_time_ms", 60000), ("grpc.keepalive_timeout_ms", 2
               ("grpc.max_receive_message_length", 100 * 1024 * 1024),
               ("grpc.max_send_message_length", 100 * 1024 * 1024)]
 
-InvokeFn = Callable[[chaincode_pb2.ChaincodeSpec, "TxContext"], Awaitable[shim.ChaincodeMessage]]
-
-
-@dataclass
-class TxContext:
-    """What a chaincode request needs: the simulator, the namespace, the proposal, and a c2c invoker."""
-
-    sim: TxSimulator
-    ns: str
-    signed_proposal: proposal_pb2.SignedProposal
-    invoke: InvokeFn
-
-
-def _parse(cls: type, data: bytes):
-    msg = cls()
-    try:
-        msg.ParseFromString(data)
-    except DecodeError as exc:
-        raise SimulationError(f"cannot decode {cls.__name__}: {exc}") from exc
-    return msg
-
-
-def _query_response(sim: TxSimulator, ident: str, kind: str, ns: str, meta: bytes = b"") -> shim.QueryResponse:
-    rows, more = sim.next_rows(ident, _PAGE)
-    results = [shim.QueryResultBytes(resultBytes=kv_query_result_pb2.KV(
-        namespace=ns, key=r.key, value=r.value).SerializeToString()) for r in rows] if kind == "kv" else []
-    return shim.QueryResponse(results=results, has_more=more, id=ident, metadata=meta)
-
-
-def _range(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
-    req = _parse(shim.GetStateByRange, msg.payload)
-    sim = ctx.sim
-    if req.collection:
-        ident = sim.open_pvt_range(ctx.ns, req.collection, req.startKey, req.endKey)
-        return _query_response(sim, ident, "kv", ctx.ns).SerializeToString()
-    page_size, bookmark = 0, ""
-    if req.metadata:
-        qm = _parse(shim.QueryMetadata, req.metadata)
-        page_size, bookmark = qm.pageSize, qm.bookmark
-    ident = sim.open_range(ctx.ns, req.startKey, req.endKey, page_size, bookmark)
-    if page_size <= 0:
-        return _query_response(sim, ident, "kv", ctx.ns).SerializeToString()
-    it = sim.iterators[ident]
-    rows = it.rows
-    next_bookmark = ""
-    if it.info is not None and not it.info.itr_exhausted and rows:
-        nxt = sim.ledger.range_scan(ctx.ns, rows[-1].key + "\x00", req.endKey, 1)
-        next_bookmark = nxt[0].key if nxt else ""
-    meta = shim.QueryResponseMetadata(fetched_records_count=len(rows), bookmark=next_bookmark).SerializeToString()
-    return _query_response(sim, ident, "kv", ctx.ns, meta).SerializeToString()
-
-
-def _history(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
-    req = _parse(shim.GetHistoryForKey, msg.payload)
-    results = []
-    for tx_id, value, is_delete, ts_s, ts_n in ctx.sim.ledger.history(ctx.ns, req.key):
-        km = kv_query_result_pb2.KeyModification(tx_id=tx_id, value=value or b"", is_delete=bool(is_delete))
-        km.timestamp.seconds, km.timestamp.nanos = ts_s, ts_n
-        results.append(shim.QueryResultBytes(resultBytes=km.SerializeToString()))
-    return shim.QueryResponse(results=results, has_more=False, id="history").SerializeToString()
-
-
-def _get_state(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
-    req = _parse(shim.GetState, msg.payload)
-    if req.collection:
-        return ctx.sim.get_private(ctx.ns, req.collection, req.key)
-    return ctx.sim.get_state(ctx.ns, req.key)
-
-
-def _get_multiple(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
-    req = _parse(shim.GetStateMultiple, msg.payload)
-    if req.collection:
-        values = [ctx.sim.get_private(ctx.ns, req.collection, k) for k in req.keys]
-    else:
-        values = [ctx.sim.get_state(ctx.ns, k) for k in req.keys]
-    return shim.GetStateMultipleResult(values=values).SerializeToString()
-
-
-def _write(ctx: TxContext, kind: int, key: str, value: bytes | None, collection: str,
-           metadata: shim.StateMetadata | None = None) -> None:
-    sim, ns = ctx.sim, ctx.ns
-    if kind == M.PUT_STATE_METADATA:
-        if metadata is None:
-            raise SimulationError("metadata is missing")
-        if collection:
-            sim.put_private_metadata(ns, collection, key, metadata.metakey, metadata.value)
-        else:
-            sim.put_metadata(ns, key, metadata.metakey, metadata.value)
-    elif collection:
-        sim.put_private(ns, collection, key, value if kind == M.PUT_STATE else None)
-    elif kind == M.PUT_STATE:
-        sim.put_state(ns, key, value or b"")
-    elif kind == M.PURGE_PRIVATE_DATA:
-        raise SimulationError("collection must not be empty for PURGE_PRIVATE_DATA")
-    else:
-        sim.del_state(ns, key)
-
-
-def _put(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
-    req = _parse(shim.PutState, msg.payload)
-    _write(ctx, M.PUT_STATE, req.key, req.value, req.collection)
-    return b""
-
-
-def _del(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
-    req = _parse(shim.DelState, msg.payload)
-    _write(ctx, M.DEL_STATE, req.key, None, req.collection)
-    return b""
-
-
-def _purge(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
-    req = _parse(shim.PurgePrivateState, msg.payload)
-    _write(ctx, M.PURGE_PRIVATE_DATA, req.key, None, req.collection)
-    return b""
-
-
-def _batch(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
-    req = _parse(shim.WriteBatchState, msg.payload)
-    for rec in req.rec:  # WriteRecord.Type shares ChaincodeMessage's numbers for these four operations
-        if rec.type not in (M.PUT_STATE, M.DEL_STATE, M.PUT_STATE_METADATA, M.PURGE_PRIVATE_DATA):
-            raise SimulationError("unknown operation type")  # the text of Fabric's HandleWriteBatch
-        _write(ctx, rec.type, rec.key, rec.value, rec.collection, rec.metadata)
-    return b""
-
-
-def _get_meta(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
-    req = _parse(shim.GetStateMetadata, msg.payload)
-    meta = (ctx.sim.get_private_metadata(ctx.ns, req.collection, req.key) if req.collection
-            else ctx.sim.get_metadata(ctx.ns, req.key))
-    return shim.StateMetadataResult(entries=[shim.StateMetadata(metakey=k, value=meta[k])
-                                             for k in sorted(meta)]).SerializeToString()
-
-
-def _put_meta(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
-    req = _parse(shim.PutStateMetadata, msg.payload)
-    _write(ctx, M.PUT_STATE_METADATA, req.key, None, req.collection, req.metadata)
-    return b""
-
-
-def _pvt_hash(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
-    req = _parse(shim.GetState, msg.payload)
-    return ctx.sim.get_private_hash(ctx.ns, req.collection, req.key)
-
-
-def _next(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
-    req = _parse(shim.QueryStateNext, msg.payload)
-    return _query_response(ctx.sim, req.id, "kv", ctx.ns).SerializeToString()
-
-
-def _close(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
-    req = _parse(shim.QueryStateClose, msg.payload)
-    ctx.sim.close_iterator(req.id)
-    return shim.QueryResponse(has_more=False, id=req.id).SerializeToString()
-
-
-def _rich_query(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
-    raise SimulationError("ExecuteQuery not supported for leveldb")
-
-
-_HANDLERS: dict[int, Callable[[TxContext, shim.ChaincodeMessage], bytes]] = {
-    M.GET_STATE: _get_state, M.GET_STATE_MULTIPLE: _get_multiple, M.PUT_STATE: _put, M.DEL_STATE: _del,
-    M.PURGE_PRIVATE_DATA: _purge, M.WRITE_BATCH_STATE: _batch, M.GET_STATE_BY_RANGE: _range,
-    M.QUERY_STATE_NEXT: _next, M.QUERY_STATE_CLOSE: _close, M.GET_HISTORY_FOR_KEY: _history,
-    M.GET_STATE_METADATA: _get_meta, M.PUT_STATE_METADATA: _put_meta, M.GET_PRIVATE_DATA_HASH: _pvt_hash,
-    M.GET_QUERY_RESULT: _rich_query,
-}
-
 
 def _expire(fut: asyncio.Future[shim.ChaincodeMessage]) -> None:
     if not fut.done():
@@ -216,12 +51,26 @@ def _expire(fut: asyncio.Future[shim.ChaincodeMessage]) -> None:
 
 
 class ChaincodeConnection:
-    """One stream to one chaincode server; many transactions in flight, routed per (channel, tx id)."""
+    """One stream to one chaincode server; many transactions in flight, routed per (channel, tx id).
 
-    def __init__(self, address: str, package_id: str, timeout: float = EXECUTE_TIMEOUT) -> None:
+    ``credentials``: TLS to the server (default plaintext); ``options``: extra gRPC channel options;
+    ``ready_payload``: what READY announces (default: a Fabric v3.1 peer's write batches and multi-key
+    reads); ``handlers``: the answer to each request type (default :data:`REQUEST_HANDLERS`; read at
+    each request, so a caller owning the mapping may change it).
+    """
+
+    def __init__(self, address: str, package_id: str, timeout: float = EXECUTE_TIMEOUT, *,
+                 credentials: grpc.ChannelCredentials | None = None, options: Sequence[tuple[str, object]] = (),
+                 ready_payload: bytes = READY_PARAMS,
+                 handlers: Mapping[int, RequestHandler] = REQUEST_HANDLERS) -> None:
         self.address = address
         self.package_id = package_id
         self.timeout = timeout
+        self.registered_name = ""
+        self._credentials = credentials
+        self._options = [*_KEEPALIVE, *options]
+        self._ready_payload = ready_payload
+        self._handlers = handlers
         self._pending: dict[tuple[str, str], tuple[asyncio.Future[shim.ChaincodeMessage], TxContext]] = {}
         self._queue: asyncio.Queue[shim.ChaincodeMessage | None] | None = None
         self._channel: grpc.aio.Channel | None = None
@@ -242,9 +91,26 @@ class ChaincodeConnection:
         if self._queue is not None:
             self._queue.put_nowait(msg)
 
+    @property
+    def connected(self) -> bool:
+        """Whether the stream is up (REGISTER received, READY sent, not broken since)."""
+        return self._connected
+
+    async def connect(self) -> None:
+        """Dial now if not connected (:meth:`execute` dials on first use).
+
+        Raises:
+            ChaincodeUnavailable: the server cannot be reached or did not send REGISTER.
+        """
+        async with self._lock:
+            if not self._connected:
+                await self._connect()
+
     async def _connect(self) -> None:
         """Dial, wait for REGISTER, answer REGISTERED + READY. Raises: ChaincodeUnavailable."""
-        self._channel = grpc.aio.insecure_channel(self.address, options=_KEEPALIVE)
+        self._channel = (grpc.aio.secure_channel(self.address, self._credentials, options=self._options)
+                         if self._credentials is not None
+                         else grpc.aio.insecure_channel(self.address, options=self._options))
         self._queue = asyncio.Queue()
         try:
             await asyncio.wait_for(self._channel.channel_ready(), CONNECT_TIMEOUT)
@@ -256,8 +122,12 @@ class ChaincodeConnection:
         if first is grpc.aio.EOF or first.type != M.REGISTER:
             await self._channel.close()
             raise ChaincodeUnavailable(f"chaincode server {self.address} did not send REGISTER")
+        try:
+            self.registered_name = chaincode_pb2.ChaincodeID.FromString(first.payload).name
+        except DecodeError:
+            self.registered_name = ""
         self._send(M(type=M.REGISTERED))
-        self._send(M(type=M.READY, payload=READY_PARAMS))
+        self._send(M(type=M.READY, payload=self._ready_payload))
         self._connected = True
         self._reader = asyncio.get_running_loop().create_task(self._read_loop(call))
         log.info("connected to chaincode server %s", self.address)
@@ -299,7 +169,7 @@ class ChaincodeConnection:
         if msg.type == M.INVOKE_CHAINCODE:
             asyncio.get_running_loop().create_task(self._invoke(msg, ctx))
             return
-        handler = _HANDLERS.get(msg.type)
+        handler = self._handlers.get(msg.type)
         if handler is None:
             self._reply_error(msg, f"unsupported message type {M.Type.Name(msg.type)}")
             return
@@ -319,7 +189,7 @@ class ChaincodeConnection:
 
     async def _invoke(self, msg: shim.ChaincodeMessage, ctx: TxContext) -> None:
         try:
-            spec = _parse(chaincode_pb2.ChaincodeSpec, msg.payload)
+            spec = parse_request(chaincode_pb2.ChaincodeSpec, msg.payload)
             reply = await ctx.invoke(spec, ctx)
         except (DevnetError, ValueError, LookupError) as exc:
             self._reply_error(msg, str(exc))
@@ -331,8 +201,9 @@ class ChaincodeConnection:
             self._reply_error(msg, reply.payload.decode(errors="replace"))
 
     async def execute(self, channel_id: str, tx_id: str, cc_input: chaincode_pb2.ChaincodeInput,
-                      ctx: TxContext) -> shim.ChaincodeMessage:
-        """Run one transaction; returns the chaincode's COMPLETED or ERROR message.
+                      ctx: TxContext, *, init: bool = False) -> shim.ChaincodeMessage:
+        """Run one transaction (sent as INIT when ``init``, as a peer does for an init-required
+        chaincode's first invocation); returns the chaincode's COMPLETED or ERROR message.
 
         Raises:
             ChaincodeUnavailable: the server cannot be reached or the stream broke.
@@ -348,7 +219,7 @@ class ChaincodeConnection:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[shim.ChaincodeMessage] = loop.create_future()
         self._pending[key] = (fut, ctx)
-        self._send(M(type=M.TRANSACTION, payload=cc_input.SerializeToString(), txid=tx_id,
+        self._send(M(type=M.INIT if init else M.TRANSACTION, payload=cc_input.SerializeToString(), txid=tx_id,
                      channel_id=channel_id, proposal=ctx.signed_proposal))
         timer = loop.call_later(self.timeout, _expire, fut)  # cheaper than asyncio.wait_for per transaction
         try:

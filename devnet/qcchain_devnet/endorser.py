@@ -19,7 +19,8 @@ from fabric_protos.peer import (
 )
 from fabric_protos.peer import chaincode_shim_pb2 as shim
 
-from .ccclient import ChaincodePool, TxContext
+from .ccclient import ChaincodePool
+from .ccrequests import TxContext
 from .errors import AccessDenied, ChaincodeError, ChaincodeNotFound, ProposalError
 from .ledger import Ledger
 from .model import MSP, ChannelDef, Identity, NodeConfig, PeerSigner, SignatureMemo

@@ -8,16 +8,17 @@ public rwset, and after a paginated query every write is refused.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 
 from .errors import SimulationError
-from .ledger import Ledger, StateRow, Version
+from .ledger import StateRow, Version
 from .model import ChaincodeDef, ChannelDef
 from .protoutil import sha256
 
-__all__ = ["VALIDATION_PARAMETER", "RangeIterator", "SimulationResult", "TxSimulator", "version_proto"]
+__all__ = ["VALIDATION_PARAMETER", "LedgerView", "RangeIterator", "SimulationResult", "TxSimulator", "version_proto"]
 
 VALIDATION_PARAMETER = "VALIDATION_PARAMETER"
 _SCAN_LIMIT = 100000
@@ -26,6 +27,34 @@ _SCAN_LIMIT = 100000
 def version_proto(v: Version | None) -> kv_rwset_pb2.Version | None:
     """A ``kvrwset.Version`` for a (block, tx) pair, None for an absent key."""
     return None if v is None else kv_rwset_pb2.Version(block_num=v[0], tx_num=v[1])
+
+
+class LedgerView(Protocol):
+    """The committed state a simulation reads (:class:`~qcchain_devnet.ledger.Ledger`, or an in-memory one)."""
+
+    def get_state(self, ns: str, key: str) -> StateRow | None:
+        """The committed value of ``key``, or None."""
+        ...
+
+    def range_scan(self, ns: str, start: str, end: str, limit: int) -> list[StateRow]:
+        """Up to ``limit`` entries with start <= key < end (end "" = unbounded), key order."""
+        ...
+
+    def history(self, ns: str, key: str) -> list[tuple[str, bytes | None, bool, int, int]]:
+        """(tx id, value, is_delete, ts_seconds, ts_nanos) of every committed change, newest first."""
+        ...
+
+    def get_pvt_hash(self, ns: str, coll: str, key_hash: bytes) -> tuple[bytes, Version, dict[str, bytes]] | None:
+        """(value hash, version, metadata) of a private key's public hash, or None."""
+        ...
+
+    def get_pvt(self, org: str, ns: str, coll: str, key: str) -> tuple[bytes, Version] | None:
+        """A private value as kept at ``org``'s peer, or None."""
+        ...
+
+    def pvt_range(self, org: str, ns: str, coll: str, start: str, end: str, limit: int) -> list[StateRow]:
+        """Private entries kept at ``org``'s peer with start <= key < end."""
+        ...
 
 
 @dataclass
@@ -50,7 +79,7 @@ class SimulationResult:
 class TxSimulator:
     """Buffers one transaction's reads and writes (one simulator per proposal, shared by c2c calls)."""
 
-    def __init__(self, ledger: Ledger, channel: ChannelDef, peer_msp: str, creator_msp: str) -> None:
+    def __init__(self, ledger: LedgerView, channel: ChannelDef, peer_msp: str, creator_msp: str) -> None:
         self.ledger = ledger
         self.channel = channel
         self.peer_msp = peer_msp

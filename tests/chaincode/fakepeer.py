@@ -1,7 +1,5 @@
-"""Fake peer for tests: the package's peer driver plus a chaincode server run on a background loop.
-
-The peer side of the protocol lives once, in :mod:`qcchain_bench.peerdriver` (the benchmark uses it too).
-"""
+"""Fake peer for tests: the benchmark's in-process peer (the devnet's peer side of the protocol over an
+in-memory ledger) plus a chaincode server run on a background loop."""
 
 from __future__ import annotations
 
@@ -10,11 +8,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from qcchain_shim.contract import Contract
+from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage
+
 from qcchain_bench.peerdriver import PeerDriver, TxResult
+from qcchain_devnet.ccrequests import TxContext
+from qcchain_shim.contract import Contract
 from qcchain_shim.server import ChaincodeServer, KeepalivePolicy, TLSConfig
 
-__all__ = ["PeerDriver", "TxResult", "running_server", "connected_peer"]
+__all__ = ["PeerDriver", "TxResult", "connected_peer", "running_server", "watch"]
 
 CHAINCODE_ID = "qcchain_test:0123456789abcdef"
 
@@ -44,7 +45,21 @@ def connected_peer(contracts: Sequence[Contract], **peer_kw: object) -> Iterator
     with running_server(contracts) as (_, address):
         peer = PeerDriver(address, **peer_kw)  # type: ignore[arg-type]
         try:
-            peer.wait_ready()
+            peer.connect()
             yield peer
         finally:
             peer.close()
+
+
+def watch(peer: PeerDriver, *types: int) -> list[ChaincodeMessage]:
+    """Record every request of ``types`` the peer receives (then answered as usual); returns the list."""
+    seen: list[ChaincodeMessage] = []
+    for t in types:
+        answer = peer.handlers[t]
+
+        def recording(ctx: TxContext, msg: ChaincodeMessage, answer=answer) -> bytes:  # noqa: ANN001
+            seen.append(msg)
+            return answer(ctx, msg)
+
+        peer.handlers[t] = recording
+    return seen

@@ -12,10 +12,12 @@ import pytest
 from certs import make_cert
 from fabric_protos.peer.chaincode_pb2 import ChaincodeSpec
 from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage, GetStateByRange
-from fakepeer import PeerDriver, connected_peer, running_server
+from fakepeer import connected_peer, running_server, watch
+from rawstream import RawStream, raw_transaction
 
-from qcchain_shim import ChaincodeError, Context, Contract, Response, transaction
 from qcchain_bench.example import KVContract
+from qcchain_devnet.errors import SimulationError
+from qcchain_shim import ChaincodeError, Context, Contract, Response, transaction
 from qcchain_shim.testing import serialize_identity
 
 M = ChaincodeMessage
@@ -84,7 +86,7 @@ def test_1_event_travels_in_completed() -> None:
     with connected_peer(CONTRACTS) as peer:
         result = peer.submit(["put", "k", "v"])
         assert result.message.type == M.COMPLETED and result.event == ("Put", b"k")
-        assert peer.state.data[""]["k"] == b"v"
+        assert peer.committed("k") == b"v"
         failed = peer.submit(["probe:boom"])
         assert failed.event is None and not failed.message.HasField("chaincode_event")
 
@@ -104,12 +106,12 @@ def test_3_error_reply_raises_and_write_is_not_committed() -> None:
             assert peer.submit(["put", f"k{i}", "v"]).ok
         result = peer.submit(["probe:paged_then_write"])
         assert not result.ok and "paginated query" in result.response.message
-        assert "after-page" not in peer.state.data[""]
+        assert peer.committed("after-page") is None
 
-        def refuse(msg: ChaincodeMessage, sim: object) -> ChaincodeMessage:
-            return M(type=M.ERROR, payload=b"ledger unavailable", txid=msg.txid, channel_id=msg.channel_id)
+        def refuse(ctx: object, msg: ChaincodeMessage) -> bytes:
+            raise SimulationError("ledger unavailable")
 
-        peer.overrides[M.GET_STATE] = refuse
+        peer.handlers[M.GET_STATE] = refuse
         result = peer.submit(["probe:read", "k0"])
         assert result.response.status == 500 and "ledger unavailable" in result.response.message
 
@@ -120,48 +122,41 @@ def test_4_two_hundred_in_flight_on_one_stream() -> None:
         results = [f.result(30) for f in futures]
         assert all(r.ok for r in results)
         assert {r.event[1] for r in results} == {f"key{i}".encode() for i in range(200)}
-        assert all(peer.state.data[""][f"key{i}"] == f"value{i}".encode() for i in range(200))
+        assert all(peer.committed(f"key{i}") == f"value{i}".encode() for i in range(200))
         reads = [peer.submit_async(["get", f"key{i}"]) for i in range(200)]
         assert [f.result(30).response.payload for f in reads] == [f"value{i}".encode() for i in range(200)]
 
 
 def test_6_invoke_chaincode_sends_spec_and_unwraps_completed() -> None:
     with connected_peer(CONTRACTS) as peer:
-        peer.state.chaincodes["other/ch2"] = lambda args: Response(201, "fine", b"got " + args[1])
+        peer.chaincodes["other/ch2"] = lambda args: Response(201, "fine", b"got " + args[1])
         result = peer.submit(["probe:call_other"])
         assert json.loads(result.response.payload) == {"status": 201, "message": "fine", "payload": "got a1"}
-        assert peer.state.invocations == [("other/ch2", [b"fn", b"a1"])]
-        peer.state.chaincodes.clear()
+        assert peer.invocations == [("other/ch2", [b"fn", b"a1"])]
+        peer.chaincodes.clear()
         missing = peer.submit(["probe:call_other"])
         assert json.loads(missing.response.payload)["status"] == 500
 
 
 def test_6_invoke_payload_is_a_chaincode_spec() -> None:
-    seen: list[ChaincodeSpec] = []
-
-    def record(msg: ChaincodeMessage, sim: object) -> None:
-        seen.append(ChaincodeSpec.FromString(msg.payload))
-
-    with connected_peer(CONTRACTS) as peer:
-        peer.overrides[M.INVOKE_CHAINCODE] = record
-        peer.submit(["probe:call_other"])
-    assert seen[0].chaincode_id.name == "other/ch2" and list(seen[0].input.args) == [b"fn", b"a1"]
+    with running_server(CONTRACTS) as (_, address), RawStream(address) as stream:
+        stream.handshake()
+        stream.send(raw_transaction("c2c", [b"probe:call_other"]))
+        request = stream.recv()
+        assert request is not None and request.type == M.INVOKE_CHAINCODE
+        spec = ChaincodeSpec.FromString(request.payload)
+    assert spec.chaincode_id.name == "other/ch2" and list(spec.input.args) == [b"fn", b"a1"]
 
 
 def test_7_key_rules_on_the_wire() -> None:
-    starts: list[str] = []
-
-    def record(msg: ChaincodeMessage, sim: object) -> None:
-        starts.append(GetStateByRange.FromString(msg.payload).startKey)
-
     with connected_peer(CONTRACTS) as peer:
         peer.submit(["put", "plain", "p"])
         assert json.loads(peer.submit(["probe:composite"]).response.payload) == []  # own write not visible yet
         assert json.loads(peer.submit(["probe:composite"]).response.payload) == [["a", "1"]]
         assert json.loads(peer.submit(["probe:scan"]).response.payload) == ["plain"]
-        peer.overrides[M.GET_STATE_BY_RANGE] = record
+        seen = watch(peer, M.GET_STATE_BY_RANGE)
         peer.submit(["probe:scan"])
-        assert starts == ["\x01"]
+        assert [GetStateByRange.FromString(m.payload).startKey for m in seen] == ["\x01"]
         empty = peer.submit(["probe:bad_key", "empty"])
         assert empty.response.status == 400 and "empty" in empty.response.message
         null = peer.submit(["probe:bad_key", "null"])
@@ -212,35 +207,35 @@ def test_10_no_payload_logging_and_no_root_logger_changes(caplog: pytest.LogCapt
 
 def test_state_machine_refuses_transaction_before_ready() -> None:
     with running_server(CONTRACTS) as (_, address):
-        peer = PeerDriver(address, handshake=False)
-        try:
-            peer.wait_ready()
-            assert peer.registered_name == "qcchain_test:0123456789abcdef"
-            fut = peer.submit_async(["get", "k"], tx_id="early")
-            result = fut.result(5)
-            assert result.message.type == M.ERROR and b"while in state: created" in result.message.payload
-        finally:
-            peer.close()
+        with RawStream(address) as stream:
+            first = stream.recv()
+            assert first is not None and first.type == M.REGISTER
+            stream.send(raw_transaction("early", [b"get", b"k"]))
+            reply = stream.recv()
+            assert reply is not None and reply.type == M.ERROR and b"while in state: created" in reply.payload
+            assert stream.recv() is None  # the chaincode ends the stream
         with connected_peer(CONTRACTS) as fresh:  # the server keeps serving new streams
+            assert fresh.registered_name == "qcchain_test:0123456789abcdef"
             assert fresh.submit(["put", "a", "b"]).ok
 
 
 def test_keepalive_echo_and_stray_reply_ignored() -> None:
-    with connected_peer(CONTRACTS) as peer:
-        peer.send_raw(M(type=M.KEEPALIVE))
-        peer.send_raw(M(type=M.RESPONSE, txid="nobody", channel_id="mychannel"))
-        deadline = time.monotonic() + 5
-        while not any(m.type == M.KEEPALIVE for m in peer.unexpected) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert any(m.type == M.KEEPALIVE for m in peer.unexpected)
-        assert peer.submit(["put", "a", "b"]).ok
+    with running_server(CONTRACTS) as (_, address), RawStream(address) as stream:
+        stream.handshake()
+        stream.send(M(type=M.KEEPALIVE))
+        echo = stream.recv()
+        assert echo is not None and echo.type == M.KEEPALIVE
+        stream.send(M(type=M.RESPONSE, txid="nobody", channel_id="mychannel"))
+        stream.send(raw_transaction("after", [b"org.hyperledger.fabric:GetMetadata"]))
+        done = stream.recv()
+        assert done is not None and done.type == M.COMPLETED and done.txid == "after"
 
 
 def test_init_error_answers_error_message() -> None:
     with connected_peer(CONTRACTS) as peer:
-        result = peer.submit(["probe:boom"], msg_type=M.INIT)
+        result = peer.submit(["probe:boom"], init=True)
         assert result.message.type == M.ERROR and b"KeyError" in result.message.payload
-        assert peer.submit(["put", "i", "v"], msg_type=M.INIT).message.type == M.COMPLETED
+        assert peer.submit(["put", "i", "v"], init=True).message.type == M.COMPLETED
 
 
 def test_chaincode_error_status_is_kept() -> None:

@@ -40,9 +40,9 @@ def _idle_stream_survives(policy: KeepalivePolicy, idle: float = 2.2) -> bool:
     with running_server([KVContract()], keepalive=policy) as (_, address):
         peer = PeerDriver(address, options=PEER_PINGS)
         try:
-            peer.wait_ready()
+            peer.connect()
             time.sleep(idle)  # idle stream, the client pings every 200 ms
-            if peer.closed is not None:
+            if not peer.connected:
                 return False
             return peer.submit(["put", "k", "v"], timeout=5).ok
         except (ConnectionError, TimeoutError):
@@ -102,7 +102,7 @@ def test_tls_server(tmp_path: Path) -> None:
         creds = grpc.ssl_channel_credentials(root_certificates=cert)
         peer = PeerDriver(address.replace("127.0.0.1", "localhost"), credentials=creds)
         try:
-            peer.wait_ready()
+            peer.connect()
             assert peer.submit(["put", "k", "v"]).ok
         finally:
             peer.close()
@@ -115,16 +115,14 @@ def test_sigterm_stops_the_served_example_cleanly() -> None:
     env = dict(os.environ, CHAINCODE_ID="ex:1", CHAINCODE_SERVER_ADDRESS=f"127.0.0.1:{port}")
     proc = subprocess.Popen([sys.executable, "-m", "qcchain_bench.example"], env=env, stderr=subprocess.PIPE, text=True)
     try:
-        peer = None
-        for _ in range(100):
-            peer = PeerDriver(f"127.0.0.1:{port}")
+        peer = PeerDriver(f"127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        while not peer.connected and time.monotonic() < deadline:
             try:
-                peer.wait_ready(0.5)
-                break
-            except TimeoutError:
-                peer.close()
-                peer = None
-        assert peer is not None and peer.submit(["put", "k", "v"]).ok
+                peer.connect()
+            except (ConnectionError, TimeoutError):
+                time.sleep(0.1)
+        assert peer.submit(["put", "k", "v"]).ok
         peer.close()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage
-from fakepeer import connected_peer, running_server
+from fakepeer import PeerDriver, connected_peer, running_server
+from rawstream import RawStream, raw_transaction
 
 from qcchain_shim.contract import MAX_ARGS_BYTES
 from qcchain_bench.example import KVContract
@@ -14,27 +15,26 @@ M = ChaincodeMessage
 
 
 def test_malformed_transaction_payload_answers_error_then_serves() -> None:
-    with connected_peer([KVContract()]) as peer:
-        result = peer.submit(["ignored"], payload=b"\xff\xff\xff garbage")
-        assert result.message.type == M.ERROR and b"failed to unmarshal input" in result.message.payload
-        assert peer.submit(["put", "a", "1"]).ok
+    with running_server([KVContract()]) as (_, address), RawStream(address) as stream:
+        stream.handshake()
+        bad = raw_transaction("bad", [b"ignored"])
+        bad.payload = b"\xff\xff\xff garbage"
+        stream.send(bad)
+        reply = stream.recv()
+        assert reply is not None and reply.type == M.ERROR and b"failed to unmarshal input" in reply.payload
+        stream.send(raw_transaction("after", [b"org.hyperledger.fabric:GetMetadata"]))
+        done = stream.recv()
+        assert done is not None and done.type == M.COMPLETED
 
 
 def test_malformed_proposal_answers_error() -> None:
-    with connected_peer([KVContract()]) as peer:
-        fut = peer.submit_async(["get", "a"], tx_id="badprop")
-        assert fut.result(5)  # baseline works
-        from qcchain_bench.peerstate import build_transaction
-
-        msg = build_transaction("mychannel", "badprop2", [b"get", b"a"], {}, b"", M.TRANSACTION)
+    with running_server([KVContract()]) as (_, address), RawStream(address) as stream:
+        stream.handshake()
+        msg = raw_transaction("badprop", [b"get", b"a"])
         msg.proposal.proposal_bytes = b"\x0a\xff"
-        from qcchain_bench.peerdriver import _Pending, TxSim
-
-        pending = _Pending(TxSim("badprop2"))
-        peer._pending["badprop2"] = pending
-        peer.send_raw(msg)
-        result = pending.future.result(5)
-        assert result.message.type == M.ERROR and b"proposal" in result.message.payload
+        stream.send(msg)
+        reply = stream.recv()
+        assert reply is not None and reply.type == M.ERROR and b"proposal" in reply.payload
 
 
 @pytest.mark.parametrize(
@@ -54,37 +54,23 @@ def test_bad_arguments(args: list, needle: str) -> None:
         result = peer.submit(args)
         assert result.response is not None and result.response.status == 400
         assert needle in result.response.message
-        assert peer.state.data == {"": {}}
+        assert peer.committed_keys() == []
         assert peer.submit(["put", "a", "1"]).ok
 
 
 def test_duplicate_txid_in_flight_refused() -> None:
-    with connected_peer([KVContract()]) as peer:
-        hold: list[ChaincodeMessage] = []
-
-        def park(msg: ChaincodeMessage, sim: object) -> ChaincodeMessage | None:
-            if not hold:
-                hold.append(msg)
-                return M(type=M.RESPONSE, payload=b"", txid=msg.txid, channel_id=msg.channel_id)
-            return None
-
-        from qcchain_bench.peerstate import build_transaction
-
-        peer.overrides[M.GET_STATE] = park
-        first = peer.submit_async(["put", "k", "v"], tx_id="dup")
-        first.result(5)
-        # a second TRANSACTION with the same id while none is in flight is fine; while in flight it is refused:
-        peer.overrides.clear()
-        msg = build_transaction("mychannel", "dup", [b"get", b"k"], {}, b"", M.TRANSACTION)
-        peer.send_raw(msg)
-        peer.send_raw(msg)
-        import time
-
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not any(m.type == M.ERROR for m in peer.unexpected):
-            time.sleep(0.01)
-        errors = [m for m in peer.unexpected if m.type == M.ERROR]
-        assert errors and b"already in progress" in errors[0].payload
+    with running_server([KVContract()]) as (_, address), RawStream(address) as stream:
+        stream.handshake()
+        msg = raw_transaction("dup", [b"get", b"k"])
+        stream.send(msg)
+        request = stream.recv()  # the chaincode asks GET_STATE; left unanswered, the transaction stays in flight
+        assert request is not None and request.type == M.GET_STATE
+        stream.send(msg)
+        refused = stream.recv()
+        assert refused is not None and refused.type == M.ERROR and b"already in progress" in refused.payload
+        stream.send(M(type=M.RESPONSE, payload=b"v", txid="dup", channel_id="mychannel"))
+        done = stream.recv()  # the first one still completes
+        assert done is not None and done.type == M.COMPLETED and done.txid == "dup"
 
 
 def test_garbage_frames_do_not_stop_the_server() -> None:
@@ -98,11 +84,9 @@ def test_garbage_frames_do_not_stop_the_server() -> None:
             for _ in call:
                 pass
         channel.close()
-        from fakepeer import PeerDriver
-
         peer = PeerDriver(address)
         try:
-            peer.wait_ready()
+            peer.connect()
             assert peer.submit(["put", "a", "1"]).ok
         finally:
             peer.close()

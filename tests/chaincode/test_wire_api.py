@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage
-from fakepeer import connected_peer
+from fakepeer import connected_peer, watch
 
 from qcchain_shim import Context, Contract, transaction
 
@@ -46,14 +46,14 @@ class Wire(Contract):
 def test_private_data_metadata_and_purge_on_the_wire() -> None:
     import hashlib
 
-    with connected_peer([Wire()]) as peer:
+    with connected_peer([Wire()], collections=["collectionL3"]) as peer:
         first = peer.submit(["private_put", "p1", "secret"])
         assert first.ok
-        assert peer.state.data["collectionL3"]["p1"] == b"secret"
+        assert peer.committed_private("collectionL3", "p1") == b"secret"
         out = json.loads(peer.submit(["private_read", "p1"]).response.payload)
         assert out == {"value": "secret", "hash": hashlib.sha256(b"secret").hexdigest(), "ep": "policy-bytes"}
         purge = peer.submit_async(["purge", "p1"])
-        assert purge.result(5).ok and "p1" not in peer.state.data["collectionL3"]
+        assert purge.result(5).ok and peer.committed_private("collectionL3", "p1") is None
 
 
 def test_pagination_and_query_close_on_the_wire() -> None:
@@ -63,8 +63,6 @@ def test_pagination_and_query_close_on_the_wire() -> None:
         assert first == {"keys": ["k0", "k1", "k2"], "count": 3, "bookmark": "k3"}
         second = json.loads(peer.submit(["page", "3", first["bookmark"]]).response.payload)
         assert second == {"keys": ["k3", "k4"], "count": 2, "bookmark": ""}
-        seen: list[int] = []
-        for msg_type in (M.QUERY_STATE_NEXT, M.QUERY_STATE_CLOSE):
-            peer.overrides[msg_type] = lambda msg, sim: seen.append(msg.type)  # record, then answer normally
+        seen = watch(peer, M.QUERY_STATE_NEXT, M.QUERY_STATE_CLOSE)  # record, then answer normally
         assert peer.submit(["page", "3"]).ok
-        assert seen == [M.QUERY_STATE_NEXT, M.QUERY_STATE_CLOSE]  # batches of 2: one NEXT, then CLOSE on exit
+        assert [m.type for m in seen] == [M.QUERY_STATE_NEXT, M.QUERY_STATE_CLOSE]  # batches of 2: one NEXT, then CLOSE on exit

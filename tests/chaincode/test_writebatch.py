@@ -8,7 +8,7 @@ import json
 import pytest
 from fabric_protos.peer.chaincode_pb2 import ChaincodeAdditionalParams
 from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage, WriteBatchState, WriteRecord
-from fakepeer import connected_peer
+from fakepeer import connected_peer, watch
 
 from qcchain_shim import ChaincodeError, Context, Contract, transaction
 from qcchain_shim.errors import InvalidArgumentError, InvalidKeyError
@@ -125,22 +125,15 @@ def test_get_multiple_states_keeps_order_and_checks_keys() -> None:
 
 
 # ---- on the wire, through a fake peer -----------------------------------------------------------
-def _watch(peer: object, *types: int) -> list[ChaincodeMessage]:
-    seen: list[ChaincodeMessage] = []
-    for t in types:
-        peer.overrides[t] = lambda msg, sim: seen.append(msg)  # type: ignore[attr-defined]  # None: answer normally
-    return seen
-
-
 def test_batch_goes_in_write_batch_messages_of_at_most_the_peer_maximum() -> None:
     caps = PeerCapabilities(True, 100, True, 100)
     with connected_peer([KVContract()], capabilities=caps) as peer:
-        seen = _watch(peer, M.WRITE_BATCH_STATE, M.PUT_STATE)
+        seen = watch(peer, M.WRITE_BATCH_STATE, M.PUT_STATE)
         result = peer.submit(["put_batch", "p", "250"])
         assert result.ok and result.response.payload == b"250"
         sizes = [len(WriteBatchState.FromString(m.payload).rec) for m in seen]
         assert [m.type for m in seen] == [M.WRITE_BATCH_STATE] * 3 and sizes == [100, 100, 50]
-        assert peer.state.data[""]["p-249"] == b"249" and len([k for k in peer.state.data[""] if k.startswith("p-")]) == 250
+        assert peer.committed("p-249") == b"249" and len([k for k in peer.committed_keys() if k.startswith("p-")]) == 250
         seen.clear()
         got = peer.submit(["get_many", json.dumps(["p-0", "nope", "p-249"])])
         assert got.ok and json.loads(got.response.payload) == ["0", "", "249"]
@@ -148,8 +141,8 @@ def test_batch_goes_in_write_batch_messages_of_at_most_the_peer_maximum() -> Non
 
 def test_get_many_reads_in_chunks_of_the_peer_maximum() -> None:
     with connected_peer([KVContract()], capabilities=PeerCapabilities(True, 100, True, 100)) as peer:
-        peer.state.data[""].update({f"k{i}": str(i).encode() for i in range(150)})
-        seen = _watch(peer, M.GET_STATE_MULTIPLE, M.GET_STATE)
+        peer.seed({f"k{i}": str(i).encode() for i in range(150)})
+        seen = watch(peer, M.GET_STATE_MULTIPLE, M.GET_STATE)
         got = peer.submit(["get_many", json.dumps([f"k{i}" for i in range(150)])])
         assert got.ok and json.loads(got.response.payload) == [str(i) for i in range(150)]
         assert [m.type for m in seen] == [M.GET_STATE_MULTIPLE, M.GET_STATE_MULTIPLE]
@@ -157,7 +150,7 @@ def test_get_many_reads_in_chunks_of_the_peer_maximum() -> None:
 
 def test_older_peer_gets_one_request_per_key() -> None:
     with connected_peer([KVContract()], capabilities=PeerCapabilities()) as peer:
-        seen = _watch(peer, M.WRITE_BATCH_STATE, M.PUT_STATE, M.GET_STATE_MULTIPLE, M.GET_STATE)
+        seen = watch(peer, M.WRITE_BATCH_STATE, M.PUT_STATE, M.GET_STATE_MULTIPLE, M.GET_STATE)
         assert peer.submit(["put_batch", "q", "3"]).ok
         assert peer.submit(["get_many", json.dumps(["q-0", "q-2"])]).ok
         assert [m.type for m in seen] == [M.PUT_STATE] * 3 + [M.GET_STATE] * 2
@@ -165,9 +158,9 @@ def test_older_peer_gets_one_request_per_key() -> None:
 
 def test_refused_batch_fails_the_transaction_with_error() -> None:
     with connected_peer([Batched()], capabilities=FABRIC_3_1) as peer:
-        peer.state.data[""].update({"a": b"1", "b": b"2", "c": b"3"})
+        peer.seed({"a": b"1", "b": b"2", "c": b"3"})
         result = peer.submit(["paged_then_write"])
         assert result.message.type == M.ERROR
         assert b"failed send batch" in result.message.payload and b"paginated query" in result.message.payload
-        assert "after-page" not in peer.state.data[""]
+        assert peer.committed("after-page") is None
         assert peer.submit(["write", "1"]).ok  # the stream keeps serving

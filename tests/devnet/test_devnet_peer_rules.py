@@ -13,7 +13,7 @@ from fabric_protos.common import common_pb2
 from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
 from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage as M
-from qcchain_devnet import ccclient
+from qcchain_devnet import ccclient, ccrequests
 from qcchain_devnet.policy import parse_policy
 from qcchain_devnet.protoutil import unpack_envelope
 from qcchain_shim.writebatch import FABRIC_3_1, PeerCapabilities
@@ -86,8 +86,8 @@ def test_write_batch_and_multi_key_reads(client, monkeypatch: pytest.MonkeyPatch
     assert PeerCapabilities.from_ready_payload(ccclient.READY_PARAMS) == FABRIC_3_1
     seen: list[int] = []
     for kind in (M.WRITE_BATCH_STATE, M.PUT_STATE, M.GET_STATE_MULTIPLE, M.GET_STATE):
-        answer = ccclient._HANDLERS[kind]
-        monkeypatch.setitem(ccclient._HANDLERS, kind, lambda ctx, msg, answer=answer: seen.append(msg.type) or answer(ctx, msg))
+        answer = ccrequests.REQUEST_HANDLERS[kind]
+        monkeypatch.setitem(ccrequests.REQUEST_HANDLERS, kind, lambda ctx, msg, answer=answer: seen.append(msg.type) or answer(ctx, msg))
     code, _num, _tx = client.submit_and_wait("kv", "put_batch", "wb", "1200")
     assert code == C.VALID and seen == [M.WRITE_BATCH_STATE, M.WRITE_BATCH_STATE]
     keys = ["wb-0", "wb-missing", "wb-1199"]

@@ -92,7 +92,7 @@ def test_private_access_rules(ledger: Ledger) -> None:
 def test_write_batch_applies_every_record_and_refuses_unknown_types(ledger: Ledger) -> None:
     from fabric_protos.peer import chaincode_shim_pb2 as shim
     from fabric_protos.peer import proposal_pb2
-    from qcchain_devnet.ccclient import TxContext, _batch
+    from qcchain_devnet.ccrequests import TxContext, _batch
 
     sim = TxSimulator(ledger, CHANNEL, "A", "A")
     ctx = TxContext(sim, "cc", proposal_pb2.SignedProposal(), None)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from qcchain_bench.tx import PutWorkload, percentile, run_tx_bench
-from qcchain_gateway.errors import EvaluateError
+from qcchain_gateway.errors import EvaluateNotFoundError
 
 
 def test_percentile_interpolates() -> None:
@@ -61,7 +61,7 @@ class _Contract:
 
     def evaluate_transaction(self, fn: str, key: str) -> bytes:
         if key not in self.ledger.state:  # as the example chaincode answers through the gateway
-            raise EvaluateError(f"chaincode response 404, key {key} not found", grpc.StatusCode.UNKNOWN)
+            raise EvaluateNotFoundError(f"chaincode response 404, key {key} not found", grpc.StatusCode.UNKNOWN)
         return self.ledger.state[key].encode()
 
 
