@@ -319,7 +319,9 @@ def _fabric_prepare(proposal: Any, network_dir: Path | None, consortium: Path | 
         return None
     from qcchain_network import ccdeploy
     from qcchain_network.cclifecycle import Package
+    from qcchain_sdk.actions import check_package
     from qcchain_sdk.contractproject.package import load_project, read_package
+    from qcchain_sdk.errors import PackageMismatch
 
     fabric = ccdeploy.open_target(network_dir, consortium)
     fabric.channel(proposal.target["channel"])
@@ -327,8 +329,10 @@ def _fabric_prepare(proposal: Any, network_dir: Path | None, consortium: Path | 
         return fabric, None, None
     info = proposal.package
     pkg = read_package(Path(info.get("file", "")))
-    if pkg.sha256 != proposal.body["package_digest"]:
-        raise CliError(f"{info.get('file')} is not the package of this proposal (sha256 differs); nothing was submitted")
+    try:
+        check_package(pkg.sha256, proposal.body["package_digest"], str(info.get("file")))
+    except PackageMismatch as exc:
+        raise CliError(f"{exc}; nothing was submitted") from exc
     project = None if serve is None else load_project(serve, address=pkg.address)
     return fabric, Package(pkg.path, pkg.label, pkg.package_id, pkg.address), project
 

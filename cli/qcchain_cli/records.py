@@ -150,56 +150,33 @@ def _meta_lines(meta: dict[str, Any]) -> list[str]:
 def submit(ctx: click.Context, key: Path, key_password_env: str, payload: Path | None, original: Path | None,
            **fields: Any) -> None:
     """Sign and submit one record version (insert, update or delete)."""
-    from qcchain_sdk.contracts.records import RecordsClient, build_record, l3_recipients
+    from qcchain_sdk.actions import submit_record
 
     signing_key = load_key(key, key_password_env)
     data, blob = _payload(payload, original, fields["grade"]) if fields["bus_type"] != "D" else ({}, b"")
     base = connect_contract(ctx)
-    owner = sdk_call(lambda: json.loads(base.evaluate_transaction("governance:whoami"))["msp_id"])
-    recipients = None
-    if fields["grade"] == "L3" and fields["bus_type"] != "D":
-        try:
-            recipients = sdk_call(lambda: l3_recipients(base, fields["grade"], owner))
-        except LookupError as exc:
-            raise CliError(str(exc)) from exc
     try:
-        built = build_record(owner_msp=owner, signing_key=signing_key, payload=data, original=blob,
-                             recipients=recipients, channel=ctx.obj["channel"], **fields)
-    except ValueError as exc:
+        meta = sdk_call(lambda: submit_record(base, signing_key, payload=data, original=blob, **fields))
+    except (ValueError, LookupError) as exc:  # RecipientError, an invalid record: nothing was sent
         raise CliError(str(exc)) from exc
-    client = RecordsClient(_records_contract(ctx))
-    emit(ctx, sdk_call(lambda: client.submit(built)), _meta_lines)
+    emit(ctx, meta, _meta_lines)
 
 
 def _records_contract(ctx: click.Context) -> Any:
     """The ``records`` contract (named-contract view of the same chaincode)."""
-    base = connect_contract(ctx)
-    return _Named(base, "records")
+    from qcchain_sdk.actions import NamedContract
 
-
-class _Named:
-    """Prefix every call with ``<contract>:`` (works for a Gateway Contract and for test doubles)."""
-
-    def __init__(self, contract: Any, name: str) -> None:
-        self.contract, self.name = contract, name
-        self.channel = getattr(contract, "channel", "")
-
-    def evaluate_transaction(self, fn: str, *args: Any) -> bytes:
-        return bytes(self.contract.evaluate_transaction(f"{self.name}:{fn}", *args))
-
-    def submit_transaction(self, fn: str, *args: Any, transient: dict[str, bytes] | None = None) -> bytes:
-        return bytes(self.contract.submit_transaction(f"{self.name}:{fn}", *args, transient=transient))
+    return NamedContract(connect_contract(ctx), "records")
 
 
 def verify_read(ctx: click.Context, view: dict[str, Any]) -> list[str]:
     """Re-verify a record view against the submitter's registered key: key id = SM3 of it, the key is the
     owner org's, signature and digests hold. Only a 404 from ``keys:get`` means "not registered"; any other
     read failure is reported as an error by ``sdk_call``."""
-    from qcchain_sdk.contracts.verify import read_key_record, verify_record_view
+    from qcchain_sdk.actions import verify_read as verify
 
     base = connect_contract(ctx)
-    record = sdk_call(lambda: read_key_record(base, view["key_id"]))
-    return verify_record_view(view, record)
+    return sdk_call(lambda: verify(base, view))  # type: ignore[no-any-return]
 
 
 @records.command()
