@@ -1,0 +1,240 @@
+"""``qcchain ingest``: the seed-001 HTTPS ingestion service (serve), its credentials, proofs, overdue units.
+
+``serve --dir DIR`` serves on the embedded devnet in DIR (started detached if none runs there; governance
+bootstrapped from ``policies/`` and the consortium file if the channel has none), as ``--org`` (default
+Regulator), with an SM2 key kept in ``DIR/ingest/sm2-key.pem`` and registered on chain once.
+``serve --profile P --key K`` serves against any Fabric network as the profile's org with the registered
+SM2 key K (PEM). State: ``--db URL`` (PostgreSQL for replicas) or SQLite in ``<state>/ingest.db``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import CliError
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[2]
+_DIR = click.option("--dir", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".devnet"),
+                    show_default=True, help="Devnet state directory (the service keeps its state in DIR/ingest).")
+_DB = click.option("--db", "db_url", default=None, help="State database URL (default: SQLite in DIR/ingest/ingest.db).")
+
+
+def _db_url(state_dir: Path, db_url: str | None) -> str:
+    from qcchain_ingest.db import sqlite_url
+
+    if db_url:
+        return db_url
+    (state_dir / "ingest").mkdir(parents=True, exist_ok=True)
+    return sqlite_url(str((state_dir / "ingest" / "ingest.db").resolve()))
+
+
+def _store(state_dir: Path, db_url: str | None) -> Any:
+    from qcchain_ingest.credentials import CredentialStore
+    from qcchain_ingest.db import open_engine
+    from qcchain_ingest.errors import StateError
+
+    try:
+        return CredentialStore(open_engine(_db_url(state_dir, db_url)), time.time)
+    except StateError as exc:
+        raise CliError(str(exc)) from exc
+
+
+@click.group()
+def ingest() -> None:
+    """HTTPS ingestion service of seed 001 (appid/secret -> access_token -> syndata)."""
+
+
+@ingest.group()
+def credentials() -> None:
+    """appid / AppSecret of using units (the ingesting org's admin)."""
+
+
+@credentials.command("issue")
+@_DIR
+@_DB
+@click.option("--org-no", required=True, help="Unified social credit code of the using unit (GB 32100).")
+@click.option("--name", required=True, help="Name of the using unit.")
+@click.option("--json", "as_json", is_flag=True, help="Print {\"appid\", \"secret\"}.")
+def issue(state_dir: Path, db_url: str | None, org_no: str, name: str, as_json: bool) -> None:
+    """Issue an appid bound to one using unit; the secret is shown once."""
+    from qcchain_ingest.errors import CredentialError
+
+    try:
+        cred = _store(state_dir, db_url).issue(org_no, name)
+    except CredentialError as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(json.dumps(cred) if as_json else f"appid {cred['appid']}\nsecret {cred['secret']}  (shown once)")
+
+
+@credentials.command("list")
+@_DIR
+@_DB
+@click.option("--json", "as_json", is_flag=True)
+def list_cmd(state_dir: Path, db_url: str | None, as_json: bool) -> None:
+    """Every appid with its unit and status (no secrets)."""
+    rows = _store(state_dir, db_url).list()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for r in rows:
+        click.echo(f"{r['appid']}  {r['status']:8} {'locked ' if r['locked'] else ''}{r['org_no']}  {r['name']}")
+
+
+@credentials.command("revoke")
+@_DIR
+@_DB
+@click.argument("appid")
+def revoke(state_dir: Path, db_url: str | None, appid: str) -> None:
+    """Revoke an appid at once (its tokens stop working)."""
+    from qcchain_ingest.errors import CredentialError
+
+    try:
+        _store(state_dir, db_url).revoke(appid)
+    except CredentialError as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(f"revoked {appid}")
+
+
+@credentials.command("rotate")
+@_DIR
+@_DB
+@click.argument("appid")
+@click.option("--json", "as_json", is_flag=True)
+def rotate(state_dir: Path, db_url: str | None, appid: str, as_json: bool) -> None:
+    """A new secret; the old one stays valid for 24 h."""
+    from qcchain_ingest.errors import CredentialError
+
+    try:
+        cred = _store(state_dir, db_url).rotate(appid)
+    except CredentialError as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(json.dumps(cred) if as_json else f"appid {cred['appid']}\nsecret {cred['secret']}  (shown once)")
+
+
+def _devnet_profile(state_dir: Path, org: str) -> Path:
+    """The org's connection profile of the devnet in DIR, starting the devnet (detached) if none runs."""
+    from qcchain_devnet.daemon import UpOptions, start_detached, status
+    from qcchain_devnet.errors import DevnetError
+
+    if not status(state_dir)["running"]:
+        click.echo(f"starting a devnet in {state_dir} (stop it with: qcchain devnet down --dir {state_dir})", err=True)
+        try:
+            start_detached(UpOptions(state_dir=state_dir, port=0, chaincode_module="qcchain_contracts"))
+        except (DevnetError, OSError) as exc:
+            raise CliError(f"devnet did not start: {exc}") from exc
+    return state_dir / "connection-profiles" / f"connection-{org.lower()}.json"
+
+
+def _dev_key(state_dir: Path) -> Any:
+    from qcchain_core.gm import SM2PrivateKey
+
+    path = state_dir / "ingest" / "sm2-key.pem"
+    if path.exists():
+        return SM2PrivateKey.from_pem(path.read_bytes())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = SM2PrivateKey.generate()
+    path.write_bytes(key.to_pem())
+    path.chmod(0o600)
+    return key
+
+
+def prepare_devnet_chain(network: Any, msp_id: str, cert_pem: bytes, key: Any, consortium: Path | None) -> None:
+    """On a devnet: bootstrap governance from ``policies/`` + the consortium if the channel has none, and
+    register ``key`` for the ingesting org if it is not registered yet. Raises CliError."""
+    from qcchain_gateway.errors import GatewayError
+    from qcchain_sdk.contracts.governance import GovernanceClient
+
+    from .demo import load_policies
+
+    gov = GovernanceClient(network.get_contract("qcchain", "governance"), network.get_contract("qcchain", "keys"),
+                           msp_id, cert_pem, key)
+    try:
+        if not json.loads(network.get_contract("qcchain", "governance").evaluate_transaction("info")):
+            from qcchain_consortium.consortium import load_consortium
+
+            orgs = load_consortium(consortium).orgs
+            members = [{"msp_id": o.msp_id, "role": o.role, "name": o.full_name or o.name, "credit_code": o.credit_code}
+                       for o in orgs]
+            gov.bootstrap(members, load_policies(ROOT / "policies"))
+        try:
+            gov.get_key(gov.key_id)
+        except GatewayError:
+            now = int(time.time())
+            gov.register_key(now - 60, now + 365 * 86400)
+    except GatewayError as exc:
+        raise CliError(f"cannot prepare the devnet for ingestion: {' '.join(str(exc).split())[:300]}") from exc
+
+
+@ingest.command()
+@click.option("--dir", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Serve on the devnet in DIR (started if none runs there).")
+@click.option("--profile", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Connection profile of the ingesting org (any Fabric network).")
+@click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="With --profile: the ingesting org's registered SM2 private key (PEM).")
+@click.option("--org", default="Regulator", show_default=True, help="With --dir: the ingesting org.")
+@click.option("--user", default="Admin", show_default=True)
+@click.option("--channel", default="qcchannel", show_default=True)
+@_DB
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8443, show_default=True, help="0 = any free port.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--insecure-http", is_flag=True, help="Plain HTTP (tests and benchmarks only).")
+@click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write {\"url\", \"port\"} here once listening.")
+def serve(state_dir: Path | None, profile: Path | None, key_file: Path | None, org: str, user: str, channel: str,
+          db_url: str | None, host: str, port: int, tls_cert: Path | None, tls_key: Path | None, insecure_http: bool,
+          ready_file: Path | None) -> None:
+    """Serve the ingestion API (HTTPS; self-signed certificate in the state directory unless --tls-cert/--tls-key)."""
+    from qcchain_core.gm import SM2PrivateKey
+    from qcchain_gateway.profile import connect_profile
+    from qcchain_ingest.errors import StateError
+    from qcchain_ingest.server import ServeOptions, build_service, serve as run
+
+    if (state_dir is None) == (profile is None):
+        raise CliError("give exactly one of --dir DIR (devnet) or --profile P --key K")
+    if (tls_cert is None) != (tls_key is None):
+        raise CliError("--tls-cert and --tls-key go together")
+    if profile is not None:
+        if key_file is None:
+            raise CliError("--profile needs --key (the ingesting org's registered SM2 key, PEM)")
+        key, home = SM2PrivateKey.from_pem(key_file.read_bytes()), profile.resolve().parent / "ingest"
+    else:
+        assert state_dir is not None
+        profile, key, home = _devnet_profile(state_dir, org), _dev_key(state_dir), state_dir / "ingest"
+    home.mkdir(parents=True, exist_ok=True)
+    gateway = connect_profile(profile, user=user)
+    try:
+        network = gateway.get_network(channel)
+        if state_dir is not None:
+            prepare_devnet_chain(network, gateway.identity.msp_id, gateway.identity.cert_pem, key, None)
+        try:
+            url = db_url or f"sqlite:///{(home / 'ingest.db').resolve()}"
+            service = build_service(network, gateway.identity.msp_id, key, url)
+        except StateError as exc:
+            raise CliError(str(exc)) from exc
+        options = ServeOptions(state_dir=home, db_url="", host=host, port=port, tls_cert=tls_cert, tls_key=tls_key,
+                               insecure_http=insecure_http)
+
+        def ready(bound: int) -> None:
+            url = f"{'http' if insecure_http else 'https'}://{host}:{bound}"
+            click.echo(f"ingestion service on {url}/jsdspcloud/servlet (org {gateway.identity.msp_id}, channel {channel})")
+            if ready_file is not None:
+                ready_file.write_text(json.dumps({"url": url, "port": bound,
+                                                  "tls_cert": "" if insecure_http else str(tls_cert or home / "tls-cert.pem")}))
+
+        try:
+            run(service, options, ready)
+        except OSError as exc:
+            raise CliError(f"cannot serve on {host}:{port}: {exc}") from exc
+    finally:
+        gateway.close()

@@ -1,0 +1,121 @@
+"""The ASGI application (FastAPI): Appendix B's two endpoints plus batch status, health and OpenAPI.
+
+Every answer is ``{"rescode": "1"|"0", "msg": ..., "data": ..., "interface": ...}`` (D-B.3.4; ``interface``
+makes it self-describing, D-5.2.2.2). Failures name the problem in one sentence and list violations as
+``{index, field, reason}`` without echoing values; authentication failures give no hint which part was
+wrong. Bodies: ``application/json``, UTF-8, at most 16 MiB by default.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from .errors import AuthFailed, ChainError, RateLimited, Refused, StateError
+from .service import IngestService
+
+log = logging.getLogger(__name__)
+
+__all__ = ["create_app", "PREFIX", "MAX_BODY"]
+
+PREFIX = "/jsdspcloud/servlet"
+MAX_BODY = 16 * 1024 * 1024
+
+
+def answer(interface: str, ok: bool, msg: str, data: Any = "", status: int = 200) -> Response:
+    body = {"rescode": "1" if ok else "0", "msg": msg, "data": data, "interface": interface}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json; charset=utf-8")
+
+
+def _failure(interface: str, exc: Exception) -> Response:
+    if isinstance(exc, RateLimited):
+        return answer(interface, False, "too many attempts for this appid; try again later", [], 429)
+    if isinstance(exc, AuthFailed):
+        return answer(interface, False, str(exc), [], 401)
+    if isinstance(exc, Refused):
+        return answer(interface, False, str(exc), exc.violations, 400)
+    if isinstance(exc, ChainError):
+        return answer(interface, False, f"the batch was not acknowledged: {exc}; resend it later", [], 503)
+    if isinstance(exc, StateError):
+        return answer(interface, False, "the ingestion database is unavailable; resend later", [], 503)
+    raise exc
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    """The request's JSON value. Raises Refused: wrong content type, too large, not UTF-8, not JSON."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise Refused("the body must be application/json (UTF-8)", [{"index": None, "field": "Content-Type",
+                                                                   "reason": "must be application/json"}])
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Refused(f"the body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Refused(f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused("the body is not valid UTF-8") from None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise Refused("the body is not well-formed JSON") from None
+
+
+def create_app(service: IngestService, max_body: int = MAX_BODY) -> FastAPI:
+    """The application over ``service``."""
+    app = FastAPI(title="qcchain ingestion (DB32/T 4743 Appendix B)", version="1.0",
+                  description="appid/secret -> access_token -> syndata; each batch anchored on chain with an SM3 "
+                              "Merkle root and answered with an SM2-signed receipt.")
+
+    @app.get(PREFIX + "/token", summary="B.2 access token")
+    async def token(appid: str = "", secret: str = "") -> Response:
+        try:
+            data = await run_in_threadpool(service.token, appid, secret)
+        except (AuthFailed, StateError) as exc:
+            return _failure("token", exc)
+        return answer("token", True, "success", data)
+
+    @app.post(PREFIX + "/syndata", summary="B.3 push one batch of records")
+    async def syndata(request: Request) -> Response:
+        try:
+            body = await _json_body(request, max_body)
+            data = await run_in_threadpool(service.syndata, body)
+        except (AuthFailed, Refused, ChainError, StateError) as exc:
+            return _failure("syndata", exc)
+        return answer("syndata", True, "success", data)
+
+    @app.get(PREFIX + "/batch/{batch_no}", summary="acknowledgement: status and receipt of one batch")
+    async def batch_status(batch_no: str, access_token: str = "") -> Response:
+        try:
+            data = await run_in_threadpool(service.status, access_token, batch_no)
+        except (AuthFailed, StateError) as exc:
+            return _failure("batch", exc)
+        return answer("batch", True, "success", data)
+
+    @app.get(PREFIX + "/proof/{record_id}", summary="Merkle inclusion proof of one of the caller's records")
+    async def proof(record_id: str, access_token: str = "") -> Response:
+        try:
+            credential = await run_in_threadpool(service.tokens.verify, access_token)
+            data = await run_in_threadpool(service.proof, record_id, credential["appid"])
+        except (AuthFailed, StateError) as exc:
+            return _failure("proof", exc)
+        except LookupError as exc:
+            return answer("proof", False, str(exc), [], 404)
+        return answer("proof", True, "success", data)
+
+    @app.get(PREFIX + "/health", summary="liveness")
+    async def health() -> Response:
+        return answer("health", True, "success", {"status": "serving", "channel": service.chain.channel})
+
+    return app

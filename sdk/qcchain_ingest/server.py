@@ -1,0 +1,77 @@
+"""Running the service: connect to the chain as the ingesting org, open the state database, serve HTTPS.
+
+:func:`build_service` is what entry points (``qcchain ingest serve``, tests, the benchmark) call; they pass
+every setting (no environment or file is read here beyond the paths given).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qcchain_core.gm import SM2PrivateKey
+
+from .anchor import ChainLink
+from .app import MAX_BODY, create_app
+from .db import open_engine
+from .service import IngestService
+from .tlsfiles import self_signed
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ServeOptions", "build_service", "serve"]
+
+
+@dataclass
+class ServeOptions:
+    """Settings of one server process."""
+
+    state_dir: Path
+    db_url: str
+    host: str = "127.0.0.1"
+    port: int = 8443
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    insecure_http: bool = False
+    max_body: int = MAX_BODY
+    log_level: str = "warning"
+
+
+def build_service(network: Any, msp_id: str, key: SM2PrivateKey, db_url: str, chaincode: str = "qcchain") -> IngestService:
+    """The service over a Gateway ``Network`` of the ingesting org. Raises StateError: database unusable."""
+    return IngestService(open_engine(db_url), ChainLink(network, msp_id, chaincode), key, time.time)
+
+
+def serve(service: IngestService, options: ServeOptions, ready: Any = None) -> None:
+    """Serve until interrupted (uvicorn; HTTPS unless ``insecure_http``). ``ready(port)`` is called once
+    listening. Raises OSError: the port is taken or the TLS files are unreadable."""
+    import asyncio
+
+    import uvicorn
+
+    cert, key = options.tls_cert, options.tls_key
+    if not options.insecure_http and (cert is None or key is None):
+        cert, key = self_signed(options.state_dir, options.host)
+    config = uvicorn.Config(create_app(service, options.max_body), host=options.host, port=options.port,
+                            ssl_certfile=None if options.insecure_http else str(cert),
+                            ssl_keyfile=None if options.insecure_http else str(key),
+                            log_level=options.log_level, access_log=False, http="httptools", loop="uvloop",
+                            lifespan="off", server_header=False)
+    server = uvicorn.Server(config)
+
+    async def main() -> None:
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            if task.done():
+                await task
+                return
+            await asyncio.sleep(0.05)
+        if ready is not None:
+            sockets = [s for srv in server.servers for s in srv.sockets]
+            ready(sockets[0].getsockname()[1] if sockets else options.port)
+        await task
+
+    asyncio.run(main())
