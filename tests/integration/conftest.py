@@ -21,8 +21,8 @@ import pytest
 
 from qcchain_network import cclifecycle, procs
 from qcchain_network.binaries import FABRIC_TOOLS, base_config_dir, find_binary
-from qcchain_consortium.consortium import load_consortium
-from qcchain_network.derive import Layout, derive
+from qcchain_network.derive import Layout
+from qcchain_network.netdir import load_layout
 from qcchain_network.errors import BinaryNotFound
 
 HERE = Path(__file__).resolve().parent
@@ -99,7 +99,7 @@ def fabric(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path) -> I
     if up.returncode != 0:
         pytest.fail(f"network.sh up failed: {up.stderr.strip()}")
     try:
-        layout = derive(load_consortium(CONSORTIUM), out)
+        layout = load_layout(CONSORTIUM, out)
         net = FabricNet(layout, peer_bin, {o.name: layout.profile_file(o) for o in layout.consortium.orgs})
         t1 = time.monotonic()
         channel = layout.consortium.channels[0]

@@ -14,8 +14,8 @@ from typing import Any, Iterator
 import pytest
 
 from qcchain_network import cclifecycle, procs, runner
-from qcchain_consortium.consortium import load_consortium
-from qcchain_network.derive import Layout, derive
+from qcchain_network.derive import Layout
+from qcchain_network.netdir import load_layout
 from smallnet import small_consortium  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -39,7 +39,7 @@ def bft_net(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path,
         pytest.fail(f"network.sh up (bft) failed: {up.stderr.strip()}")
     fabric_timings["BFT x4 network up (network.sh up)"] = time.monotonic() - t0
     try:
-        layout = derive(load_consortium(consortium), out)
+        layout = load_layout(consortium, out)
         pkg = cclifecycle.package(out / "packages", "qcchain_1.0", f"127.0.0.1:{layout.chaincode_ports['qcchain']}")
         cclifecycle.start_server(layout, pkg, [sys.executable, str(HERE / "probe_cc.py")])
         cclifecycle.deploy(layout, fabric_binaries, layout.consortium.channels[0], "qcchain", pkg)

@@ -21,8 +21,8 @@ import pytest
 from cryptography import x509
 
 from qcchain_network import admin, ca, canodes, procs
-from qcchain_consortium.consortium import load_consortium
-from qcchain_network.derive import Layout, ca_nodes, derive
+from qcchain_network.derive import Layout, ca_nodes
+from qcchain_network.netdir import load_layout
 from qcchain_network.errors import BinaryNotFound
 from smallnet import small_consortium  # noqa: E402
 
@@ -63,7 +63,7 @@ def ca_net(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path,
         subprocess.run([SCRIPT, "down", "--dir", str(out)], env=env, capture_output=True, timeout=60, check=False)
         pytest.fail(f"network.sh up --ca failed: {up.stderr.strip()}")
     try:
-        layout = derive(load_consortium(consortium), out)
+        layout = load_layout(consortium, out)
         t1 = time.monotonic()
         deploy = _sh("deploy", "--consortium", str(consortium), "--dir", str(out))
         assert deploy.returncode == 0, deploy.stderr
@@ -169,7 +169,7 @@ def test_add_and_remove_peer_with_the_org_ca(ca_net: Layout, fabric_binaries: Pa
     added = _sh("add-peer", "Inspection", *args, "--admit-with-test-keys")
     assert added.returncode == 0, added.stderr
     fabric_timings["--ca: add-peer (enroll at CA + admit + start + join)"] = time.monotonic() - t0
-    layout = derive(load_consortium(ca_net.out.parent / "ca.yaml"), ca_net.out)
+    layout = load_layout(ca_net.out.parent / "ca.yaml", ca_net.out)
     peer = next(p for p in layout.peers if p.host == NEW_PEER)
     deadline = time.monotonic() + 60
     while _peer_height(layout, fabric_binaries, NEW_PEER) != _peer_height(layout, fabric_binaries,
@@ -218,7 +218,7 @@ def test_add_and_remove_orderer_with_the_orderer_ca(ca_net: Layout, fabric_timin
     fabric_timings["--ca: add-orderer (enroll at CA + admit + config update + join + active)"] = time.monotonic() - t0
     verified = _sh("verify-nodes", *args)
     assert verified.returncode == 0 and "4 of 4 consenter(s) admitted and active" in verified.stdout, verified.stdout
-    layout = derive(load_consortium(ca_net.out.parent / "ca.yaml"), ca_net.out)
+    layout = load_layout(ca_net.out.parent / "ca.yaml", ca_net.out)
     node = next(n for n in layout.orderers if n.host == host)
     ord_ca = next(n for n in ca_nodes(layout) if n.kind == "orderer")
     root = x509.load_pem_x509_certificate(ca.ca_cert(ord_ca).read_bytes())

@@ -21,8 +21,8 @@ from typing import Any, Iterator
 import pytest
 
 from qcchain_network import procs
-from qcchain_consortium.consortium import load_consortium
-from qcchain_network.derive import Layout, derive
+from qcchain_network.derive import Layout
+from qcchain_network.netdir import load_layout
 from smallnet import small_consortium  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -79,7 +79,7 @@ def docker_net(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path,
         deploy = _sh(env, "deploy", *args)
         assert deploy.returncode == 0, deploy.stderr
         fabric_timings["--docker: deploy qcchain + genesis node admission"] = time.monotonic() - t1
-        yield derive(load_consortium(consortium), out), env, args
+        yield load_layout(consortium, out), env, args
     finally:
         down = _sh(env, "down", "--dir", str(out), timeout=60)
         assert down.returncode == 0, down.stderr

@@ -16,8 +16,8 @@ from typing import Any, Iterator
 import pytest
 
 from qcchain_network import admin, procs
-from qcchain_consortium.consortium import load_consortium
-from qcchain_network.derive import Layout, derive
+from qcchain_network.derive import Layout
+from qcchain_network.netdir import load_layout
 from smallnet import small_consortium  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -52,7 +52,7 @@ def net(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path) -> Iter
 
 def _layout(net: tuple[list[str], Path]) -> Layout:
     args, consortium = net
-    return derive(load_consortium(consortium), Path(args[-1]))
+    return load_layout(consortium, Path(args[-1]))
 
 
 def _osn_height(layout: Layout, host: str) -> int:
@@ -228,7 +228,7 @@ def test_bft_add_and_remove_consenter(tmp_path_factory: pytest.TempPathFactory, 
         added = _sh("add-orderer", *args, "--no-registry")
         assert added.returncode == 0, added.stderr
         fabric_timings["BFT add-orderer (config update + join + active)"] = time.monotonic() - t0
-        layout = derive(load_consortium(work / "bft.yaml"), work / "net")
+        layout = load_layout(work / "bft.yaml", work / "net")
         bins = find_all(TOOLS)
         new = next(n for n in layout.orderers if n.host == "orderer4.qcchain.example")
         config, number = configupdate.fetch_config(layout, bins, "qcchannel", new, work / "via-new.block")
