@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "nodes": ("qcchain_cli.nodes", "nodes", "Node registry on chain: propose admit/remove, list, show."),
     "ingest": ("qcchain_cli.ingest", "ingest", "HTTPS ingestion service (seed 001): serve, credentials, proofs, overdue units."),
     "agent": ("qcchain_cli.agent", "agent", "Using unit's sync agent: init, check, run, status, reconcile."),
+    "console": ("qcchain_cli.console", "console", "Browser console (B/S): serve, users."),
 }
 
 

@@ -1,0 +1,77 @@
+"""Overview: channels and heights, node registry and health, certificates expiring, ingestion in the last
+24 h, open warnings by colour."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from typing import Any
+
+from cryptography import x509
+from fabric_protos.common import ledger_pb2
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..web import render
+from .common import attempt, console_of
+from .riskdata import COLOURS, load_risk
+
+EXPIRY_DAYS = 30
+
+
+def _heights(chain: Any) -> list[dict[str, Any]]:
+    out = []
+    for name in sorted(chain.profile.channels or {chain.channel: {}}):
+        started = time.perf_counter()
+        try:
+            raw = chain.gateway.get_network(name).get_contract("qscc").evaluate_transaction("GetChainInfo", name)
+            info = ledger_pb2.BlockchainInfo.FromString(raw)
+            out.append({"name": name, "height": info.height, "ms": (time.perf_counter() - started) * 1000, "error": ""})
+        except Exception as exc:  # noqa: BLE001 - the org may not be on every channel of the profile
+            out.append({"name": name, "height": None, "ms": None, "error": type(exc).__name__})
+    return out
+
+
+def _cert_rows(chain: Any, nodes: list[dict[str, Any]], now: int) -> list[dict[str, Any]]:
+    rows = []
+    own = x509.load_pem_x509_certificate(chain.cert_pem)
+    rows.append({"what": f"{chain.msp_id} {own.subject.rfc4514_string()}",
+                 "not_after": int(own.not_valid_after_utc.timestamp())})
+    for peer in chain.profile.peers.values():
+        if peer.tls_ca_pem:
+            cert = x509.load_pem_x509_certificate(peer.tls_ca_pem)
+            rows.append({"what": f"TLS CA of {peer.name}", "not_after": int(cert.not_valid_after_utc.timestamp())})
+    for node in nodes:
+        if node.get("status") == "active" and node.get("not_after"):
+            rows.append({"what": f"node {node['node_id']}", "not_after": int(node["not_after"])})
+    for row in rows:
+        row["days"] = (row["not_after"] - now) // 86400
+    return sorted(rows, key=lambda r: r["not_after"])
+
+
+async def overview(request: Request) -> Response:
+    console = console_of(request)
+    chain = console.chain
+    now = int(time.time())
+    heights, _ = await attempt(_heights, chain)
+    nodes, nodes_error = await attempt(chain.evaluate, "governance:nodes")
+    certs, certs_error = await attempt(_cert_rows, chain, nodes or [], now)
+    risk, risk_error = await attempt(load_risk, chain, {})
+    ingest = None
+    if console.ingest is not None:
+        tables, _ = await attempt(console.ingest.tables, now, 1)
+        ingest = [(t.name, t.last_24h, t.rows) for t in tables or []]
+    counts = {c: 0 for c in COLOURS}
+    for point in (risk or {}).get("points", []):
+        counts[point["colour"]] += 1
+    expiring = [c for c in certs or [] if c["days"] <= EXPIRY_DAYS]
+    return render(request, "overview.html", heights=heights or [], nodes=nodes or [], nodes_error=nodes_error,
+                  certs=certs or [], expiring=expiring, certs_error=certs_error, within=EXPIRY_DAYS,
+                  ingest=ingest, counts=counts, risk_error=risk_error,
+                  open_dangers=sum(1 for d in (risk or {}).get("dangers", []) if d["open"]),
+                  today=datetime.date.today().isoformat())
+
+
+def routes() -> list[Route]:
+    return [Route("/", overview, methods=["GET"])]

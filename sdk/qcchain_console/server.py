@@ -1,0 +1,88 @@
+"""Running the console: open the state directory (database, session secret, keystore, TLS), connect to the
+chain, serve HTTPS with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+
+from .app import build_app
+from .chain import ChainSettings, OrgChain, secret_file
+from .errors import ConfigError
+from .ingestview import IngestView
+from .store import Store
+from .tlscert import ensure_self_signed
+from .web import Console
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ServeSettings", "open_state", "open_console", "serve"]
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    state: Path
+    profile: Path
+    user: str = "Admin"
+    channel: str = "qcchannel"
+    host: str = "127.0.0.1"
+    port: int = 8443
+    cert: Path | None = None
+    key: Path | None = None
+    ingest_db: str | None = None
+    insecure_http: bool = False  # tests of the app object only; the CLI always serves HTTPS
+
+
+def open_state(state: Path) -> Store:
+    """Create (mode 0700) or open the state directory; returns its database.
+
+    Raises:
+        ConfigError: the directory cannot be created or used.
+    """
+    try:
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(state, 0o700)
+        return Store(state / "console.db")
+    except OSError as exc:
+        raise ConfigError(f"console state directory {state}: {exc.strerror}") from exc
+
+
+def open_console(settings: ServeSettings) -> tuple[Starlette, Console]:
+    """The app and its context (the chain connection is open; close ``console.chain`` when done).
+
+    Raises:
+        ConfigError: state directory, connection profile, identity or ingestion database unusable.
+    """
+    store = open_state(settings.state)
+    chain = OrgChain(ChainSettings(settings.profile, settings.state, settings.user, settings.channel))
+    try:
+        ingest = IngestView(settings.ingest_db) if settings.ingest_db else None
+        chain.ensure_key_registered()
+        console = Console(chain, store, settings.state, ingest)
+        secret = secret_file(settings.state / "session.key").decode("ascii")
+    except Exception:
+        chain.close()
+        raise
+    return build_app(console, secret, https=not settings.insecure_http), console
+
+
+def serve(settings: ServeSettings) -> None:
+    """Serve until interrupted (HTTPS; a self-signed certificate in the state directory when none is given).
+
+    Raises:
+        ConfigError: see :func:`open_console`; a certificate without its key.
+    """
+    if (settings.cert is None) != (settings.key is None):
+        raise ConfigError("--cert and --key go together")
+    app, console = open_console(settings)
+    cert, key = (settings.cert, settings.key) if settings.cert else ensure_self_signed(settings.state, settings.host)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, ssl_certfile=str(cert), ssl_keyfile=str(key),
+                    log_level="info", access_log=True, server_header=False, proxy_headers=False)
+    finally:
+        console.chain.close()
