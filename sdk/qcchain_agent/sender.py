@@ -74,10 +74,9 @@ class Sender:
                 break
             else:
                 result.quarantined.append(batch.batch_no)
-                if outcome:
+                if outcome:  # the remainder goes next, before any later change of the same records
                     result.requeued.append(outcome)
-                    queue = self.store.pending()
-                    queue = queue[queue.index(outcome):] if outcome in queue else queue
+                    queue.insert(0, outcome)
         result.pending = len(self.store.pending())
         return result
 
