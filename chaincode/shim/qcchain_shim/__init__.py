@@ -33,7 +33,17 @@ __all__ = [
 
 
 def serve(*args: Any, **kwargs: Any) -> None:
-    """Serve contracts as chaincode-as-a-service; see :func:`qcchain_shim.server.serve`."""
+    """Serve contracts as chaincode-as-a-service until SIGTERM/SIGINT: ``serve([Records(), Other()])``.
+
+    The configuration comes from the CCaaS environment (``CHAINCODE_ID``, ``CHAINCODE_SERVER_ADDRESS``,
+    optional ``CHAINCODE_TLS_*``) unless a :class:`~qcchain_shim.server.ServerConfig` is passed; see
+    :func:`qcchain_shim.server.serve`. The gRPC server is imported only when this is called.
+
+    Raises:
+        ConfigError: the configuration is missing or invalid (the message names the variable), or the
+            address cannot be bound.
+        InvalidArgumentError: a contract is not usable (e.g. two contracts with one name).
+    """
     from .server import serve as _serve
 
     _serve(*args, **kwargs)

@@ -34,7 +34,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Context:
-    """What a transaction function receives: the stub and the (lazily parsed) client identity."""
+    """What a transaction function receives as ``ctx``: ``ctx.stub`` (the ledger and proposal API,
+    :class:`~qcchain_shim.stubbase.StubBase`) and ``ctx.client_identity`` (the submitting client, parsed
+    on first use). One context per transaction; do not keep it beyond the call."""
 
     def __init__(self, stub: StubBase) -> None:
         self.stub = stub
@@ -46,7 +48,13 @@ class Context:
 
 
 def transaction(fn: F | None = None, *, evaluate: bool = False) -> Any:
-    """Mark a contract method as a transaction (``evaluate=True``: read-only in metadata)."""
+    """Mark a contract method as a transaction function, callable as ``"<contract>:<method>"``.
+
+    Use as ``@transaction`` (submit: may write) or ``@transaction(evaluate=True)`` (read-only; the metadata
+    says so, nothing enforces it). Parameters after ``ctx`` are converted from the argument bytes by their
+    annotation (see :mod:`qcchain_shim.args`); the return value is encoded as described in
+    :func:`encode_result`. Methods without the mark cannot be called.
+    """
 
     def mark(func: F) -> F:
         func.__qc_transaction__ = {"evaluate": evaluate}  # type: ignore[attr-defined]
@@ -56,7 +64,13 @@ def transaction(fn: F | None = None, *, evaluate: bool = False) -> Any:
 
 
 class Contract:
-    """Base class of contracts. ``name`` routes ``"name:fn"``; the hooks may be overridden.
+    """Base class of contracts (as fabric-contract-api's ``Contract``). ``name`` routes ``"name:fn"``
+    (default: the class name; the first contract given to :func:`qcchain_shim.serve` also answers bare
+    ``"fn"``); the hooks may be overridden.
+
+    A transaction function that raises :class:`~qcchain_shim.errors.ChaincodeError` fails with its status
+    and message; bad arguments fail with status 400 before the function runs; any other exception fails
+    with status 500 naming the exception type. A failed transaction's writes are discarded by the peer.
 
     ``write_batch = True`` opens a write batch before every submitted (non-``evaluate``) transaction of the
     contract: on a Fabric v3.1+ peer its writes then go in one message at the end instead of one round
@@ -132,18 +146,22 @@ def encode_result(result: object) -> bytes:
 
 
 class Router:
-    """Routes ``[function, *args]`` of a transaction to a contract method and encodes the response."""
+    """Routes ``[function, *args]`` of a transaction to a contract method and encodes the response.
+
+    Raises (constructor):
+        InvalidArgumentError: no contracts, or two with one name (or a reserved name / one with ``:``).
+    """
 
     def __init__(self, contracts: Sequence[Contract | type[Contract]], title: str = "qcchain", version: str = "0.1.0") -> None:
         if not contracts:
-            raise ValueError("at least one contract is required")
+            raise InvalidArgumentError("at least one contract is required")
         self.contracts: dict[str, Contract] = {}
         self._txs: dict[str, dict[str, _Tx]] = {}
         for item in contracts:
             contract = item() if isinstance(item, type) else item
             cname = contract.contract_name
             if cname in self.contracts or cname == SYSTEM_CONTRACT or ":" in cname:
-                raise ValueError(f"contract name '{cname}' is duplicated or reserved")
+                raise InvalidArgumentError(f"contract name '{cname}' is duplicated or reserved")
             self.contracts[cname] = contract
             self._txs[cname] = self._collect(contract)
         self.default = next(iter(self.contracts))

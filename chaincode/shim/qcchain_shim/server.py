@@ -217,10 +217,13 @@ def serve(
     config: ServerConfig | None = None,
     keepalive: KeepalivePolicy = KeepalivePolicy(),
 ) -> None:
-    """Serve ``contracts`` until SIGTERM/SIGINT (config from the environment unless given).
+    """Serve ``contracts`` until SIGTERM/SIGINT (config from the environment unless given), as the Go
+    shim's ``ChaincodeServer.Start``: a gRPC server the peer dials; each peer stream gets its own
+    :class:`~qcchain_shim.handler.Handler`. Runs an event loop (uvloop when installed) in this thread.
 
     Raises:
-        ConfigError: configuration missing or invalid (names the variable).
+        ConfigError: configuration missing or invalid (names the variable), or the address cannot be bound.
+        InvalidArgumentError: a contract is not usable (e.g. two contracts with one name).
     """
     cfg = config or config_from_env()
     server = ChaincodeServer(contracts, cfg.chaincode_id, cfg.address, cfg.tls, keepalive)

@@ -48,7 +48,16 @@ def _check_page(page_size: object, bookmark: object) -> tuple[int, str]:
 
 
 class StubBase(ABC):
-    """Everything a transaction can ask Fabric for. Subclasses provide the ledger primitives."""
+    """Everything a transaction can ask Fabric for (the Go shim's ``ChaincodeStubInterface``); reached as
+    ``ctx.stub``. Subclasses provide the ledger primitives: the peer's stub (each call one request to the peer,
+    blocking the transaction until the answer) and :class:`~qcchain_shim.testing.MockStub`.
+
+    Reads see the state committed before the transaction started, never its own writes; writes are
+    proposed changes that reach the ledger only if the transaction is endorsed, ordered and validated.
+    Keys are checked as the Go shim does (UTF-8, no empty key, simple keys must not start with ``\x00``);
+    a bad key raises :class:`~qcchain_shim.errors.InvalidKeyError` before anything is sent. A request
+    the peer refuses raises :class:`~qcchain_shim.errors.PeerError` with the peer's message.
+    """
 
     def __init__(
         self,
@@ -229,11 +238,24 @@ class StubBase(ABC):
 
     # ---- public state -------------------------------------------------------------------------
     def get_state(self, key: str) -> bytes:
-        """Value of ``key`` (``b""`` if absent). Raises InvalidKeyError, PeerError."""
+        """The committed value of ``key`` (``b""`` if absent). Like Go's ``GetState``, it does not read the
+        transaction's own, uncommitted writes.
+
+        Raises:
+            InvalidKeyError: ``key`` is empty or not a valid simple key.
+            PeerError: the peer refused the read.
+        """
         return self._get("", _keys.check_key(key))
 
     def put_state(self, key: str, value: bytes) -> None:
-        """Write ``key``. Raises InvalidKeyError, InvalidArgumentError, PeerError."""
+        """Propose writing ``value`` at ``key`` (the transaction's write set; the ledger changes only once the
+        transaction is validated and committed). In an open write batch, the write waits for the batch.
+
+        Raises:
+            InvalidKeyError: ``key`` is empty or not a valid simple key.
+            InvalidArgumentError: ``value`` is not bytes.
+            PeerError: the peer refused the write (e.g. after a paginated query).
+        """
         self._w_put("", _keys.check_key(key), _check_value(value))
 
     def del_state(self, key: str) -> None:
@@ -252,7 +274,13 @@ class StubBase(ABC):
         return self._get_multiple("", _check_keys(keys))
 
     def get_state_by_range(self, start: str, end: str) -> QueryIterator[KV]:
-        """Simple keys in ``[start, end)``; ``""`` = open. Raises InvalidKeyError, PeerError."""
+        """An iterator over the committed simple keys in ``[start, end)`` in key order (``""`` leaves that end
+        open); composite keys are not returned. Close it (or use it as a context manager) when done early.
+
+        Raises:
+            InvalidKeyError: ``start`` or ``end`` is not a valid simple key.
+            PeerError: the peer refused the query.
+        """
         start = start or _keys.EMPTY_KEY_SUBSTITUTE
         _keys.validate_simple_keys(start, end)
         return self._range("", start, end, None)[0]
