@@ -21,7 +21,7 @@ from fabric_protos.peer import chaincode_shim_pb2 as shim
 
 from .ccclient import ChaincodePool
 from .ccrequests import TxContext
-from .errors import AccessDenied, ChaincodeError, ChaincodeNotFound, ProposalError
+from .errors import AccessDenied, ChaincodeFailed, ChaincodeNotFound, ProposalError
 from .ledger import Ledger
 from .model import MSP, ChannelDef, Identity, NodeConfig, PeerSigner, SignatureMemo
 from .protoutil import UnpackedProposal, compute_tx_id, unpacked_proposal_hash
@@ -84,7 +84,7 @@ class Endorser:
         Raises:
             ChaincodeNotFound: the chaincode is not defined on the channel.
             ChaincodeUnavailable: its server cannot be reached.
-            ChaincodeError: the chaincode failed (ERROR message).
+            ChaincodeFailed: the chaincode failed (ERROR message).
             SimulationError: execution timed out.
         """
         cc = channel.chaincode(up.chaincode)
@@ -92,7 +92,7 @@ class Endorser:
         ctx = TxContext(sim, cc.name, up.signed, self._invoke_fn(channel, up))
         msg = await self._run(channel, cc.name, up.tx_id, up.spec.input, ctx)
         if msg.type != M.COMPLETED:
-            raise ChaincodeError(f"transaction returned with failure: {msg.payload.decode(errors='replace')}")
+            raise ChaincodeFailed(f"transaction returned with failure: {msg.payload.decode(errors='replace')}")
         response = proposal_response_pb2.Response()
         response.ParseFromString(msg.payload)
         if response.status >= ERROR_THRESHOLD:
@@ -123,10 +123,10 @@ class Endorser:
         async def invoke(spec: chaincode_pb2.ChaincodeSpec, ctx: TxContext) -> shim.ChaincodeMessage:
             name, _, target_channel = spec.chaincode_id.name.partition(":")
             if target_channel and target_channel != channel.name:
-                raise ChaincodeError(f"chaincode-to-chaincode calls to another channel ({target_channel}) "
+                raise ChaincodeFailed(f"chaincode-to-chaincode calls to another channel ({target_channel}) "
                                      "are not supported by the devnet")
             if name == ctx.ns:
-                raise ChaincodeError(f"chaincode {name} cannot invoke itself")
+                raise ChaincodeFailed(f"chaincode {name} cannot invoke itself")
             channel.chaincode(name)
             sub = TxContext(ctx.sim, name, ctx.signed_proposal, ctx.invoke)
             return await self._run(channel, name, up.tx_id, spec.input, sub)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "AccessDenied",
-    "ChaincodeError",
+    "ChaincodeFailed",
     "ChaincodeNotFound",
     "ChaincodeUnavailable",
     "ChannelNotFound",
@@ -46,8 +46,11 @@ class ChaincodeNotFound(DevnetError, LookupError):
     """The chaincode is not defined on the channel."""
 
 
-class ChaincodeError(DevnetError, RuntimeError):
-    """The chaincode answered with an error response (status >= 400) or an ERROR message."""
+class ChaincodeFailed(DevnetError, RuntimeError):
+    """The chaincode answered with an error response (status >= 400) or an ERROR message.
+
+    (Named apart from ``qcchain_shim.ChaincodeError``, which contract code raises to fail a transaction.)
+    """
 
     def __init__(self, message: str, status: int = 500) -> None:
         super().__init__(message)

@@ -21,7 +21,7 @@ from grpc_status import rpc_status
 
 from .errors import (
     AccessDenied,
-    ChaincodeError,
+    ChaincodeFailed,
     ChaincodeNotFound,
     ChaincodeUnavailable,
     ChannelNotFound,
@@ -113,7 +113,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
             msg = f"error validating proposal: {exc}"
             await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, prefix + msg, [self._detail(peer, msg)])
             raise
-        except (ChaincodeError, SimulationError) as exc:
+        except (ChaincodeFailed, SimulationError) as exc:
             msg = f"chaincode response 500, {exc}"
             await _abort(context, grpc.StatusCode.UNKNOWN, prefix + msg, [self._detail(peer, msg)])
             raise
@@ -153,7 +153,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         try:
             creator = self.core.endorser.check(up, channel)
             sim = await self.core.endorser.simulate(up, channel, creator, first)
-        except (AccessDenied, ProposalError, ChaincodeError, SimulationError, ChaincodeUnavailable,
+        except (AccessDenied, ProposalError, ChaincodeFailed, SimulationError, ChaincodeUnavailable,
                 ChaincodeNotFound) as exc:
             text = _endorse_failure(exc)
             await _abort(context, grpc.StatusCode.ABORTED, aborted, [self._detail(first, text)])
@@ -248,7 +248,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
 
 def _endorse_failure(exc: Exception) -> str:
     """The per-peer detail message of a failed endorsement, worded as a v3 peer words it."""
-    if isinstance(exc, (ChaincodeError, SimulationError)):
+    if isinstance(exc, (ChaincodeFailed, SimulationError)):
         return f"chaincode response 500, {exc}"
     if isinstance(exc, (AccessDenied, ProposalError)):
         return f"error validating proposal: {exc}"
