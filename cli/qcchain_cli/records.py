@@ -19,12 +19,12 @@ from typing import Any, Callable
 
 import click
 
+from qcchain_model.envelope import STAGES
+from qcchain_model.grades import GRADES
+
 from .errors import CliError
 
 log = logging.getLogger(__name__)
-
-GRADES = ("L1", "L2", "L3", "L4")
-STAGES = ("production", "use", "maintenance", "inspection", "supervision")
 
 
 def load_key(path: Path, password_env: str) -> Any:

@@ -16,12 +16,12 @@ from typing import Any, Callable
 
 import click
 
+from qcchain_model.grades import GRADES
+
 from .errors import CliError
 from .records import load_key
 
 log = logging.getLogger(__name__)
-
-GRADES = ("L1", "L2", "L3", "L4")
 
 
 def _connect(ctx: click.Context) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 from qcchain_core.canonical import canonical_json
 from qcchain_core.errors import CryptoError
 from qcchain_core.gm import SM2PrivateKey, SM2PublicKey, sm3, sm4_gcm_decrypt, sm4_gcm_encrypt
+from qcchain_model.envelope import ENVELOPE_FIELDS, TRANSIENT_CIPHERTEXT, TRANSIENT_WRAPPED_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,6 @@ __all__ = ["BuiltRecord", "build_record", "verify_view", "decrypt_view", "Record
 
 #: The consortium-wide channel (``network/consortium.yaml``); per-org channels must pass ``channel=``.
 DEFAULT_CHANNEL = "qcchannel"
-#: The signed envelope fields (same as ``qcchain_contracts.records.ENVELOPE_FIELDS``).
-ENVELOPE_FIELDS = ("record_id", "category", "equipment_code", "stage", "owner_msp", "bus_type", "version", "grade",
-                   "digest", "exec_type", "receiver_role", "key_id", "ciphertext_digest", "channel")
 
 
 @dataclass
@@ -78,7 +76,7 @@ def build_record(
         data_key, nonce = os.urandom(16), os.urandom(12)
         ciphertext = nonce + sm4_gcm_encrypt(data_key, nonce, canonical_json(payload), record_id.encode())
         wrapped = {msp: {"key_id": pub.key_id(), "wrapped": pub.encrypt(data_key).hex()} for msp, pub in recipients.items()}
-        transient = {"ciphertext": ciphertext, "wrapped_keys": canonical_json(wrapped)}
+        transient = {TRANSIENT_CIPHERTEXT: ciphertext, TRANSIENT_WRAPPED_KEYS: canonical_json(wrapped)}
         cipher_digest, sent = sm3(ciphertext).hex(), {}
     if grade == "L3" and bus_type == "D":
         sent = {}

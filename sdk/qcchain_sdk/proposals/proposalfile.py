@@ -29,6 +29,14 @@ from qcchain_core.canonical import canonical_json, canonical_loads
 from qcchain_core.errors import CryptoError
 from qcchain_core.gm import SM2PrivateKey, SM2PublicKey, sm3
 from qcchain_model.messages import proposal_id
+from qcchain_model.proposals import (
+    ARTIFACT_OPERATIONS,
+    BODY_FIELDS,
+    NODE_OPERATIONS,
+    OPERATIONS,
+    TARGET_FIELDS,
+    UNIT_OPERATIONS,
+)
 
 from ..errors import ProposalFileError, SignatureError
 from .body import build_proposal
@@ -39,14 +47,8 @@ __all__ = ["FORMAT", "OPERATIONS", "NODE_OPERATIONS", "UNIT_OPERATIONS", "Propos
            "load", "save", "sign"]
 
 FORMAT = "qcchain-governance-proposal/1"
-BODY_FIELDS = ("operation", "target", "version", "package_digest", "reason", "nonce", "expiry")
-TARGET_FIELDS = ("channel", "chaincode", "contract")
 FILE_FIELDS = ("format", "proposal_id", "body", "package", "signatures")
 SIGNATURE_FIELDS = ("key_id", "public_key_pem", "signature")
-UNIT_OPERATIONS = ("deploy", "upgrade", "freeze", "thaw", "destroy")
-NODE_OPERATIONS = ("node_admit", "node_remove")
-OPERATIONS = UNIT_OPERATIONS + ("policy_update", "member_admit", "member_remove") + NODE_OPERATIONS
-ARTIFACT_OPERATIONS = ("policy_update", "member_admit", "node_admit")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
