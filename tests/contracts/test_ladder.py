@@ -21,7 +21,7 @@ RUNGS = {
     "errors": BASE, "common": BASE, "schemas": BASE,
     "grading_rules": RULES, "sharing_rules": RULES, "lifecycle": RULES, "signatures": RULES, "policy_rules": RULES,
     "nodes": RULES, "proposals": RULES, "placement": RULES, "entitlement": RULES,
-    "governance": FRONT, "keyregistry": FRONT, "grading": FRONT, "records": FRONT, "sharing": FRONT, "audit": FRONT,
+    "governance": FRONT, "keyregistry": FRONT, "grading": FRONT, "records": FRONT, "sharing": FRONT, "audit": FRONT, "ingest": FRONT,
     "": ENTRY, "__main__": ENTRY,
 }
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from .audit import Audit
 from .governance import Governance
 from .grading import Grading
+from .ingest import Ingest
 from .keyregistry import KeyRegistry
 from .records import Records
 from .sharing import Sharing
@@ -32,4 +33,4 @@ __all__ = ["contract_classes"]
 
 def contract_classes() -> list[type]:
     """Every contract class of the chaincode, governance first."""
-    return [Governance, KeyRegistry, Grading, Records, Sharing, Audit]
+    return [Governance, KeyRegistry, Grading, Records, Sharing, Audit, Ingest]

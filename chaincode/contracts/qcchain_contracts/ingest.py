@@ -1,0 +1,354 @@
+"""Ingest contract: batches of dual-prevention records pushed by using units through the ingestion service
+(seed 001 Appendix B; ARCHITECTURE decision 11), anchored in ONE transaction per batch.
+
+``ingest:anchor(batch)`` — called by the ingesting org (an active consortium member) — re-validates every
+record against the shared schemas (:mod:`qcchain_model.tables`) and the D-A.2 envelope, enforces I/U/D per
+record ``ID`` (insert new; update/delete an existing record of the same using unit ``org_no``; a delete
+keeps the history) and batchNo uniqueness per appid, recomputes the SM3 Merkle root over the records'
+canonical bytes (:mod:`qcchain_model.merkle`) and refuses a batch whose root differs, places each record by
+its grade as ``records`` does (sender role ``using_unit``): ``world_state`` -> the record in the record
+state; ``private_encrypted`` (L3) -> the server sends, in the transient map ``sealed`` only, ``{ID:
+{data_key, ciphertext (nonce || data || tag), wrapped_keys}}``: the chaincode decrypts with the data key
+(SM4-GCM, AAD = ID) — authentication proves the ciphertext is exactly that record — validates the
+plaintext, checks the key is wrapped for every entitled org to its current encryption key, and stores
+ciphertext + wrapped keys in ``collectionL3``. All or nothing: any violation refuses the whole batch,
+listing ``violations=[{index, field, reason}]`` (values never echoed) in the error.
+
+Keys: ``ing.rec`` [ID] (current state; history = versions), ``ing.idx`` [org_no, txcode, ID],
+``ing.batch`` [appid, batchNo] (header: unit, appid, batchNo, txcode, busType, count, Merkle root,
+ingesting org, tx id, time); private ``collectionL3`` [``ing:`` + ID].
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from typing import Any
+
+from qcchain_core.canonical import canonical_json, canonical_loads
+from qcchain_core.errors import CanonicalJSONError, DecryptionError
+from qcchain_core.gm import sm4_gcm_decrypt
+from qcchain_model.creditcode import validate_credit_code
+from qcchain_model.errors import InvalidCreditCode
+from qcchain_model.merkle import merkle_root
+from qcchain_model.tables import TX_CODES, violations_of
+from qcchain_shim import Context, Contract, transaction
+
+from .common import caller_msp, get_json, put_json, record_event, sm3_hex, tx_time
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .grading_rules import may_read, placement_of, strictest_grade
+from .lifecycle import require_serving
+from .signatures import org_encryption_key
+from .store.members import list_members, role_of
+from .store.policies import get_policy
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Ingest", "BATCH_FIELDS", "PERSONAL_FIELDS", "mask_record"]
+
+BATCH_FIELDS = ("appid", "batch_no", "bus_type", "merkle_root", "org_no", "records", "txcode", "unit_name")
+PERSONAL_FIELDS = ("idCardNo", "linkTel", "dLinkTel")
+SENDER_ROLE = "using_unit"
+COLLECTION = "collectionL3"
+MAX_RECORDS = 5000
+MAX_LISTED = 200
+_APPID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_BATCH_NO = re.compile(r"^\d{8}(?!00000000)\d{8}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def mask_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with personal fields masked (first 3 and last 2 characters kept)."""
+    out = dict(record)
+    for field in PERSONAL_FIELDS:
+        value = out.get(field)
+        if isinstance(value, str) and value:
+            out[field] = value[:3] + "*" * max(len(value) - 5, 1) + value[-2:] if len(value) > 5 else "*" * len(value)
+    return out
+
+
+def _v(index: int | None, field: str, reason: str) -> dict[str, Any]:
+    return {"index": index, "field": field, "reason": reason}
+
+
+def _refuse(message: str, violations: list[dict[str, Any]], error: type = InvalidInput) -> Exception:
+    listed = json.dumps(violations[:MAX_LISTED], ensure_ascii=False, sort_keys=True)
+    return error(f"{message}; violations={listed}")
+
+
+def _check_header(batch: Any) -> dict[str, Any]:
+    """Shape of the anchor argument. Raises InvalidInput naming the field."""
+    if not isinstance(batch, dict) or sorted(batch) != list(BATCH_FIELDS):
+        raise InvalidInput(f"an ingest batch must have exactly the fields {', '.join(BATCH_FIELDS)}")
+    problems = []
+    if not isinstance(batch["appid"], str) or not _APPID.match(batch["appid"]):
+        problems.append(_v(None, "$.appid", "must be 1..40 letters, digits, _ or -"))
+    try:
+        validate_credit_code(batch["org_no"])
+    except InvalidCreditCode:
+        problems.append(_v(None, "$.org_no", "is not a valid unified social credit code"))
+    if not isinstance(batch["unit_name"], str) or not 1 <= len(batch["unit_name"]) <= 200:
+        problems.append(_v(None, "$.unit_name", "must be 1..200 characters"))
+    if not isinstance(batch["batch_no"], str) or not _BATCH_NO.match(batch["batch_no"]):
+        problems.append(_v(None, "$.batch_no", "must be YYYYMMDD + an 8-digit sequence from 00000001"))
+    if batch["txcode"] not in TX_CODES:
+        problems.append(_v(None, "$.txcode", "must be one of 01..09"))
+    if batch["bus_type"] not in ("I", "U", "D"):
+        problems.append(_v(None, "$.bus_type", "must be I, U or D"))
+    if not isinstance(batch["merkle_root"], str) or not _HEX64.match(batch["merkle_root"]):
+        problems.append(_v(None, "$.merkle_root", "must be 64 lower-case hex digits"))
+    if not isinstance(batch["records"], list) or not 1 <= len(batch["records"]) <= MAX_RECORDS:
+        problems.append(_v(None, "$.records", f"must be a list of 1..{MAX_RECORDS} records"))
+    if problems:
+        raise _refuse("the ingest batch is malformed", problems)
+    return batch
+
+
+def _sealed(ctx: Context) -> dict[str, Any]:
+    raw = ctx.stub.get_transient().get("sealed", b"")
+    if not raw:
+        return {}
+    try:
+        sealed = canonical_loads(raw)
+    except CanonicalJSONError as exc:
+        raise InvalidInput("transient 'sealed' is not JSON") from exc
+    if not isinstance(sealed, dict):
+        raise InvalidInput("transient 'sealed' must be a JSON object")
+    return sealed
+
+
+def _unseal(i: int, rid: str, entry: Any) -> tuple[dict[str, Any] | None, str]:
+    """(record, reason) from a sealed entry: decrypt with its data key, AAD = ID."""
+    try:
+        key, blob = bytes.fromhex(entry["data_key"]), bytes.fromhex(entry["ciphertext"])
+        if len(key) != 16 or len(blob) < 28 or not isinstance(entry["wrapped_keys"], dict):
+            return None, "sealed entry has a bad key, ciphertext or wrapped_keys"
+        record = canonical_loads(sm4_gcm_decrypt(key, blob[:12], blob[12:], rid.encode("utf-8")))
+    except (KeyError, TypeError, ValueError, DecryptionError, CanonicalJSONError):
+        return None, "sealed entry does not decrypt to a record under its data key"
+    return (record, "") if isinstance(record, dict) else (None, "sealed entry is not a JSON object")
+
+
+def _records(ctx: Context, batch: dict[str, Any], sealed: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(records, violations): unsealed records validated against schema and envelope, IDs unique."""
+    category = TX_CODES[batch["txcode"]]
+    today = dt.datetime.fromtimestamp(tx_time(ctx), _CST).strftime("%Y-%m-%d")
+    out, problems, seen = [], [], set()
+    for i, given in enumerate(batch["records"]):
+        rid = given.get("ID") if isinstance(given, dict) else None
+        record = given
+        if isinstance(rid, str) and rid in sealed and sorted(given) == ["ID"]:
+            record, reason = _unseal(i, rid, sealed[rid])
+            if record is None:
+                problems.append(_v(i, "$", reason))
+                out.append({})
+                continue
+            if record.get("ID") != rid:
+                problems.append(_v(i, "$.ID", "the sealed record carries another ID"))
+        problems += [_v(i, v.field, v.reason) for v in violations_of(category, record)]
+        if isinstance(record, dict):
+            for field, want in (("batchNo", batch["batch_no"]), ("txCode", batch["txcode"]), ("busType", batch["bus_type"])):
+                if field in record and record[field] != want:
+                    problems.append(_v(i, f"$.{field}", f"does not agree with the batch's {field}"))
+            date = record.get("updateDate")
+            if isinstance(date, str) and len(date) == 10 and date > today:
+                problems.append(_v(i, "$.updateDate", "lies in the future"))
+            if isinstance(record.get("ID"), str):
+                if record["ID"] in seen:
+                    problems.append(_v(i, "$.ID", "repeats an ID of this batch"))
+                seen.add(record["ID"])
+        out.append(record if isinstance(record, dict) else {})
+    return out, problems
+
+
+def _history(ctx: Context, batch: dict[str, Any], records: list[dict[str, Any]]) -> tuple[list[Any], list[dict[str, Any]]]:
+    """(previous states, violations) of the I/U/D rules."""
+    keys = [ctx.stub.create_composite_key("ing.rec", [r["ID"]]) for r in records]
+    raws = ctx.stub.get_multiple_states(keys)
+    prevs, problems = [], []
+    for i, raw in enumerate(raws):
+        prev = canonical_loads(raw) if raw else None
+        prevs.append(prev)
+        if batch["bus_type"] == "I":
+            if prev is not None:
+                problems.append(_v(i, "$.ID", "already exists on chain; use busType U"))
+        elif prev is None or prev["deleted"]:
+            problems.append(_v(i, "$.ID", "does not exist on chain (or was deleted)"))
+        elif prev["org_no"] != batch["org_no"]:
+            problems.append(_v(i, "$.ID", "belongs to another using unit"))
+        elif prev["txcode"] != batch["txcode"]:
+            problems.append(_v(i, "$.txCode", "differs from the record's table on chain"))
+    return prevs, problems
+
+
+def _entitled(ctx: Context, policy: dict[str, Any], grade: str, owner: str) -> list[str]:
+    roles = {a.split(":", 1)[1] for a in policy["grades"][grade]["audiences"] if a.startswith("role:")}
+    msps = {m["msp_id"] for m in list_members(ctx.stub) if m["status"] == "active" and m["role"] in roles}
+    return sorted(msps | {owner})
+
+
+def _check_wrapping(ctx: Context, sealed: dict[str, Any], entitled: list[str], ids: list[str]) -> list[dict[str, Any]]:
+    current = {msp: org_encryption_key(ctx, msp)["key_id"] for msp in entitled}
+    problems = []
+    for i, rid in enumerate(ids):
+        wrapped = sealed.get(rid, {}).get("wrapped_keys") if isinstance(sealed.get(rid), dict) else None
+        if not isinstance(wrapped, dict):
+            problems.append(_v(i, "$", "an L3 record must be sealed (transient 'sealed')"))
+            continue
+        for msp, key_id in current.items():
+            entry = wrapped.get(msp)
+            if not isinstance(entry, dict) or entry.get("key_id") != key_id or not entry.get("wrapped"):
+                problems.append(_v(i, "$", f"the data key is not wrapped for {msp} to its current encryption key"))
+    return problems
+
+
+def _place(ctx: Context, batch: dict[str, Any], records: list[dict[str, Any]], leaves: list[bytes],
+           prevs: list[Any], placement: str, grade: str, sealed: dict[str, Any]) -> None:
+    msp, at, tx_id = caller_msp(ctx), tx_time(ctx), ctx.stub.get_tx_id()
+    deleting = batch["bus_type"] == "D"
+    for i, (record, leaf, prev) in enumerate(zip(records, leaves, prevs)):
+        rid = record["ID"]
+        state = {"ID": rid, "txcode": batch["txcode"], "category": TX_CODES[batch["txcode"]], "org_no": batch["org_no"],
+                 "appid": batch["appid"], "batch_no": batch["batch_no"], "bus_type": batch["bus_type"],
+                 "version": 1 if prev is None else prev["version"] + 1, "grade": grade, "placement": placement,
+                 "digest": sm3_hex(leaf), "leaf_index": i, "owner_msp": msp, "tx_id": tx_id, "at": at,
+                 "deleted": deleting}
+        private_key = "ing:" + rid
+        if placement == "private_encrypted":
+            if deleting:
+                ctx.stub.del_private_data(COLLECTION, private_key)
+            else:
+                entry = sealed[rid]
+                ctx.stub.put_private_data(COLLECTION, private_key, canonical_json(
+                    {"ciphertext": entry["ciphertext"], "wrapped_keys": entry["wrapped_keys"]}))
+        elif not deleting:
+            state["record"] = record
+        put_json(ctx.stub, ctx.stub.create_composite_key("ing.rec", [rid]), state)
+        if prev is None:
+            ctx.stub.put_state(ctx.stub.create_composite_key("ing.idx", [batch["org_no"], batch["txcode"], rid]), b"\x00")
+
+
+def anchor_batch(ctx: Context, batch: Any) -> dict[str, Any]:
+    """Validate and write one batch; returns its header.
+
+    Raises:
+        Frozen/Destroyed: ingest or records may not write. Forbidden: caller not an active member.
+        InvalidInput: malformed batch, record violations, Merkle root mismatch, bad sealing (with violations).
+        Conflict: batchNo already anchored for this appid, or the I/U/D rules (with violations).
+    """
+    require_serving(ctx, "ingest", write=True)
+    require_serving(ctx, "records", write=True)
+    msp = caller_msp(ctx)
+    if role_of(ctx.stub, msp) is None:
+        raise Forbidden(f"{msp} is not an active consortium member")
+    batch = _check_header(batch)
+    header_key = ctx.stub.create_composite_key("ing.batch", [batch["appid"], batch["batch_no"]])
+    if ctx.stub.get_state(header_key):
+        raise _refuse(f"batch {batch['batch_no']} of appid {batch['appid']} is already anchored",
+                      [_v(None, "$.batchNo", "already anchored for this appid")], Conflict)
+    sealed = _sealed(ctx)
+    records, problems = _records(ctx, batch, sealed)
+    if problems:
+        raise _refuse(f"{len({p['index'] for p in problems})} of {len(records)} records are invalid", problems)
+    prevs, problems = _history(ctx, batch, records)
+    if problems:
+        raise _refuse("the batch breaks the insert/update/delete rules", problems, Conflict)
+    leaves = [canonical_json(r) for r in records]
+    if merkle_root(leaves).hex() != batch["merkle_root"]:
+        raise _refuse("the Merkle root does not match the records", [_v(None, "$.merkle_root", "does not match")])
+    policy = get_policy(ctx.stub, "grading")
+    grade = strictest_grade(policy, TX_CODES[batch["txcode"]], SENDER_ROLE).grade
+    placement = placement_of(policy, grade)
+    if placement == "private_encrypted" and batch["bus_type"] != "D":
+        problems = _check_wrapping(ctx, sealed, _entitled(ctx, policy, grade, msp), [r["ID"] for r in records])
+        if problems:
+            raise _refuse("the sealed L3 records are not wrapped for every entitled org", problems)
+    elif sealed:
+        raise InvalidInput(f"transient 'sealed' is only for L3 records; {TX_CODES[batch['txcode']]} is {grade}")
+    _place(ctx, batch, records, leaves, prevs, placement, grade, sealed)
+    header = {"appid": batch["appid"], "org_no": batch["org_no"], "unit_name": batch["unit_name"],
+              "batch_no": batch["batch_no"], "txcode": batch["txcode"], "bus_type": batch["bus_type"],
+              "count": len(records), "merkle_root": batch["merkle_root"], "grade": grade, "ingesting_msp": msp,
+              "tx_id": ctx.stub.get_tx_id(), "at": tx_time(ctx), "channel": ctx.stub.get_channel_id()}
+    put_json(ctx.stub, header_key, header)
+    record_event(ctx, "ingest_batch", {"appid": batch["appid"], "batch_no": batch["batch_no"], "count": len(records),
+                                       "txcode": batch["txcode"], "bus_type": batch["bus_type"],
+                                       "merkle_root": batch["merkle_root"]})
+    return header
+
+
+def ingested_view(ctx: Context, state: dict[str, Any]) -> dict[str, Any]:
+    """What the caller may see: metadata always; the record to the owner and the regulator, masked personal
+    fields to the grade's other audiences; the L3 ciphertext and the caller's wrapped key to its audience."""
+    view = dict(state)
+    record = view.pop("record", None)
+    msp = caller_msp(ctx)
+    role = role_of(ctx.stub, msp)
+    policy = get_policy(ctx.stub, "grading")
+    allowed = state["grade"] == "L1" or may_read(policy, state["grade"], role, msp, state["owner_msp"])
+    full = msp == state["owner_msp"] or role == "regulator"
+    view["access"] = "full" if allowed and full else "masked" if allowed else "metadata"
+    if record is not None and allowed:
+        view["record"] = record if full else mask_record(record)
+    if state["placement"] == "private_encrypted" and not state["deleted"] and allowed:
+        raw = ctx.stub.get_private_data(COLLECTION, "ing:" + state["ID"])
+        if raw:
+            stored = json.loads(raw)
+            view["ciphertext"] = stored["ciphertext"]
+            view["wrapped_key"] = stored["wrapped_keys"].get(msp)
+    return view
+
+
+class Ingest(Contract):
+    """``ingest:*`` — anchor batches from the ingestion service; read headers and records."""
+
+    name = "ingest"
+    write_batch = True
+
+    @transaction
+    def anchor(self, ctx: Context, batch: dict) -> dict:
+        """Anchor one batch (see :func:`anchor_batch` for what it raises)."""
+        return anchor_batch(ctx, batch)
+
+    @transaction(evaluate=True)
+    def batch(self, ctx: Context, appid: str, batch_no: str) -> dict:
+        """The header of an anchored batch. Raises NotFound."""
+        require_serving(ctx, "ingest", write=False)
+        header = get_json(ctx.stub, ctx.stub.create_composite_key("ing.batch", [appid, batch_no]))
+        if header is None:
+            raise NotFound("no such batch")
+        return header
+
+    @transaction(evaluate=True)
+    def get(self, ctx: Context, record_id: str) -> dict:
+        """An ingested record as the caller may see it. Raises NotFound."""
+        require_serving(ctx, "ingest", write=False)
+        state = get_json(ctx.stub, ctx.stub.create_composite_key("ing.rec", [record_id])) if record_id else None
+        if state is None:
+            raise NotFound(f"no ingested record {record_id!r}")
+        return ingested_view(ctx, state)
+
+    @transaction(evaluate=True)
+    def history(self, ctx: Context, record_id: str) -> list:
+        """Every version of an ingested record (metadata: batch, busType, digest, leaf, tx). Raises NotFound."""
+        require_serving(ctx, "ingest", write=False)
+        out = []
+        for mod in ctx.stub.get_history_for_key(ctx.stub.create_composite_key("ing.rec", [record_id])):
+            if mod.value:
+                state = json.loads(mod.value)
+                state.pop("record", None)
+                out.append(state)
+        if not out:
+            raise NotFound(f"no ingested record {record_id!r}")
+        return out
+
+    @transaction(evaluate=True)
+    def count(self, ctx: Context, org_no: str, txcode: str) -> dict:
+        """How many records of a using unit (and table, "" = all) are on chain."""
+        require_serving(ctx, "ingest", write=False)
+        attrs = [org_no] + ([txcode] if txcode else [])
+        with ctx.stub.get_state_by_partial_composite_key("ing.idx", attrs) as it:
+            return {"org_no": org_no, "txcode": txcode, "records": sum(1 for _ in it)}

@@ -1,0 +1,102 @@
+"""End to end over real HTTPS on the devnet: token -> syndata -> anchored on chain with a Merkle root,
+idempotent resend, I/U/D rules on chain, L3 sealing, receipts and inclusion proofs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from qcchain_bench.ingestdata import batch_no, record
+from qcchain_model.merkle import InclusionProof, verify_inclusion
+from qcchain_core.canonical import canonical_json
+
+from .conftest import QC, Server
+
+DAY = "2024-07-08"
+
+
+def body(token: str, seq: int, txcode: str, bus: str, ids: list[str], n0: int = 0) -> dict:
+    b = batch_no(DAY, seq)
+    return {"access_token": token, "batchNo": b, "txcode": txcode, "busType": bus,
+            "data": [record(txcode, rid, b, bus, DAY, n0 + i) for i, rid in enumerate(ids)]}
+
+
+def post(server: Server, doc: dict) -> dict:
+    return server.http.post("/syndata", json=doc).json()
+
+
+def test_insert_resend_update_delete_and_proof(server: Server) -> None:
+    cred = server.issue(11)
+    token = server.token(cred)
+    first = body(token, 1, "01", "I", ["u11-a", "u11-b", "u11-c"])
+    answer = post(server, first)
+    assert answer["rescode"] == "1", answer
+    receipt = answer["data"]
+    assert receipt["header"]["count"] == 3 and receipt["header"]["batch_no"] == first["batchNo"]
+    assert receipt["tx_id"] and receipt["block"] > 0 and receipt["signature"]
+    again = post(server, first)                                 # idempotent: same receipt, nothing twice
+    assert again["rescode"] == "1" and again["data"] == receipt
+    other = dict(first, data=first["data"][:2])                 # same batchNo, other content
+    refused = post(server, other)
+    assert refused["rescode"] == "0" and "already used" in refused["msg"]
+    dup = post(server, body(token, 2, "01", "I", ["u11-a"]))     # insert of an existing ID: refused on chain
+    assert dup["rescode"] == "0" and dup["data"][0]["index"] == 0 and "already exists" in dup["data"][0]["reason"]
+    upd = post(server, body(token, 3, "01", "U", ["u11-a"], n0=5))
+    assert upd["rescode"] == "1", upd
+    unknown = post(server, body(token, 4, "01", "U", ["nope-1"]))
+    assert unknown["rescode"] == "0" and "does not exist" in unknown["data"][0]["reason"]
+    status = server.http.get(f"/batch/{first['batchNo']}", params={"access_token": token}).json()
+    assert status["data"]["status"] == "anchored" and status["data"]["receipt"] == receipt
+    # delete of another unit's record is refused
+    other_token = server.token(server.issue(12))
+    foreign = post(server, body(other_token, 1, "01", "D", ["u11-b"]))
+    assert foreign["rescode"] == "0" and "another using unit" in foreign["data"][0]["reason"]
+    deleted = post(server, body(token, 5, "01", "D", ["u11-b"]))
+    assert deleted["rescode"] == "1", deleted
+    proof = server.http.get("/proof/u11-c", params={"access_token": token}).json()["data"]
+    verify_inclusion(canonical_json(proof["record"]), InclusionProof.from_dict(proof["proof"]),
+                     receipt["header"]["merkle_root"])
+
+
+def test_l3_hidden_danger_batch_is_sealed(server: Server) -> None:
+    token = server.token(server.issue(13))
+    answer = post(server, body(token, 1, "09", "I", [f"hd13-{i}" for i in range(20)]))
+    assert answer["rescode"] == "1", answer
+    assert answer["data"]["header"]["grade"] == "L3" and answer["data"]["header"]["count"] == 20
+
+
+def test_bad_input_is_refused_and_nothing_stored(server: Server) -> None:
+    token = server.token(server.issue(14))
+    http = server.http
+    cases = [
+        http.post("/syndata", content=b"{not json", headers={"content-type": "application/json"}),
+        http.post("/syndata", content=b"{}", headers={"content-type": "text/plain"}),
+        http.post("/syndata", content=b'{"a":"\xff"}', headers={"content-type": "application/json"}),
+        http.post("/syndata", json=dict(body(token, 1, "01", "I", ["x14"]), txcode="10")),
+        http.post("/syndata", json=body(token, 1, "01", "I", ["x14", "x14"])),
+        http.post("/syndata", json=dict(body(token, 1, "01", "I", ["x14"]), busType="U")),
+        http.post("/syndata", json=dict(body(token, 1, "01", "I", ["x14"]), access_token="v1.x.y.z")),
+    ]
+    for response in cases:
+        doc = response.json()
+        assert doc["rescode"] == "0" and doc["msg"], doc
+        assert response.status_code < 500
+    secret_tel = "call-me-secret"
+    bad = body(token, 1, "01", "I", ["x14"])
+    bad["data"][0]["linkTel"] = secret_tel
+    response = http.post("/syndata", json=bad)
+    assert secret_tel not in response.text and response.json()["data"][0]["field"] == "$.linkTel"
+    assert http.get(f"/batch/{bad['batchNo']}", params={"access_token": token}).json()["data"]["status"] == "unknown"
+    assert http.get("/health").json()["rescode"] == "1"
+
+
+def test_revoked_appid_loses_its_token(server: Server) -> None:
+    cred = server.issue(15)
+    token = server.token(cred)
+    subprocess.run(QC + ["ingest", "credentials", "revoke", "--dir", str(server.state), cred["appid"]], check=True,
+                   capture_output=True)
+    answer = post(server, body(token, 1, "01", "I", ["r15"]))
+    assert answer["rescode"] == "0" and "access_token" in answer["msg"]
+    listed = json.loads(subprocess.run(QC + ["ingest", "credentials", "list", "--dir", str(server.state), "--json"],
+                                       check=True, capture_output=True, text=True).stdout)
+    assert any(r["appid"] == cred["appid"] and r["status"] == "revoked" for r in listed)
