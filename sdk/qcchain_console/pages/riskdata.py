@@ -27,36 +27,46 @@ def all_of(chain: Any, category: str, limit: int = MAX_RECORDS) -> list[dict[str
     return out[:limit]
 
 
-def _units(chain: Any) -> dict[str, dict[str, str]]:
-    units: dict[str, dict[str, Any]] = {}
+def _units(chain: Any) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The latest unit record (name, city, area) per equipment code it was filed under, and per owner org."""
+    by_equipment: dict[str, dict[str, Any]] = {}
+    by_owner: dict[str, dict[str, Any]] = {}
     for view in all_of(chain, "unit"):
         payload, _ = payload_for(chain, view)
         if payload is None or view.get("deleted"):
             continue
-        known = units.get(view["owner_msp"])
-        if known is None or view["at"] >= known["at"]:
-            units[view["owner_msp"]] = {"at": view["at"], "name": str(payload.get("comName", "")),
-                                        "city": str(payload.get("cityCode", "")), "area": str(payload.get("aeraCode", ""))}
-    return units
+        unit = {"at": view["at"], "name": str(payload.get("comName", "")), "city": str(payload.get("cityCode", "")),
+                "area": str(payload.get("aeraCode", ""))}
+        for index, key in ((by_equipment, view.get("equipment_code", "")), (by_owner, view["owner_msp"])):
+            if key not in index or unit["at"] >= index[key]["at"]:
+                index[key] = unit
+    return by_equipment, by_owner
 
 
-def _point(view: dict[str, Any], payload: dict[str, Any], unit: dict[str, str]) -> dict[str, Any] | None:
+def _unit_of(view: dict[str, Any], units: tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Where the record's equipment is (its unit record), else the submitting org's unit, else the org."""
+    by_equipment, by_owner = units
+    unit = by_equipment.get(view.get("equipment_code", "")) or by_owner.get(view["owner_msp"]) or {}
+    return {"name": unit.get("name") or view["owner_msp"], "city": unit.get("city", ""), "area": unit.get("area", "")}
+
+
+def _point(view: dict[str, Any], payload: dict[str, Any], unit: dict[str, Any]) -> dict[str, Any] | None:
     level = payload.get("remainriskLevel")
     if level not in LEVEL_COLOUR:
         return None
     hazard = view["category"] == "hazard_source"
     return {"id": view["record_id"], "kind": view["category"], "level": level, "colour": LEVEL_COLOUR[level],
             "name": str(payload.get("checkItem") if hazard else payload.get("riskName", "")),
-            "unit": view["owner_msp"], "unit_name": unit.get("name") or view["owner_msp"],
-            "city": unit.get("city", ""), "area": unit.get("area", ""), "equipment": view.get("equipment_code", "")}
+            "unit": unit["name"], "by": view["owner_msp"], "city": unit["city"], "area": unit["area"],
+            "equipment": view.get("equipment_code", "")}
 
 
-def _danger(view: dict[str, Any], payload: dict[str, Any] | None, unit: dict[str, str], today: str) -> dict[str, Any]:
+def _danger(view: dict[str, Any], payload: dict[str, Any] | None, unit: dict[str, Any], today: str) -> dict[str, Any]:
     state = str((payload or {}).get("dealInfo") or "")
     limit = str((payload or {}).get("limitDate") or "")
     is_open = payload is not None and state != "已整改"
-    return {"id": view["record_id"], "unit": view["owner_msp"], "unit_name": unit.get("name") or view["owner_msp"],
-            "city": unit.get("city", ""), "area": unit.get("area", ""), "level": (payload or {}).get("troubleLevel", ""),
+    return {"id": view["record_id"], "unit": unit["name"], "by": view["owner_msp"], "city": unit["city"],
+            "area": unit["area"], "level": (payload or {}).get("troubleLevel", ""),
             "state": state or ("未整改" if payload is not None else ""), "limit": limit, "visible": payload is not None,
             "open": is_open, "overdue": is_open and bool(limit) and limit < today}
 
@@ -75,15 +85,15 @@ def load_risk(chain: Any, filters: dict[str, str]) -> dict[str, Any]:
             payload, _ = payload_for(chain, view)
             if payload is None or view.get("deleted") or payload.get("busType") == "D":
                 continue
-            point = _point(view, payload, units.get(view["owner_msp"], {}))
+            point = _point(view, payload, _unit_of(view, units))
             if point is not None:
                 points.append(point)
     for view in all_of(chain, "hidden_danger"):
         if not view.get("deleted"):
             payload, _ = payload_for(chain, view)
-            dangers.append(_danger(view, payload, units.get(view["owner_msp"], {}), today))
+            dangers.append(_danger(view, payload, _unit_of(view, units), today))
     everything = points + dangers
     return {"points": [p for p in points if _keep(p, filters)], "dangers": [d for d in dangers if _keep(d, filters)],
             "cities": sorted({i["city"] for i in everything if i["city"]}),
             "areas": sorted({i["area"] for i in everything if i["area"]}),
-            "units": sorted({(i["unit"], i["unit_name"]) for i in everything})}
+            "units": sorted({i["unit"] for i in everything})}

@@ -21,7 +21,7 @@ def layout(points: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """SVG geometry: one band per (city, area, unit), a square per point ordered red → blue; total height."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for point in points:
-        groups.setdefault((point["city"], point["area"], point["unit_name"]), []).append(point)
+        groups.setdefault((point["city"], point["area"], point["unit"]), []).append(point)
     shapes, y = [], 10
     for (city, area, unit), items in sorted(groups.items()):
         shapes.append({"kind": "label", "x": 10, "y": y + 14, "text": f"{city or '-'} / {area or '-'} / {unit}"})
@@ -36,7 +36,7 @@ def layout(points: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
 
 async def riskmap(request: Request) -> Response:
     console = console_of(request)
-    filters = {k: str(request.query_params.get(k, "")).strip()[:64] for k in ("city", "area", "unit")}
+    filters = {k: str(request.query_params.get(k, "")).strip()[:100] for k in ("city", "area", "unit")}
     data, error = await attempt(load_risk, console.chain, filters)
     data = data or {"points": [], "dangers": [], "cities": [], "areas": [], "units": []}
     shapes, height = layout(data["points"])
