@@ -8,7 +8,7 @@ until each is acknowledged with a verified receipt.
 Modules: :mod:`.mapping` (mapping file), :mod:`.tables` (D-A tables), :mod:`.transform` (row → record),
 :mod:`.source` (SQLAlchemy), :mod:`.state` (SQLite state: fingerprints, outbox, batchNo sequence,
 quarantine), :mod:`.scan` (change detection), :mod:`.client` (Appendix B HTTP), :mod:`.receipts`,
-:mod:`.sender` (outbox), :mod:`.agent` (cycles), :mod:`.reconcile` (D-5.3), :mod:`.inspect` (``init``),
+:mod:`.sender` (outbox), :mod:`.agent` (cycles), :mod:`.reconcile` (D-5.3), :mod:`.skeleton` (``init``),
 :mod:`.secrets`.
 """
 

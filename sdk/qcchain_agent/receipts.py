@@ -21,7 +21,7 @@ from qcchain_model.merkle import merkle_root
 
 from .errors import ReceiptError
 
-__all__ = ["load_receipt_key", "verify_receipt", "records_root"]
+__all__ = ["load_receipt_key", "verify_receipt", "verify_receipt_signature", "records_root"]
 
 
 def load_receipt_key(path: Path) -> SM2PublicKey:
@@ -51,21 +51,30 @@ def records_root(data: Sequence[dict[str, Any]]) -> str:
     return merkle_root([canonical_json(r) for r in data]).hex()
 
 
+def verify_receipt_signature(receipt: Any, key: SM2PublicKey, context: str = "") -> None:
+    """Check that ``receipt`` is a receipt signed by ``key``.
+
+    Raises:
+        ReceiptError: not a receipt, another key, or a bad signature.
+    """
+    if not isinstance(receipt, dict) or not isinstance(receipt.get("header"), dict):
+        raise ReceiptError(f"{context}the answer carries no receipt")
+    body = {k: v for k, v in receipt.items() if k != "signature"}
+    if body.get("key_id") != key.key_id():
+        raise ReceiptError(f"{context}receipt signed by another key than server.receipt_key")
+    try:
+        key.verify(bytes.fromhex(str(receipt.get("signature", ""))), canonical_json(body))
+    except (CryptoError, ValueError):
+        raise ReceiptError(f"{context}receipt signature does not verify") from None
+
+
 def verify_receipt(receipt: Any, batch_no: str, data: Sequence[dict[str, Any]], key: SM2PublicKey) -> None:
     """Check ``receipt`` for the batch ``batch_no`` whose records are ``data``.
 
     Raises:
         ReceiptError: not a receipt, signed by another key, bad signature, other batch, or another Merkle root.
     """
-    if not isinstance(receipt, dict) or not isinstance(receipt.get("header"), dict):
-        raise ReceiptError(f"batch {batch_no}: the answer carries no receipt")
-    body = {k: v for k, v in receipt.items() if k != "signature"}
-    if body.get("key_id") != key.key_id():
-        raise ReceiptError(f"batch {batch_no}: receipt signed by another key than server.receipt_key")
-    try:
-        key.verify(bytes.fromhex(str(receipt.get("signature", ""))), canonical_json(body))
-    except (CryptoError, ValueError):
-        raise ReceiptError(f"batch {batch_no}: receipt signature does not verify") from None
+    verify_receipt_signature(receipt, key, f"batch {batch_no}: ")
     header = receipt["header"]
     if header.get("batch_no", batch_no) != batch_no:
         raise ReceiptError(f"batch {batch_no}: receipt is for another batch")
