@@ -7,5 +7,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/_bootstrap.sh
 source "$ROOT/scripts/_bootstrap.sh"
 cd "$ROOT"
+
+# The console's browser tests drive Debian's headless Chromium; install it when missing and possible
+# (root + apt-get), quietly; without it those tests skip with a reason.
+if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "==> installing chromium + chromium-driver for the console's browser tests"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } >/dev/null 2>&1 \
+    || echo "==> could not install chromium (the console's browser tests will skip)"
+fi
 echo "==> running tests: pytest $*"
 exec "$VENV/bin/python" -m pytest "$@"
