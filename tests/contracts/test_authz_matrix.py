@@ -159,7 +159,7 @@ def ledger() -> Ledger:
     kit.ok("sharing:request", lg.signed("Manufacturer", "request", owner_msp="UsingUnitMSP", **lg.terms("g-req", "r-hd")),
            org="Manufacturer")
     kit.ok("sharing:grant", lg.signed("UsingUnit", "grant", grantee_msp="MaintenanceMSP", wrapped_keys=[lg.wrapped("Maintenance")],
-                                      **lg.terms("g-ok", "r-hd")), org="UsingUnit")
+                                      **lg.terms("g-ok", "r-hd", purpose="audit")), org="UsingUnit")
     kit.ok("records:submit", lg.envelope("Manufacturer", "eq-setup"), org="Manufacturer")
     kit.passed(kit.proposal("deploy", contract="scratch", version="1", digest="d" * 64),
                ["Regulator", "Inspection", "UsingUnit"])

@@ -31,13 +31,13 @@ log = logging.getLogger(__name__)
 __all__ = ["find_grant", "consume_grant", "log_access", "entitled_view"]
 
 
-def find_grant(ctx: Any, grantee_msp: str, record_meta: dict[str, Any]) -> dict[str, Any] | None:
+def find_grant(ctx: Any, grantee_msp: str, record_meta: dict[str, Any], purpose: str | None = None) -> dict[str, Any] | None:
     """The first (in key order) approved, unexpired, unrevoked grant to ``grantee_msp`` covering the
-    record (scope record/category/equipment, same owner) with max grade >= the record's grade and
-    uses left at transaction time; None if there is none."""
+    record (scope record/category/equipment, same owner) with max grade >= the record's grade, uses left
+    at transaction time and — when ``purpose`` is given — granted for that purpose; None if there is none."""
     now = tx_time(ctx)
     for grant in grants_of(ctx.stub, BY_GRANTEE, grantee_msp):
-        if rules.grant_serves(grant, record_meta, now):
+        if rules.grant_serves(grant, record_meta, now, purpose):
             return grant
     return None
 
@@ -56,20 +56,26 @@ def consume_grant(ctx: Any, grant: dict[str, Any], record_meta: dict[str, Any], 
     """Count one use of ``grant`` (if limited), stamp its last use, log the access; return the log entry.
 
     Raises:
-        Forbidden: the grant does not serve this record now (expired, used up, revoked, out of scope).
+        Forbidden: the grant does not serve this record for ``purpose`` now (expired, used up, revoked, out
+            of scope, grade above it, another purpose).
     """
     now = tx_time(ctx)
-    if not rules.grant_serves(grant, record_meta, now):
-        raise Forbidden(f"grant {grant['grant_id']!r} does not cover record {record_meta['record_id']!r} now")
+    if not rules.grant_serves(grant, record_meta, now, purpose):
+        raise Forbidden(f"grant {grant['grant_id']!r} does not cover record {record_meta['record_id']!r} "
+                        f"for purpose {purpose!r} now")
     updated = dict(grant, uses=int(grant.get("uses", 0)) + 1, last_used_at=now)
     put_grant(ctx.stub, updated)
     return log_access(ctx, record_meta, purpose, "grant", grant["grant_id"])
 
 
 def entitled_view(ctx: Any, meta: dict[str, Any]) -> dict[str, Any]:
-    """What the caller may see of a stored record: metadata always, payload/ciphertext by entitlement.
+    """What the caller may see of a stored record: metadata always, payload/ciphertext by audience.
 
-    ``access`` says why: ``audience`` (the grade's audiences, or L1), ``grant`` or ``metadata`` only.
+    ``access`` says why: ``audience`` (the grade's audiences, or L1), ``grant`` or ``metadata`` only. A
+    grant never releases data here (no purpose is stated, no use is counted, nothing is logged): with a
+    grant the view carries the L3 ciphertext (useless without the data key) and the grantee reads the
+    payload or the wrapped data key through ``sharing:access``, which checks every term of the grant,
+    including its purpose, counts the use and logs it.
 
     Raises:
         NotFound: no grading policy installed.
@@ -81,7 +87,7 @@ def entitled_view(ctx: Any, meta: dict[str, Any]) -> dict[str, Any]:
     allowed = meta["grade"] == "L1" or may_read(policy, meta["grade"], role_of(ctx.stub, msp), msp, meta["owner_msp"])
     granted = not allowed and find_grant(ctx, msp, meta) is not None
     view["access"] = "audience" if allowed else "grant" if granted else "metadata"
-    if payload is not None and (allowed or granted):
+    if payload is not None and allowed:
         view["payload"] = payload
     if meta.get("placement") == PLACEMENT_PRIVATE_ENCRYPTED and not meta["deleted"] and (allowed or granted):
         raw = get_sealed(ctx.stub, meta["record_id"])

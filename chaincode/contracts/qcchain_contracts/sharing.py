@@ -39,7 +39,7 @@ from .store.grants import (BY_GRANTEE, BY_OWNER, access_entries, access_nonce_us
                            wrapped_key_for, wrapped_keys_of)
 from .store.members import role_of
 from .store.policies import get_policy
-from .store.records import live_record_meta
+from .store.records import live_record_meta, stored_record
 from .sharing_rules import validate_body
 
 log = logging.getLogger(__name__)
@@ -206,16 +206,17 @@ class Sharing(Contract):
 
     @transaction
     def access(self, ctx: Context, body: dict, key_id: str, signature: str) -> dict:
-        """Read an L3/L4 record under a grant, supervision or ownership; logged. Returns
-        ``{"entry", "record", "wrapped_key"}``. Raises Forbidden (no basis), Conflict (nonce reused),
-        InvalidInput (not L3/L4), NotFound."""
+        """Read an L2/L3/L4 record under a grant, supervision or ownership; logged. A grant serves only if
+        every term matches: scope, grade, purpose, expiry and uses left. Returns ``{"entry", "record",
+        "wrapped_key"}`` plus ``payload`` for an L2 record. Raises Forbidden (no basis, or grants only for
+        other purposes), Conflict (nonce reused), InvalidInput (L1 or unknown purpose), NotFound."""
         msp, policy = _signed(ctx, "access", body, key_id, signature)
         if access_nonce_used(ctx.stub, msp, body["nonce"]):
             raise Conflict(f"access nonce {body['nonce']!r} was already used by {msp}")
         if body["purpose"] not in policy["grants"]["purposes"]:
             raise InvalidInput(f"purpose {body['purpose']!r} is not one of {', '.join(policy['grants']['purposes'])}")
         meta = live_record_meta(ctx.stub, body["record_id"])
-        if meta.get("grade") not in ("L3", "L4"):
+        if meta.get("grade") not in ("L2", "L3", "L4"):
             raise InvalidInput(f"record {meta['record_id']!r} is {meta.get('grade')}: read it with records, no access transaction")
         role = role_of(ctx.stub, msp)
         grant, wrapped = None, None
@@ -224,17 +225,24 @@ class Sharing(Contract):
         elif rules.supervisory_allows(policy, role, meta["grade"], body["purpose"]):
             basis = "supervisory"
         else:
-            grant = find_grant(ctx, msp, meta)
+            grant = find_grant(ctx, msp, meta, body["purpose"])
             if grant is None:
+                other = find_grant(ctx, msp, meta)
+                if other is not None:
+                    raise Forbidden(f"{msp} holds no grant covering record {meta['record_id']!r} for purpose "
+                                    f"{body['purpose']!r} (grant {other['grant_id']!r} is for {other['purpose']!r})")
                 raise Forbidden(f"{msp} holds no grant covering record {meta['record_id']!r} ({meta['grade']})")
             basis = "grant"
         # the nonce is spent only once the access is authorised (a refused call writes nothing)
         spend_access_nonce(ctx.stub, msp, body["nonce"], ctx.stub.get_tx_id())
         if grant is None:
-            return {"entry": log_access(ctx, meta, body["purpose"], basis, None), "record": meta, "wrapped_key": None}
-        entry = consume_grant(ctx, grant, meta, body["purpose"])
-        wrapped = wrapped_key_for(ctx.stub, grant["grant_id"], meta["record_id"])
-        return {"entry": entry, "record": meta, "wrapped_key": wrapped}
+            out = {"entry": log_access(ctx, meta, body["purpose"], basis, None), "record": meta, "wrapped_key": None}
+        else:
+            entry = consume_grant(ctx, grant, meta, body["purpose"])
+            out = {"entry": entry, "record": meta, "wrapped_key": wrapped_key_for(ctx.stub, grant["grant_id"], meta["record_id"])}
+        if meta["grade"] == "L2":
+            out["payload"] = (stored_record(ctx.stub, meta["record_id"]) or {}).get("payload")
+        return out
 
     @transaction(evaluate=True)
     def get(self, ctx: Context, grant_id: str) -> dict:

@@ -121,10 +121,12 @@ def unusable_reason(grant: dict[str, Any], now: int) -> str | None:
     return None
 
 
-def grant_serves(grant: dict[str, Any], meta: dict[str, Any], now: int) -> bool:
-    """Approved, unexpired, uses left, covering the record, and max grade >= the record's grade."""
+def grant_serves(grant: dict[str, Any], meta: dict[str, Any], now: int, purpose: str | None = None) -> bool:
+    """Approved, unexpired, uses left, covering the record, max grade >= the record's grade and — when a
+    ``purpose`` is given (every read that uses the grant gives one) — granted for exactly that purpose."""
     return (unusable_reason(grant, now) is None and covers(grant, meta)
-            and meta.get("grade") in GRADES and grade_rank(meta["grade"]) <= grade_rank(grant["max_grade"]))
+            and meta.get("grade") in GRADES and grade_rank(meta["grade"]) <= grade_rank(grant["max_grade"])
+            and (purpose is None or grant.get("purpose") == purpose))
 
 
 def _grade_ceiling(policy: dict[str, Any], grantee_role: str | None, scope_type: str) -> str | None:
