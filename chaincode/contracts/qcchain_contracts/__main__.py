@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 
 from . import contract_classes
+from .clock import configure_clock
 from .errors import InvalidInput
 from .lifecycle import DEFAULT_CHAINCODE, configure_running_package
 
@@ -43,6 +45,7 @@ def main() -> None:
         running = None
     if running is not None:
         log.info("serving package %s (chaincode %s)", running.label, name)
+    configure_clock(time.time)  # the one clock read: refuse backdated proposals (qcchain_contracts.clock)
     quiet_gc()
     serve([cls() for cls in contract_classes()], config)
 

@@ -12,6 +12,7 @@ import logging
 from qcchain_core.canonical import canonical_loads
 from qcchain_shim import Context, Contract, transaction
 
+from .clock import require_fresh
 from .common import caller_msp
 from .entitlement import entitled_view
 from .errors import Forbidden, InvalidInput, NotFound
@@ -43,6 +44,9 @@ class Audit(Contract):
     """``audit:*`` — read-only history for auditors."""
 
     name = "audit"
+
+    def before_transaction(self, ctx: Context) -> None:
+        require_fresh(ctx)  # T-5.2a: audit reads judge grants and keys at the (bounded) transaction time
 
     @transaction(evaluate=True)
     def record_history(self, ctx: Context, record_id: str) -> list:

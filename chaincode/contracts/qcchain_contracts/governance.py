@@ -31,6 +31,7 @@ from qcchain_shim import Context, Contract, transaction
 
 from . import nodes as _nodes
 from . import proposals as _proposals
+from .clock import require_fresh
 from .common import caller_is_admin, caller_msp, get_json, put_json, record_event, require_admin, tx_time
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .lifecycle import require_serving
@@ -91,6 +92,8 @@ class Governance(Contract):
                  "node", "nodes")
         if fn.split(":")[-1] not in reads:  # reads stay available after destroy, for audit
             require_serving(ctx, "governance", write=True)
+        else:
+            require_fresh(ctx)  # T-5.2a: no backdated reads either (writes check it in require_serving)
 
     @transaction
     def bootstrap(self, ctx: Context, members: list, policies: dict) -> dict:

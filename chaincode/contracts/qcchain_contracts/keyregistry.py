@@ -28,6 +28,7 @@ from qcchain_core.gm import SM2PublicKey
 from qcchain_model.messages import registration_message
 from qcchain_shim import Context, Contract, transaction
 
+from .clock import require_fresh
 from .common import caller_cert_fingerprint, record_event, require_admin, require_int, tx_time
 from .errors import Conflict, Forbidden, InvalidInput, InvalidSignatureError, NotFound
 from .lifecycle import require_serving
@@ -114,6 +115,8 @@ class KeyRegistry(Contract):
         fn, _ = ctx.stub.get_function_and_parameters()
         if fn.split(":")[-1] in ("register", "rotate", "revoke"):  # reads stay available for audit
             require_serving(ctx, "governance", write=True)
+        else:
+            require_fresh(ctx)  # T-5.2a: a key's state is judged at the (bounded) transaction time
 
     @transaction
     def register(self, ctx: Context, public_key_pem: str, usages: list, not_before: int, not_after: int, proof: str) -> dict:

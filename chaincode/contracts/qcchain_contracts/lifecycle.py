@@ -36,6 +36,7 @@ from qcchain_model import thresholds as _rules
 from qcchain_model.proposals import NODE_OPERATIONS, OPERATIONS, UNIT_OPERATIONS
 from qcchain_model.thresholds import STATES, TRANSITIONS
 
+from .clock import require_fresh
 from .errors import Conflict, Destroyed, Forbidden, Frozen, InvalidInput
 from .store.units import get_unit, new_unit, put_unit, unit_name
 
@@ -167,15 +168,19 @@ def apply_unit_operation(stub: Any, body: dict[str, Any], proposal_id: str, at: 
 def require_serving(ctx: Any, contract: str, write: bool) -> None:
     """Refuse the transaction unless the governed state lets ``contract`` serve it.
 
-    Checks the whole-chaincode unit and the contract's own unit on this channel: destroyed → refused;
+    First the transaction timestamp must be within the governance tolerance of this server's clock
+    (:func:`.clock.require_fresh`, T-5.2a). Then the whole-chaincode unit and the contract's own unit on
+    this channel: destroyed → refused;
     proposed (deploy not yet approved) → refused; frozen → writes refused (governance exempt);
     and, when a running package is configured, the package digest must be the approved one.
 
     Raises:
         Destroyed: the chaincode or the contract was destroyed.
         Frozen: a write to a frozen chaincode/contract.
-        Forbidden: not deployed yet, or the running package is not the approved active version.
+        Forbidden: backdated/post-dated proposal, not deployed yet, or the running package is not the
+            approved active version.
     """
+    require_fresh(ctx)
     running = _RUNNING
     chaincode = running.chaincode if running else DEFAULT_CHAINCODE
     channel = ctx.stub.get_channel_id()

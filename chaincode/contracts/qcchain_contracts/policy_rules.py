@@ -12,6 +12,7 @@ from typing import Any
 
 from qcchain_model.proposals import OPERATIONS
 
+from .clock import DEFAULT_MAX_SKEW, SKEW_FIELD
 from .errors import InvalidInput
 from .grading_rules import validate_grading_policy
 from .lifecycle import required_count
@@ -20,7 +21,11 @@ from .store.policies import POLICY_NAMES, put_policy
 
 log = logging.getLogger(__name__)
 
-__all__ = ["validate_governance_policy", "validate_policy", "install_policy"]
+__all__ = ["MAX_SKEW_LIMIT", "validate_governance_policy", "validate_policy", "install_policy"]
+
+#: Largest clock-skew tolerance a governance policy may set (one hour): more would let a client backdate
+#: past most grant and key lifetimes that matter.
+MAX_SKEW_LIMIT = 3600
 
 
 def validate_governance_policy(doc: Any) -> None:
@@ -47,6 +52,9 @@ def validate_governance_policy(doc: Any) -> None:
             bad = [r for r in spec.get(field, []) if r not in doc["roles"]]
             if bad:
                 errors.append(f"operations.{op}.{field}: unknown roles {', '.join(bad)}")
+    skew = doc.get(SKEW_FIELD, DEFAULT_MAX_SKEW)
+    if isinstance(skew, bool) or not isinstance(skew, int) or not 1 <= skew <= MAX_SKEW_LIMIT:
+        errors.append(f"{SKEW_FIELD}: must be 1..{MAX_SKEW_LIMIT} seconds")
     lifetime = doc.get("max_proposal_lifetime", 0)
     if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime <= 0:
         errors.append("max_proposal_lifetime: must be a positive number of seconds")

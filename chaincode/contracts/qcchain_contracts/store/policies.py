@@ -13,7 +13,7 @@ from qcchain_core.canonical import canonical_json
 from ..common import get_json, put_json, sm3_hex, tx_time
 from ..errors import NotFound
 
-__all__ = ["POLICY_NAMES", "policy_record", "get_policy", "put_policy"]
+__all__ = ["POLICY_NAMES", "policy_record", "get_policy", "find_policy", "put_policy"]
 
 POLICY_NAMES = ("governance", "grading", "sharing")
 
@@ -41,6 +41,12 @@ def get_policy(stub: Any, name: str) -> dict[str, Any]:
         NotFound: the policy was never installed.
     """
     return dict(policy_record(stub, name)["document"])
+
+
+def find_policy(stub: Any, name: str) -> dict[str, Any] | None:
+    """The current document of policy ``name``, or None when it was never installed."""
+    record = get_json(stub, _policy_key(stub, name))
+    return None if record is None else dict(record["document"])
 
 
 def put_policy(ctx: Any, name: str, document: dict[str, Any], version: str, source: str) -> dict[str, Any]:
