@@ -1,10 +1,11 @@
-"""``qcchain bench``: benchmarks. This module owns the group; ``crypto`` is defined here.
-
-Other areas add their sub-commands (``chaincode``, ``tx``) to the same :data:`bench` group.
+"""``qcchain bench``: benchmarks. This module owns the group; ``crypto``, ``tx``, ``chaincode`` and ``ingest``
+are defined here. Sub-commands other areas write in their own modules (``bench_agent``, ``bench_console``,
+``bench_iot``) are added when those modules exist.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any
 
@@ -17,7 +18,7 @@ _TARGETS = "targets: SM2 >= 0.9x openssl speed and >= 20x gmssl; SM3/SM4 >= 100x
 
 @click.group(name="bench")
 def bench() -> None:
-    """Benchmarks: crypto, chaincode, tx."""
+    """Benchmarks: crypto, chaincode, tx, ingest (and those of the app services)."""
 
 
 def _ratio(a: float | None, b: float | None) -> str:
@@ -175,3 +176,51 @@ def chaincode(n: int, in_flight: int, as_json: bool) -> None:
 
     result = run(n=n, in_flight=in_flight)
     click.echo(json.dumps(result, sort_keys=True) if as_json else format_table(result))
+
+
+@bench.command(name="ingest")
+@click.option("--profile", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Connection profile of the ingesting org (default: a fresh devnet in a temp dir).")
+@click.option("--key", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="With --profile: the ingesting org's registered SM2 private key (PEM).")
+@click.option("--user", default="Admin", show_default=True, help="User of the profile's org.")
+@click.option("--channel", default="qcchannel", show_default=True)
+@click.option("--duration", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="Seconds of load (a batch started before the end is awaited).")
+@click.option("--appids", type=click.IntRange(1, 1000), default=24, show_default=True,
+              help="Using units posting concurrently (one batch in flight each).")
+@click.option("--batch-size", type=click.IntRange(1, 5000), default=500, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def ingest_cmd(profile: str | None, key: str | None, user: str, channel: str, duration: float, appids: int,
+               batch_size: int, as_json: bool) -> None:
+    """Records/s committed on chain end to end through the HTTPS ingestion API (seed 001 Appendix B).
+
+    Many appids post batches of all nine tables with inserts, updates and deletes; the records on chain
+    are counted back from the ledger afterwards.
+    """
+    from pathlib import Path  # noqa: PLC0415
+
+    from qcchain_bench.errors import BenchError  # noqa: PLC0415 - lazy import
+    from qcchain_bench.ingest import IngestOptions, format_figures, run_ingest_bench  # noqa: PLC0415
+
+    from .errors import CliError  # noqa: PLC0415
+
+    opts = IngestOptions(duration=duration, appids=appids, batch_size=batch_size, user=user, channel=channel,
+                         profile=Path(profile) if profile else None, key=Path(key) if key else None)
+    try:
+        result = run_ingest_bench(opts)
+    except BenchError as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(json.dumps(result, sort_keys=True, ensure_ascii=False) if as_json else format_figures(result))
+
+
+for _module, _attr in (("bench_agent", "agent"), ("bench_console", "console"), ("bench_iot", "iot")):
+    try:  # other areas' sub-commands, when their modules exist
+        _loaded = importlib.import_module(f"{__package__}.{_module}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"{__package__}.{_module}":
+            raise
+        continue
+    _command = getattr(_loaded, _attr, None)
+    if isinstance(_command, click.Command):
+        bench.add_command(_command, name=_attr)

@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Any
 
+import orjson
+
 from qcchain_contracts.grading_rules import placement_of, strictest_grade
 from qcchain_core.gm import SM2PublicKey
 from qcchain_gateway.errors import EndorseError, EvaluateError, GatewayError, NotFoundError
@@ -91,7 +93,7 @@ class ChainLink:
         Raises:
             ChainError: refused by the contract (``refused``; ``violations`` attached) or not committed.
         """
-        proposal = self.ingest.new_proposal("anchor", arguments=[json.dumps(batch, ensure_ascii=False)],
+        proposal = self.ingest.new_proposal("anchor", arguments=[orjson.dumps(batch)],
                                             transient=transient or None)
         try:
             transaction = proposal.endorse()

@@ -130,7 +130,8 @@ def parse_batch(body: Any, today: str, max_records: int = MAX_RECORDS) -> Batch:
         raise Refused(f"{bad} of {len(body['data'])} records are invalid ({len(found)} violations); nothing was stored",
                       found[:MAX_LISTED])
     records = body["data"]
-    leaves = [canonical_json(r) for r in records]
-    digest = sm3(canonical_json({k: body[k] for k in ("batchNo", "txcode", "busType", "data")})).hex()
-    return Batch(body["batchNo"], body["txcode"], body["busType"], category, records, leaves, digest,
-                 merkle_root(leaves).hex())
+    leaves = [canonical_json(r) for r in records]  # the one canonical encoding: leaves, root and digest
+    root = merkle_root(leaves).hex()
+    digest = sm3(canonical_json({"batchNo": body["batchNo"], "txcode": body["txcode"], "busType": body["busType"],
+                                 "merkle_root": root})).hex()
+    return Batch(body["batchNo"], body["txcode"], body["busType"], category, records, leaves, digest, root)

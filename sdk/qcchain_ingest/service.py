@@ -29,7 +29,7 @@ from .credentials import CredentialStore
 from .db import batches, record_index
 from .errors import ChainError, Refused
 from .receipt import sign_receipt
-from .sealing import seal, transient_of
+from .sealing import seal_batch, transient_of
 from .tokens import TokenService
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class IngestService:
         placement, recipients = self.chain.plan(batch.category)
         sealed = {}
         if placement == "private_encrypted" and batch.bus_type != "D":
-            sealed = {rid: seal(rid, leaf, recipients) for rid, leaf in zip(batch.ids, batch.leaves)}
+            sealed = seal_batch(batch.ids, batch.leaves, recipients)
         records = [{"ID": r["ID"]} if r["ID"] in sealed else r for r in batch.records]
         doc = {"appid": credential["appid"], "org_no": credential["org_no"], "unit_name": credential["name"],
                "batch_no": batch.batch_no, "txcode": batch.txcode, "bus_type": batch.bus_type,
@@ -139,9 +139,10 @@ class IngestService:
             rows = [{"record_id": rid, "appid": appid, "batch_no": batch.batch_no, "leaf_index": i}
                     for i, rid in enumerate(batch.ids)]
             upsert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            stmt = upsert(record_index).values(rows)
+            stmt = upsert(record_index)
             conn.execute(stmt.on_conflict_do_update(index_elements=["record_id"], set_={
-                "appid": stmt.excluded.appid, "batch_no": stmt.excluded.batch_no, "leaf_index": stmt.excluded.leaf_index}))
+                "appid": stmt.excluded.appid, "batch_no": stmt.excluded.batch_no, "leaf_index": stmt.excluded.leaf_index}),
+                rows)  # executemany: compiled once, not one bound parameter set per row
         log.info("batch %s of %s anchored in %s (block %s, %d records)", batch.batch_no, appid, tx_id, block, len(batch.ids))
         return receipt
 

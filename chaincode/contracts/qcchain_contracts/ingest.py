@@ -352,3 +352,20 @@ class Ingest(Contract):
         attrs = [org_no] + ([txcode] if txcode else [])
         with ctx.stub.get_state_by_partial_composite_key("ing.idx", attrs) as it:
             return {"org_no": org_no, "txcode": txcode, "records": sum(1 for _ in it)}
+
+    @transaction(evaluate=True)
+    def summary(self, ctx: Context, appid: str) -> dict:
+        """The batches anchored for one appid, counted from their headers: ``{appid, batches, records, last:
+        {txcode: {batch_no, at}}}`` (``last`` = the latest batch per table, for the D-5.4 cycles)."""
+        require_serving(ctx, "ingest", write=False)
+        batches = records = 0
+        last: dict[str, dict[str, Any]] = {}
+        with ctx.stub.get_state_by_partial_composite_key("ing.batch", [appid]) as it:
+            for kv in it:
+                header = canonical_loads(kv.value)
+                batches += 1
+                records += int(header["count"])
+                seen = last.get(header["txcode"])
+                if seen is None or (header["at"], header["batch_no"]) > (seen["at"], seen["batch_no"]):
+                    last[header["txcode"]] = {"batch_no": header["batch_no"], "at": header["at"]}
+        return {"appid": appid, "batches": batches, "records": records, "last": dict(sorted(last.items()))}

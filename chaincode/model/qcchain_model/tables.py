@@ -10,15 +10,25 @@ size}`` referencing media kept off chain, plus the D-A.2 envelope (``ID``, ``bat
 Schemas are read ONCE, at import, from the installed package - never during a transaction - and checked
 against the draft 2020-12 meta-schema then, so a broken schema file fails at start-up. Pure and
 deterministic otherwise: violations are sorted, and never carry the submitted value.
+
+Two validators per schema, compiled from the same file: ``fastjsonschema`` (generated Python, ~30x faster)
+answers "valid?" on the hot path of valid records; only a record it rejects goes through ``jsonschema``,
+whose errors name every violation. The schemas use only keywords both implement identically (type,
+properties, required, additionalProperties, min/maxLength, pattern, enum, const, local ``$ref``), and the
+``date`` format is the same function in both (ASCII ``YYYY-MM-DD`` + a calendar date); a differential
+test (``tests/ingest/test_tables.py``) holds the two to the same verdict.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, NamedTuple
 
+import fastjsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
@@ -67,8 +77,33 @@ def _load_schemas() -> dict[str, dict[str, Any]]:
 _SCHEMAS = _load_schemas()
 SCHEMAS: Mapping[str, Mapping[str, Any]] = MappingProxyType(_SCHEMAS)
 CATEGORIES: tuple[str, ...] = tuple(sorted(_SCHEMAS))
-_FORMATS = FormatChecker(formats=("date",))
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+
+
+def is_date(value: object) -> bool:
+    """The ``date`` format: ``YYYY-MM-DD`` (ASCII digits) naming a calendar date; non-strings pass."""
+    if not isinstance(value, str):
+        return True
+    if not _DATE.fullmatch(value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+_FORMATS = FormatChecker(formats=())
+_FORMATS.checks("date")(is_date)
 _VALIDATORS = {name: Draft202012Validator(schema, format_checker=_FORMATS) for name, schema in _SCHEMAS.items()}
+
+
+def _compile_fast(schema: Mapping[str, Any]) -> Any:
+    body = {k: v for k, v in schema.items() if k not in ("$schema", "$id")}  # local $refs only; draft-07 keywords
+    return fastjsonschema.compile(body, formats={"date": is_date}, use_default=False)
+
+
+_FAST = {name: _compile_fast(schema) for name, schema in _SCHEMAS.items()}
 
 
 def _unknown(category: str) -> SchemaViolations:
@@ -130,6 +165,11 @@ def violations_of(category: str, record: Any) -> list[Violation]:
         raise _unknown(category)
     if not isinstance(record, dict):
         return [Violation("$", f"must be a JSON object, not {type(record).__name__}")]
+    try:
+        _FAST[category](record)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        pass  # invalid: jsonschema names every violation
     errors = list(_VALIDATORS[category].iter_errors(record))
     patterned = {e.json_path for e in errors if e.validator == "pattern"}
     kept = [e for e in errors if not (e.validator == "format" and e.json_path in patterned)]
