@@ -76,10 +76,11 @@ class Ledger:
         return [key.public_key().to_pem().decode(), usages, nb, na, proof.hex()]
 
     def envelope(self, org: str, record_id: str = "") -> list[Any]:
-        payload = {"ID": "eq-new", "busType": "I", "updateDate": "2024-07-08", "regNo": "EQ9", "equipmentKind": "电梯",
+        record_id = record_id or f"eq-{org.lower()}"
+        payload = {"ID": record_id, "busType": "I", "updateDate": "2024-07-08", "regNo": "EQ9", "equipmentKind": "电梯",
                    "equipmentName": "乘客电梯", "model": "X1", "productNo": "P1", "manufacturerName": "某厂",
                    "manufactureDate": "2024-01-01"}
-        env = {"record_id": record_id or f"eq-{org.lower()}", "category": "equipment", "equipment_code": "EQ9", "stage": "production",
+        env = {"record_id": record_id, "category": "equipment", "equipment_code": "EQ9", "stage": "production",
                "owner_msp": f"{org}MSP", "bus_type": "I", "version": 1, "grade": "L1",
                "digest": sm3(canonical_json(payload)).hex(), "exec_type": "publish", "receiver_role": "",
                "key_id": self.key_id(org), "ciphertext_digest": "", "channel": CHANNEL}

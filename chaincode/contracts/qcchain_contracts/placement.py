@@ -8,7 +8,8 @@ Order of checks in :func:`place_record` (each refusal raises before anything is 
 envelope shape -> channel -> payload is an object -> submitter is an active member -> owner is the
 submitter -> history (insert/update/delete, version, owner, immutable fields) -> grade floor
 (:func:`check_grade`) -> SM2 signature and its replay guard -> placement by the grade's policy placement
-(payload schema/size/digest for ``world_state``; ciphertext and wrapped keys for ``private_encrypted``)
+(payload schema/size, binding to the envelope — ``ID``, ``busType``, ``regNo``, ``updateDate`` not after
+the transaction date (:func:`check_binding`) — and digest for ``world_state``; ciphertext and wrapped keys for ``private_encrypted``)
 -> writes: metadata, signature guard, indexes, timeline event.
 
 Rules layer: reads and writes through :mod:`.store`; applies :mod:`.grading_rules` and
@@ -18,6 +19,7 @@ Rules layer: reads and writes through :mod:`.store`; applies :mod:`.grading_rule
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
@@ -51,6 +53,7 @@ __all__ = [
     "check_history",
     "check_grade",
     "check_signature",
+    "check_binding",
     "sealed_from_transient",
     "l3_entitled",
     "sealed_value",
@@ -62,6 +65,9 @@ MAX_PAYLOAD = 64 * 1024
 MAX_CIPHERTEXT = 1024 * 1024
 _ID = RECORD_ID
 _MIN_CIPHERTEXT = 28  # 12-byte nonce + 16-byte tag
+_CST = dt.timezone(dt.timedelta(hours=8))  # D-A dates are China Standard Time (as the ingestion contract)
+#: Payload field -> envelope field it must equal (when the payload carries it).
+BOUND_FIELDS = {"ID": "record_id", "busType": "bus_type", "regNo": "equipment_code"}
 
 
 @dataclass(frozen=True)
@@ -193,6 +199,22 @@ def check_signature(ctx: Any, env: dict[str, Any], signature: str, msp: str) -> 
     return sig_key
 
 
+def check_binding(env: dict[str, Any], payload: dict[str, Any], now: int) -> None:
+    """The payload agrees with its signed envelope: ``ID`` = record id, ``busType`` = bus type, ``regNo`` =
+    equipment code (each when present), and ``updateDate`` is not after the transaction's date (CST). Pure.
+
+    Raises:
+        InvalidInput: naming every disagreeing field (values are not echoed).
+    """
+    problems = [f"$.{field} does not agree with the envelope's {env_field}"
+                for field, env_field in BOUND_FIELDS.items() if field in payload and payload[field] != env[env_field]]
+    date, today = payload.get("updateDate"), dt.datetime.fromtimestamp(now, _CST).strftime("%Y-%m-%d")
+    if isinstance(date, str) and date > today:
+        problems.append(f"$.updateDate lies after the transaction date {today}")
+    if problems:
+        raise InvalidInput("payload is not bound to its envelope: " + "; ".join(problems))
+
+
 def sealed_from_transient(ctx: Any) -> SealedPayload:
     """The L3 payload of ``records:submit``: transient ``ciphertext`` and ``wrapped_keys`` (empty if absent)."""
     transient = ctx.stub.get_transient()
@@ -266,6 +288,7 @@ def place_payload(ctx: Any, env: dict[str, Any], payload: dict[str, Any], policy
         if size > MAX_PAYLOAD:
             raise InvalidInput(f"payload is {size} bytes; at most {MAX_PAYLOAD} are accepted")
         validate_payload(env["category"], payload)
+        check_binding(env, payload, tx_time(ctx))
         if sm3_hex(canonical_json(payload)) != env["digest"]:
             raise InvalidInput("digest is not the SM3 of the canonical payload")
         extra["payload"] = payload
