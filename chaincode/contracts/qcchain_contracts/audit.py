@@ -78,6 +78,7 @@ class Audit(Contract):
                 "proposed_at": p["proposed_at"], "signatures": [p["signatures"][m] for m in sorted(p["signatures"])],
                 "executed_at": p.get("executed_at"), "executed_by": p.get("executed_by"),
                 "counted_signers": p.get("counted_signers", []), "body": p["body"],
+                "threshold": p.get("threshold"),
             })
         return sorted(out, key=lambda e: (e["proposed_at"], e["proposal_id"]))
 

@@ -9,7 +9,9 @@ proposal for another channel, artefact not matching ``package_digest``, wrong si
 expired / of another org / without ``govern``, signer org not an active member, execution under the
 threshold of the operation's rule in the ``governance`` policy (or no rule for it in the installed policy),
 a lifecycle transition the unit's state forbids, or a node admission / removal the node registry forbids
-(:mod:`.nodes`). At execution every signature's key is re-checked at transaction time.
+(:mod:`.nodes`). At execution every signature's key is re-checked at transaction time, and the rule, the
+governance policy (version, digest) and the members in force then are stored with the proposal
+(``threshold``, :func:`threshold_in_force`) for the auditor's re-check.
 
 Rules layer: proposals are stored by :mod:`.store.proposals`; the ``governance:propose`` / ``sign`` /
 ``execute`` transactions are in the :mod:`.governance` front.
@@ -33,13 +35,13 @@ from .nodes import GENESIS, admit, remove, require_active, validate_admission, v
 from .policy_rules import install_policy, validate_policy
 from .signatures import verify_sm2
 from .store.members import MEMBER_FIELDS, list_members, member_of, put_member, validate_member
-from .store.policies import get_policy
+from .store.policies import get_policy, policy_record
 from .store.proposals import find_proposal, load_proposal, nonce_used, put_proposal, spend_nonce
 from .store.units import get_unit, mark_proposed
 
 log = logging.getLogger(__name__)
 
-__all__ = ["proposal_id_of", "validate_body", "operation_rule", "propose", "sign", "execute"]
+__all__ = ["proposal_id_of", "validate_body", "operation_rule", "propose", "sign", "execute", "threshold_in_force"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
@@ -247,18 +249,31 @@ def execute(ctx: Any, proposal_id: str) -> dict[str, Any]:
     body = proposal["body"]
     spec = operation_rule(ctx.stub, body["operation"])
     signers = _valid_signers(ctx, proposal)
-    met, why = threshold_met(spec, list_members(ctx.stub), signers)
+    members = list_members(ctx.stub)
+    met, why = threshold_met(spec, members, signers)
     if not met:
         raise Forbidden(f"proposal {proposal_id} ({body['operation']}) is under threshold: {why}")
     now = tx_time(ctx)
+    in_force = threshold_in_force(ctx.stub, spec, members, why)  # before _apply: a policy_update changes it
     outcome = _apply(ctx, proposal, now)
     proposal.update(status="executed", executed_at=now, executed_tx=ctx.stub.get_tx_id(),
-                    executed_by=caller_msp(ctx), counted_signers=sorted(signers), outcome=outcome)
+                    executed_by=caller_msp(ctx), counted_signers=sorted(signers), outcome=outcome,
+                    threshold=in_force)
     put_proposal(ctx.stub, proposal)
     record_event(ctx, "executed", {"proposal_id": proposal_id, "operation": body["operation"],
                                    "target": body["target"], "version": body["version"],
                                    "signers": sorted(signers), "why": why})
     return proposal
+
+
+def threshold_in_force(stub: Any, spec: dict[str, Any], members: list[dict[str, Any]], why: str) -> dict[str, Any]:
+    """What the threshold was decided against, stored with the executed proposal so an auditor re-checks
+    it against the policy and members in force at execution, not today's: the operation's rule, the
+    governance policy's version and digest, and every member's ``{msp_id, role, status}`` then."""
+    record = policy_record(stub, "governance")
+    return {"rule": dict(spec), "policy_version": record["version"], "policy_digest": record["digest"],
+            "members": [{"msp_id": m["msp_id"], "role": m["role"], "status": m["status"]} for m in members],
+            "why": why}
 
 
 def _apply(ctx: Any, proposal: dict[str, Any], now: int) -> dict[str, Any]:

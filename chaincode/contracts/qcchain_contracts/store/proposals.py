@@ -2,7 +2,8 @@
 
 A stored proposal: ``{proposal_id, body, artifact, status (open | executed), proposer_msp, proposed_at,
 proposed_tx, signatures{msp: {msp_id, key_id, signature, signed_at, tx_id, signer_id}}}`` plus, once
-executed, ``executed_at, executed_tx, executed_by, counted_signers, outcome``. The rules that open, sign
+executed, ``executed_at, executed_tx, executed_by, counted_signers, outcome, threshold`` (the rule, governance policy
+version/digest and members in force at execution). The rules that open, sign
 and execute them are in :mod:`qcchain_contracts.proposals`.
 """
 
