@@ -21,16 +21,18 @@ The package is a ladder; a module imports only modules of its own rung or below 
 from __future__ import annotations
 
 from .audit import Audit
+from .devices import Devices
 from .governance import Governance
 from .grading import Grading
 from .ingest import Ingest
 from .keyregistry import KeyRegistry
 from .records import Records
 from .sharing import Sharing
+from .warnings import Warnings
 
 __all__ = ["contract_classes"]
 
 
 def contract_classes() -> list[type]:
     """Every contract class of the chaincode, governance first."""
-    return [Governance, KeyRegistry, Grading, Records, Sharing, Audit, Ingest]
+    return [Governance, KeyRegistry, Grading, Records, Sharing, Audit, Ingest, Devices, Warnings]

@@ -1,0 +1,176 @@
+"""Warnings contract (issue 15, H-4): four-colour early warnings written on chain and driven to closure.
+
+Transactions (``warnings:<fn>``):
+
+* ``raise_warning(warning)`` — a warning with colour, source, subject, rule, responsible unit, summary and
+  evidence (:func:`.warning_rules.validate_raise`); deadlines by colour. Raising an id that exists
+  answers the stored warning with ``duplicate: true`` and writes nothing (relays deliver at least once).
+  A device or prediction warning needs the subject device registered and active; its owner is the
+  responsible unit, and ``evidence.reading_digest`` must be the SM3 of the reading's canonical bytes
+  (the Merkle leaf later anchored with its window).
+* ``acknowledge`` / ``start`` / ``dispose`` / ``verify`` / ``close`` ``(warning_id, evidence)`` — the
+  closed loop (:data:`.warning_rules.STEPS`); a step out of order or by the wrong org writes nothing.
+* ``escalate_overdue(limit)`` — any active member: every open warning past its deadline at the
+  transaction time goes one colour up (see :func:`.warning_rules.escalate`).
+* ``get(warning_id)``, ``list_warnings(status, colour, responsible_msp, limit)`` — readable by active members.
+
+Each write sets the chaincode event ``qcchain.warning`` (``{kind, warnings: [{warning_id, colour, status,
+responsible_msp, source}]}``; ``kind`` = raised, acknowledge, ..., escalated — escalations are addressed to
+the regulator: ``notify_roles = ["regulator"]``) and appends the channel timeline.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from qcchain_core.canonical import canonical_json
+from qcchain_shim import Context, Contract, transaction
+
+from .common import caller_msp, record_event, require_hex64, require_int, sm3_hex, tx_time
+from .device_rules import require_active_device
+from .errors import Forbidden, InvalidInput, NotFound
+from .lifecycle import require_serving
+from .store.members import role_of
+from .store.warnings import iter_warnings, mark_closed, mark_open, open_ids, put_warning, warning_of
+from .warning_rules import COLOURS, STEPS, apply_step, escalate, new_warning, overdue, require_raiser, validate_raise
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Warnings", "CONTRACT", "EVENT"]
+
+CONTRACT = "warnings"
+EVENT = "qcchain.warning"
+MAX_ESCALATE = 200
+MAX_LIST = 500
+STATUSES = ("raised", "acknowledged", "disposing", "disposed", "verified", "closed")
+
+
+def _brief(w: dict[str, Any]) -> dict[str, Any]:
+    return {"warning_id": w["warning_id"], "colour": w["colour"], "status": w["status"],
+            "responsible_msp": w["responsible_msp"], "source": w["source"], "subject": w["subject"]}
+
+
+def _emit(ctx: Context, kind: str, warnings: list[dict[str, Any]], notify: list[str]) -> None:
+    ctx.stub.set_event(EVENT, canonical_json({"kind": kind, "notify_roles": notify,
+                                              "warnings": [_brief(w) for w in warnings]}))
+
+
+def _reader(ctx: Context) -> str:
+    msp = caller_msp(ctx)
+    if role_of(ctx.stub, msp) is None:
+        raise Forbidden(f"{msp} is not an active member")
+    return msp
+
+
+def _load(ctx: Context, warning_id: Any) -> dict[str, Any]:
+    require_hex64(warning_id, "warning_id")
+    warning = warning_of(ctx.stub, warning_id)
+    if warning is None:
+        raise NotFound(f"warning {warning_id[:16]} does not exist")
+    return warning
+
+
+class Warnings(Contract):
+    """Four-colour warnings and their closed loop (see the module docstring)."""
+
+    name = CONTRACT
+
+    @transaction
+    def raise_warning(self, ctx: Context, warning: dict) -> dict:
+        require_serving(ctx, CONTRACT, write=True)
+        doc = validate_raise(warning)
+        existing = warning_of(ctx.stub, doc["warning_id"])
+        if existing is not None:
+            return {**existing, "duplicate": True}
+        owner = None
+        if doc["source"] in ("device", "prediction"):
+            owner = require_active_device(ctx.stub, doc["subject"])["owner_msp"]
+            if sm3_hex(canonical_json(doc["evidence"]["reading"])) != doc["evidence"]["reading_digest"]:
+                raise InvalidInput("evidence.reading_digest is not the SM3 of the reading's canonical bytes")
+        msp = require_raiser(ctx, doc, owner)
+        stored = new_warning(ctx, doc, msp)
+        put_warning(ctx.stub, stored)
+        mark_open(ctx.stub, stored["warning_id"])
+        record_event(ctx, "warning_raised", {"warning_id": stored["warning_id"], "colour": stored["colour"],
+                                             "source": stored["source"]})
+        _emit(ctx, "raised", [stored], ["regulator"] if stored["colour"] in ("red", "orange") else [])
+        return {**stored, "duplicate": False}
+
+    def _step(self, ctx: Context, step: str, warning_id: str, evidence: Any) -> dict:
+        require_serving(ctx, CONTRACT, write=True)
+        warning = apply_step(ctx, _load(ctx, warning_id), step, evidence)
+        put_warning(ctx.stub, warning)
+        if warning["status"] == "closed":
+            mark_closed(ctx.stub, warning_id)
+        record_event(ctx, f"warning_{STEPS[step][1]}", {"warning_id": warning_id, "colour": warning["colour"]})
+        _emit(ctx, step, [warning], [])
+        return warning
+
+    @transaction
+    def acknowledge(self, ctx: Context, warning_id: str, evidence: dict | None = None) -> dict:
+        return self._step(ctx, "acknowledge", warning_id, evidence)
+
+    @transaction
+    def start(self, ctx: Context, warning_id: str, evidence: dict | None = None) -> dict:
+        return self._step(ctx, "start", warning_id, evidence)
+
+    @transaction
+    def dispose(self, ctx: Context, warning_id: str, evidence: dict) -> dict:
+        return self._step(ctx, "dispose", warning_id, evidence)
+
+    @transaction
+    def verify(self, ctx: Context, warning_id: str, evidence: dict) -> dict:
+        return self._step(ctx, "verify", warning_id, evidence)
+
+    @transaction
+    def close(self, ctx: Context, warning_id: str, evidence: dict | None = None) -> dict:
+        return self._step(ctx, "close", warning_id, evidence)
+
+    @transaction
+    def escalate_overdue(self, ctx: Context, limit: int = MAX_ESCALATE) -> dict:
+        require_serving(ctx, CONTRACT, write=True)
+        if not 1 <= require_int(limit, "limit") <= MAX_ESCALATE:
+            raise InvalidInput(f"limit must be 1..{MAX_ESCALATE}")
+        _reader(ctx)
+        now = tx_time(ctx)
+        escalated = []
+        for warning_id in open_ids(ctx.stub, 10_000):
+            warning = warning_of(ctx.stub, warning_id)
+            missed = overdue(warning, now) if warning is not None else None
+            if missed is None:
+                continue
+            warning = escalate(ctx, warning, missed)
+            put_warning(ctx.stub, warning)
+            escalated.append(warning)
+            if len(escalated) >= limit:
+                break
+        if escalated:
+            record_event(ctx, "warnings_escalated", {"warning_ids": [w["warning_id"] for w in escalated]})
+            _emit(ctx, "escalated", escalated, ["regulator"])
+        return {"escalated": [_brief(w) for w in escalated], "at": now}
+
+    @transaction(evaluate=True)
+    def get(self, ctx: Context, warning_id: str) -> dict:
+        _reader(ctx)
+        return _load(ctx, warning_id)
+
+    @transaction(evaluate=True)
+    def list_warnings(self, ctx: Context, status: str = "", colour: str = "", responsible_msp: str = "",
+                      limit: int = 100) -> list:
+        _reader(ctx)
+        if status and status not in STATUSES:
+            raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+        if colour and colour not in COLOURS:
+            raise InvalidInput(f"colour must be one of {', '.join(COLOURS)}")
+        if not 1 <= require_int(limit, "limit") <= MAX_LIST:
+            raise InvalidInput(f"limit must be 1..{MAX_LIST}")
+        out = []
+        for w in iter_warnings(ctx.stub):
+            if (status and w["status"] != status) or (colour and w["colour"] != colour) or \
+                    (responsible_msp and w["responsible_msp"] != responsible_msp):
+                continue
+            out.append({k: v for k, v in w.items() if k != "history"})
+            if len(out) >= limit:
+                break
+        return out
