@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterator
 import click
 import yaml
 
+from .demoingest import ingestion_steps
 from .errors import CliError
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,8 @@ def demo(state_dir: Path | None, keep: bool, fabric: bool, profiles_dir: Path | 
                 with _devnet(directory, keep, say) as info:
                     say(f"runtime: devnet at {info['url']} (state {directory})")
                     profiles = {name: Path(p) for name, p in info["connection_profiles"].items()}
-                    story = run_demo(profiles, members, policies, _package_digests(info), say, DEVNET_LIFECYCLE_NOTE)
+                    story = run_demo(profiles, members, policies, _package_digests(info), say, DEVNET_LIFECYCLE_NOTE,
+                                     after=lambda s: ingestion_steps(s, profiles["Regulator"], say))
             finally:
                 _finish(directory, temporary, keep, say)
     except StoryError as exc:

@@ -7,10 +7,12 @@ every setting (no environment or file is read here beyond the paths given).
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from qcchain_core.gm import SM2PrivateKey
 
@@ -22,7 +24,7 @@ from .tlsfiles import self_signed
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ServeOptions", "build_service", "serve"]
+__all__ = ["ServeOptions", "build_service", "serve", "serving_in_thread"]
 
 
 @dataclass
@@ -45,6 +47,19 @@ def build_service(network: Any, msp_id: str, key: SM2PrivateKey, db_url: str, ch
     return IngestService(open_engine(db_url), ChainLink(network, msp_id, chaincode), key, time.time)
 
 
+def _config(service: IngestService, options: ServeOptions) -> Any:
+    import uvicorn
+
+    cert, key = options.tls_cert, options.tls_key
+    if not options.insecure_http and (cert is None or key is None):
+        cert, key = self_signed(options.state_dir, options.host)
+    return uvicorn.Config(create_app(service, options.max_body), host=options.host, port=options.port,
+                          ssl_certfile=None if options.insecure_http else str(cert),
+                          ssl_keyfile=None if options.insecure_http else str(key),
+                          log_level=options.log_level, access_log=False, http="httptools", loop="uvloop",
+                          lifespan="off", server_header=False)
+
+
 def serve(service: IngestService, options: ServeOptions, ready: Any = None) -> None:
     """Serve until interrupted (uvicorn; HTTPS unless ``insecure_http``). ``ready(port)`` is called once
     listening. Raises OSError: the port is taken or the TLS files are unreadable."""
@@ -52,15 +67,7 @@ def serve(service: IngestService, options: ServeOptions, ready: Any = None) -> N
 
     import uvicorn
 
-    cert, key = options.tls_cert, options.tls_key
-    if not options.insecure_http and (cert is None or key is None):
-        cert, key = self_signed(options.state_dir, options.host)
-    config = uvicorn.Config(create_app(service, options.max_body), host=options.host, port=options.port,
-                            ssl_certfile=None if options.insecure_http else str(cert),
-                            ssl_keyfile=None if options.insecure_http else str(key),
-                            log_level=options.log_level, access_log=False, http="httptools", loop="uvloop",
-                            lifespan="off", server_header=False)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(_config(service, options))
 
     async def main() -> None:
         task = asyncio.create_task(server.serve())
@@ -75,3 +82,32 @@ def serve(service: IngestService, options: ServeOptions, ready: Any = None) -> N
         await task
 
     asyncio.run(main())
+
+
+@contextmanager
+def serving_in_thread(service: IngestService, options: ServeOptions, timeout: float = 30.0) -> Iterator[tuple[str, str]]:
+    """Serve from a background thread of this process (the demo, tests); yields ``(base URL, TLS certificate
+    path or "")`` once listening and stops the server on exit.
+
+    Raises:
+        OSError: the server did not start within ``timeout`` seconds.
+    """
+    import uvicorn
+
+    server = uvicorn.Server(_config(service, options))
+    thread = threading.Thread(target=server.run, name="qcchain-ingest-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise OSError(f"the ingestion server did not start on {options.host}:{options.port}")
+        time.sleep(0.02)
+    port = [s for srv in server.servers for s in srv.sockets][0].getsockname()[1]
+    scheme = "http" if options.insecure_http else "https"
+    cert = "" if options.insecure_http else str(options.tls_cert or options.state_dir / "tls-cert.pem")
+    try:
+        yield f"{scheme}://{options.host}:{port}", cert
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
