@@ -73,18 +73,18 @@ class KVContract(Contract):
 
 def main() -> None:
     """Serve :class:`KVContract` as chaincode-as-a-service (configuration from the environment:
-    the CCaaS variables, and ``QCCHAIN_GM_BACKEND`` to pick the native SM2 library)."""
+    the CCaaS variables, and ``QCCHAIN_GM_BACKEND`` to pick the native SM2 library). The process settings
+    (gRPC, GC, time slicing) are the shared ones :func:`qcchain_shim.serve` applies."""
     from qcchain_core.gm import set_backend
 
+    from qcchain_shim import serve
     from qcchain_shim.errors import ConfigError
-    from qcchain_shim.server import quiet_gc, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         set_backend(os.environ.get("QCCHAIN_GM_BACKEND"))
     except OSError as exc:
         sys.exit(f"qcchain_bench.example: error: QCCHAIN_GM_BACKEND: {exc}")
-    quiet_gc()
     try:
         serve([KVContract()])
     except ConfigError as exc:

@@ -1,4 +1,11 @@
-"""gRPC core settings a qcchain program applies before anything in it imports ``grpc``.
+"""Process settings of every qcchain program that serves or drives gRPC streams, in one place: gRPC core
+experiments (:func:`apply_grpc_tuning`, before anything imports ``grpc``) and the garbage collector
+(:func:`quiet_gc`, once start-up imports are done).
+
+Who applies them: the ``qcchain`` command (both, per command), ``qcchain_shim.serve()`` (both: so
+``qcchain-chaincode``, ``python -m qcchain_contracts``, the devnet's and ``scripts/network.sh``'s chaincode
+servers and any user program calling ``serve()`` run with the same settings), the devnet daemon (GC; it
+inherits the gRPC setting from the ``qcchain`` command or applies it in its own entry point).
 
 gRPC reads ``GRPC_EXPERIMENTS`` once, when ``grpc`` is first imported. On the grpcio releases measured
 (1.85 on the 2-core machine class), turning its EventEngine listener/client/endpoint experiments off cut
@@ -11,17 +18,20 @@ thread hand-offs per message. Applied only to grpcio releases in :data:`MEASURED
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
+import sys
 from collections.abc import MutableMapping
 from importlib import metadata
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EXPERIMENTS", "MEASURED", "apply_grpc_tuning"]
+__all__ = ["EXPERIMENTS", "GC_THRESHOLD", "MEASURED", "apply_grpc_tuning", "grpc_imported", "quiet_gc"]
 
 EXPERIMENTS = "-event_engine_listener,-event_engine_client,-event_engine_for_all_other_endpoints"
 MEASURED = ((1, 80), (1, 90))  # [from, to) grpcio (major, minor) where these experiments exist
+GC_THRESHOLD = 50_000
 
 
 def _grpcio_version() -> tuple[int, int] | None:
@@ -44,3 +54,26 @@ def apply_grpc_tuning(environ: MutableMapping[str, str] | None = None) -> bool:
         return False
     env["GRPC_EXPERIMENTS"] = EXPERIMENTS
     return True
+
+
+def grpc_imported() -> bool:
+    """Whether ``grpc`` is imported in this process (then :func:`apply_grpc_tuning` comes too late)."""
+    return "grpc" in sys.modules
+
+
+def quiet_gc(threshold: int = GC_THRESHOLD) -> None:
+    """Tune the garbage collector of a process that serves long-lived streams (a chaincode server, the
+    devnet, benchmark drivers): freeze what start-up allocated out of the cyclic collector and collect
+    generation 0 every ``threshold`` allocations instead of 700 (such processes allocate many short-lived,
+    acyclic protobuf objects, which reference counting frees at once).
+
+    Process-wide: call it from a program's entry point (or ``qcchain_shim.serve()``), after start-up imports.
+
+    Raises:
+        ValueError: ``threshold`` is not positive.
+    """
+    if threshold <= 0:
+        raise ValueError(f"GC threshold must be positive, got {threshold}")
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(threshold, 20, 20)

@@ -175,7 +175,10 @@ def test_8_transient_creator_timestamp() -> None:
 def test_9_get_metadata() -> None:
     with connected_peer(CONTRACTS) as peer:
         meta = json.loads(peer.submit(["org.hyperledger.fabric:GetMetadata"]).response.payload)
-        assert set(meta["contracts"]) == {"kv", "probe"} and meta["contracts"]["kv"]["default"] is True
+        assert set(meta["contracts"]) == {"kv", "probe", "org.hyperledger.fabric"}
+        assert meta["contracts"]["kv"]["default"] is True
+        system = meta["contracts"]["org.hyperledger.fabric"]  # listed as fabric-contract-api-go lists it
+        assert [t["name"] for t in system["transactions"]] == ["GetMetadata"] and "default" not in system
 
 
 def test_history_and_query_batches() -> None:

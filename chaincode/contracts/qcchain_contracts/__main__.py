@@ -23,11 +23,18 @@ log = logging.getLogger(__name__)
 
 
 def main() -> None:
-    """Configure the running package, then serve until SIGTERM/SIGINT; exit 2 on a configuration error."""
+    """Configure the running package, then serve until SIGTERM/SIGINT; exit 2 on a configuration error.
+
+    Process settings (gRPC, GC, transaction time slicing) are the shared ones of
+    :mod:`qcchain_core.grpcenv` and :func:`qcchain_shim.serve`; the gRPC ones go first, before ``grpc`` loads.
+    """
+    from qcchain_core.grpcenv import apply_grpc_tuning
+
+    apply_grpc_tuning()
     from qcchain_core.gm import set_backend
     from qcchain_shim import serve
     from qcchain_shim.errors import ConfigError
-    from qcchain_shim.server import config_from_env, quiet_gc
+    from qcchain_shim.server import config_from_env
 
     logging.basicConfig(level=os.environ.get("QCCHAIN_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -46,7 +53,6 @@ def main() -> None:
     if running is not None:
         log.info("serving package %s (chaincode %s)", running.label, name)
     configure_clock(time.time)  # the one clock read: refuse backdated proposals (qcchain_contracts.clock)
-    quiet_gc()
     serve([cls() for cls in contract_classes()], config)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
+from greenlet import GreenletExit
 from qcchain_core.canonical import canonical_json
 from qcchain_core.errors import CanonicalJSONError
 
@@ -179,7 +180,9 @@ class Router:
         return found
 
     def invoke(self, stub: StubBase) -> Response:
-        """Run the transaction named by the stub's first argument; never raises."""
+        """Run the transaction named by the stub's first argument; never raises (except ``GreenletExit``,
+        which discards the transaction's greenlet): any ``BaseException`` of contract code, ``SystemExit`` and
+        ``KeyboardInterrupt`` included, is a status-500 response."""
         args = stub.get_args()
         try:
             _check_sizes(args)
@@ -198,7 +201,9 @@ class Router:
             return Response(400, str(exc))
         except PeerError as exc:
             return Response(500, f"peer refused a request: {exc}")
-        except Exception as exc:  # noqa: BLE001 - the transaction boundary: every failure is a response
+        except GreenletExit:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the transaction boundary: contract code never ends the server
             logger.warning("transaction %s failed with %s", stub.get_tx_id()[:8], type(exc).__name__)
             return Response(500, f"{type(exc).__name__}: {exc}")
 
@@ -248,7 +253,8 @@ def _convert_all(tx: _Tx, raw: list[bytes]) -> list[Any]:
 
 
 def build_metadata(router: Router) -> dict[str, Any]:
-    """The metadata document (contracts, transactions, parameter schemas)."""
+    """The metadata document (contracts, transactions, parameter schemas), with the system contract
+    ``org.hyperledger.fabric`` (its ``GetMetadata``) as the Go and Node contract APIs list it."""
     contracts: dict[str, Any] = {}
     for cname, contract in router.contracts.items():
         txs = []
@@ -268,6 +274,12 @@ def build_metadata(router: Router) -> dict[str, Any]:
         }
         if cname == router.default:
             contracts[cname]["default"] = True
+    contracts[SYSTEM_CONTRACT] = {  # listed as fabric-contract-api-go and -node list their system contract
+        "name": SYSTEM_CONTRACT,
+        "info": {"title": SYSTEM_CONTRACT, "version": router.version},
+        "transactions": [{"name": "GetMetadata", "tag": ["EVALUATE", "evaluateTx"], "parameters": [],
+                          "returns": {"type": "string"}}],
+    }
     return {
         "$schema": "https://hyperledger.github.io/fabric-chaincode-node/main/api/contract-schema.json",
         "info": {"title": router.title, "version": router.version},

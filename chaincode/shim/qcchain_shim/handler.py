@@ -8,6 +8,11 @@ Scheduling: each transaction runs in its own greenlet on the thread that reads t
 call sends its request and switches back to the reader; when the peer's RESPONSE/ERROR for that
 (channel, txid) arrives the reader switches into the waiting greenlet. No thread hop per message.
 Contract code is therefore synchronous and must not block on I/O (chaincode must not do I/O anyway).
+With a ``schedule`` callable (the event loop's ``call_soon``) a transaction that computes for a whole
+time slice is preempted and resumed later (:mod:`qcchain_shim.timeslice`), so it cannot stall the others.
+
+No exception of contract code ends the stream: every ``BaseException`` (``SystemExit``,
+``KeyboardInterrupt`` raised by a contract, ...) ends that transaction with an ERROR reply.
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ from fabric_protos.peer.chaincode_event_pb2 import ChaincodeEvent
 from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage
 from fabric_protos.peer.proposal_response_pb2 import Response as ResponseProto
 from google.protobuf.message import DecodeError
-from greenlet import getcurrent, greenlet
+from greenlet import GreenletExit, getcurrent
 
 from .contract import Router
 from .errors import ChaincodeProtocolError, PeerError
 from .peerstub import PeerStub
 from .proposal import parse_proposal
+from .timeslice import TxGreenlet
 from .writebatch import PeerCapabilities
 
 logger = logging.getLogger(__name__)
@@ -58,13 +64,20 @@ class Handler:
     """Protocol handler for one peer stream: one method per :class:`State`, as the Go shim's
     ``handleCreated`` / ``handleEstablished`` / ``handleReady``."""
 
-    def __init__(self, router: Router, chaincode_id: str, send: Callable[[ChaincodeMessage], None]) -> None:
+    def __init__(
+        self,
+        router: Router,
+        chaincode_id: str,
+        send: Callable[[ChaincodeMessage], None],
+        schedule: Callable[[Callable[[], None]], object] | None = None,
+    ) -> None:
         self.router = router
         self.chaincode_id = chaincode_id
         self.state = State.CREATED
         self._send = send
+        self._schedule = schedule  # loop.call_soon: lets the time slicer resume a preempted transaction
         self._in_flight: set[tuple[str, str]] = set()
-        self._waiting: dict[tuple[str, str], greenlet] = {}
+        self._waiting: dict[tuple[str, str], TxGreenlet] = {}
         self._closed = False
         self.capabilities = PeerCapabilities()  # what the peer announces in READY (Fabric v3.1+)
         self._by_state: dict[State, Callable[[ChaincodeMessage], None]] = {
@@ -120,13 +133,13 @@ class Handler:
             if waiter is None:
                 logger.warning("[%s] reply for a transaction that is not waiting; ignored", short(msg.txid))
                 return
-            waiter.switch(msg)
+            waiter.enter(msg)
         elif msg.type in (M.TRANSACTION, M.INIT):
             if key in self._in_flight:
                 self._send(self._error(msg, f"[{short(msg.txid)}] transaction already in progress on this channel"))
                 return
             self._in_flight.add(key)
-            greenlet(self._execute).switch(msg)
+            TxGreenlet(self._execute, self._schedule).enter(msg)
         else:
             name = _type_name(msg)
             logger.warning("[%s] unexpected %s in state ready; refused", short(msg.txid), name)
@@ -147,7 +160,9 @@ class Handler:
     def _execute(self, msg: ChaincodeMessage) -> None:
         try:
             reply = self._transaction(msg)
-        except Exception as exc:  # noqa: BLE001 - the protocol boundary: any failure answers ERROR at once
+        except GreenletExit:
+            raise  # the greenlet is being discarded (stream gone): nothing to answer
+        except BaseException as exc:  # noqa: BLE001 - the protocol boundary: any failure answers ERROR at once
             logger.warning("[%s] transaction failed before completion: %s", short(msg.txid), type(exc).__name__)
             reply = self._error(msg, str(exc) or type(exc).__name__)
         finally:
@@ -163,7 +178,12 @@ class Handler:
         signed = msg.proposal if msg.HasField("proposal") else None
         fields = parse_proposal(signed)
         stub = PeerStub(self, msg.channel_id, msg.txid, list(chaincode_input.args), fields, signed)
-        response = self.router.invoke(stub)
+        current = getcurrent()
+        current.preemptible = True  # contract code runs from here: the time slicer may preempt it
+        try:
+            response = self.router.invoke(stub)
+        finally:
+            current.preemptible = False
         if msg.type == M.INIT and not response.ok:
             return self._error(msg, response.message)
         try:  # the writes still kept in a batch go now, before COMPLETED (as the Go shim's handleTransaction)
@@ -185,18 +205,20 @@ class Handler:
         """
         current = getcurrent()
         key = (channel_id, txid)
-        if current.parent is None or key not in self._in_flight:
+        if not isinstance(current, TxGreenlet) or key not in self._in_flight:
             raise ChaincodeProtocolError("stub calls must run inside the transaction's handler")
         if key in self._waiting:
             raise ChaincodeProtocolError(f"[{short(txid)}] a request is already outstanding")
         if self._closed:
             raise PeerError("chaincode stream closed")
+        preemptible, current.preemptible = current.preemptible, False  # the shim's stream code: never preempted
         self._waiting[key] = current
         try:
             self._send(M(type=msg_type, payload=payload, txid=txid, channel_id=channel_id))
             reply: ChaincodeMessage = current.parent.switch()
         finally:
             self._waiting.pop(key, None)
+            current.preemptible = preemptible
         if reply.type == M.RESPONSE:
             return reply
         if reply.type == M.ERROR:

@@ -12,7 +12,6 @@ mutual TLS).
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -24,7 +23,9 @@ from typing import Any
 import grpc
 from fabric_protos.peer import chaincode_shim_pb2_grpc
 from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage
+from qcchain_core.grpcenv import quiet_gc
 
+from . import timeslice
 from .contract import Contract, Router
 from .errors import ChaincodeProtocolError, ConfigError
 from .handler import Handler
@@ -119,7 +120,8 @@ class _Servicer(chaincode_shim_pb2_grpc.ChaincodeServicer):
 
     async def Connect(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
         queue: asyncio.Queue[ChaincodeMessage | None] = asyncio.Queue()
-        handler = Handler(self._router, self._chaincode_id, queue.put_nowait)
+        loop = asyncio.get_running_loop()
+        handler = Handler(self._router, self._chaincode_id, queue.put_nowait, loop.call_soon)
         writer = asyncio.create_task(_drain(queue, context))
         handler.start()
         try:
@@ -216,33 +218,36 @@ def serve(
     contracts: Router | Sequence[Contract | type[Contract]],
     config: ServerConfig | None = None,
     keepalive: KeepalivePolicy = KeepalivePolicy(),
+    *,
+    time_slice: float = timeslice.DEFAULT_SLICE_S,
+    tune_gc: bool = True,
 ) -> None:
     """Serve ``contracts`` until SIGTERM/SIGINT (config from the environment unless given), as the Go
     shim's ``ChaincodeServer.Start``: a gRPC server the peer dials; each peer stream gets its own
     :class:`~qcchain_shim.handler.Handler`. Runs an event loop (uvloop when installed) in this thread.
 
+    This is a program's serving loop, so it applies the process settings: the garbage collector's
+    (:func:`qcchain_core.grpcenv.quiet_gc`, unless ``tune_gc`` is False) and, on the main thread,
+    transaction time slicing every ``time_slice`` seconds of CPU (0: off; :mod:`qcchain_shim.timeslice`).
+    (:func:`qcchain_shim.serve` also applies the gRPC settings before importing ``grpc``.)
+
     Raises:
         ConfigError: configuration missing or invalid (names the variable), or the address cannot be bound.
         InvalidArgumentError: a contract is not usable (e.g. two contracts with one name).
+        ValueError: ``time_slice`` is negative.
     """
     cfg = config or config_from_env()
     server = ChaincodeServer(contracts, cfg.chaincode_id, cfg.address, cfg.tls, keepalive)
+    if tune_gc:
+        quiet_gc()
+    slicing = timeslice.enable(time_slice)
     try:
-        import uvloop  # optional: a faster event loop when installed
-    except ImportError:
-        asyncio.run(_serve_until_signal(server))
-    else:
-        uvloop.run(_serve_until_signal(server))
-
-
-def quiet_gc(threshold: int = 50_000) -> None:
-    """Tune the garbage collector of a process that serves long-lived streams (a chaincode server, the
-    devnet): freeze what start-up allocated out of the cyclic collector and collect generation 0 every
-    ``threshold`` allocations instead of 700 (such processes allocate many short-lived, acyclic protobuf
-    objects, which reference counting frees at once).
-
-    Process-wide: call it from a program's entry point only; :func:`serve` never calls it.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(threshold, 20, 20)
+        try:
+            import uvloop  # optional: a faster event loop when installed
+        except ImportError:
+            asyncio.run(_serve_until_signal(server))
+        else:
+            uvloop.run(_serve_until_signal(server))
+    finally:
+        if slicing:
+            timeslice.disable()
