@@ -238,3 +238,100 @@ def serve(state_dir: Path | None, profile: Path | None, key_file: Path | None, o
             raise CliError(f"cannot serve on {host}:{port}: {exc}") from exc
     finally:
         gateway.close()
+
+
+def _chain_reader(state_dir: Path, profile: Path | None, org: str, user: str, channel: str) -> tuple[Any, Any]:
+    """(gateway, IngestClient) of the org: ``--profile`` or the devnet's profile in DIR. Raises CliError."""
+    from qcchain_gateway.errors import GatewayError
+    from qcchain_gateway.profile import connect_profile
+    from qcchain_sdk.contracts.ingest import IngestClient
+
+    path = profile or state_dir / "connection-profiles" / f"connection-{org.lower()}.json"
+    if not path.exists():
+        raise CliError(f"no connection profile {path} (is a devnet running in {state_dir}? or give --profile)")
+    try:
+        gateway = connect_profile(path, user=user)
+    except (GatewayError, OSError, ValueError) as exc:
+        raise CliError(f"cannot connect with {path}: {exc}") from exc
+    return gateway, IngestClient(gateway.get_network(channel).get_contract("qcchain"))
+
+
+_PROFILE = click.option("--profile", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                        help="Connection profile to read the chain with (default: the devnet's in DIR).")
+_ORG = click.option("--org", default="Regulator", show_default=True, help="With --dir: the org reading the chain.")
+_USER = click.option("--user", default="Admin", show_default=True)
+_CHANNEL = click.option("--channel", default="qcchannel", show_default=True)
+
+
+@ingest.command("proof")
+@_DIR
+@_DB
+@_PROFILE
+@_ORG
+@_USER
+@_CHANNEL
+@click.argument("record_id")
+def proof_cmd(state_dir: Path, db_url: str | None, profile: Path | None, org: str, user: str, channel: str,
+              record_id: str) -> None:
+    """Print a record's Merkle inclusion proof (JSON) after verifying it against the root on chain."""
+    from qcchain_gateway.errors import GatewayError
+    from qcchain_ingest.db import open_engine
+    from qcchain_ingest.errors import StateError
+    from qcchain_ingest.proofs import record_proof
+    from qcchain_model.errors import InvalidProof
+
+    try:
+        found = record_proof(open_engine(_db_url(state_dir, db_url)), record_id)
+    except StateError as exc:
+        raise CliError(str(exc)) from exc
+    except LookupError as exc:
+        raise CliError(f"{record_id}: {exc}") from exc
+    gateway, chain = _chain_reader(state_dir, profile, org, user, channel)
+    try:
+        header = chain.verify_proof(found["record"], found["proof"], found["appid"], found["batch_no"])
+    except InvalidProof as exc:
+        raise CliError(f"{record_id}: the proof does NOT hold against the on-chain root: {exc}") from exc
+    except (LookupError, GatewayError) as exc:
+        raise CliError(f"{record_id}: cannot read the batch header on chain: {' '.join(str(exc).split())[:200]}") from exc
+    finally:
+        gateway.close()
+    click.echo(json.dumps({**found, "verified": True, "on_chain_root": header["merkle_root"],
+                           "tx_id": header["tx_id"]}, ensure_ascii=False, sort_keys=True))
+
+
+@ingest.command("overdue")
+@_DIR
+@_DB
+@_PROFILE
+@_ORG
+@_USER
+@_CHANNEL
+@click.option("--all", "show_all", is_flag=True, help="List every table, not only overdue ones.")
+@click.option("--json", "as_json", is_flag=True)
+def overdue_cmd(state_dir: Path, db_url: str | None, profile: Path | None, org: str, user: str, channel: str,
+                show_all: bool, as_json: bool) -> None:
+    """Per active appid: the last anchored batch per table against its D-5.4 cycle (daily 06/07/09, weekly
+    the rest); tables never sent or past their cycle are overdue."""
+    from qcchain_gateway.errors import GatewayError
+    from qcchain_ingest.proofs import overdue_tables
+
+    units = [c for c in _store(state_dir, db_url).list() if c["status"] == "active"]
+    gateway, chain = _chain_reader(state_dir, profile, org, user, channel)
+    now, report = int(time.time()), []
+    try:
+        for unit in units:
+            rows = overdue_tables(chain.summary(unit["appid"]), now)
+            report.append({"appid": unit["appid"], "org_no": unit["org_no"], "name": unit["name"],
+                           "tables": [r for r in rows if show_all or r["overdue"]]})
+    except GatewayError as exc:
+        raise CliError(f"cannot read the batch summaries on chain: {' '.join(str(exc).split())[:200]}") from exc
+    finally:
+        gateway.close()
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, sort_keys=True))
+        return
+    for unit in report:
+        for row in unit["tables"]:
+            last = f"last {row['last_batch_no']}" if row["last_batch_no"] else "never sent"
+            click.echo(f"{unit['appid']}  {unit['org_no']}  {row['txcode']}  every {row['cycle_days']} d  {last}  "
+                       f"{'OVERDUE' if row['overdue'] else 'ok'}")

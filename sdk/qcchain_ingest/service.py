@@ -21,13 +21,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from qcchain_core.gm import SM2PrivateKey
-from qcchain_model.merkle import MerkleTree
 
 from .anchor import ChainLink
 from .batch import MAX_RECORDS, Batch, china_today, parse_batch
 from .credentials import CredentialStore
 from .db import batches, record_index
 from .errors import ChainError, Refused
+from .proofs import record_proof
 from .receipt import sign_receipt
 from .sealing import seal_batch, transient_of
 from .tokens import TokenService
@@ -159,18 +159,8 @@ class IngestService:
         return out
 
     def proof(self, record_id: str, appid: str | None = None) -> dict[str, Any]:
-        """Inclusion proof of a record's latest anchored version: ``{record, proof, header}``.
+        """Inclusion proof of a record's latest anchored version (:func:`.proofs.record_proof`).
 
-        ``appid`` given (a using unit's call): only its own records. Raises LookupError: unknown record.
+        Raises LookupError: unknown record (or another appid's).
         """
-        with self.engine.connect() as conn:
-            ref = conn.execute(select(record_index).where(record_index.c.record_id == record_id)).mappings().first()
-            if ref is None or (appid is not None and ref["appid"] != appid):
-                raise LookupError("no anchored record with this ID")
-            row = conn.execute(select(batches).where(batches.c.appid == ref["appid"],
-                                                     batches.c.batch_no == ref["batch_no"])).mappings().first()
-        leaves = [leaf.encode("utf-8") for leaf in json.loads(row["leaves"])]
-        proof = MerkleTree(leaves).proof(ref["leaf_index"])
-        return {"record": json.loads(leaves[ref["leaf_index"]]), "proof": proof.to_dict(),
-                "receipt": json.loads(row["receipt"]) if row["receipt"] else None}
-
+        return record_proof(self.engine, record_id, appid)

@@ -100,3 +100,23 @@ def test_revoked_appid_loses_its_token(server: Server) -> None:
     listed = json.loads(subprocess.run(QC + ["ingest", "credentials", "list", "--dir", str(server.state), "--json"],
                                        check=True, capture_output=True, text=True).stdout)
     assert any(r["appid"] == cred["appid"] and r["status"] == "revoked" for r in listed)
+
+
+def test_cli_proof_verifies_against_the_chain_and_overdue_lists_tables(server: Server) -> None:
+    cred = server.issue(16)
+    token = server.token(cred)
+    assert post(server, body(token, 1, "06", "I", ["p16-a", "p16-b", "p16-c"]))["rescode"] == "1"
+    out = subprocess.run(QC + ["ingest", "proof", "--dir", str(server.state), "p16-b"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["verified"] is True and doc["proof"]["index"] == 1 and doc["proof"]["size"] == 3
+    assert doc["on_chain_root"] == doc["receipt"]["header"]["merkle_root"]
+    missing = subprocess.run(QC + ["ingest", "proof", "--dir", str(server.state), "nope-16"], capture_output=True, text=True)
+    assert missing.returncode != 0 and "no anchored record" in missing.stderr
+    out = subprocess.run(QC + ["ingest", "overdue", "--dir", str(server.state), "--all", "--json"], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    mine = next(u for u in json.loads(out.stdout) if u["appid"] == cred["appid"])
+    tables = {t["txcode"]: t for t in mine["tables"]}
+    assert tables["06"]["overdue"] is False and tables["06"]["last_batch_no"] == batch_no(DAY, 1)
+    assert tables["01"]["overdue"] is True and tables["01"]["last_batch_no"] is None
