@@ -129,9 +129,12 @@ MATRIX: dict[str, tuple[frozenset[str], Args]] = {
     # --- audit: read-only history -------------------------------------------------------------------
     "audit:record_history": (ALL, lambda lg, o: ["eq-setup"]),
     "audit:lifecycle_log": (MEMBERS, lambda lg, o: []),
+    "audit:lifecycle_log_page": (MEMBERS, lambda lg, o: ["10", ""]),
     "audit:timeline": (MEMBERS, lambda lg, o: ["0", str(lg.kit.now + 10)]),
+    "audit:timeline_page": (MEMBERS, lambda lg, o: ["0", str(lg.kit.now + 10), "10", ""]),
     # the L3/L4 access log: the record's owner (UsingUnit) or a supervisory role (as sharing:access_log)
     "audit:access_log": (frozenset({"UsingUnit", "Regulator"}), lambda lg, o: ["r-hd"]),
+    "audit:access_log_page": (frozenset({"UsingUnit", "Regulator"}), lambda lg, o: ["r-hd", "10", ""]),
     # --- sharing (owner UsingUnit; g-req requested by Manufacturer; g-ok approved for Maintenance) ------
     "sharing:request": (MEMBERS - {"UsingUnit"}, lambda lg, o: lg.signed(
         o, "request", owner_msp="UsingUnitMSP", **lg.terms(f"req-{o}", "r-hd"))),

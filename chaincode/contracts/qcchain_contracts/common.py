@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 from qcchain_core.canonical import canonical_json, canonical_loads
 from qcchain_core.errors import CanonicalJSONError
 
-from .errors import Forbidden, InvalidInput
+from .errors import Forbidden, InvalidInput, TooMany
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,17 @@ __all__ = [
     "require_admin",
     "record_event",
     "list_by_prefix",
+    "scan_prefix",
+    "page_by_prefix",
+    "require_page",
+    "MAX_LIST",
+    "MAX_PAGE",
 ]
+
+#: Most entries one scan returns or decides over (a list call over more refuses: page it).
+MAX_LIST = 1000
+#: Largest page of a paginated list transaction.
+MAX_PAGE = 100
 
 #: Composite-key object types written by this package (documented for other contracts and auditors).
 KEY_TYPES: dict[str, str] = {
@@ -147,14 +157,67 @@ def put_json(stub: Any, key: str, value: dict[str, Any]) -> None:
     stub.put_state(key, data)
 
 
-def list_by_prefix(stub: Any, object_type: str, attributes: list[str]) -> list[dict[str, Any]]:
-    """Every JSON object under a partial composite key, in key order."""
+def scan_prefix(stub: Any, object_type: str, attributes: list[str], limit: int = MAX_LIST) -> list[Any]:
+    """The ``KV`` entries under a partial composite key, in key order — at most ``limit`` (the scan stops
+    reading as soon as it knows there are more).
+
+    Raises:
+        TooMany: more than ``limit`` entries (a list transaction must be paged; a decision refuses).
+    """
+    out: list[Any] = []
+    with stub.get_state_by_partial_composite_key(object_type, attributes) as results:
+        for kv in results:
+            if len(out) >= limit:
+                raise TooMany(f"more than {limit} {object_type} entries; read them page by page")
+            out.append(kv)
+    return out
+
+
+def list_by_prefix(stub: Any, object_type: str, attributes: list[str], limit: int = MAX_LIST) -> list[dict[str, Any]]:
+    """Every JSON object under a partial composite key, in key order, at most ``limit``.
+
+    Raises:
+        TooMany: more than ``limit`` entries. InvalidInput: a stored value is not JSON.
+    """
     out: list[dict[str, Any]] = []
-    for kv in stub.get_state_by_partial_composite_key(object_type, attributes):
-        value = canonical_loads(kv.value)
+    for kv in scan_prefix(stub, object_type, attributes, limit):
+        try:
+            value = canonical_loads(kv.value)
+        except CanonicalJSONError as exc:
+            raise InvalidInput(f"ledger value at {kv.key!r} is not JSON: {exc}") from exc
         if isinstance(value, dict):
             out.append(value)
     return out
+
+
+def require_page(page_size: Any, bookmark: Any) -> tuple[int, str]:
+    """Check the paging arguments of a list transaction.
+
+    Raises:
+        InvalidInput: ``page_size`` outside 1..:data:`MAX_PAGE`, or ``bookmark`` not a string of at most 1024.
+    """
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE:
+        raise InvalidInput(f"page_size must be 1..{MAX_PAGE}")
+    if not isinstance(bookmark, str) or len(bookmark) > 1024:
+        raise InvalidInput("bookmark must be a string of at most 1024 characters (from the previous page)")
+    return page_size, bookmark
+
+
+def page_by_prefix(stub: Any, object_type: str, attributes: list[str], page_size: int, bookmark: str) -> tuple[list[Any], str]:
+    """One page of ``KV`` entries under a partial composite key: (entries, bookmark of the next page or "").
+    Evaluate transactions only (Fabric refuses paginated queries in submitted ones).
+
+    Raises:
+        InvalidInput: bad ``page_size``/``bookmark``, or a bookmark outside this prefix.
+    """
+    page_size, bookmark = require_page(page_size, bookmark)
+    prefix = stub.create_composite_key(object_type, attributes)
+    if bookmark and not bookmark.startswith(prefix):
+        raise InvalidInput("bookmark does not belong to this list")
+    results, meta = stub.get_state_by_partial_composite_key_with_pagination(object_type, attributes, page_size, bookmark)
+    with results:
+        entries = list(results)
+    return entries, str(meta.bookmark or "")
 
 
 def sm3_hex(data: bytes) -> str:

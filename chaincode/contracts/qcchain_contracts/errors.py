@@ -19,6 +19,7 @@ __all__ = [
     "Frozen",
     "Destroyed",
     "InvalidSignatureError",
+    "TooMany",
 ]
 
 
@@ -71,3 +72,9 @@ class InvalidSignatureError(Forbidden):
     """An SM2 signature does not verify, or its key is unknown, revoked, expired or not the signer's."""
 
     status_code = 401
+
+
+class TooMany(InvalidInput):
+    """A list would hold more entries than the contract returns or decides over at once (page it instead)."""
+
+    status_code = 413

@@ -10,13 +10,14 @@ from typing import Any
 
 from qcchain_core.canonical import canonical_loads
 
-from ..common import get_json, put_json
+from ..common import get_json, page_by_prefix, put_json, scan_prefix
 from ..errors import InvalidInput, NotFound
 
 __all__ = [
     "GRANT", "BY_GRANTEE", "BY_OWNER", "WKEY", "ACCESS", "NONCE",
     "from_json", "find_grant_record", "load_grant", "grants_of", "all_grants", "put_grant", "index_grant",
-    "put_wrapped_key", "wrapped_key_for", "wrapped_keys_of", "put_access", "access_entries", "access_nonce_used", "spend_access_nonce",
+    "put_wrapped_key", "wrapped_key_for", "wrapped_keys_of", "put_access", "access_entries", "access_page",
+    "access_nonce_used", "spend_access_nonce",
 ]
 
 GRANT, BY_GRANTEE, BY_OWNER, WKEY, ACCESS, NONCE = (
@@ -57,9 +58,13 @@ def load_grant(stub: Any, grant_id: str) -> dict[str, Any]:
 
 
 def grants_of(stub: Any, index: str, msp: str) -> list[dict[str, Any]]:
-    """The grants of ``msp`` by index :data:`BY_GRANTEE` or :data:`BY_OWNER`, in grant-id order."""
+    """The grants of ``msp`` by index :data:`BY_GRANTEE` or :data:`BY_OWNER`, in grant-id order.
+
+    Raises:
+        TooMany: more than :data:`~qcchain_contracts.common.MAX_LIST` grants.
+    """
     out = []
-    for kv in stub.get_state_by_partial_composite_key(index, [msp]):
+    for kv in scan_prefix(stub, index, [msp]):
         _, attrs = stub.split_composite_key(kv.key)
         grant = get_json(stub, _grant_key(stub, attrs[1]))
         if grant is not None:
@@ -68,8 +73,12 @@ def grants_of(stub: Any, index: str, msp: str) -> list[dict[str, Any]]:
 
 
 def all_grants(stub: Any) -> list[dict[str, Any]]:
-    """Every grant of the channel, in grant-id order."""
-    return [from_json(kv.value) for kv in stub.get_state_by_partial_composite_key(GRANT, [])]
+    """Every grant of the channel, in grant-id order.
+
+    Raises:
+        TooMany: more than :data:`~qcchain_contracts.common.MAX_LIST` grants.
+    """
+    return [from_json(kv.value) for kv in scan_prefix(stub, GRANT, [])]
 
 
 def put_grant(stub: Any, grant: dict[str, Any]) -> None:
@@ -94,8 +103,12 @@ def wrapped_key_for(stub: Any, grant_id: str, record_id: str) -> dict[str, Any] 
 
 
 def wrapped_keys_of(stub: Any, grant_id: str) -> list[dict[str, Any]]:
-    """Every wrapped key attached to a grant, in record-id order."""
-    return [from_json(kv.value) for kv in stub.get_state_by_partial_composite_key(WKEY, [grant_id])]
+    """Every wrapped key attached to a grant, in record-id order.
+
+    Raises:
+        TooMany: more than :data:`~qcchain_contracts.common.MAX_LIST` keys.
+    """
+    return [from_json(kv.value) for kv in scan_prefix(stub, WKEY, [grant_id])]
 
 
 def put_access(stub: Any, entry: dict[str, Any]) -> None:
@@ -105,8 +118,22 @@ def put_access(stub: Any, entry: dict[str, Any]) -> None:
 
 
 def access_entries(stub: Any, record_id: str) -> list[dict[str, Any]]:
-    """Every access-log entry of a record, oldest first."""
-    return [from_json(kv.value) for kv in stub.get_state_by_partial_composite_key(ACCESS, [record_id])]
+    """Every access-log entry of a record, oldest first.
+
+    Raises:
+        TooMany: more than :data:`~qcchain_contracts.common.MAX_LIST` entries (use :func:`access_page`).
+    """
+    return [from_json(kv.value) for kv in scan_prefix(stub, ACCESS, [record_id])]
+
+
+def access_page(stub: Any, record_id: str, page_size: int, bookmark: str) -> tuple[list[dict[str, Any]], str]:
+    """One page of a record's access log, oldest first: (entries, next bookmark or "").
+
+    Raises:
+        InvalidInput: bad page size or bookmark.
+    """
+    entries, nxt = page_by_prefix(stub, ACCESS, [record_id], page_size, bookmark)
+    return [from_json(kv.value) for kv in entries], nxt
 
 
 def _nonce_key(stub: Any, msp: str, nonce: str) -> str:

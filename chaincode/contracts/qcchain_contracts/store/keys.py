@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..common import get_json, put_json
+from ..common import get_json, put_json, scan_prefix
 
 __all__ = ["USAGES", "get_key", "key_state", "put_key", "index_org_key", "org_keys"]
 
@@ -54,9 +54,13 @@ def index_org_key(stub: Any, msp_id: str, key_id: str) -> None:
 
 
 def org_keys(stub: Any, msp_id: str) -> list[dict[str, Any]]:
-    """Every key record of an org (any status), in key-id order."""
+    """Every key record of an org (any status), in key-id order.
+
+    Raises:
+        TooMany: more than :data:`~qcchain_contracts.common.MAX_LIST` keys.
+    """
     out = []
-    for kv in stub.get_state_by_partial_composite_key("gov.orgkey", [msp_id]):
+    for kv in scan_prefix(stub, "gov.orgkey", [msp_id]):
         key = get_key(stub, kv.value.decode("utf-8"))
         if key is not None:
             out.append(key)

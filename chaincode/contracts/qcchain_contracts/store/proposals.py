@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..common import get_json, list_by_prefix, put_json
+from ..common import get_json, list_by_prefix, page_by_prefix, put_json
 from ..errors import NotFound
 
-__all__ = ["find_proposal", "load_proposal", "put_proposal", "list_proposals", "nonce_key", "nonce_used", "spend_nonce"]
+__all__ = ["find_proposal", "load_proposal", "put_proposal", "list_proposals", "proposals_page", "nonce_key", "nonce_used",
+           "spend_nonce"]
 
 _PROPOSAL_ID = re.compile(r"^[0-9a-f]{64}$")
 
@@ -53,8 +54,22 @@ def put_proposal(stub: Any, proposal: dict[str, Any]) -> None:
 
 
 def list_proposals(stub: Any) -> list[dict[str, Any]]:
-    """Every proposal (open and executed), in id order."""
+    """Every proposal (open and executed), in id order.
+
+    Raises:
+        TooMany: more than :data:`~qcchain_contracts.common.MAX_LIST` proposals (use :func:`proposals_page`).
+    """
     return list_by_prefix(stub, "gov.proposal", [])
+
+
+def proposals_page(stub: Any, page_size: int, bookmark: str) -> tuple[list[dict[str, Any]], str]:
+    """One page of proposals in id order: (proposals, next bookmark or "").
+
+    Raises:
+        InvalidInput: bad page size or bookmark.
+    """
+    entries, nxt = page_by_prefix(stub, "gov.proposal", [], page_size, bookmark)
+    return [get_json(stub, kv.key) or {} for kv in entries], nxt
 
 
 def nonce_key(stub: Any, nonce: str) -> str:
