@@ -30,6 +30,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "ingest": ("qcchain_cli.ingest", "ingest", "HTTPS ingestion service (seed 001): serve, credentials, proofs, overdue units."),
     "agent": ("qcchain_cli.agent", "agent", "Using unit's sync agent: init, check, run, status, reconcile."),
     "console": ("qcchain_cli.console", "console", "Browser console (B/S): serve, users."),
+    "warnings": ("qcchain_cli.iot", "warnings", "Four-colour warnings: list, show, ack, dispose, verify, close."),
+    "devices": ("qcchain_cli.iot", "devices", "Monitoring devices: register, list, show, revoke, credentials."),
+    "iot": ("qcchain_cli.iot", "iot", "IoT telemetry: simulate a device fleet, run the consumer."),
 }
 
 

@@ -136,6 +136,17 @@ class CredentialStore:
         log.info("credentials issued for %s (generation %d)", device_id, generation)
         return password
 
+    def credential_hash(self, device_id: str) -> str:
+        """The stored password hash (``$7$...``) of an account: what the chain binds a device to.
+
+        Raises:
+            CredentialError: unknown account.
+        """
+        hashed = self._hashes().get(device_id)
+        if hashed is None:
+            raise CredentialError(f"no broker account {device_id}")
+        return hashed
+
     def revoke(self, device_id: str) -> None:
         """Revoke an account (kept in the registry as revoked). Raises CredentialError: unknown id."""
         entries, hashes = self.entries(), self._hashes()

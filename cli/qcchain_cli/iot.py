@@ -1,0 +1,397 @@
+"""``qcchain warnings``, ``qcchain devices`` and ``qcchain iot`` (issue 15): four-colour warnings and their
+closed loop, monitoring devices and their MQTT credentials, the simulated fleet and the consumer.
+
+Chain commands talk to the ``qcchain`` chaincode through a connection profile (``--profile``, ``--user``,
+``--channel``) and print JSON. Device passwords are printed once, never logged; the consumer's password
+is read from the environment variable named by ``--password-env`` (here, at the entry point).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+import yaml
+
+from .errors import CliError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["warnings", "devices", "iot"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _chain_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--profile", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                     help="Connection profile JSON of your org."),
+        click.option("--user", default="Admin", show_default=True, help="User of the profile's org."),
+        click.option("--channel", default="qcchannel", show_default=True),
+        click.option("--chaincode", default="qcchain", show_default=True),
+    ]):
+        func = option(func)
+    return click.pass_context(func)
+
+
+def _setup(ctx: click.Context, options: dict[str, Any]) -> None:
+    ctx.ensure_object(dict)
+    for name, value in options.items():
+        ctx.obj.setdefault(name, value)
+
+
+def _connect(ctx: click.Context) -> Any:
+    """The chaincode's Contract for the group options (test hook: ``obj["contract_factory"]``)."""
+    obj = ctx.obj
+    factory: Callable[[], Any] | None = obj.get("contract_factory")
+    if factory is not None:
+        return factory()
+    if obj.get("profile") is None:
+        raise CliError("--profile is required (a connection profile JSON written by the devnet or the network generator)")
+    from qcchain_gateway.profile import connect_profile
+
+    gateway = connect_profile(obj["profile"], user=obj["user"])
+    ctx.find_root().call_on_close(gateway.close)
+    return gateway.get_network(obj["channel"]).get_contract(obj["chaincode"])
+
+
+def _run(call: Callable[[], Any]) -> None:
+    """Run an SDK call and print its JSON; gateway errors become one-line CLI errors."""
+    from qcchain_gateway.errors import SdkError
+
+    try:
+        result = call()
+    except SdkError as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2, sort_keys=True))
+
+
+def _evidence(note: str | None, digests: tuple[str, ...], files: tuple[Path, ...]) -> dict[str, Any]:
+    all_digests = list(digests) + [hashlib.sha256(p.read_bytes()).hexdigest() for p in files]
+    if note is None and not all_digests:
+        return {}
+    if not note:
+        raise CliError("--note is required with evidence")
+    return {"note": note, "digests": all_digests}
+
+
+# ---- warnings --------------------------------------------------------------------------------------------
+@click.group()
+@_chain_options
+def warnings(ctx: click.Context, **options: Any) -> None:
+    """Four-colour warnings: list, show, ack, dispose, verify, close, escalate."""
+    _setup(ctx, options)
+
+
+def _wclient(ctx: click.Context) -> Any:
+    from qcchain_sdk.contracts.warnings import WarningsClient
+
+    return WarningsClient(_connect(ctx))
+
+
+@warnings.command("list")
+@click.option("--status", default="", help="raised | acknowledged | disposing | disposed | verified | closed")
+@click.option("--colour", default="", type=click.Choice(["", "blue", "yellow", "orange", "red"]))
+@click.option("--responsible", default="", help="Responsible unit's MSP id.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 500))
+@click.pass_context
+def list_(ctx: click.Context, status: str, colour: str, responsible: str, limit: int) -> None:
+    """Warnings (without their history)."""
+    _run(lambda: _wclient(ctx).list(status, colour, responsible, limit))
+
+
+@warnings.command()
+@click.argument("warning_id")
+@click.pass_context
+def show(ctx: click.Context, warning_id: str) -> None:
+    """One warning with its full history."""
+    _run(lambda: _wclient(ctx).get(warning_id))
+
+
+def _step_command(name: str, step: str, doc: str, evidence_required: bool) -> None:
+    @warnings.command(name, help=doc)
+    @click.argument("warning_id")
+    @click.option("--note", default=None, help="What was done / found." + (" Required." if evidence_required else ""))
+    @click.option("--digest", "digests", multiple=True, help="Hex SM3/SHA-256 of an evidence document (repeatable).")
+    @click.option("--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="Evidence file: its SHA-256 is attached (repeatable).")
+    @click.pass_context
+    def command(ctx: click.Context, warning_id: str, note: str | None, digests: tuple[str, ...],
+                files: tuple[Path, ...]) -> None:
+        evidence = _evidence(note, digests, files)
+        if evidence_required and not evidence.get("digests"):
+            raise CliError(f"{name} needs --note and at least one --digest or --file")
+        client = _wclient(ctx)
+        if step == "dispose":
+            def both() -> Any:
+                if client.get(warning_id)["status"] == "acknowledged":
+                    client.step("start", warning_id, {})
+                return client.step("dispose", warning_id, evidence)
+            _run(both)
+        else:
+            _run(lambda: client.step(step, warning_id, evidence))
+
+
+_step_command("ack", "acknowledge", "Acknowledge a warning (the responsible unit).", False)
+_step_command("start", "start", "Start disposing of an acknowledged warning (the responsible unit).", False)
+_step_command("dispose", "dispose", "Record the disposal with evidence (the responsible unit; starts it first "
+              "when the warning is only acknowledged).", True)
+_step_command("verify", "verify", "Verify a disposal with evidence (a regulator or inspection body).", True)
+_step_command("close", "close", "Close a verified warning (a regulator or inspection body).", False)
+
+
+@warnings.command()
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 200))
+@click.pass_context
+def escalate(ctx: click.Context, limit: int) -> None:
+    """Escalate every warning past its deadline (by the transaction time)."""
+    _run(lambda: _wclient(ctx).escalate_overdue(limit))
+
+
+# ---- devices ---------------------------------------------------------------------------------------------
+@click.group()
+@_chain_options
+def devices(ctx: click.Context, **options: Any) -> None:
+    """Monitoring devices: register, list, show, revoke, credentials."""
+    _setup(ctx, options)
+
+
+def _dclient(ctx: click.Context) -> Any:
+    from qcchain_sdk.contracts.warnings import DevicesClient
+
+    return DevicesClient(_connect(ctx))
+
+
+def _store(directory: Path) -> Any:
+    from qcchain_iot.credentials import CredentialStore
+
+    return CredentialStore(directory)
+
+
+@devices.command()
+@click.argument("device_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--credentials", "cred_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Broker credential directory (Mosquitto passwd + ACL).")
+@click.option("--org", required=True, help="Org segment of the device's telemetry topic.")
+@click.pass_context
+def register(ctx: click.Context, device_file: Path, cred_dir: Path, org: str) -> None:
+    """Register a device (JSON: device_id, reg_no, device_type, statistics, basic, maintenance) and issue
+    its MQTT credential; the password is printed once."""
+    from qcchain_iot.errors import CredentialError
+
+    try:
+        doc = json.loads(device_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot read the device record {device_file}: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("device_id"), str):
+        raise CliError(f"{device_file}: a device record is a JSON object with a device_id")
+    store = _store(cred_dir)
+    try:
+        password = store.issue(doc["device_id"], org, device_type=str(doc.get("device_type", "")),
+                               reg_no=str(doc.get("reg_no", "")))
+    except CredentialError as exc:
+        raise CliError(str(exc)) from exc
+    doc["credential_sha256"] = hashlib.sha256(store.credential_hash(doc["device_id"]).encode()).hexdigest()
+
+    def call() -> Any:
+        from qcchain_gateway.errors import SdkError
+
+        try:
+            stored = _dclient(ctx).register(doc)
+        except SdkError:
+            store.revoke(doc["device_id"])   # the chain refused: the credential must not stay usable
+            raise
+        return {"device": stored, "password": password}
+    _run(call)
+
+
+@devices.command("list")
+@click.option("--reg-no", default="", help="Only the devices of this equipment code.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
+@click.pass_context
+def list_devices(ctx: click.Context, reg_no: str, limit: int) -> None:
+    """Registered devices."""
+    _run(lambda: _dclient(ctx).list(reg_no, limit))
+
+
+@devices.command("show")
+@click.argument("device_id")
+@click.pass_context
+def show_device(ctx: click.Context, device_id: str) -> None:
+    """One device record."""
+    _run(lambda: _dclient(ctx).get(device_id))
+
+
+@devices.command()
+@click.argument("device_id")
+@click.option("--reason", required=True)
+@click.option("--credentials", "cred_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also revoke its broker credential here.")
+@click.pass_context
+def revoke(ctx: click.Context, device_id: str, reason: str, cred_dir: Path | None) -> None:
+    """Revoke a device on chain (and its broker credential)."""
+    def call() -> Any:
+        out = _dclient(ctx).revoke(device_id, reason)
+        if cred_dir is not None:
+            _store(cred_dir).revoke(device_id)
+        return out
+    _run(call)
+
+
+@devices.command()
+@click.argument("device_id")
+@click.option("--credentials", "cred_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--org", default=None, help="Org segment (for a new account).")
+@click.option("--consumer", is_flag=True, help="A consumer account (reads all telemetry of the broker).")
+@click.option("--revoke", "do_revoke", is_flag=True, help="Revoke the account instead.")
+def credentials(device_id: str, cred_dir: Path, org: str | None, consumer: bool, do_revoke: bool) -> None:
+    """Issue / rotate (password printed once) or revoke a broker account. Offline: no chain call."""
+    from qcchain_iot.errors import CredentialError
+
+    store = _store(cred_dir)
+    try:
+        if do_revoke:
+            store.revoke(device_id)
+            click.echo(json.dumps({"device_id": device_id, "status": "revoked"}))
+            return
+        if org is None:
+            known = store.entries().get(device_id)
+            if known is None:
+                raise CliError("--org is required for a new account")
+            org = known.org
+        password = store.issue(device_id, org, kind="consumer" if consumer else "device")
+    except CredentialError as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(json.dumps({"device_id": device_id, "password": password}))
+
+
+# ---- iot -------------------------------------------------------------------------------------------------
+def _address(broker: str, ca: Path | None) -> Any:
+    from qcchain_iot.consumer import BrokerAddress
+
+    scheme, _, rest = broker.partition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme not in ("mqtt", "mqtts") or not host or not port.isdigit():
+        raise CliError(f"--broker {broker!r}: expected mqtts://HOST:PORT (or mqtt://)")
+    if scheme == "mqtts" and ca is None:
+        raise CliError("--ca is required for mqtts:// (the broker's CA certificate)")
+    return BrokerAddress(host, int(port), str(ca) if scheme == "mqtts" else None)
+
+
+def _policy(path: Path) -> Any:
+    from qcchain_iot.errors import PolicyError
+    from qcchain_iot.policy import parse_policy
+
+    try:
+        return parse_policy(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CliError(f"cannot read the warnings policy {path}: {exc}") from exc
+    except PolicyError as exc:
+        raise CliError(f"{path}: " + "; ".join(exc.problems)) from exc
+
+
+@click.group()
+def iot() -> None:
+    """IoT telemetry: simulate a device fleet, run the consumer + detector + chain relay."""
+
+
+@iot.command()
+@click.option("--broker", required=True, help="mqtts://HOST:PORT")
+@click.option("--ca", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--credentials", "cred_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Credential directory: the simulated devices' accounts are (re)issued here.")
+@click.option("--org", default="UsingUnit", show_default=True)
+@click.option("--devices", "count", default=4, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--series", "profiles", multiple=True, default=("climb", "normal", "spiky", "stuck"),
+              show_default=True, help="Series profiles, assigned round robin (climb, normal, spiky, stuck).")
+@click.option("--readings", default=300, show_default=True, type=click.IntRange(1))
+@click.option("--period-ms", default=1000, show_default=True, type=click.IntRange(0))
+@click.option("--seed", default=1, show_default=True)
+def simulate(broker: str, ca: Path | None, cred_dir: Path, org: str, count: int, profiles: tuple[str, ...],
+             readings: int, period_ms: int, seed: int) -> None:
+    """Replay realistic series (noise, a pressure climb, spikes, a stuck sensor) from a device fleet."""
+    from qcchain_iot.errors import BrokerError
+    from qcchain_iot.simulate import PROFILES, SimDevice, publish_device, values
+
+    bad = [p for p in profiles if p not in PROFILES]
+    if bad:
+        raise CliError(f"unknown profile(s) {', '.join(bad)}; known: {', '.join(sorted(PROFILES))}")
+    address, store = _address(broker, ca), _store(cred_dir)
+    fleet = [SimDevice(org, f"sim{i:03d}", store.issue(f"sim{i:03d}", org, device_type="pressure_vessel"))
+             for i in range(count)]
+    sent: dict[str, int] = {}
+    errors: list[str] = []
+
+    def one(i: int, dev: Any) -> None:
+        try:
+            series = list(values(PROFILES[profiles[i % len(profiles)]], readings, max(period_ms, 1) / 1000, seed + i))
+            sent[dev.device_id] = publish_device(address, dev, series, period_ms=period_ms)
+        except BrokerError as exc:
+            errors.append(str(exc))
+    threads = [threading.Thread(target=one, args=(i, d)) for i, d in enumerate(fleet)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    click.echo(json.dumps({"sent": sent, "errors": errors}, sort_keys=True))
+    if errors:
+        raise CliError(errors[0])
+
+
+@iot.command()
+@click.option("--broker", required=True, help="mqtts://HOST:PORT")
+@click.option("--ca", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--credentials", "cred_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--consumer", "consumer_id", default="consumer1", show_default=True)
+@click.option("--password-env", default="QCCHAIN_IOT_PASSWORD", show_default=True,
+              help="Environment variable holding the consumer's broker password.")
+@click.option("--db", default="sqlite:///iot.db", show_default=True, help="SQLAlchemy URL of the time-series store.")
+@click.option("--schema", default=None, help="PostgreSQL schema.")
+@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=ROOT / "policies" / "warnings.yaml", show_default=True)
+@click.option("--responsible", default=None, help="MSP id owning the devices (enables the chain relay).")
+@click.option("--seconds", default=0.0, type=click.FloatRange(0), help="Stop after this long (0: until Ctrl-C).")
+@_chain_options
+def run(ctx: click.Context, broker: str, ca: Path | None, cred_dir: Path, consumer_id: str, password_env: str,
+        db: str, schema: str | None, policy_file: Path, responsible: str | None, seconds: float, **options: Any) -> None:
+    """Consume telemetry (QoS 1, persistent session), detect, store; with --profile and --responsible,
+    anchor window roots and relay warnings to the chain."""
+    from qcchain_iot.chain import ChainAnchor, WarningRelay
+    from qcchain_iot.consumer import Consumer, now_ms
+    from qcchain_iot.errors import IotError
+    from qcchain_iot.pipeline import Pipeline
+    from qcchain_iot.store import open_store
+    from qcchain_iot.windows import anchor_pending, seal_windows
+    from qcchain_sdk.contracts.warnings import DevicesClient, WarningsClient
+
+    _setup(ctx, options)
+    password = os.environ.get(password_env)
+    if not password:
+        raise CliError(f"set {password_env} to the consumer's broker password")
+    policy = _policy(policy_file)
+    try:
+        engine = open_store(db, schema)
+        pipe = Pipeline(engine, policy, _store(cred_dir).active_devices())
+        ticks = [(5.0, lambda: pipe.heartbeat(now_ms()))]
+        if responsible and options.get("profile"):
+            contract = _connect(ctx)
+            relay = WarningRelay(engine, WarningsClient(contract), responsible)
+            anchor = ChainAnchor(DevicesClient(contract))
+            ticks += [(0.2, lambda: relay.relay()),
+                      (10.0, lambda: (seal_windows(engine, policy, now_ms()), anchor_pending(engine, anchor)))]
+        stop = threading.Event()
+        if seconds:
+            threading.Timer(seconds, stop.set).start()
+        consumer = Consumer(pipe, _address(broker, ca), consumer_id, password, ticks=ticks)
+        try:
+            consumer.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+    except IotError as exc:
+        raise CliError(str(exc)) from exc

@@ -1,0 +1,56 @@
+"""``qcchain warnings`` and ``qcchain devices`` over the contracts (MockStub behind the CLI's contract hook):
+register with a broker credential, the closed loop by the right orgs, refusals as one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from qcchain_cli.iot import devices, warnings
+from qcchain_iot.credentials import CredentialStore
+from qcchain_sdk.contracts.warnings import WarningsClient
+
+from chainkit import KitContract, chain_kit
+from test_warnings_contract import DEVICE, device_warning
+
+
+def _cli(kit, org, group, args):
+    result = CliRunner().invoke(group, args, obj={"contract_factory": lambda: KitContract(kit, org)})
+    return result
+
+
+def test_devices_and_closed_loop_through_the_cli(tmp_path) -> None:
+    kit = chain_kit()
+    doc = {k: v for k, v in DEVICE.items() if k != "credential_sha256"}
+    (tmp_path / "dev.json").write_text(json.dumps(doc))
+    out = _cli(kit, "UsingUnit", devices, ["register", str(tmp_path / "dev.json"), "--credentials",
+                                           str(tmp_path / "cred"), "--org", "UsingUnit"])
+    assert out.exit_code == 0, out.output
+    answer = json.loads(out.output)
+    store = CredentialStore(tmp_path / "cred")
+    assert store.authenticate("PV-001-P1", answer["password"])
+    assert len(answer["device"]["credential_sha256"]) == 64
+    again = _cli(kit, "Manufacturer", devices, ["register", str(tmp_path / "dev.json"), "--credentials",
+                                                str(tmp_path / "cred2"), "--org", "M"])
+    assert again.exit_code == 1 and "may not register devices" in again.output
+    assert CredentialStore(tmp_path / "cred2").active_devices() == {}      # refused on chain: credential revoked
+    listed = json.loads(_cli(kit, "Regulator", devices, ["list", "--reg-no", "32010001"]).output)
+    assert [d["device_id"] for d in listed] == ["PV-001-P1"]
+
+    w = device_warning(colour="red")
+    WarningsClient(KitContract(kit, "UsingUnit")).raise_warning(w)
+    wid = w["warning_id"]
+    assert json.loads(_cli(kit, "Regulator", warnings, ["list", "--colour", "red"]).output)[0]["warning_id"] == wid
+    wrong = _cli(kit, "Regulator", warnings, ["ack", wid])
+    assert wrong.exit_code == 1 and "only the responsible unit" in wrong.output
+    assert _cli(kit, "UsingUnit", warnings, ["ack", wid, "--note", "seen"]).exit_code == 0
+    assert _cli(kit, "UsingUnit", warnings, ["dispose", wid, "--note", "relief valve opened"]).exit_code == 1
+    (tmp_path / "report.pdf").write_bytes(b"%PDF disposal report")
+    done = _cli(kit, "UsingUnit", warnings, ["dispose", wid, "--note", "relief valve opened", "--file",
+                                             str(tmp_path / "report.pdf")])
+    assert done.exit_code == 0 and json.loads(done.output)["status"] == "disposed"
+    assert _cli(kit, "Inspection", warnings, ["verify", wid, "--note", "on site", "--digest", "ef" * 32]).exit_code == 0
+    assert json.loads(_cli(kit, "Regulator", warnings, ["close", wid]).output)["status"] == "closed"
+    shown = json.loads(_cli(kit, "Maintenance", warnings, ["show", wid]).output)
+    assert [h["step"] for h in shown["history"]] == ["raised", "acknowledge", "start", "dispose", "verify", "close"]
