@@ -9,11 +9,14 @@ State directory layout (``--dir``, default ``.devnet/``)::
     devnet.lock               flock held by the running devnet: one devnet per directory
     devnet.log                output of a detached devnet
     logs/chaincode-<cc>.log   output of each chaincode server
+    operations.log            one JSON line per chaincode server restart (time, node, exit status, backoff)
     (the devnet core keeps its ledger under the same directory)
 
 The chaincode runs as chaincode-as-a-service: one server process per chaincode (``python -m <module>``
 with ``CHAINCODE_ID`` = package id and ``CHAINCODE_SERVER_ADDRESS``), dialled by the devnet core as a
-peer dials it. ``python -m qcchain_devnet.daemon`` runs a devnet in the foreground (``--detach`` spawns
+peer dials it. The servers are supervised (:class:`qcchain_shim.supervise.Supervisor`): one that exits is
+restarted with exponential backoff, each restart logged in ``operations.log``; the devnet core re-dials it
+at the next transaction. ``python -m qcchain_devnet.daemon`` runs a devnet in the foreground (``--detach`` spawns
 exactly that in a new session).
 """
 
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Protocol
 
 from qcchain_shim.server import quiet_gc
+from qcchain_shim.supervise import Supervisor
 
 from .config import (DEFAULT_HOST, DEFAULT_PORT, AlreadyRunningError, ConfigError, DaemonError, DevnetConfig,
                      DevnetShellError, PortInUseError, crypto_dir_of, load_devnet_config)
@@ -228,13 +232,18 @@ _LAUNCHER = ("import ctypes, runpy, signal, sys\n"
 
 
 class ChaincodeServers:
-    """The CCaaS chaincode server processes of one devnet run."""
+    """The CCaaS chaincode server processes of one devnet run, each kept running by a :class:`Supervisor`."""
 
     def __init__(self, state_dir: Path, host: str, module: str) -> None:
         self.state_dir, self.host, self.module = state_dir, host, module
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.supervisors: dict[str, Supervisor] = {}
         self.addresses: dict[str, str] = {}
         self.package_ids: dict[str, str] = {}
+
+    @property
+    def procs(self) -> dict[str, subprocess.Popen[bytes]]:
+        """The current process of each server (those running or not yet restarted)."""
+        return {name: sup.proc for name, sup in self.supervisors.items() if sup.proc is not None}
 
     def start(self, config: DevnetConfig) -> None:
         """Start one server per chaincode and wait until each listens.
@@ -249,12 +258,13 @@ class ChaincodeServers:
             port = _free_port(self.host)
             self.addresses[name] = f"{self.host}:{port}"
             self.package_ids[name] = package_id(name, versions[name], self.module)
-            env = {**os.environ, "CHAINCODE_ID": self.package_ids[name],
-                   "CHAINCODE_SERVER_ADDRESS": self.addresses[name], "PYTHONUNBUFFERED": "1"}
-            with open(logs / f"chaincode-{name}.log", "ab") as out:
-                self.procs[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                    [sys.executable, "-c", _LAUNCHER, self.module], env=env, stdin=subprocess.DEVNULL,
-                    stdout=out, stderr=subprocess.STDOUT)
+            env = {"CHAINCODE_ID": self.package_ids[name], "CHAINCODE_SERVER_ADDRESS": self.addresses[name],
+                   "PYTHONUNBUFFERED": "1"}
+            sup = Supervisor(f"chaincode-{name}", [sys.executable, "-c", _LAUNCHER, self.module], env=env,
+                             log_file=logs / f"chaincode-{name}.log",
+                             operations_log=self.state_dir / "operations.log")
+            sup.start()
+            self.supervisors[name] = sup
         for name, proc in self.procs.items():
             self._wait_listening(name, proc)
 
@@ -272,22 +282,29 @@ class ChaincodeServers:
                           f"within {CHAINCODE_START_TIMEOUT:.0f} s")
 
     def dead(self) -> list[str]:
-        """Names of chaincode servers that have exited."""
+        """Names of chaincode servers that have exited (and are not restarted yet)."""
         return [name for name, proc in self.procs.items() if proc.poll() is not None]
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Terminate every server (SIGTERM, then SIGKILL after ``timeout``)."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        deadline = time.monotonic() + timeout
-        for proc in self.procs.values():
+    def supervise(self) -> list[str]:
+        """Restart servers that exited, once their backoff has passed (each restart is logged in
+        ``operations.log``); returns the names restarted now."""
+        restarted = []
+        for name, sup in self.supervisors.items():
             try:
-                proc.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.procs.clear()
+                if sup.check():
+                    restarted.append(name)
+            except OSError as exc:
+                log.error("chaincode server %s: restart failed: %s", name, exc.strerror or exc)
+        return restarted
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Terminate every server (SIGTERM, then SIGKILL after ``timeout``); no more restarts."""
+        for sup in self.supervisors.values():
+            if sup.proc is not None and sup.proc.poll() is None:
+                sup.proc.terminate()
+        for sup in self.supervisors.values():
+            sup.stop(timeout)
+        self.supervisors.clear()
 
 
 # ----------------------------------------------------------------------------- foreground run
@@ -404,12 +421,9 @@ def run_foreground(options: UpOptions, echo: Echo, stop_event: threading.Event |
         for line in _describe(config, runner.state_dir):
             echo(line)
         echo(f"ready (PID {os.getpid()}); stop with Ctrl-C or `qcchain devnet down --dir {options.state_dir}`")
-        while not stop_event.wait(0.5):
-            dead = runner.servers.dead() if runner.servers else []
-            if dead:
-                log.warning("chaincode server(s) exited: %s", ", ".join(dead))
-                echo(f"chaincode server(s) exited: {', '.join(dead)}; stopping the devnet")
-                break
+        while not stop_event.wait(0.2):
+            for name in runner.servers.supervise() if runner.servers else []:
+                echo(f"chaincode server {name} exited; restarted (see {runner.state_dir / 'operations.log'})")
     finally:
         runner.stop()
         for sig, handler in previous.items():

@@ -1,8 +1,8 @@
 """The chaincode processes the devnet starts: process-wide settings belong to their entry points.
 
-``qcchain_shim.server.serve`` is a library call and must leave the garbage collector alone; the entry
-points (``python -m qcchain_contracts`` and ``python -m qcchain_bench.example``) tune it and pick the
-SM2 backend from ``QCCHAIN_GM_BACKEND``.
+``qcchain_shim.serve`` is a program's serving loop: it applies the shared process settings (GC tuning from
+``qcchain_core.grpcenv``) unless told not to; the entry points (``python -m qcchain_contracts`` and
+``python -m qcchain_bench.example``) serve through it and pick the SM2 backend from ``QCCHAIN_GM_BACKEND``.
 """
 
 from __future__ import annotations
@@ -31,26 +31,28 @@ async def _no_serving(_server: Any) -> None:
     return None
 
 
-def test_serve_leaves_the_garbage_collector_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_tunes_the_garbage_collector_unless_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(server, "_serve_until_signal", _no_serving)
     gc.set_threshold(700, 10, 10)
     frozen = gc.get_freeze_count()
     from qcchain_bench.example import KVContract
-    server.serve([KVContract()], server.ServerConfig("cc:1", "127.0.0.1:0"))
+    server.serve([KVContract()], server.ServerConfig("cc:1", "127.0.0.1:0"), tune_gc=False)
     assert gc.get_threshold() == (700, 10, 10)
     assert gc.get_freeze_count() == frozen
+    server.serve([KVContract()], server.ServerConfig("cc:1", "127.0.0.1:0"))
+    assert gc.get_threshold() == (50_000, 20, 20)
 
 
-def test_example_main_tunes_gc_and_picks_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_example_main_serves_through_serve_and_picks_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    import qcchain_shim
     from qcchain_bench import example
-    seen: list[tuple[tuple[int, int, int], str]] = []
-    monkeypatch.setattr(server, "serve", lambda contracts: seen.append((gc.get_threshold(),
-                                                                        _native.default().name)))
+    seen: list[tuple[int, str]] = []
+    monkeypatch.setattr(qcchain_shim, "serve", lambda contracts: seen.append((len(contracts),
+                                                                              _native.default().name)))
     wanted = _native.available()[-1]
     monkeypatch.setenv("QCCHAIN_GM_BACKEND", wanted)
-    gc.set_threshold(700, 10, 10)
     example.main()
-    assert seen == [((50_000, 20, 20), wanted)]
+    assert seen == [(1, wanted)]
 
 
 def test_contracts_main_refuses_an_unknown_backend(monkeypatch: pytest.MonkeyPatch,
