@@ -12,7 +12,7 @@ import pytest
 from qcchain_core.gm import SM2PrivateKey
 from qcchain_sdk.contracts.audit import AuditClient, verify_proposal, verify_record_view
 from qcchain_sdk.contracts.verify import is_not_found, read_key_record
-from qcchain_gateway.errors import ErrorDetail, EvaluateError
+from qcchain_gateway.errors import ErrorDetail, EvaluateError, stage_error_type
 from qcchain_sdk.contracts.sharing import check_trail
 
 from govkit import CHANNEL, GovKit
@@ -142,7 +142,8 @@ def test_record_view_signed_with_another_orgs_key_is_flagged(kit: GovKit) -> Non
 
 def _gateway_error(status: int, message: str) -> EvaluateError:
     text = f"evaluate call to endorser returned error: chaincode response {status}, {message}"
-    return EvaluateError("evaluate failed", grpc.StatusCode.UNKNOWN, [ErrorDetail("peer0:7051", "RegulatorMSP", text)])
+    details = [ErrorDetail("peer0:7051", "RegulatorMSP", text)]  # typed as the Gateway client types it (404: NotFoundError)
+    return stage_error_type(EvaluateError, text, details)("evaluate failed", grpc.StatusCode.UNKNOWN, details)
 
 
 class _Failing:
