@@ -115,7 +115,7 @@ class Ledger:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._w = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._w.execute("PRAGMA journal_mode=WAL")
-            self._w.execute("PRAGMA synchronous=NORMAL")
+            self._w.execute("PRAGMA synchronous=FULL")  # acknowledged = durable (WAL fsync per commit)
             self._w.executescript(_SCHEMA)
             self._r = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         except sqlite3.Error as exc:
