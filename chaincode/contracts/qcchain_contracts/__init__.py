@@ -21,6 +21,7 @@ The package is a ladder; a module imports only modules of its own rung or below 
 from __future__ import annotations
 
 from .audit import Audit
+from .crosschain import CrossChain
 from .devices import Devices
 from .governance import Governance
 from .grading import Grading
@@ -35,4 +36,4 @@ __all__ = ["contract_classes"]
 
 def contract_classes() -> list[type]:
     """Every contract class of the chaincode, governance first."""
-    return [Governance, KeyRegistry, Grading, Records, Sharing, Audit, Ingest, Devices, Warnings]
+    return [Governance, KeyRegistry, Grading, Records, Sharing, Audit, Ingest, Devices, Warnings, CrossChain]

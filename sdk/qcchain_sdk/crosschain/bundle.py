@@ -1,0 +1,72 @@
+"""Export of a cross-chain proof bundle for one record (format ``qcchain-crosschain-bundle/1``, checked by
+``qcchain_contracts.bundleverify``) through an ordinary Gateway connection of the source network.
+
+From the source: ``records:get`` gives the record's last transaction id and signer key, ``keys:get`` the key's
+registration transaction, and ``qscc`` (``GetBlockByTxID`` / ``GetBlockByNumber``) the two blocks and the
+channel config block; the config's MSPs (with CRLs) and the endorsement policy travel in ``config``.
+The whole block of each transaction is carried (Fabric's data hash covers every transaction of a block):
+other transactions of those blocks are disclosed with it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from typing import Any
+
+from fabric_protos.common import common_pb2
+
+from ..contractlike import Evaluator
+from ..errors import AppError
+from .anchors import config_msps, explicit_policy
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BUNDLE_FORMAT", "BundleError", "tx_index", "export_bundle"]
+
+BUNDLE_FORMAT = "qcchain-crosschain-bundle/1"
+
+
+class BundleError(AppError, ValueError):
+    """A bundle cannot be exported (record or key transaction not found in its block)."""
+
+
+def tx_index(block_bytes: bytes, tx_id: str) -> int:
+    """Position of ``tx_id`` in a block.
+
+    Raises:
+        BundleError: the block does not hold it.
+    """
+    block = common_pb2.Block.FromString(block_bytes)
+    for i, raw in enumerate(block.data.data):
+        payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(raw).payload)
+        if common_pb2.ChannelHeader.FromString(payload.header.channel_header).tx_id == tx_id:
+            return i
+    raise BundleError(f"block {block.header.number} does not hold transaction {tx_id}")
+
+
+def _proof(qscc: Evaluator, channel: str, tx_id: str) -> dict[str, Any]:
+    raw = qscc.evaluate_transaction("GetBlockByTxID", channel, tx_id)
+    return {"block": base64.b64encode(raw).decode("ascii"), "tx_index": tx_index(raw, tx_id)}
+
+
+def export_bundle(records: Evaluator, keys: Evaluator, qscc: Evaluator, channel: str, chaincode: str,
+                  record_id: str, endorsement_rule: str, exported_at: int) -> dict[str, Any]:
+    """The bundle of ``record_id``'s current version on ``channel``.
+
+    Raises:
+        BundleError: the record has no transaction id or its signer key no registration transaction.
+        qcchain_gateway.errors.EvaluateError: a query failed (e.g. NotFoundError for an unknown record).
+    """
+    meta = json.loads(records.evaluate_transaction("get", record_id))
+    key = json.loads(keys.evaluate_transaction("get", meta["key_id"]))
+    if not meta.get("tx_id") or not key.get("registered_tx"):
+        raise BundleError(f"record {record_id} or its key has no transaction id on the source")
+    config_block = qscc.evaluate_transaction("GetBlockByNumber", channel, "0")
+    app, orderer = config_msps(config_block)
+    return {"format": BUNDLE_FORMAT, "record_id": record_id, "source": {"channel": channel, "chaincode": chaincode},
+            "record_proof": _proof(qscc, channel, meta["tx_id"]), "key_proof": _proof(qscc, channel, key["registered_tx"]),
+            "config": {"block": base64.b64encode(config_block).decode("ascii"), "msps": app, "orderer_msps": orderer,
+                       "endorsement_policy": explicit_policy(endorsement_rule, sorted(app))},
+            "ingest": None, "exported_at": exported_at}
