@@ -29,6 +29,7 @@ class Chain:
     story: Story
     profiles: dict[str, Path]
     gateways: list[Any]
+    state: Path
 
     def net(self, org: str = "Regulator") -> Any:
         return self.story.orgs[org].contract  # contract factory of that org's admin
@@ -71,7 +72,7 @@ def _chain(name: str, state: Path, consortium: Path | None) -> Iterator[Chain]:
         story.keys()
         story.deploy()
         try:
-            yield Chain(name, story, profiles, gateways)
+            yield Chain(name, story, profiles, gateways, state)
         finally:
             for gw in gateways:
                 gw.close()
