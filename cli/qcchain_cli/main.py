@@ -19,10 +19,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "bench": ("qcchain_cli.bench", "bench", "Benchmarks: crypto, chaincode, tx."),
     "devnet": ("qcchain_cli.devnet", "devnet", "Run the embedded development network."),
     "demo": ("qcchain_cli.demo", "demo", "Run the consortium demo (the main job)."),
-    "keys": ("qcchain_cli.keys", "keys", "SM2 key files: generate, show, export."),
-    "contract": ("qcchain_cli.contract", "contract", "Contract lifecycle: create, compile, deploy, invoke, freeze, thaw, upgrade, destroy."),
+    "keys": ("qcchain_cli.keys", "keys", "SM2 keys in an encrypted keystore: generate, show, export, list."),
+    "contract": ("qcchain_cli.contract", "contract", "Contract lifecycle: create, compile, review, deploy, sign, execute, register-key, invoke, freeze, thaw, upgrade, destroy, status."),
     "records": ("qcchain_cli.records", "records", "Graded QC records: submit, get, query."),
-    "sharing": ("qcchain_cli.sharing", "sharing", "Sharing grants: request, approve, reject, revoke, check."),
+    "sharing": ("qcchain_cli.sharing", "sharing", "Sharing grants: request, approve, reject, revoke, grant, access, list, check."),
     "audit": ("qcchain_cli.audit", "audit", "Auditor queries: history, timeline, verify."),
     "network": ("qcchain_cli.network", "network", "Consortium file: validate and generate a Fabric network."),
     "certs": ("qcchain_cli.certs", "certs", "Certificates of the consortium: check expiry."),
@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "console": ("qcchain_cli.console", "console", "Browser console (B/S): serve, users."),
     "warnings": ("qcchain_cli.iot", "warnings", "Four-colour warnings: list, show, ack, dispose, verify, close."),
     "devices": ("qcchain_cli.iot", "devices", "Monitoring devices: register, list, show, revoke, credentials."),
+    "crosschain": ("qcchain_cli.crosschain", "crosschain", "Cross-chain certificates: anchors, export, register/update/remove-source, import, verify, list."),
     "iot": ("qcchain_cli.iot", "iot", "IoT telemetry: simulate a device fleet, run the consumer."),
 }
 
@@ -104,7 +105,9 @@ def main(argv: list[str] | None = None) -> Any:
     except Exception as exc:  # noqa: BLE001 - the CLI boundary: one line per error
         if verbose:
             raise
-        click.echo(f"qcchain: error: {exc}", err=True)
+        from .errors import one_line
+
+        click.echo(f"qcchain: error: {one_line(exc)} (details: -v)", err=True)
         sys.exit(1)
 
 
