@@ -166,10 +166,9 @@ def test_generated_calls_get_clear_answers_and_refusals_write_nothing(kit: GovKi
     assert crashes == [], "\n".join(crashes)
 
 
-@pytest.mark.xfail(strict=True, reason="finding 10, open: the shim's argument decoding (qcchain_shim.contract, not "
-                                       "this package) turns a RecursionError into a 500; the contract never runs")
 def test_a_deeply_nested_json_argument_is_a_clear_400(kit: GovKit) -> None:
     deep = "[" * 100_000 + "]" * 100_000
     response = kit.stub.invoke(kit.contracts, "governance:bootstrap", [deep, "{}"],
                                creator=("RegulatorMSP", cert_pem("RegulatorMSP", True)), tx_time=kit.now)
     assert response.status == 400 and "\n" not in response.message
+    assert "nested deeper than" in response.message and "parameter" in response.message

@@ -15,6 +15,23 @@ from .errors import InvalidArgumentError
 
 _INT = re.compile(r"-?(0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+#: Deepest JSON nesting an argument may have (deeper input would exhaust the recursion of the decoder
+#: and of every contract walking it).
+MAX_JSON_DEPTH = 64
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _json_depth(text: str) -> int:
+    """Deepest ``[``/``{`` nesting of ``text`` (brackets inside strings do not count); linear, no recursion."""
+    depth = deepest = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth -= 1
+    return deepest
 
 
 def _base(annotation: Any) -> tuple[Any, bool]:
@@ -73,8 +90,12 @@ def convert_arg(name: str, annotation: Any, value: bytes) -> Any:
             return float(text)
         raise InvalidArgumentError(f"parameter '{name}': expected a number")
     if origin in (dict, list):
+        if _json_depth(text) > MAX_JSON_DEPTH:
+            raise InvalidArgumentError(f"parameter '{name}': JSON nested deeper than {MAX_JSON_DEPTH} levels")
         try:
             parsed = canonical_loads(text)
+        except RecursionError as exc:
+            raise InvalidArgumentError(f"parameter '{name}': JSON nested too deeply") from exc
         except CanonicalJSONError as exc:
             raise InvalidArgumentError(f"parameter '{name}': {exc}") from exc
         if not isinstance(parsed, origin):
