@@ -8,6 +8,9 @@
 #   scripts/network.sh add-peer ORG | add-orderer   [--propose FILE | --admit-with-test-keys | --no-registry]
 #   scripts/network.sh remove-peer HOST [--purge] | remove-orderer HOST   [--no-registry]
 #   scripts/network.sh verify-nodes   (every consenter admitted and active in the on-chain node registry)
+#   scripts/network.sh org-init ORG_FILE --home H | org-export --home H [--out D]   (the joining org)
+#   scripts/network.sh add-org ORG_FILE --material D [--home H] [--propose F] [--propose-updates DIR |
+#                      --execute DIR | --sign-with-test-admins] | sign-update DIR --org NAME | remove-org MSP
 #   (deploy also records the genesis nodes on chain, signed with test admin keys; --no-genesis skips it)
 #
 # Native mode (default): Fabric binaries from FABRIC_BIN or PATH, every process on 127.0.0.1, one log
@@ -23,7 +26,7 @@ if [[ -z "$PY" ]]; then
   if [[ -x "$ROOT/.venv/bin/python" ]]; then PY="$ROOT/.venv/bin/python"; else PY="$(command -v python3)"; fi
 fi
 if [[ $# -eq 0 || "$1" == "-h" || "$1" == "--help" ]]; then
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 exec "$PY" -m qcchain_network "$@"

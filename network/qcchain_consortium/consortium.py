@@ -108,6 +108,11 @@ class Consortium:
     host: str = "127.0.0.1"
     base_port: int = 7050
     source: Path | None = field(default=None, compare=False)
+    #: Members that left (``qcchain_consortium.membership.retire``): their ports stay reserved, their names,
+    #: MSP IDs and domains are never reused.
+    retired: tuple[Org, ...] = ()
+    #: Names of members that joined a running network: their peers are not in the base port plan.
+    joined: tuple[str, ...] = ()
 
     def org(self, name: str) -> Org:
         """The member org called ``name`` (or with that MSP ID).
@@ -122,7 +127,8 @@ class Consortium:
 
     def ports(self) -> PortPlan:
         """The port plan of the network (see :mod:`qcchain_consortium.ports`)."""
-        return _port_plan(self.base_port, self.orderer, self.orgs, self.channels)
+        planned = [o for o in list(self.orgs) + list(self.retired) if o.name not in self.joined]
+        return _port_plan(self.base_port, self.orderer, planned, self.channels)
 
 
 def _port_plan(base: int, orderer: OrdererOrg, orgs: list[Org], channels: list[Channel]) -> PortPlan:

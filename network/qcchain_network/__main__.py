@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import backend, canodes, cclifecycle, nodecommands, runner
+from . import backend, canodes, cclifecycle, nodecommands, orgcommands, runner
 from .binaries import find_binary
 from .derive import DEFAULT_LOG_SPEC
 from .errors import NetworkError
@@ -27,10 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="network.sh", description="Run the consortium as a Fabric network "
                                 "(native processes, or Docker containers with --docker).")
     p.add_argument("command", choices=["up", "down", "status", "clean", "logs", "deploy", "start-node", "stop-node",
-                                        *nodecommands.COMMANDS])
+                                        *nodecommands.COMMANDS, *orgcommands.COMMANDS])
     p.add_argument("node", nargs="?", default=None, help="start-node/stop-node/remove-*: the host name, e.g. "
                    "orderer1.qcchain.example (start-node/stop-node: also a Fabric CA, ca.<domain>); add-peer: "
-                   "the org name")
+                   "the org name; org-init/add-org: the org file; remove-org: the MSP ID; sign-update: the "
+                   "update directory")
     p.add_argument("--consortium", type=Path, default=None, help="consortium file (default network/consortium.yaml)")
     p.add_argument("--dir", type=Path, default=DEFAULT_OUT, help=f"network directory (default {DEFAULT_OUT})")
     p.add_argument("--log-level", default=DEFAULT_LOG_SPEC, help="FABRIC_LOGGING_SPEC of every node")
@@ -43,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--label", default="qcchain_1.0", help="deploy: package label")
     p.add_argument("--no-genesis", action="store_true", help="deploy: do not record the genesis nodes on chain")
     nodecommands.add_options(p)
+    orgcommands.add_options(p)
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -133,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             _node(args)
         elif args.command in nodecommands.COMMANDS:
             return nodecommands.run(args)
+        elif args.command in orgcommands.COMMANDS:
+            return orgcommands.run(args)
         else:
             _deploy(args)
     except (NetworkError, ValueError, OSError) as exc:

@@ -10,7 +10,7 @@ Layout of an output directory ``out``::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .overlay import FILE as OVERLAY_FILE
@@ -67,6 +67,9 @@ class Layout:
     peers: list[PeerNode]
     chaincode_ports: dict[str, int]
     log_spec: str = DEFAULT_LOG_SPEC
+    #: org name -> its own crypto home (an org that joined and runs its processes from its own material);
+    #: other orgs' material is under ``out/crypto``.
+    org_homes: dict[str, Path] = field(default_factory=dict)
 
     @property
     def crypto(self) -> Path:
@@ -74,8 +77,9 @@ class Layout:
         return self.out / "crypto"
 
     def org_dir(self, org: Org) -> Path:
-        """``crypto/peerOrganizations/<domain>``."""
-        return self.crypto / "peerOrganizations" / org.domain
+        """``crypto/peerOrganizations/<domain>`` (of the org's own home, for a joined org that has one)."""
+        home = self.org_homes.get(org.name)
+        return (home if home is not None else self.crypto) / "peerOrganizations" / org.domain
 
     @property
     def orderer_org_dir(self) -> Path:
@@ -110,10 +114,11 @@ class Layout:
 
 
 def derive(consortium: Consortium, out: Path, log_spec: str = DEFAULT_LOG_SPEC,
-           overlay: Overlay | None = None) -> Layout:
+           overlay: Overlay | None = None, homes: dict[str, Path] | None = None) -> Layout:
     """The :class:`Layout` of ``consortium`` generated into ``out`` (an absolute path is used as is), with
     the node overlay (nodes added/removed after ``up``, read by the caller with
-    :func:`qcchain_network.overlay.load`) folded in when one is given (pure).
+    :func:`qcchain_network.overlay.load`) folded in when one is given (pure). ``homes``: the crypto home
+    of a joined org (``Consortium.joined``: its peers are in the overlay, not in the base plan).
 
     Raises:
         OverlayError: an added peer of ``overlay`` names an org that is not in the consortium.
@@ -129,15 +134,18 @@ def derive(consortium: Consortium, out: Path, log_spec: str = DEFAULT_LOG_SPEC,
                                     node_dir / "tls", out / "data" / host, out / "env" / f"{host}.env",
                                     out / "logs" / f"{host}.log"))
     peers = []
+    homes = dict(homes or {})
     for org in consortium.orgs:
+        if org.name in consortium.joined:
+            continue
         for i in range(org.peers):
             block = plan.peers[(org.name, i)]
             host = f"peer{i}.{org.domain}"
-            node_dir = out / "crypto" / "peerOrganizations" / org.domain / "peers" / host
+            node_dir = (homes.get(org.name) or out / "crypto") / "peerOrganizations" / org.domain / "peers" / host
             peers.append(PeerNode(org.name, org.msp_id, i, host, block.listen, block.second, block.operations,
                                   node_dir / "msp", node_dir / "tls", out / "data" / host,
                                   out / "env" / f"{host}.env", out / "logs" / f"{host}.log"))
-    layout = Layout(consortium, out, consortium.host, orderers, peers, dict(plan.chaincodes), log_spec)
+    layout = Layout(consortium, out, consortium.host, orderers, peers, dict(plan.chaincodes), log_spec, homes)
     return apply_overlay(layout, overlay) if overlay is not None else layout
 
 

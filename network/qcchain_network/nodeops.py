@@ -149,7 +149,7 @@ def _stage(base: Layout, added: overlay.Added) -> tuple[overlay.Overlay, Layout]
 
 def _strip(layout: Layout) -> Layout:
     """``layout`` as the consortium file alone describes it (no overlay)."""
-    return derive(layout.consortium, layout.out, layout.log_spec)
+    return derive(layout.consortium, layout.out, layout.log_spec, homes=layout.org_homes)
 
 
 def _peer_channels(layout: Layout, org: str) -> list[str]:

@@ -77,10 +77,12 @@ def _policies() -> dict[str, Any]:
         raise GovSetupError(f"cannot read the policy documents in {POLICIES_DIR}: {exc}") from None
 
 
-def _connect(layout: Layout, stack: ExitStack, channel: str, keys: dict[str, Any]) -> dict[str, Any]:
-    """MSP id -> GovernanceClient of that org's Admin with its test key."""
+def connect(layout: Layout, stack: ExitStack, channel: str, keys: dict[str, Any]) -> dict[str, Any]:
+    """MSP id -> GovernanceClient of that org's Admin with its test key (orgs of ``keys`` only)."""
     clients = {}
     for org in layout.consortium.orgs:
+        if org.msp_id not in keys:
+            continue
         gateway = stack.enter_context(connect_profile(layout.profile_file(org), user="Admin"))
         net = gateway.get_network(channel)
         clients[org.msp_id] = GovernanceClient(net.get_contract(CHAINCODE, "governance"),
@@ -117,10 +119,33 @@ def _ensure(layout: Layout, clients: dict[str, Any]) -> list[str]:
                 raise
             client.register_key(now - 60, now + KEY_LIFETIME)
             done.append(f"test admin key of {msp} registered")
+    if done:
+        _await_keys(clients)
     return done
 
 
-def _execute(proposal: Any, clients: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
+def _await_keys(clients: dict[str, Any], timeout: float = 30.0) -> None:
+    """Wait until the first client's peer sees every key: each registration waited for its commit on the
+    registering org's own peer only, and the threshold precheck reads through the first org's peer."""
+    first = next(iter(clients.values()))
+    deadline = time.monotonic() + timeout
+    for client in clients.values():
+        while True:
+            try:
+                first.get_key(client.key_id)
+                break
+            except Exception as exc:
+                if not is_not_found(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+
+def execute(proposal: Any, clients: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
+    """Sign ``proposal`` with every key, submit the signatures and execute it; returns the outcome.
+
+    Raises:
+        qcchain_sdk / qcchain_gateway errors: the chain refused it.
+    """
     now = int(time.time())
     for key in keys.values():
         proposalfile.sign(proposal, key, now)
@@ -131,20 +156,22 @@ def _execute(proposal: Any, clients: dict[str, Any], keys: dict[str, Any]) -> di
 
 
 def admit(layout: Layout, records: list[dict[str, Any]], channel: str = GOVERNANCE_CHANNEL,
-          reason: str = "test network node admission") -> str:
+          reason: str = "test network node admission", create_keys: bool = True) -> str:
     """Admit ``records`` (one node, or the genesis set) signed by every test admin; returns the proposal id.
+
+    ``create_keys=False``: only the orgs that already hold a test key sign (a member still joining has none).
 
     Raises:
         GovSetupError: the setup failed (a key file or the policy documents are unreadable).
         qcchain_sdk / qcchain_gateway errors: the chain refused the proposal.
     """
-    keys = load_keys(layout)
+    keys = load_keys(layout, create=create_keys)
     proposal = admit_proposal(records, channel, CHAINCODE, reason, int(time.time()) + 3600)
     with ExitStack() as stack:
-        clients = _connect(layout, stack, channel, keys)
+        clients = connect(layout, stack, channel, keys)
         for line in _ensure(layout, clients):
             log.info("%s", line)
-        _execute(proposal, clients, keys)
+        execute(proposal, clients, keys)
     return str(proposal.proposal_id)
 
 

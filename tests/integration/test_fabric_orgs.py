@@ -1,0 +1,176 @@
+"""A member joining and leaving a running native Fabric network, governed on chain (T-5.1, T-7.2.3,
+T-8.2 b): the small consortium (Inspection, Regulator) up and deployed; a second inspection body makes its
+own crypto (``org-init``), hands over its public bundle (``org-export``); bad input is refused with
+nothing changed; its ``member_admit`` goes through governance, the config update is proposed, refused
+under-signed, signed offline by the other admin, executed; its peer joins, the chaincode is approved for
+it, it registers a key (a governed write) and reads it back, and its bilateral channel with the regulator
+answers. Then ``member_remove`` + ``remove-org``: its identities are refused by the remaining peers while
+its past writes stay readable."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+
+from qcchain_network import procs
+from qcchain_network.netdir import load_layout
+from smallnet import small_consortium  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+SCRIPT = str(ROOT / "scripts" / "network.sh")
+ORG = {"org": {"name": "Inspection2", "msp_id": "Inspection2MSP", "role": "inspection_body",
+               "domain": "inspection2.qcchain.example", "peers": 1, "full_name": "Second Inspection Institute",
+               "credit_code": "12100000400022657P"}, "channels": ["qcchannel"], "own_channel": True}
+
+
+def _sh(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QCCHAIN_PYTHON": sys.executable}
+    return subprocess.run([SCRIPT, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path) -> Iterator[tuple[list[str], Path, Path]]:
+    work = tmp_path_factory.mktemp("orgs")
+    consortium = small_consortium(work, "orgs", 47050, credit=True, one_chaincode=True)
+    args = ["--consortium", str(consortium), "--dir", str(work / "net")]
+    try:
+        up = _sh("up", *args)
+        assert up.returncode == 0, up.stderr
+        deploy = _sh("deploy", *args)
+        assert deploy.returncode == 0, deploy.stderr
+        yield args, consortium, work
+    finally:
+        _sh("down", "--dir", str(work / "net"), timeout=60)
+        left = [p.name for p in procs.read_pids(work / "net") if procs.alive(p.pid)]
+        assert not left, f"processes left running: {left}"
+
+
+def _profile_at(layout: Any, org_name: str, user_msp: Path, msp_id: str, via_org: str, path: Path) -> Path:
+    """A connection profile for ``user_msp`` of ``msp_id`` that talks to ``via_org``'s peer."""
+    doc = json.loads(layout.profile_file(layout.consortium.org(via_org)).read_text())
+    doc["client"]["organization"] = org_name
+    peers = doc["organizations"][via_org]["peers"]
+    doc["organizations"] = {org_name: {"mspid": msp_id, "peers": peers, "users": {"User1": {"mspConfigPath": str(user_msp)}}}}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path]) -> None:
+    from qcchain_core.gm import SM2PrivateKey
+    from qcchain_gateway.profile import connect_profile
+    from qcchain_sdk.contracts.governance import GovernanceClient
+
+    args, consortium, work = net
+    out = Path(args[-1])
+    home, public = work / "inspection2-home", work / "inspection2-public"
+    org_file = work / "inspection2.yaml"
+    org_file.write_text(yaml.safe_dump(ORG))
+    # the joining org, on its own host: its own crypto, public material handed over
+    r = _sh("org-init", str(org_file), "--home", str(home))
+    assert r.returncode == 0, r.stderr
+    r = _sh("org-export", "--home", str(home), "--out", str(public))
+    assert r.returncode == 0, r.stderr
+    assert not any("PRIVATE KEY" in p.read_text(errors="ignore") for p in public.rglob("*") if p.is_file())
+
+    def unchanged() -> None:
+        assert not (out / "orgs.json").exists()
+        assert "Inspection2" not in (out / "connection-profiles" / "connection-regulator.json").read_text()
+
+    # bad input: no on-chain admission
+    r = _sh("add-org", str(org_file), "--material", str(public), "--home", str(home), "--execute", str(work / "x"),
+            *args)
+    assert r.returncode == 1 and "not a member on chain" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    unchanged()
+    # bad input: a bundle with a private key in it
+    leaky = work / "leaky"
+    shutil.copytree(public, leaky)
+    key = next((home / "peerOrganizations").rglob("priv_sk"))
+    shutil.copy(key, leaky / "peerOrganizations" / "inspection2.qcchain.example" / "msp" / "priv_sk")
+    r = _sh("add-org", str(org_file), "--material", str(leaky), "--sign-with-test-admins", *args)
+    assert r.returncode == 1 and "private key" in r.stderr, r.stderr
+    unchanged()
+    # bad input: MSP ID collision
+    clash = work / "clash.yaml"
+    clash.write_text(yaml.safe_dump({**ORG, "org": {**ORG["org"], "msp_id": "InspectionMSP"}}))
+    r = _sh("add-org", str(clash), "--material", str(public), "--sign-with-test-admins", *args)
+    assert r.returncode == 1 and "MSP ID 'InspectionMSP' is already used" in r.stderr, r.stderr
+    unchanged()
+
+    # governed: member_admit by the test admins, config updates written for offline signing
+    updates = work / "updates"
+    t0 = time.monotonic()
+    r = _sh("add-org", str(org_file), "--material", str(public), "--home", str(home), "--sign-with-test-admins",
+            "--propose-updates", str(updates), *args)
+    assert r.returncode == 0 and "wrote 1 config update" in r.stdout, r.stdout + r.stderr
+    unchanged()
+    # under-signed: only the submitter (Regulator) would sign; the Admins policy needs 2 of 2
+    r = _sh("add-org", str(org_file), "--material", str(public), "--home", str(home), "--sign-with-test-admins",
+            "--execute", str(updates), *args)
+    assert r.returncode == 1 and "needs 2 of 2" in r.stderr, r.stderr
+    unchanged()
+    r = _sh("sign-update", str(updates), "--org", "Inspection", *args)
+    assert r.returncode == 0, r.stderr
+    r = _sh("add-org", str(org_file), "--material", str(public), "--home", str(home), "--sign-with-test-admins",
+            "--execute", str(updates), *args, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    join_s = time.monotonic() - t0
+    assert "inspection2-channel" in r.stdout
+
+    layout = load_layout(consortium, out)
+    assert [o.msp_id for o in layout.consortium.orgs][-1] == "Inspection2MSP"
+    assert [p.host for p in layout.peers_of("Inspection2")] == ["peer0.inspection2.qcchain.example"]
+    status = _sh("status", "--dir", str(out))
+    assert "peer0.inspection2.qcchain.example" in status.stdout and "running" in status.stdout
+    # the new member writes (registers its admin key: a member-only, endorsed transaction) and reads back
+    profile = layout.profile_file(layout.consortium.org("Inspection2"))
+    key2 = SM2PrivateKey.generate()
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with connect_profile(profile, user="Admin") as gw:
+                net_ = gw.get_network("qcchannel")
+                client = GovernanceClient(net_.get_contract("qcchain", "governance"), net_.get_contract("qcchain", "keys"),
+                                          "Inspection2MSP", gw.identity.cert_pem, key2)
+                now = int(time.time())
+                client.register_key(now - 60, now + 3600)
+                got = client.get_key(client.key_id)
+                assert got["msp_id"] == "Inspection2MSP"
+                info = json.loads(gw.get_network("inspection2-channel").get_contract("qcchain", "governance")
+                                  .evaluate_transaction("info"))
+                assert info == {}
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(3)
+
+    # removal: member_remove by governance, config update, peers stopped
+    r = _sh("remove-org", "Inspection2MSP", "--sign-with-test-admins", *args, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    layout = load_layout(consortium, out)
+    assert "Inspection2MSP" not in [o.msp_id for o in layout.consortium.orgs]
+    assert "peer0.inspection2.qcchain.example" not in _sh("status", "--dir", str(out)).stdout.replace("stopped", "")
+    # its identity is refused at a remaining peer's gateway; its past write stays readable
+    removed = _profile_at(layout, "Inspection2", home / "peerOrganizations" / "inspection2.qcchain.example" / "users"
+                          / "User1@inspection2.qcchain.example" / "msp", "Inspection2MSP", "Regulator",
+                          work / "removed-profile.json")
+    with connect_profile(removed, user="User1") as gw:
+        with pytest.raises(Exception) as refused:
+            gw.get_network("qcchannel").get_contract("qcchain", "governance").evaluate_transaction("info")
+    text = str(refused.value).lower()
+    assert "access denied" in text or "unknown" in text or "creator" in text or "permission" in text, text
+    with connect_profile(layout.profile_file(layout.consortium.org("Regulator")), user="Admin") as gw:
+        raw = gw.get_network("qcchannel").get_contract("qcchain", "keys").evaluate_transaction("get", client.key_id)
+        assert json.loads(raw)["msp_id"] == "Inspection2MSP"
+    print(f"\norg join (governed, offline-signed) {join_s:.1f}s")
