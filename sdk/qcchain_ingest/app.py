@@ -13,8 +13,10 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from .errors import AuthFailed, ChainError, RateLimited, Refused, StateError
 from .service import IngestService
@@ -74,9 +76,20 @@ async def _json_body(request: Request, limit: int) -> Any:
 
 def create_app(service: IngestService, max_body: int = MAX_BODY) -> FastAPI:
     """The application over ``service``."""
-    app = FastAPI(title="qcchain ingestion (DB32/T 4743 Appendix B)", version="1.0",
+    app = FastAPI(title="qcchain ingestion (DB32/T 4743 Appendix B)", version="1.0", redirect_slashes=False,
                   description="appid/secret -> access_token -> syndata; each batch anchored on chain with an SM3 "
                               "Merkle root and answered with an SM2-signed receipt.")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:  # unknown path, wrong method...
+        reason = "no such interface" if exc.status_code == 404 else str(exc.detail)
+        return answer(request.url.path.rsplit("/", 1)[-1][:40], False, f"{reason} (see /openapi.json)", [], exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameters(request: Request, exc: RequestValidationError) -> Response:
+        listed = [{"index": None, "field": "$." + ".".join(str(p) for p in e.get("loc", ())[1:]), "reason": e.get("msg", "invalid")}
+                  for e in exc.errors()][:20]
+        return answer(request.url.path.rsplit("/", 1)[-1][:40], False, "the request's parameters are invalid", listed, 400)
 
     @app.get(PREFIX + "/token", summary="B.2 access token")
     async def token(appid: str = "", secret: str = "") -> Response:

@@ -1,0 +1,146 @@
+"""Faults on the real stack (HTTPS server process + devnet): the server is killed (SIGKILL) while a batch is
+in flight — frozen the instant the chain holds the batch's header, i.e. between the commit and the answer,
+and at other moments. After a restart the unit resends: a resent batch is never anchored twice, an
+acknowledged one is never lost, and the token issued before the crash still works."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+
+from qcchain_bench.ingestdata import batch_no, credit_code, record
+from qcchain_gateway.profile import connect_profile
+from qcchain_ingest.credentials import CredentialStore
+from qcchain_ingest.db import batches, open_engine
+from qcchain_sdk.contracts.ingest import IngestClient
+
+from .conftest import QC, ROOT
+
+DAY = "2024-07-08"
+PREFIX = "/jsdspcloud/servlet"
+
+
+class Proc:
+    def __init__(self, state: Path) -> None:
+        self.state, self.n = state, 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> str:
+        self.n += 1
+        ready = self.state.parent / f"ready{self.n}.json"
+        log = open(self.state.parent / f"serve{self.n}.log", "wb")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(QC + ["ingest", "serve", "--dir", str(self.state), "--port", "0", "--ready-file",
+                                           str(ready)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((self.state.parent / f"serve{self.n}.log").read_text()[-1500:])
+            time.sleep(0.1)
+        info = json.loads(ready.read_text())
+        self.cert = info["tls_cert"]
+        return str(info["url"])
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        with_pid = self.proc.pid
+        os.kill(with_pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+
+def _row_status(state: Path, appid: str, number: str) -> str | None:
+    engine = create_engine(f"sqlite:///{state / 'ingest' / 'ingest.db'}")
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(select(batches.c.status).where(batches.c.appid == appid,
+                                                              batches.c.batch_no == number)).first()
+    finally:
+        engine.dispose()
+    return None if row is None else str(row[0])
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    state = tmp_path_factory.mktemp("faults") / "devnet"
+    proc = Proc(state)
+    try:
+        url = proc.start()
+        yield proc, url
+    finally:
+        if proc.proc is not None and proc.proc.poll() is None:
+            proc.proc.send_signal(signal.SIGINT)
+            try:
+                proc.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        subprocess.run(QC + ["devnet", "down", "--dir", str(state)], capture_output=True)
+
+
+def test_kill_between_commit_and_answer_then_resend(stack: Any) -> None:
+    proc, url = stack
+    state: Path = proc.state
+    cred = CredentialStore(open_engine(f"sqlite:///{state / 'ingest' / 'ingest.db'}"), time.time).issue(credit_code(31), "故障测试单位")
+    http = httpx.Client(base_url=url + PREFIX, verify=ssl.create_default_context(cafile=proc.cert), timeout=60)
+    token = http.get("/token", params={"appid": cred["appid"], "secret": cred["secret"]}).json()["data"]["access_token"]
+    gateway = connect_profile(state / "connection-profiles" / "connection-regulator.json", user="Admin")
+    chain = IngestClient(gateway.get_network("qcchannel").get_contract("qcchain"))
+    sent: list[dict[str, Any]] = []
+    acked: dict[str, dict[str, Any]] = {}
+    window_hits = 0
+    try:
+        for attempt in range(1, 7):
+            number = batch_no(DAY, attempt)
+            doc = {"access_token": token, "batchNo": number, "txcode": "02", "busType": "I",
+                   "data": [record("02", f"f31-{attempt}-{i}", number, "I", DAY, i) for i in range(40)]}
+            sent.append(doc)
+            answers: list[Any] = []
+
+            def push() -> None:
+                try:
+                    answers.append(http.post("/syndata", json=doc).json())
+                except httpx.HTTPError as exc:
+                    answers.append(exc)
+
+            worker = threading.Thread(target=push)
+            worker.start()
+            if attempt % 3 == 0:
+                time.sleep(0.005)                       # early: most likely before the commit
+            else:
+                deadline = time.monotonic() + 30
+                while chain.batch(cred["appid"], number) is None and time.monotonic() < deadline:
+                    pass                                # spin: freeze the server the instant the chain has it
+            assert proc.proc is not None
+            os.kill(proc.proc.pid, signal.SIGSTOP)
+            if _row_status(state, cred["appid"], number) == "anchoring" and chain.batch(cred["appid"], number):
+                window_hits += 1                        # committed on chain, not yet answered
+            proc.kill()
+            worker.join(30)
+            if answers and isinstance(answers[0], dict) and answers[0].get("rescode") == "1":
+                acked[number] = answers[0]["data"]
+            url = proc.start()
+            http.close()
+            http = httpx.Client(base_url=url + PREFIX, verify=ssl.create_default_context(cafile=proc.cert), timeout=60)
+        for doc in sent:                                # the unit resends everything (same token: survives restarts)
+            answer = http.post("/syndata", json=doc).json()
+            assert answer["rescode"] == "1", answer
+            header = chain.batch(cred["appid"], doc["batchNo"])
+            assert header is not None and answer["data"]["tx_id"] == header["tx_id"]
+            if doc["batchNo"] in acked:
+                assert acked[doc["batchNo"]]["tx_id"] == header["tx_id"]
+        summary = chain.summary(cred["appid"])
+        assert summary["batches"] == len(sent) and summary["records"] == 40 * len(sent)   # each anchored once
+        assert chain.count(credit_code(31), "02") == 40 * len(sent)
+    finally:
+        http.close()
+        gateway.close()
+    assert window_hits >= 1, "the server was never frozen between the commit and its answer"
