@@ -15,5 +15,12 @@ if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; } && [ "$(id 
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } >/dev/null 2>&1 \
     || echo "==> could not install chromium (the console's browser tests will skip)"
 fi
+# The key-custody tests sign on a SoftHSM2 token (PKCS#11); install Debian's softhsm2 when missing and
+# possible (root + apt-get), quietly; without it those tests skip with a reason naming softhsm2.
+if ! command -v softhsm2-util >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "==> installing softhsm2 for the PKCS#11 key-custody tests"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2; } >/dev/null 2>&1 \
+    || echo "==> could not install softhsm2 (the PKCS#11 tests will skip)"
+fi
 echo "==> running tests: pytest $*"
 exec "$VENV/bin/python" -m pytest "$@"

@@ -143,3 +143,6 @@ def list_keys(keystore_dir: Path) -> None:
     store = FileKeystore(keystore_dir)
     for label in store.labels():
         click.echo(f"{label}\t{store.kind(label)}")
+
+
+from .keys_token import register; register(keys)  # noqa: E402,E702  (PKCS#11 token commands)
