@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from . import membergate, orgmaterial, orgops
+from . import bundles, membergate, orgmaterial, orgops, overlay
 from .binaries import find_binary
 from .errors import NetworkError
 from .netdir import load_layout
@@ -19,7 +19,7 @@ from qcchain_gateway.errors import SdkError
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("org-init", "org-export", "add-org", "sign-update", "remove-org")
+COMMANDS = ("org-init", "org-export", "add-org", "sign-update", "remove-org", "bundles")
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
@@ -34,6 +34,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="add-org/remove-org: submit the config updates signed in DIR")
     p.add_argument("--propose-updates", type=Path, default=None, metavar="DIR",
                    help="add-org/remove-org: write the config updates to DIR for the admins to sign")
+    p.add_argument("--root", type=Path, default=Path("/opt/qcchain"), help="bundles: where each org unpacks "
+                   "its bundle on its own hosts (ROOT/<org>; default /opt/qcchain)")
     p.add_argument("--sign-with-test-admins", action="store_true", help="add-org/remove-org: test networks "
                    "only: governance proposals and config updates signed by the test admins")
 
@@ -95,6 +97,10 @@ def _run(args: argparse.Namespace) -> int:
     layout = load_layout(args.consortium, args.dir, args.log_level)
     if not layout.crypto.is_dir():
         raise NetworkError(f"{args.dir} holds no network (network.sh up --dir {args.dir} first)")
+    if args.command == "bundles":
+        dirs = bundles.write_all(layout, overlay.load(layout.out), args.root)
+        print(f"wrote {len(dirs)} deployment bundle(s) under {layout.out / 'bundles'} (no foreign private key)")
+        return 0
     gate = "test-keys" if args.sign_with_test_admins else ("propose" if args.propose else "check")
     proposal = Path(args.propose) if args.propose else None
     if args.command == "sign-update":
