@@ -12,7 +12,7 @@ from qcchain_cli.main import cli
 from qcchain_gateway.keystore import FileKeystore
 
 
-def _run(args: list[str], password: str | None = "pw", stdin: str | None = None):
+def _run(args: list[str], password: str | None = "Cli-keys-pw-2024", stdin: str | None = None):
     env = {"QCCHAIN_KEYSTORE_PASSWORD": password} if password else {"QCCHAIN_KEYSTORE_PASSWORD": ""}
     return CliRunner().invoke(cli, ["keys", *args], env=env, input=stdin)
 
@@ -44,7 +44,7 @@ def test_generate_show_export_sm2(tmp_path) -> None:
 
 def test_generate_ecdsa_with_prompted_password(tmp_path) -> None:
     ks = str(tmp_path / "ks")
-    result = _run(["generate", "fabric-admin", "--type", "ecdsa", "--keystore", ks], password=None, stdin="s3\ns3\n")
+    result = _run(["generate", "fabric-admin", "--type", "ecdsa", "--keystore", ks], password=None, stdin="Prompted-pw-2024\nPrompted-pw-2024\n")
     assert result.exit_code == 0, result.output
     assert FileKeystore(ks).get("fabric-admin", b"s3") is not None
 

@@ -1,8 +1,11 @@
 """An encrypted file keystore for software keys (ECDSA for Fabric MSP signing, SM2 for business signatures).
 
-One file per label, ``<dir>/<label>.<kind>.pem`` (kind ``ecdsa`` or ``sm2``): a password-encrypted
-PKCS#8 PEM, mode 0600 in a 0700 directory, written atomically. SM2 keys are (de)serialised by
-:mod:`qcchain_core.gm`; ECDSA keys by ``cryptography``.
+One file per label, ``<dir>/<label>.<kind>.pem`` (kind ``ecdsa`` or ``sm2``), mode 0600 in a 0700
+directory, written atomically: the key's PKCS#8 PEM sealed by :mod:`qcchain_gateway.keyfile` (scrypt
+N=2**17, r=8, p=1 -> SM4-GCM). A new key's password must meet :data:`qcchain_gateway.keyfile.PASSWORD_RULE`.
+A file in the legacy format (OpenSSL PKCS#8, PBKDF2 with 2,048 iterations) or with weaker scrypt
+parameters still opens, and is re-encrypted in the current format on that successful unlock. SM2 keys are
+(de)serialised by :mod:`qcchain_core.gm`; ECDSA keys by ``cryptography``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Union
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from qcchain_gateway import keyfile
 from qcchain_gateway.keystoreerrors import KeyExistsError, KeyNotFoundError, KeystoreError, WrongPasswordError
 from qcchain_gateway.identity import Signer, new_private_key_signer
 
@@ -99,10 +103,12 @@ class FileKeystore:
 
         Raises:
             KeystoreError: invalid label, empty password, unsupported key, or the file cannot be written.
+            WeakPasswordError: the password does not meet :data:`qcchain_gateway.keyfile.PASSWORD_RULE`.
             KeyExistsError: ``label`` exists and ``overwrite`` is false.
         """
         _check_label(label)
         password = _check_password(password)
+        keyfile.check_strength(password)
         kind = _kind_of(key)
         try:
             existing = self.path(label)
@@ -120,12 +126,11 @@ class FileKeystore:
     @staticmethod
     def _encrypt(key: PrivateKey, kind: str, password: bytes) -> bytes:
         if kind == "sm2":
-            return key.to_pem(password)  # type: ignore[union-attr]
-        return key.private_bytes(  # type: ignore[union-attr]
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(password),
-        )
+            pem = key.to_pem()  # type: ignore[union-attr]
+        else:
+            pem = key.private_bytes(  # type: ignore[union-attr]
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        return keyfile.seal(pem, password)
 
     def _write(self, target: Path, data: bytes) -> None:
         try:
@@ -150,7 +155,7 @@ class FileKeystore:
         Raises:
             KeyNotFoundError: nothing stored under ``label``.
             WrongPasswordError: the password does not decrypt the file (or the file is corrupt).
-            KeystoreError: invalid label or unreadable file.
+            KeystoreError: invalid label, unreadable file, or a legacy file that cannot be re-encrypted.
         """
         path = self.path(label)
         password = _check_password(password)
@@ -161,16 +166,28 @@ class FileKeystore:
             data = path.read_bytes()
         except OSError as exc:
             raise KeystoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        sealed = keyfile.is_sealed(data)
+        key = self._load(path, keyfile.unseal(data, password, str(path)) if sealed else data,
+                         None if sealed else password)
+        if not keyfile.is_current(data):
+            self._write(path, self._encrypt(key, "sm2" if path.name.endswith(".sm2.pem") else "ecdsa", password))
+            logger.info("keystore file %s re-encrypted with scrypt (N=%d, r=%d, p=%d)", path,
+                        keyfile.SCRYPT_N, keyfile.SCRYPT_R, keyfile.SCRYPT_P)
+        return key
+
+    @staticmethod
+    def _load(path: Path, pem: bytes, password: bytes | None) -> PrivateKey:
+        """The key of a PEM (``password`` for a legacy encrypted PKCS#8 file, None for an unsealed one)."""
         if path.name.endswith(".sm2.pem"):
             from qcchain_core.errors import InvalidKey
             from qcchain_core.gm import SM2PrivateKey
 
             try:
-                return SM2PrivateKey.from_pem(data, password)
+                return SM2PrivateKey.from_pem(pem, password)
             except InvalidKey as exc:
                 raise WrongPasswordError(f"cannot decrypt {path}: wrong password or corrupt file") from exc
         try:
-            key = serialization.load_pem_private_key(data, password=password)
+            key = serialization.load_pem_private_key(pem, password=password)
         except (ValueError, TypeError) as exc:
             raise WrongPasswordError(f"cannot decrypt {path}: wrong password or corrupt file") from exc
         if not isinstance(key, ec.EllipticCurvePrivateKey):

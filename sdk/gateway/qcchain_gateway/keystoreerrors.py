@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from qcchain_gateway.errors import SdkError
 
-__all__ = ["KeyExistsError", "KeyNotFoundError", "KeystoreError", "WrongPasswordError"]
+__all__ = ["KeyExistsError", "KeyNotFoundError", "KeystoreError", "WeakPasswordError", "WrongPasswordError"]
 
 
 class KeystoreError(SdkError, ValueError):
@@ -25,3 +25,7 @@ class KeyExistsError(KeystoreError, FileExistsError):
 
 class WrongPasswordError(KeystoreError):
     """The keystore file could not be decrypted with the given password."""
+
+
+class WeakPasswordError(KeystoreError):
+    """A new key's password does not meet the keystore's minimum strength."""
