@@ -20,14 +20,19 @@ from typing import Any, Callable, Iterator
 
 import click
 
-from .errors import CliError
-from .keys import _password, keystore_option, password_file_option
+from .errors import CliError, one_line
+from .keys import keystore_option, password_file_option
+from .options import common_options, load_sm2, opt, resolve_profile
+from .timefmt import Duration, show_time
 
 log = logging.getLogger(__name__)
 
 GOVERNANCE_CHANNEL = "qcchannel"  # the consortium-wide channel (docs/INTERFACES.md), default when the profile has it
-DEVNET_NOTE = ("governance executed; Fabric `peer lifecycle` install / approveformyorg / commit and the chaincode "
-               "server switch were not run (no --network-dir): on the devnet the governance part is what it supports")
+DEVNET_NOTE = ("governance executed and recorded the approved version and package digest; nothing was installed or "
+               "started (no --network-dir). The devnet runs only the chaincode it was started with (qcchain_contracts, "
+               "`qcchain devnet up --chaincode-module`): a new contract's package does not run there, and invoking it "
+               "answers \"No metadata was found for chaincode\". To run it, deploy on Fabric with "
+               "`--network-dir` (scripts/network.sh up) or serve its module as the devnet's chaincode.")
 
 
 @contextlib.contextmanager
@@ -40,7 +45,7 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except (SdkError, AppError, NetworkError) as exc:
-        raise CliError(" ".join(str(exc).split())) from exc
+        raise CliError(one_line(exc)) from exc
 
 
 def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -58,10 +63,21 @@ def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def _profile_options(multiple: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
         func = click.option("--user", default="Admin", show_default=True, help="User of the profile's org.")(func)
-        return click.option("--profile", "profiles", required=True, multiple=multiple,
-                            type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                            help="Connection profile JSON of an org" + (" (repeat: one per signing org)." if multiple else "."))(func)
+        return click.option("--profile", "profiles", multiple=multiple, callback=_profiles_callback(multiple),
+                            metavar="FILE|ORG",
+                            help="Connection profile JSON of your org, or an org name of the devnet (may also be given "
+                                 "before the sub-command)" + (" (repeat: one per signing org present here)." if multiple
+                                                              else "."))(func)
     return wrap
+
+
+def _profiles_callback(multiple: bool) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """Resolve ``--profile`` values (files or devnet org names); fall back to the group's ``--profile``."""
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        given = list(value) if multiple else ([value] if value else [])
+        paths = [resolve_profile(v) for v in (given or [opt(ctx, "profile")])]
+        return tuple(paths) if multiple else paths[0]
+    return callback
 
 
 @contextlib.contextmanager
@@ -86,6 +102,7 @@ def _channel(profile: Path, channel: str | None) -> str:
 
 
 @click.group()
+@common_options("profile")
 def contract() -> None:
     """Contract lifecycle: create, compile, review, deploy, sign, execute, invoke, freeze, thaw, upgrade, destroy, status."""
 
@@ -176,15 +193,16 @@ def _write_proposal(operation: str, profile: Path, user: str, channel: str | Non
                f"{'/' + contract_name if contract_name else ''}{' version ' + version if version else ''} (now {state})")
     if package is not None:
         click.echo(f"  package {package.package_id}")
-    click.echo(f"wrote {out}\nnext: each org admin runs `qcchain contract sign {out} --key LABEL`, then "
-               f"`qcchain contract execute {out} --profile <profile of each signing org>`")
+    click.echo(f"wrote {out}\nnext: pass the file to each signing org's admin; each runs `qcchain contract sign {out} "
+               f"--key LABEL` (offline), then `qcchain contract execute {out} --profile <own profile>` submits its own "
+               "signature; the one that meets the threshold executes the proposal")
 
 
 def _proposal_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         click.option("--reason", default="", help="Why (recorded on chain)."),
-        click.option("--expires-in", type=click.IntRange(60, 604800), default=3 * 86400, show_default=True,
-                     help="Seconds until the proposal expires."),
+        click.option("--expires-in", type=Duration(minimum=60, maximum=7 * 86400), default="3d", show_default=True,
+                     help="Time until the proposal expires: 3d, 12h, 900s … (60s to 7d)."),
         click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
                      help="Proposal file to write."),
     ]):
@@ -234,24 +252,8 @@ contract.add_command(_state_command("destroy", "destroy a contract (terminal)"))
 
 
 def _sm2_key(key: str, keystore_dir: Path, password_file: Path | None) -> Any:
-    """An SM2 private key: a keystore label, or a PKCS#8 PEM file (password asked if it is encrypted)."""
-    from qcchain_core.errors import InvalidKey
-    from qcchain_core.gm import SM2PrivateKey
-    from qcchain_gateway.keystore import FileKeystore
-
-    path = Path(key)
-    if path.is_file():
-        data = path.read_bytes()
-        password = _password(password_file) if b"ENCRYPTED" in data else None
-        try:
-            return SM2PrivateKey.from_pem(data, password)
-        except InvalidKey as exc:
-            raise CliError(f"{path} is not an SM2 private key (or the password is wrong): {exc}") from exc
-    with _errors():
-        store = FileKeystore(keystore_dir)
-        if store.kind(key) != "sm2":
-            raise CliError(f"key {key!r} is not an SM2 key")
-        return store.get(key, _password(password_file))
+    """An SM2 private key: a keystore label, or a PKCS#8 PEM key file (one password for both)."""
+    return load_sm2(key, keystore_dir, password_file)
 
 
 key_option = click.option("--key", "key", required=True,
@@ -281,11 +283,12 @@ def sign(proposal_file: Path, key: str, keystore_dir: Path, password_file: Path 
 @key_option
 @_profile_options()
 @click.option("--channel", default=None, help="Channel (default: qcchain's governance channel).")
-@click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True, help="Validity from now.")
+@click.option("--valid-for", "valid_for", type=Duration(minimum=86400, maximum=3650 * 86400), default="365d",
+              show_default=True, help="Validity from now: 365d, 90d …")
 @click.option("--governance-chaincode", default="qcchain", show_default=True)
 @keystore_option
 @password_file_option
-def register_key(key: str, profiles: Path, user: str, channel: str | None, days: int, governance_chaincode: str,
+def register_key(key: str, profiles: Path, user: str, channel: str | None, valid_for: int, governance_chaincode: str,
                  keystore_dir: Path, password_file: Path | None) -> None:
     """Register your org admin's SM2 key on chain (usages govern, sign, encrypt) with proof of possession."""
     from qcchain_sdk.contracts.governance import GovernanceClient
@@ -298,9 +301,10 @@ def register_key(key: str, profiles: Path, user: str, channel: str | None, days:
         client = GovernanceClient(net.get_contract(governance_chaincode, "governance"),
                                   net.get_contract(governance_chaincode, "keys"), gateway.identity.msp_id,
                                   gateway.identity.cert_pem, sm2)
-        record = client.register_key(now - 60, now + days * 86400)
+        with _errors():
+            record = client.register_key(now - 60, now + valid_for)
     click.echo(f"registered SM2 key {record.get('key_id', client.key_id)} for {gateway.identity.msp_id} "
-               f"(govern, sign, encrypt) until {now + days * 86400}")
+               f"(govern, sign, encrypt) until {show_time(now + valid_for)}")
 
 
 def _fabric_prepare(proposal: Any, network_dir: Path | None, consortium: Path | None,
@@ -364,7 +368,15 @@ def execute(proposal_file: Path, profiles: tuple[Path, ...], user: str, network_
             first = next(iter(nets.values()))
             plan = precheck(proposal, govs[next(iter(govs))], first.get_contract(governance_chaincode, "keys"),
                             int(time.time()))
-            result = submit(proposal, plan, govs)
+            result = submit(proposal, plan, govs, partial=True)
+        if result.get("status") == "open":
+            click.echo(f"submitted the signature(s) of {', '.join(m for m in govs if m in plan.signers) or 'nobody new'} "
+                       f"on proposal {proposal.proposal_id[:16]}…; on chain now: {', '.join(result['signed'])}; "
+                       f"not executed yet ({result['why']})")
+            click.echo(f"next: the admin of each of {', '.join(result['waiting_for'])} runs "
+                       f"`qcchain contract execute {proposal_file} --profile <its own profile>`; the one that meets "
+                       "the threshold executes it")
+            return
         outcome = result.get("outcome", {})
         if proposal.operation in UNIT_OPERATIONS:
             what = f"state {outcome.get('state', '?')}, active version {outcome.get('active_version') or '-'}"
@@ -430,4 +442,4 @@ def status(channel: str | None, chaincode: str | None, contract_name: str, gover
     for version, info in sorted(unit["versions"].items()):
         click.echo(f"  version {version}: package sha256 {info['package_digest']} (proposal {info['proposal_id'][:16]}…)")
     for entry in unit["history"]:
-        click.echo(f"  {entry['at']}: {entry['operation']} -> {entry['state']} (proposal {entry['proposal_id'][:16]}…)")
+        click.echo(f"  {show_time(entry['at'])}: {entry['operation']} -> {entry['state']} (proposal {entry['proposal_id'][:16]}…)")

@@ -1,7 +1,9 @@
 """``qcchain devnet up|down|status``: the embedded development network.
 
 ``up`` runs in the foreground until Ctrl-C, or with ``--detach`` in the background (PID file and log in
-DIR). ``down`` stops a detached devnet. ``status`` says whether one runs and its block height
+DIR); ``up --bootstrap`` runs it in the background and bootstraps the consortium (members, policies, each
+org admin's SM2 key generated into the keystore and registered, the chaincode deployed by governance), so
+that you can act as each role at once. ``down`` stops a detached devnet. ``status`` says whether one runs and its block height
 (exit status 0 when running, 3 when not).
 """
 
@@ -18,6 +20,7 @@ from qcchain_devnet.daemon import BANNER, LOG_FILE, UpOptions, run_foreground, s
 from qcchain_devnet.errors import DevnetError
 
 from .errors import CliError
+from .options import keystore_dir, password
 
 _DIR = click.option("--dir", "state_dir", type=click.Path(file_okay=False, path_type=Path),
                     default=Path(".devnet"), show_default=True,
@@ -40,13 +43,24 @@ def devnet() -> None:
 @click.option("--consortium", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Consortium file (default: network/consortium.yaml, else the built-in default).")
 @click.option("--no-tls", is_flag=True, help="Serve plain gRPC instead of TLS.")
+@click.option("--bootstrap", is_flag=True,
+              help="Run in the background and bootstrap the consortium: members, policies, each org admin's SM2 key "
+                   "(generated into the keystore as the org's name, e.g. `inspection`, and registered), chaincode "
+                   "deployed by governance. Then act as each role (README: act as each role).")
+@click.option("--keystore", "keystore", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --bootstrap: keystore for the org admins' keys [default: env QCCHAIN_KEYSTORE, else "
+                   "~/.qcchain/keystore].")
+@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --bootstrap: the keystore password file (else env QCCHAIN_KEYSTORE_PASSWORD).")
 def up(state_dir: Path, detach: bool, port: int, host: str, chaincode_module: str,
-       consortium: Path | None, no_tls: bool) -> None:
+       consortium: Path | None, no_tls: bool, bootstrap: bool, keystore: Path | None,
+       password_file: Path | None) -> None:
     """Start the devnet (material and connection profiles are generated in DIR on first use)."""
     options = UpOptions(state_dir=state_dir, host=host, port=port, chaincode_module=chaincode_module,
                         consortium=consortium, tls=not no_tls)
+    secret = password(password_file, "the org admins' keys in the keystore") if bootstrap else b""
     try:
-        if not detach:
+        if not (detach or bootstrap):
             run_foreground(options, click.echo)
             return
         click.echo(BANNER)
@@ -57,6 +71,10 @@ def up(state_dir: Path, detach: bool, port: int, host: str, chaincode_module: st
     click.echo(f"devnet running in the background (PID {pid}) at {info.get('url')}")
     click.echo(f"connection profiles: {state_dir.resolve() / 'connection-profiles'}")
     click.echo(f"log: {state_dir.resolve() / LOG_FILE}; stop with `qcchain devnet down --dir {state_dir}`")
+    if bootstrap:
+        from .devnetboot import bootstrap_devnet
+
+        bootstrap_devnet(state_dir, consortium, keystore_dir(given=keystore), secret, click.echo)
 
 
 @devnet.command()

@@ -11,38 +11,24 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from qcchain_cli.errors import CliError
+from qcchain_cli.tables import table
+from qcchain_cli.options import DEFAULT_KEYSTORE, KEYSTORE_ENV, PASSWORD_ENV, password
 from qcchain_gateway.keystoreerrors import KeystoreError
 from qcchain_gateway.keystore import FileKeystore
 
-DEFAULT_KEYSTORE = Path.home() / ".qcchain" / "keystore"
-PASSWORD_ENV = "QCCHAIN_KEYSTORE_PASSWORD"
 
 keystore_option = click.option(
-    "--keystore", "keystore_dir", type=click.Path(file_okay=False, path_type=Path), envvar="QCCHAIN_KEYSTORE",
+    "--keystore", "keystore_dir", type=click.Path(file_okay=False, path_type=Path), envvar=KEYSTORE_ENV,
     default=DEFAULT_KEYSTORE, show_default=True, help="Keystore directory (env QCCHAIN_KEYSTORE).",
 )
 password_file_option = click.option(
     "--password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help=f"Read the keystore password from this file (else env {PASSWORD_ENV}, else prompt).",
+    help=f"Read the keystore password from this file (else env {PASSWORD_ENV}, else a prompt on a terminal).",
 )
 
 
 def _password(password_file: Path | None, confirm: bool = False) -> bytes:
-    if password_file is not None:
-        try:
-            value = password_file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise CliError(f"--password-file {password_file}: cannot read: {exc.strerror}") from exc
-        if not value:
-            raise CliError(f"--password-file {password_file}: file is empty")
-        return value.encode()
-    env = os.environ.get(PASSWORD_ENV)
-    if env:
-        return env.encode()
-    value = click.prompt("Keystore password", hide_input=True, confirmation_prompt=confirm)
-    if not value:
-        raise CliError("keystore password must be non-empty")
-    return str(value).encode()
+    return password(password_file, "the keystore", confirm=confirm)
 
 
 def _public_pem(key: object) -> bytes:
@@ -141,8 +127,9 @@ def export(label: str, private: bool, out: Path | None, keystore_dir: Path, pass
 def list_keys(keystore_dir: Path) -> None:
     """List the labels in the keystore with their key type."""
     store = FileKeystore(keystore_dir)
-    for label in store.labels():
-        click.echo(f"{label}\t{store.kind(label)}")
+    labels = store.labels()
+    for line in table(labels, [("label", lambda x: x), ("type", store.kind)], f"(no key in {keystore_dir})"):
+        click.echo(line)
 
 
 from .keys_token import register; register(keys)  # noqa: E402,E702  (PKCS#11 token commands)

@@ -20,6 +20,7 @@ import click
 
 from .contract import _channel, _connected, _errors, _profile_options
 from .errors import CliError
+from .options import common_options
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.group()
+@common_options("profile")
 def nodes() -> None:
     """Node registry: propose-admit, propose-genesis, propose-remove, list, show."""
 
@@ -76,8 +78,8 @@ def _write(proposal: Any, profile: Path, user: str, chaincode: str, out: Path) -
                            proposal.operation)
         save(proposal, out)
     click.echo(f"proposal {proposal.proposal_id}\n  {proposal.operation} {proposal.target['contract']} on {channel}")
-    click.echo(f"wrote {out}\nnext: each org admin runs `qcchain contract sign {out} --key LABEL`, then "
-               f"`qcchain contract execute {out} --profile <profile of each signing org>`")
+    click.echo(f"wrote {out}\nnext: pass the file to each signing org's admin; each runs `qcchain contract sign {out} "
+               f"--key LABEL` (offline), then `qcchain contract execute {out} --profile <own profile>`")
 
 
 def _read_pem(path: Path) -> bytes:

@@ -16,11 +16,11 @@ from qcchain_core.gm import SM2PrivateKey
 from .contractlike import ContractLike, Evaluator
 from .contracts.records import RecordsClient, build_record, l3_recipients
 from .contracts.verify import read_key_record, verify_record_view
-from .errors import PackageMismatch, RecipientError
+from .errors import NotMemberError, PackageMismatch, RecipientError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NamedContract", "check_package", "submit_record", "verify_read", "whoami"]
+__all__ = ["NamedContract", "check_package", "minimum_grade", "submit_record", "verify_read", "whoami"]
 
 
 class NamedContract:
@@ -95,3 +95,19 @@ def check_package(package_sha256: str, proposal_digest: str, what: str) -> None:
     """
     if package_sha256 != proposal_digest:
         raise PackageMismatch(f"{what} is not the package of this proposal (sha256 differs)")
+
+
+def minimum_grade(contract: Evaluator, category: str, exec_type: str = "publish", receiver_role: str = "") -> str:
+    """The grade the chain's grading policy requires for the caller's record of ``category`` (a record may be
+    submitted at this grade or higher; lower is refused).
+
+    Raises:
+        NotMemberError: the caller is not a consortium member (the consortium is not bootstrapped?).
+        qcchain_gateway.errors.EvaluateError: the policy refused the route (e.g. unknown category).
+    """
+    me = json.loads(contract.evaluate_transaction("governance:whoami"))
+    role = (me.get("member") or {}).get("role")
+    if not role:
+        raise NotMemberError(f"{me.get('msp_id')} is not a consortium member: the consortium must be bootstrapped first")
+    decision = json.loads(contract.evaluate_transaction("grading:decide", category, role, receiver_role, exec_type))
+    return str(decision["grade"])

@@ -61,3 +61,11 @@ class GovernanceStateError(AppError, RuntimeError):
 
 class RecipientError(AppError, LookupError):
     """A record's recipient org has no registered, usable SM2 encryption key."""
+
+
+class GrantKeyError(AppError, LookupError):
+    """An L3 data key cannot be wrapped for a grantee (no encryption key, or the owner's key cannot unwrap it)."""
+
+
+class NotMemberError(AppError, PermissionError):
+    """The caller's org is not a member of the consortium on this channel."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 from qcchain_cli.sharing import sharing as sharing_group
 from qcchain_contracts.grading import Grading
+from qcchain_contracts.records import Records
 from qcchain_contracts.sharing import Sharing
 
 from govkit import GovKit
@@ -17,9 +19,13 @@ from test_sharing_contract import seed_records
 from test_sharing_sdk import FakeContract
 
 
+def _iso(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat()
+
+
 @pytest.fixture()
 def kit() -> GovKit:
-    k = GovKit(extra_contracts=(Sharing(), Grading()))
+    k = GovKit(extra_contracts=(Sharing(), Grading(), Records()))
     seed_records(k)
     return k
 
@@ -27,14 +33,14 @@ def kit() -> GovKit:
 def run(kit: GovKit, org: str, tmp_path: Path, *args: str) -> tuple[int, str]:
     key_file = tmp_path / f"{org}.pem"
     key_file.write_bytes(kit.orgs[org].key.to_pem())
-    obj = {"contract_factory": lambda: FakeContract(kit, org)}
-    result = CliRunner().invoke(sharing_group, ["--key", str(key_file), *args], obj=obj)
+    obj = {"contract_factory": lambda _name: FakeContract(kit, org)}
+    result = CliRunner().invoke(sharing_group, ["--json", "--key", str(key_file), *args], obj=obj)
     return result.exit_code, result.output
 
 
 def test_request_approve_list_check_revoke(kit: GovKit, tmp_path: Path) -> None:
     code, out = run(kit, "Maintenance", tmp_path, "request", "UsingUnitMSP", "--scope", "equipment:EQ1",
-                    "--max-grade", "L3", "--purpose", "maintenance", "--expires-at", str(kit.now + 3600), "--grant-id", "g-cli")
+                    "--max-grade", "L3", "--purpose", "maintenance", "--expires-at", _iso(kit.now + 3600), "--grant-id", "g-cli")
     assert code == 0, out
     assert json.loads(out)["status"] == "requested"
     code, out = run(kit, "UsingUnit", tmp_path, "approve", "g-cli", "--reason", "ok")
@@ -60,5 +66,5 @@ def test_bad_options_and_refusals_are_one_line_errors(kit: GovKit, tmp_path: Pat
     assert code == 1 and "grant 'nope' does not exist" in out
     (tmp_path / "bad.pem").write_text("not a key")
     result = CliRunner().invoke(sharing_group, ["--key", str(tmp_path / "bad.pem"), "revoke", "g"],
-                                obj={"contract_factory": lambda: FakeContract(kit, "UsingUnit")})
+                                obj={"contract_factory": lambda _name: FakeContract(kit, "UsingUnit")})
     assert result.exit_code == 1 and "is not an SM2 private key" in result.output

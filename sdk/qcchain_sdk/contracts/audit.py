@@ -324,11 +324,35 @@ def audit_channel(client: AuditClient, decrypt_key: SM2PrivateKey | None = None,
         report.checked["sm3_digests"] += digests
         report.problems += problems
     _audit_sharing(client, book, report, _access_records(events))
-    accesses = [{"kind": "access", "tx_id": e["tx_id"], "at": e["at"], "actor_msp": e["reader_msp"],
-                 "record_id": e["record_id"], "basis": e["basis"], "grant_id": e.get("grant_id"), "purpose": e["purpose"]}
-                for entries in report.accesses.values() for e in entries]
+    accesses = [_access_event(e) for entries in report.accesses.values() for e in entries]
     report.timeline = timeline_rows(client, events + accesses)
     return report
+
+
+def _access_event(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "access", "tx_id": entry["tx_id"], "at": entry["at"], "actor_msp": entry["reader_msp"],
+            "record_id": entry["record_id"], "basis": entry["basis"], "grant_id": entry.get("grant_id"),
+            "purpose": entry["purpose"]}
+
+
+def timeline_with_accesses(client: AuditClient, from_time: int = 0, to_time: int = END_OF_TIME) -> list[dict[str, Any]]:
+    """The channel timeline in [from_time, to_time) *with* the logged accesses (who read which L3/L4 record)
+    of every record whose access log the caller may read (its owner, a supervisory role), sorted by time.
+
+    Raises:
+        qcchain_gateway.errors.EvaluateError: a read failed (other than a 403/404 on one access log).
+    """
+    events = client.timeline(from_time, to_time)
+    accesses = []
+    for record_id in _access_records(client.timeline()):
+        try:
+            entries = client.access_log(record_id)
+        except EvaluateError as exc:
+            if exc.chaincode_status in (403, 404):  # not the owner nor a supervisor / record gone
+                continue
+            raise
+        accesses += [_access_event(e) for e in entries if from_time <= e["at"] < to_time]
+    return sorted(events + accesses, key=lambda e: e["at"])
 
 
 def _audit_sharing(client: AuditClient, book: KeyBook, report: AuditReport, record_ids: list[str]) -> None:

@@ -116,7 +116,16 @@ def decrypt_view(view: dict[str, Any], wrapped_hex: str, private_key: SM2Private
         qcchain_core.errors.DecryptionError: wrong key or tampered ciphertext.
         ValueError: the plaintext does not match the record's SM3 digest.
     """
-    data_key = private_key.decrypt(bytes.fromhex(wrapped_hex))
+    return decrypt_with_data_key(view, private_key.decrypt(bytes.fromhex(wrapped_hex)))
+
+
+def decrypt_with_data_key(view: dict[str, Any], data_key: bytes) -> dict[str, Any]:
+    """Decrypt an L3 view with its (unwrapped) SM4 data key; checks the plaintext against the signed digest.
+
+    Raises:
+        qcchain_core.errors.DecryptionError: wrong key or tampered ciphertext.
+        ValueError: the plaintext does not match the record's SM3 digest.
+    """
     blob = bytes.fromhex(view["ciphertext"])
     plaintext = sm4_gcm_decrypt(data_key, blob[:12], blob[12:], view["record_id"].encode())
     if sm3(plaintext).hex() != view["digest"]:

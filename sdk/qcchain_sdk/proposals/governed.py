@@ -7,7 +7,11 @@ transition the unit's state forbids, or that was already executed. The threshold
 ``qcchain_model.thresholds``, shared with the chaincode (the chain re-checks everything at execution).
 
 :func:`submit` then opens the proposal with the first signer's org, adds every other signature from
-that signer's own org (the chaincode binds each signature to the submitting org), and executes.
+that signer's own org (the chaincode binds each signature to the submitting org), and executes. With
+``partial=True`` each org may run it on its own machine with only its own connection: its signature is
+submitted (the first one opens the proposal), and the proposal executes once the signatures on chain meet
+the threshold — so signatures collected offline in the file are submitted org by org, no org needs
+another's identity.
 """
 
 
@@ -42,6 +46,8 @@ class Plan:
     why: str
     on_chain: dict[str, Any] | None = None  # the proposal if it was already opened
     ignored: list[str] = field(default_factory=list)  # why some signatures do not count
+    spec: dict[str, Any] = field(default_factory=dict)  # the operation's rule
+    members: list[dict[str, Any]] = field(default_factory=list)  # the consortium members
 
 
 def threshold_met(spec: dict[str, Any], members: list[dict[str, Any]], signers: set[str]) -> tuple[bool, str]:
@@ -202,29 +208,37 @@ def precheck(proposal: ProposalFile, governance: ContractLike, keys: ContractLik
         extra = f" ({'; '.join(ignored)})" if ignored else ""
         raise ThresholdNotMet(f"proposal {pid[:16]}… ({proposal.operation}) is under threshold: {why}{extra}; "
                               "nothing was submitted")
-    return Plan(signers, why, on_chain, ignored)
+    return Plan(signers, why, on_chain, ignored, spec, members)
 
 
-def submit(proposal: ProposalFile, plan: Plan, connections: dict[str, ContractLike]) -> dict[str, Any]:
+def submit(proposal: ProposalFile, plan: Plan, connections: dict[str, ContractLike],
+           partial: bool = False) -> dict[str, Any]:
     """Open (unless already open), add each org's signature from that org, execute; returns the proposal.
 
-    ``connections``: MSP id -> that org's ``governance`` contract (Gateway as the org's admin).
+    ``connections``: MSP id -> that org's ``governance`` contract (Gateway as the org's admin). With
+    ``partial``, only the signatures of the connected orgs are submitted, and the proposal is executed only
+    when the signatures then on chain meet the threshold; otherwise the result is
+    ``{"status": "open", "proposal_id", "signed": [...], "waiting_for": [...], "why": ...}``.
 
     Raises:
-        GovernanceStateError: a signer org has no connection (checked before anything is written).
+        GovernanceStateError: a signer org has no connection (without ``partial``), or nothing can be
+            submitted (checked before anything is written).
         qcchain_gateway.errors.GatewayError: a transaction was refused (the chain's message says why).
     """
     already = set((plan.on_chain or {}).get("signatures", {}))
     pending = [msp for msp in plan.signers if msp not in already]
     absent = [msp for msp in pending if msp not in connections]
-    if absent:
+    if absent and not partial:
         raise GovernanceStateError(f"signatures of {', '.join(absent)} must be submitted by those orgs: give a "
                                    "connection profile of each (--profile); nothing was submitted")
-    if not pending and plan.on_chain is None:
+    mine = [msp for msp in pending if msp in connections]
+    if not mine and plan.on_chain is None:
+        if partial and pending:
+            raise GovernanceStateError(f"none of the connected orgs signed this proposal; its signers "
+                                       f"({', '.join(pending)}) submit their own signatures; nothing was submitted")
         raise GovernanceStateError("no signature can be submitted")
     pid = proposal.proposal_id
-    executor = connections[pending[0]] if pending else next(iter(connections.values()))
-    for i, msp in enumerate(pending):
+    for i, msp in enumerate(mine):
         entry = plan.signers[msp]
         if i == 0 and plan.on_chain is None:
             connections[msp].submit_transaction("propose", json.dumps(proposal.body), json.dumps(proposal.artifact or {}),
@@ -232,4 +246,11 @@ def submit(proposal: ProposalFile, plan: Plan, connections: dict[str, ContractLi
         else:
             connections[msp].submit_transaction("sign", pid, entry["key_id"], entry["signature"])
         log.info("submitted the signature of %s on proposal %s", msp, pid[:16])
+    executor = connections[mine[0]] if mine else next(iter(connections.values()))
+    if partial:
+        on_chain = already | set(mine)
+        met, why = threshold_met(plan.spec, plan.members, on_chain)
+        if not met:
+            return {"status": "open", "proposal_id": pid, "signed": sorted(on_chain),
+                    "waiting_for": sorted(set(plan.signers) - on_chain), "why": why}
     return dict(json.loads(executor.submit_transaction("execute", pid)))
