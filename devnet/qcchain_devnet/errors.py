@@ -79,3 +79,7 @@ class LedgerError(DevnetError, RuntimeError):
 
 class LedgerCorrupted(LedgerError):
     """A stored block fails its hash-chain or data-hash check (names the channel and block)."""
+
+
+class SnapshotError(LedgerError, ValueError):
+    """A ledger snapshot, archive or recovery input is unusable (corrupt, foreign, mismatching manifest)."""
