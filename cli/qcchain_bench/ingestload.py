@@ -27,30 +27,34 @@ PREFIX = "/jsdspcloud/servlet"
 
 @dataclass
 class Sender:
-    """One using unit's schedule: appid, secret, date (``YYYY-MM-DD``), record-number base."""
+    """One using unit's schedule: appid, secret, date (``YYYY-MM-DD``), record-number base.
+
+    Its batches cycle through the nine tables inserting new record groups; every 4th batch updates the
+    latest live group instead, every 8th deletes the oldest one (U and D thus always name records that
+    exist, belong to the unit and are of the table the batch says)."""
 
     appid: str
     secret: str
     day: str
     base: int
     seq: int = 0
-    rounds: dict[str, int] = field(default_factory=dict)
-    live: dict[str, deque[list[str]]] = field(default_factory=dict)
+    inserts: int = 0
+    live: deque[tuple[str, list[str]]] = field(default_factory=deque)
     fresh: int = 0
 
     def next_plan(self, size: int) -> tuple[str, str, list[str]]:
-        """(txcode, busType, IDs) of the next batch."""
-        txcode = TXCODES[self.seq % len(TXCODES)]
-        n = self.rounds.get(txcode, 0)
-        self.rounds[txcode] = n + 1
-        groups = self.live.setdefault(txcode, deque())
-        if n % 8 == 7 and len(groups) >= 2:
-            return txcode, "D", groups.popleft()
-        if n % 4 == 3 and groups:
-            return txcode, "U", groups[-1]
+        """(txcode, busType, IDs) of batch number ``seq`` (already advanced)."""
+        if self.seq % 8 == 0 and len(self.live) >= 2:
+            txcode, ids = self.live.popleft()
+            return txcode, "D", ids
+        if self.seq % 4 == 0 and self.live:
+            txcode, ids = self.live[-1]
+            return txcode, "U", ids
+        txcode = TXCODES[self.inserts % len(TXCODES)]
+        self.inserts += 1
         ids = [f"{self.appid}-{txcode}-{self.fresh + i}" for i in range(size)]
         self.fresh += size
-        groups.append(ids)
+        self.live.append((txcode, ids))
         return txcode, "I", ids
 
     def body(self, token: str, size: int) -> tuple[bytes, int, str]:

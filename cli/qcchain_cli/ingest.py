@@ -219,7 +219,7 @@ def serve(state_dir: Path | None, profile: Path | None, key_file: Path | None, o
             prepare_devnet_chain(network, gateway.identity.msp_id, gateway.identity.cert_pem, key, None)
         try:
             url = db_url or f"sqlite:///{(home / 'ingest.db').resolve()}"
-            service = build_service(network, gateway.identity.msp_id, key, url)
+            service = build_service(network, gateway.identity.msp_id, key, url, blob_dir=home / "blobs")
         except StateError as exc:
             raise CliError(str(exc)) from exc
         options = ServeOptions(state_dir=home, db_url="", host=host, port=port, tls_cert=tls_cert, tls_key=tls_key,

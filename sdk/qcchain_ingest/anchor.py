@@ -129,3 +129,12 @@ class ChainLink:
             return None
         except EvaluateError as exc:
             raise ChainError(f"cannot read the record: {exc.code.name}") from exc
+
+    def media_grant(self, record_id: str, grant: str) -> dict[str, Any] | None:
+        """A logged media access (``ingest:media_grant``), or None. Raises ChainError: the read failed."""
+        try:
+            return json.loads(self.ingest.evaluate_transaction("media_grant", record_id, grant))
+        except NotFoundError:
+            return None
+        except EvaluateError as exc:
+            raise ChainError(f"cannot read the media grant: {exc.code.name}") from exc

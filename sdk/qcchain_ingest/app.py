@@ -1,4 +1,5 @@
-"""The ASGI application (FastAPI): Appendix B's two endpoints plus batch status, health and OpenAPI.
+"""The ASGI application (FastAPI): Appendix B's two endpoints plus batch status, proofs, M-field files, health
+and OpenAPI.
 
 Every answer is ``{"rescode": "1"|"0", "msg": ..., "data": ..., "interface": ...}`` (D-B.3.4; ``interface``
 makes it self-describing, D-5.2.2.2). Failures name the problem in one sentence and list violations as
@@ -48,12 +49,8 @@ def _failure(interface: str, exc: Exception) -> Response:
     raise exc
 
 
-async def _json_body(request: Request, limit: int) -> Any:
-    """The request's JSON value. Raises Refused: wrong content type, too large, not UTF-8, not JSON."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/json":
-        raise Refused("the body must be application/json (UTF-8)", [{"index": None, "field": "Content-Type",
-                                                                   "reason": "must be application/json"}])
+async def _raw_body(request: Request, limit: int) -> bytes:
+    """The request's bytes. Raises Refused: larger than ``limit``."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise Refused(f"the body is larger than {limit} bytes")
@@ -63,7 +60,16 @@ async def _json_body(request: Request, limit: int) -> Any:
         if size > limit:
             raise Refused(f"the body is larger than {limit} bytes")
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    """The request's JSON value. Raises Refused: wrong content type, too large, not UTF-8, not JSON."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise Refused("the body must be application/json (UTF-8)", [{"index": None, "field": "Content-Type",
+                                                                   "reason": "must be application/json"}])
+    raw = await _raw_body(request, limit)
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -126,6 +132,26 @@ def create_app(service: IngestService, max_body: int = MAX_BODY) -> FastAPI:
         except LookupError as exc:
             return answer("proof", False, str(exc), [], 404)
         return answer("proof", True, "success", data)
+
+    @app.post(PREFIX + "/media", summary="upload one file of an M field; answers {name, media_type, sm3, size}")
+    async def media_upload(request: Request, access_token: str = "", name: str = "") -> Response:
+        try:
+            data = await _raw_body(request, max_body)
+            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            ref = await run_in_threadpool(service.upload, access_token, name, ctype, data)
+        except (AuthFailed, Refused, StateError) as exc:
+            return _failure("media", exc)
+        return answer("media", True, "success", ref)
+
+    @app.get(PREFIX + "/media/{sm3}", summary="a file, to the holder of an on-chain grant (ingest:media_access) and its nonce")
+    async def media_fetch(sm3: str, record: str = "", grant: str = "", nonce: str = "") -> Response:
+        try:
+            data = await run_in_threadpool(service.fetch, sm3, record, grant, nonce)
+        except (AuthFailed, ChainError, StateError) as exc:
+            return _failure("media", exc)
+        except LookupError:
+            return answer("media", False, "no such file", [], 404)
+        return Response(data, media_type="application/octet-stream", headers={"ETag": f'"{sm3}"'})
 
     @app.get(PREFIX + "/health", summary="liveness")
     async def health() -> Response:

@@ -71,6 +71,13 @@ record_index = Table(
     Column("leaf_index", Integer, nullable=False),
 )
 
+media_grants = Table(  # M-field files served: each on-chain grant (tx id) is used once
+    "media_grants", metadata,
+    Column("grant", String(64), primary_key=True),
+    Column("sm3", String(64), nullable=False),
+    Column("used_at", BigInteger, nullable=False),
+)
+
 
 def sqlite_url(path: str) -> str:
     """The SQLAlchemy URL of a SQLite file."""

@@ -18,6 +18,7 @@ from qcchain_core.gm import SM2PrivateKey
 
 from .anchor import ChainLink
 from .app import MAX_BODY, create_app
+from .blobs import BlobStore
 from .db import open_engine
 from .service import IngestService
 from .tlsfiles import self_signed
@@ -42,9 +43,13 @@ class ServeOptions:
     log_level: str = "warning"
 
 
-def build_service(network: Any, msp_id: str, key: SM2PrivateKey, db_url: str, chaincode: str = "qcchain") -> IngestService:
-    """The service over a Gateway ``Network`` of the ingesting org. Raises StateError: database unusable."""
-    return IngestService(open_engine(db_url), ChainLink(network, msp_id, chaincode), key, time.time)
+def build_service(network: Any, msp_id: str, key: SM2PrivateKey, db_url: str, chaincode: str = "qcchain",
+                  blob_dir: Path | None = None) -> IngestService:
+    """The service over a Gateway ``Network`` of the ingesting org (M-field files in ``blob_dir``).
+
+    Raises StateError: database unusable."""
+    return IngestService(open_engine(db_url), ChainLink(network, msp_id, chaincode), key, time.time,
+                         blobs=BlobStore(blob_dir) if blob_dir is not None else None)
 
 
 def _config(service: IngestService, options: ServeOptions) -> Any:

@@ -24,6 +24,7 @@ from qcchain_core.gm import SM2PrivateKey
 
 from .anchor import ChainLink
 from .batch import MAX_RECORDS, Batch, china_today, parse_batch
+from .blobs import BlobStore, check_grant, media_ref
 from .credentials import CredentialStore
 from .db import batches, record_index
 from .errors import ChainError, Refused
@@ -41,8 +42,8 @@ class IngestService:
     """Everything the routes call; thread-safe (each call uses its own DB transaction)."""
 
     def __init__(self, engine: Engine, chain: ChainLink, key: SM2PrivateKey, now: Callable[[], float],
-                 max_records: int = MAX_RECORDS) -> None:
-        self.engine, self.chain, self.key, self.now = engine, chain, key, now
+                 max_records: int = MAX_RECORDS, blobs: BlobStore | None = None) -> None:
+        self.engine, self.chain, self.key, self.now, self.blobs = engine, chain, key, now, blobs
         self.credentials = CredentialStore(engine, now)
         self.tokens = TokenService(engine, self.credentials, now)
         self.max_records = max_records
@@ -164,3 +165,29 @@ class IngestService:
         Raises LookupError: unknown record (or another appid's).
         """
         return record_proof(self.engine, record_id, appid)
+
+    # ------------------------------------------------------------------ M fields
+    def upload(self, token: Any, name: Any, media_type: str, data: bytes) -> dict[str, Any]:
+        """Store a file of the caller's; returns the M-field value ``{name, media_type, sm3, size}``.
+
+        Raises:
+            AuthFailed: bad token. Refused: bad name/type, empty, or no blob store configured.
+        """
+        self.tokens.verify(token)
+        if self.blobs is None:
+            raise Refused("this server keeps no files (no blob store configured)")
+        ref = media_ref(name, media_type, data)
+        self.blobs.put(data)
+        return ref
+
+    def fetch(self, digest: str, record_id: str, grant: str, nonce: str) -> bytes:
+        """The file, for the holder of an on-chain media grant (used once).
+
+        Raises:
+            AuthFailed: no valid grant. LookupError: no such file. ChainError: the grant cannot be read.
+        """
+        if self.blobs is None:
+            raise LookupError("no such file")
+        entry = self.chain.media_grant(record_id, grant) if record_id and grant else None
+        check_grant(self.engine, entry, digest, nonce, self.now)
+        return self.blobs.get(digest)

@@ -120,3 +120,43 @@ def test_cli_proof_verifies_against_the_chain_and_overdue_lists_tables(server: S
     tables = {t["txcode"]: t for t in mine["tables"]}
     assert tables["06"]["overdue"] is False and tables["06"]["last_batch_no"] == batch_no(DAY, 1)
     assert tables["01"]["overdue"] is True and tables["01"]["last_batch_no"] is None
+
+
+def test_m_field_file_uploaded_once_served_against_an_on_chain_grant(server: Server) -> None:
+    import os
+
+    from qcchain_core.gm import sm3
+    from qcchain_gateway.profile import connect_profile
+    from qcchain_sdk.contracts.ingest import IngestClient
+
+    token = server.token(server.issue(17))
+    pdf = b"%PDF-1.4 safety rules " + os.urandom(64)
+    up = server.http.post("/media", params={"access_token": token, "name": "制度.pdf"}, content=pdf,
+                          headers={"content-type": "application/pdf"}).json()
+    assert up["rescode"] == "1" and up["data"] == {"name": "制度.pdf", "media_type": "application/pdf",
+                                                   "sm3": sm3(pdf).hex(), "size": len(pdf)}
+    again = server.http.post("/media", params={"access_token": token, "name": "制度.pdf"}, content=pdf,
+                             headers={"content-type": "application/pdf"}).json()
+    assert again["data"]["sm3"] == up["data"]["sm3"]                     # content-addressed: stored once
+    doc = body(token, 1, "04", "I", ["m17-a"])
+    doc["data"][0]["fileAppendix"] = up["data"]
+    assert post(server, doc)["rescode"] == "1"
+    digest = up["data"]["sm3"]
+    assert server.http.get(f"/media/{digest}").json()["rescode"] == "0"   # no grant, no file
+    gateway = connect_profile(server.state / "connection-profiles" / "connection-regulator.json", user="Admin")
+    try:
+        chain = IngestClient(gateway.get_network("qcchannel").get_contract("qcchain"))
+        nonce = os.urandom(32)
+        grant = chain.media_access("m17-a", "fileAppendix", nonce)      # logged on chain
+        assert grant["sm3"] == digest
+        params = {"record": "m17-a", "grant": grant["grant"], "nonce": nonce.hex()}
+        wrong = server.http.get(f"/media/{digest}", params=dict(params, nonce=os.urandom(32).hex()))
+        assert wrong.json()["rescode"] == "0"
+        got = server.http.get(f"/media/{digest}", params=params)
+        assert got.status_code == 200 and got.content == pdf
+        assert server.http.get(f"/media/{digest}", params=params).json()["rescode"] == "0"  # one use
+        logged = json.loads(gateway.get_network("qcchannel").get_contract("qcchain")
+                            .evaluate_transaction("ingest:media_grant", "m17-a", grant["grant"]))
+        assert logged["msp"] == "RegulatorMSP" and logged["field"] == "fileAppendix" and "nonce" not in json.dumps(logged).replace("nonce_sm3", "")
+    finally:
+        gateway.close()

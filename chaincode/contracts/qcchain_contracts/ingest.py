@@ -14,9 +14,11 @@ plaintext, checks the key is wrapped for every entitled org to its current encry
 ciphertext + wrapped keys in ``collectionL3``. All or nothing: any violation refuses the whole batch,
 listing ``violations=[{index, field, reason}]`` (values never echoed) in the error.
 
-Keys: ``ing.rec`` [ID] (current state; history = versions), ``ing.idx`` [org_no, txcode, ID],
-``ing.batch`` [appid, batchNo] (header: unit, appid, batchNo, txcode, busType, count, Merkle root,
-ingesting org, tx id, time); private ``collectionL3`` [``ing:`` + ID].
+Keys: ``ing.rec`` [ID] (current state; history = versions; ``media`` = the SM3 of each M field, also for
+L3 records), ``ing.idx`` [org_no, txcode, ID], ``ing.batch`` [appid, batchNo] (header: unit, appid,
+batchNo, txcode, busType, count, Merkle root, ingesting org, tx id, time), ``ing.media`` [ID, tx id] (one
+logged access to an M field's file: org, field, SM3, time, SM3 of the requester's one-time nonce);
+private ``collectionL3`` [``ing:`` + ID].
 """
 
 from __future__ import annotations
@@ -215,7 +217,8 @@ def _place(ctx: Context, batch: dict[str, Any], records: list[dict[str, Any]], l
                  "appid": batch["appid"], "batch_no": batch["batch_no"], "bus_type": batch["bus_type"],
                  "version": 1 if prev is None else prev["version"] + 1, "grade": grade, "placement": placement,
                  "digest": sm3_hex(leaf), "leaf_index": i, "owner_msp": msp, "tx_id": tx_id, "at": at,
-                 "deleted": deleting}
+                 "deleted": deleting,
+                 "media": {f: v["sm3"] for f, v in sorted(record.items()) if isinstance(v, dict) and "sm3" in v}}
         private_key = "ing:" + rid
         if placement == "private_encrypted":
             if deleting:
@@ -369,3 +372,39 @@ class Ingest(Contract):
                 if seen is None or (header["at"], header["batch_no"]) > (seen["at"], seen["batch_no"]):
                     last[header["txcode"]] = {"batch_no": header["batch_no"], "at": header["at"]}
         return {"appid": appid, "batches": batches, "records": records, "last": dict(sorted(last.items()))}
+
+    @transaction
+    def media_access(self, ctx: Context, record_id: str, field: str) -> dict:
+        """Log on chain that the caller fetches the file of M field ``field`` of a record (T-8.1.2e) and
+        return ``{record_id, field, sm3, grant}``; the ingestion server serves the blob to whoever presents
+        this grant (the tx id) with the nonce whose SM3 the transient ``nonce`` put here (one use).
+
+        Raises:
+            NotFound: no such (live) record or no such M field. Forbidden: the caller is not entitled to the
+            record's grade. InvalidInput: no transient ``nonce`` (16..64 bytes).
+        """
+        require_serving(ctx, "ingest", write=True)
+        state = get_json(ctx.stub, ctx.stub.create_composite_key("ing.rec", [record_id])) if record_id else None
+        if state is None or state["deleted"] or field not in state.get("media", {}):
+            raise NotFound("no live ingested record with this M field")
+        msp = caller_msp(ctx)
+        policy = get_policy(ctx.stub, "grading")
+        if not (msp == state["owner_msp"] or may_read(policy, state["grade"], role_of(ctx.stub, msp), msp, state["owner_msp"])):
+            raise Forbidden(f"{msp} is not entitled to {state['grade']} records")
+        nonce = ctx.stub.get_transient().get("nonce", b"")
+        if not 16 <= len(nonce) <= 64:
+            raise InvalidInput("transient 'nonce' (16..64 bytes) is required")
+        entry = {"record_id": record_id, "field": field, "sm3": state["media"][field], "msp": msp,
+                 "at": tx_time(ctx), "grant": ctx.stub.get_tx_id(), "nonce_sm3": sm3_hex(nonce)}
+        put_json(ctx.stub, ctx.stub.create_composite_key("ing.media", [record_id, entry["grant"]]), entry)
+        record_event(ctx, "ingest_media_access", {k: entry[k] for k in ("record_id", "field", "sm3", "msp")})
+        return {k: entry[k] for k in ("record_id", "field", "sm3", "grant")}
+
+    @transaction(evaluate=True)
+    def media_grant(self, ctx: Context, record_id: str, grant: str) -> dict:
+        """A logged media access (see :meth:`media_access`). Raises NotFound."""
+        require_serving(ctx, "ingest", write=False)
+        entry = get_json(ctx.stub, ctx.stub.create_composite_key("ing.media", [record_id, grant]))
+        if entry is None:
+            raise NotFound("no such media access")
+        return entry

@@ -73,3 +73,14 @@ class IngestClient:
             raise LookupError(f"no batch {batch_no} of appid {appid} on chain")
         verify_inclusion(canonical_json(record), InclusionProof.from_dict(proof), header["merkle_root"])
         return header
+
+    def media_access(self, record_id: str, field: str, nonce: bytes) -> dict[str, Any]:
+        """Log on chain (a transaction) that this org fetches the file of M field ``field`` of a record;
+        returns ``{record_id, field, sm3, grant}``. Present ``grant`` and ``nonce`` (hex) to the ingestion
+        server's ``GET /media/{sm3}`` once. ``nonce``: 16..64 random bytes, sent in the transient map only.
+
+        Raises:
+            EndorseError (NotFound: no such live record/field; Forbidden: not entitled), SubmitError, CommitError.
+        """
+        raw = self._contract.submit_transaction("ingest:media_access", record_id, field, transient={"nonce": nonce})
+        return json.loads(raw)  # type: ignore[no-any-return]
