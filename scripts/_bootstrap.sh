@@ -18,10 +18,15 @@ stamp="$VENV/.qcchain-install-stamp"
 PROJECTS=(core chaincode/shim sdk/gateway chaincode/model chaincode/contracts)
 want="$(cd "$ROOT" && cat pyproject.toml "${PROJECTS[@]/%//pyproject.toml}" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "==> installing qcchain (core, shim, gateway, model, contracts, application) into $VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-    $(for p in "${PROJECTS[@]}"; do printf -- '-e %s ' "$ROOT/$p"; done) -e "$ROOT[test]"
+  echo "==> installing qcchain (core, shim, gateway, model, contracts, application) into $VENV (about a minute; log: $VENV/install.log)"
+  # pip and setuptools print build banners and deprecation notices on stderr: keep them in the log, show it on failure
+  if ! { "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip &&
+         PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+           $(for p in "${PROJECTS[@]}"; do printf -- '-e %s ' "$ROOT/$p"; done) -e "$ROOT[test]"; } >"$VENV/install.log" 2>&1; then
+    cat "$VENV/install.log" >&2
+    echo "qcchain: installation failed (log above, also in $VENV/install.log)" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 else
   echo "==> virtual environment $VENV is up to date"
