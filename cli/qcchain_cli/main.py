@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "devices": ("qcchain_cli.iot", "devices", "Monitoring devices: register, list, show, revoke, credentials."),
     "crosschain": ("qcchain_cli.crosschain", "crosschain", "Cross-chain certificates: anchors, export, register/update/remove-source, import, verify, list."),
     "iot": ("qcchain_cli.iot", "iot", "IoT telemetry: simulate a device fleet, run the consumer."),
+    "ledger": ("qcchain_cli.ledger", "ledger", "Ledger snapshots, archive, tamper check and recovery (devnet)."),
 }
 
 
