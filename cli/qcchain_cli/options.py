@@ -120,7 +120,7 @@ def password(password_file: Path | None, what: str, confirm: bool = False) -> by
         raise CliError(missing)
     try:
         value = click.prompt(f"Password for {what}", hide_input=True, confirmation_prompt=confirm)
-    except click.exceptions.Abort as exc:  # no terminal and nothing on standard input
+    except (click.exceptions.Abort, EOFError, OSError) as exc:  # no terminal, nothing on standard input
         raise CliError(missing) from exc
     if not value:
         raise CliError("the password must be non-empty")
