@@ -11,7 +11,8 @@ the channel timeline, every record's history, every grant and access log — and
   that org's key; the counted signers have verified signatures and meet the operation's threshold;
 * record versions: the submitter's SM2 signature over the envelope verifies under the key named in it,
   and the key belongs to the record's owner; visible payloads / ciphertexts match their SM3 digests;
-  L3 payloads the auditor can unwrap are decrypted and compared with the signed digest;
+  L3 payloads the auditor can unwrap are decrypted, their salted commitment opened against the signed
+  digest, and checked against the category's schema and the envelope (the chaincode cannot read them);
 * grants: every signed step of the trail verifies under a key of the step's org and names this grant
   and channel; the grant's parties, terms, status and decider are the ones its signed steps produce.
 
@@ -36,6 +37,7 @@ from qcchain_gateway.errors import EvaluateError
 
 from ..contractlike import Evaluator
 from .records import decrypt_view
+from .sealed import schema_problems
 from .sharing import check_trail
 from .verify import read_key_record, verify_key_record, verify_record_view, verify_signed_view
 
@@ -242,10 +244,12 @@ def verify_history(versions: list[dict[str, Any]], keys: Callable[[str], SM2Publ
         wrapped = (view.get("wrapped_key") or {}).get("wrapped") if isinstance(view.get("wrapped_key"), dict) else None
         if decrypt_key is not None and view.get("ciphertext") and wrapped:
             try:
-                decrypt_view(view, wrapped, decrypt_key)
+                payload = decrypt_view(view, wrapped, decrypt_key)
                 digests += 1
             except (CryptoError, ValueError) as exc:
                 problems.append(f"{view['record_id']} v{view['version']}: L3 payload fails re-verification ({exc})")
+                continue
+            problems += schema_problems(view, payload)
     return sigs, digests, problems
 
 

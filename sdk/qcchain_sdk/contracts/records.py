@@ -17,8 +17,10 @@ from typing import Any
 
 from qcchain_core.canonical import canonical_json
 from qcchain_core.errors import CryptoError
-from qcchain_core.gm import SM2PrivateKey, SM2PublicKey, sm3, sm4_gcm_decrypt, sm4_gcm_encrypt
+from qcchain_core.gm import SM2PrivateKey, SM2PublicKey, sm3
 from qcchain_model.envelope import ENVELOPE_FIELDS, TRANSIENT_CIPHERTEXT, TRANSIENT_WRAPPED_KEYS
+
+from .sealed import MAX_SEALED_PAYLOAD, check_payload, open_payload, seal_payload
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +53,21 @@ def build_record(
 ) -> BuiltRecord:
     """Build and sign a record write.
 
-    ``grade`` picks the placement: L1/L2 send ``payload`` in clear; L3 encrypts ``payload`` and wraps the
-    data key for every ``recipients`` org (MSP id -> its registered encryption key); L4 sends only the
-    SM3 digest of ``original`` (the bytes kept off chain). ``channel`` is signed into the envelope so the
-    signature cannot be replayed on another channel (the chaincode checks it equals its channel).
+    ``grade`` picks the placement: L1/L2 send ``payload`` in clear (the chaincode validates it); L3
+    validates ``payload`` against the category's schema and the envelope (the chaincode cannot read it),
+    encrypts it with a salted commitment as its digest (:mod:`.sealed`) and wraps the data key for every
+    ``recipients`` org (MSP id -> its registered encryption key); L4 sends only the SM3 digest of
+    ``original`` (the bytes kept off chain). ``channel`` is signed into the envelope so the signature cannot
+    be replayed on another channel (the chaincode checks it equals its channel).
 
     Raises:
-        ValueError: missing payload/original/recipients for the grade.
+        ValueError: missing payload/original/recipients for the grade; an L3 payload too large,
+            violating its category's schema (``SchemaViolations``) or disagreeing with the envelope.
     """
     transient: dict[str, bytes] = {}
     data_key = None
     cipher_digest = ""
+    sealed = grade == "L3" and bus_type != "D"
     if grade == "L4":
         if original is None:
             raise ValueError("an L4 record needs the original bytes (kept off chain)")
@@ -70,11 +76,13 @@ def build_record(
         if payload is None:
             raise ValueError(f"an {grade} record needs a payload")
         digest, sent = sm3(canonical_json(payload)).hex(), payload
-    if grade == "L3" and bus_type != "D":
+    if sealed:
         if not recipients:
             raise ValueError("an L3 record needs recipients (MSP id -> SM2 encryption key)")
-        data_key, nonce = os.urandom(16), os.urandom(12)
-        ciphertext = nonce + sm4_gcm_encrypt(data_key, nonce, canonical_json(payload), record_id.encode())
+        body = check_payload(category, payload, {"record_id": record_id, "bus_type": bus_type,  # type: ignore[arg-type]
+                                                  "equipment_code": equipment_code}, MAX_SEALED_PAYLOAD)
+        data_key = os.urandom(16)
+        ciphertext, digest = seal_payload(record_id, body, data_key)
         wrapped = {msp: {"key_id": pub.key_id(), "wrapped": pub.encrypt(data_key).hex()} for msp, pub in recipients.items()}
         transient = {TRANSIENT_CIPHERTEXT: ciphertext, TRANSIENT_WRAPPED_KEYS: canonical_json(wrapped)}
         cipher_digest, sent = sm3(ciphertext).hex(), {}
@@ -124,13 +132,10 @@ def decrypt_with_data_key(view: dict[str, Any], data_key: bytes) -> dict[str, An
 
     Raises:
         qcchain_core.errors.DecryptionError: wrong key or tampered ciphertext.
-        ValueError: the plaintext does not match the record's SM3 digest.
+        ValueError: the plaintext does not open the record's digest (salted commitment, or plain SM3 of a
+            record sealed before salting).
     """
-    blob = bytes.fromhex(view["ciphertext"])
-    plaintext = sm4_gcm_decrypt(data_key, blob[:12], blob[12:], view["record_id"].encode())
-    if sm3(plaintext).hex() != view["digest"]:
-        raise ValueError(f"decrypted payload of {view['record_id']} does not match its SM3 digest")
-    return json.loads(plaintext)
+    return open_payload(view, data_key)
 
 
 class RecordsClient:
