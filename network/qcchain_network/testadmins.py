@@ -38,6 +38,7 @@ KEYS_DIR = "test-admin-keys"
 POLICIES_DIR = NETWORK_DIR.parent / "policies"
 POLICY_NAMES = ("governance", "grading", "sharing")
 KEY_LIFETIME = 365 * 86400
+RETRIES = 5
 
 
 class GovSetupError(NetworkError, RuntimeError):
@@ -151,8 +152,18 @@ def execute(proposal: Any, clients: dict[str, Any], keys: dict[str, Any]) -> dic
         proposalfile.sign(proposal, key, now)
     govs = {msp: c.governance for msp, c in clients.items()}
     first = next(iter(clients.values()))
-    plan = precheck(proposal, first.governance, first.keys, now)
-    return dict(submit(proposal, plan, govs))
+    for attempt in range(RETRIES):
+        plan = precheck(proposal, first.governance, first.keys, now)  # picks up what is already on chain
+        try:
+            return dict(submit(proposal, plan, govs))
+        except Exception as exc:
+            # each step waits for its commit on the submitting org's own peer only: the next org's peer may
+            # not have the block yet ("proposal ... does not exist"); try again once it has
+            if attempt == RETRIES - 1 or "does not exist" not in str(exc):
+                raise
+            log.info("governance step not yet visible on every peer; retrying")
+            time.sleep(1.0 + attempt)
+    raise AssertionError("unreachable")
 
 
 def admit(layout: Layout, records: list[dict[str, Any]], channel: str = GOVERNANCE_CHANNEL,

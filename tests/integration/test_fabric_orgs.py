@@ -155,6 +155,14 @@ def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path]) -> Non
                 raise
             time.sleep(3)
 
+    # per-org deployment bundles from the real material, the joined org's included: no foreign private key
+    r = _sh("bundles", *args)
+    assert r.returncode == 0 and "wrote 4 deployment bundle(s)" in r.stdout, r.stdout + r.stderr
+    from qcchain_network import bundles, orgmaterial
+    for name in ("Inspection", "Regulator", "Inspection2", "Orderer"):
+        bundle = out / "bundles" / name.lower()
+        assert orgmaterial.private_keys(bundle) and bundles.foreign_keys(layout, name, bundle) == []
+
     # removal: member_remove by governance, config update, peers stopped
     r = _sh("remove-org", "Inspection2MSP", "--sign-with-test-admins", *args, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
