@@ -13,6 +13,12 @@ the channel timeline, every record's history, every grant and access log — and
   and the key belongs to the record's owner; visible payloads / ciphertexts match their SM3 digests;
   L3 payloads the auditor can unwrap are decrypted, their salted commitment opened against the signed
   digest, and checked against the category's schema and the envelope (the chaincode cannot read them);
+* current world state: each record's current state row (``records:get``) equals the last write in its
+  key history (envelope, signature, transaction, placement, visible payload/ciphertext), so a state row
+  changed or rolled back behind the ledger's back is flagged; every version's ``tx_id`` is the
+  transaction that wrote it;
+* executed proposals: the threshold is re-checked against the rule and members stored as in force at
+  execution (``threshold`` of the lifecycle log; today's policy only for entries written before it);
 * grants: every signed step of the trail verifies under a key of the step's org and names this grant
   and channel; the grant's parties, terms, status and decider are the ones its signed steps produce.
 
@@ -33,13 +39,13 @@ from qcchain_core.gm import SM2PrivateKey, SM2PublicKey
 from qcchain_model.messages import proposal_id
 from qcchain_model.thresholds import UnknownRule, threshold_met
 
-from qcchain_gateway.errors import EvaluateError
+from qcchain_gateway.errors import EvaluateError, NotFoundError
 
 from ..contractlike import Evaluator
 from .records import decrypt_view
 from .sealed import schema_problems
 from .sharing import check_trail
-from .verify import read_key_record, verify_key_record, verify_record_view, verify_signed_view
+from .verify import read_key_record, verify_current_state, verify_key_record, verify_record_view, verify_signed_view
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +84,8 @@ class AuditReport:
     records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     grants: list[dict[str, Any]] = field(default_factory=list)
     accesses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    checked: dict[str, int] = field(default_factory=lambda: {"sm2_signatures": 0, "sm3_digests": 0, "keys": 0})
+    checked: dict[str, int] = field(default_factory=lambda: {"sm2_signatures": 0, "sm3_digests": 0, "keys": 0,
+                                                             "current_state_rows": 0})
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -115,6 +122,17 @@ class AuditClient:
     def record_history(self, record_id: str) -> list[dict[str, Any]]:
         """Every version of a record (as the caller may see it), oldest first. Raises the SDK's EvaluateError."""
         return self._eval("audit:record_history", record_id)  # type: ignore[no-any-return]
+
+    def current_record(self, record_id: str) -> dict[str, Any] | None:
+        """The record's current world-state row as the caller may see it; None when the chaincode answers 404.
+
+        Raises:
+            qcchain_gateway.errors.EvaluateError: the read failed for another reason.
+        """
+        try:
+            return self._eval("records:get", record_id)  # type: ignore[no-any-return]
+        except NotFoundError:
+            return None
 
     def lifecycle_log(self) -> list[dict[str, Any]]:
         """Every governance proposal: who proposed, who signed, who executed, when."""
@@ -315,7 +333,9 @@ def audit_channel(client: AuditClient, decrypt_key: SM2PrivateKey | None = None,
             book.get(event["key_id"])
     operations, members = client.governance_rules()
     for entry in report.proposals:
-        checked, problems = verify_proposal(entry, book.get, book.owner, operations.get(entry["operation"]), members)
+        in_force = entry.get("threshold") or {}  # rule and members when it executed (absent on older entries)
+        spec, voters = in_force.get("rule", operations.get(entry["operation"])), in_force.get("members", members)
+        checked, problems = verify_proposal(entry, book.get, book.owner, spec, voters)
         report.checked["sm2_signatures"] += checked
         report.checked["sm3_digests"] += 1
         report.problems += problems
@@ -326,7 +346,8 @@ def audit_channel(client: AuditClient, decrypt_key: SM2PrivateKey | None = None,
         sigs, digests, problems = verify_history(versions, book.get, book.owner, decrypt_key)
         report.checked["sm2_signatures"] += sigs
         report.checked["sm3_digests"] += digests
-        report.problems += problems
+        report.problems += problems + verify_current_state(versions, client.current_record(record_id))
+        report.checked["current_state_rows"] += 1
     _audit_sharing(client, book, report, _access_records(events))
     accesses = [_access_event(e) for entries in report.accesses.values() for e in entries]
     report.timeline = timeline_rows(client, events + accesses)
@@ -393,7 +414,9 @@ def format_timeline(report: AuditReport) -> list[str]:
                      f"{grant['scope']['type']}:{grant['scope']['value']} <= {grant['max_grade']} "
                      f"for {grant['purpose']}, {grant['status']}, used {grant.get('uses', 0)}x")
     c = report.checked
-    lines.append(f"re-verified {c['sm2_signatures']} SM2 signatures, {c['sm3_digests']} SM3 digests, {c['keys']} keys: "
+    lines.append(f"re-verified {c['sm2_signatures']} SM2 signatures, {c['sm3_digests']} SM3 digests, {c['keys']} keys, "
+                 f"{c.get('current_state_rows', 0)} current record rows against their history, "
+                 f"{len(report.proposals)} proposal thresholds as in force at execution: "
                  + ("all hold" if report.ok else f"{len(report.problems)} MISMATCH(ES)"))
     lines += [f"MISMATCH: {p}" for p in report.problems]
     return lines
