@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "crosschain": ("qcchain_cli.crosschain", "crosschain", "Cross-chain certificates: anchors, export, register/update/remove-source, import, verify, list."),
     "iot": ("qcchain_cli.iot", "iot", "IoT telemetry: simulate a device fleet, run the consumer."),
     "ledger": ("qcchain_cli.ledger", "ledger", "Ledger snapshots, archive, tamper check and recovery (devnet)."),
+    "time": ("qcchain_cli.timecheck", "time_group", "Trusted time: every node's clock skew (time check)."),
 }
 
 
