@@ -11,10 +11,12 @@ import json
 import logging
 from typing import Any
 
+from qcchain_core.canonical import canonical_json
 from qcchain_core.gm import SM2PrivateKey
 
 from .contractlike import ContractLike, Evaluator
 from .contracts.records import RecordsClient, build_record, l3_recipients
+from .contracts.sealed import MAX_PAYLOAD, MAX_SEALED_PAYLOAD
 from .contracts.verify import read_key_record, verify_record_view
 from .errors import NotMemberError, PackageMismatch, RecipientError
 
@@ -59,9 +61,16 @@ def submit_record(contract: ContractLike, signing_key: SM2PrivateKey, *, payload
 
     Raises:
         RecipientError: an L3 record's entitled org has no active SM2 encryption key (nothing sent).
-        ValueError: the fields or payload do not make a valid record (nothing sent).
+        ValueError: the fields or payload do not make a valid record, or the payload is larger than the
+            chaincode accepts (64 KiB in clear, about 1 MiB encrypted) — refused here, nothing sent.
         qcchain_gateway.errors.GatewayError: a read or the submit failed (typed, e.g. ForbiddenError).
     """
+    if payload is not None:
+        limit = MAX_SEALED_PAYLOAD if fields.get("grade") == "L3" else MAX_PAYLOAD
+        size = len(canonical_json(payload))
+        if size > limit:
+            raise ValueError(f"payload is {size} bytes; the chain accepts at most {limit} for a "
+                             f"{fields.get('grade')} record (nothing was sent)")
     owner = whoami(contract)
     recipients = None
     if fields["grade"] == "L3" and fields.get("bus_type", "I") != "D":
