@@ -173,3 +173,13 @@ def test_auditor_flags_a_swapped_key(kit: GovKit) -> None:
     assert any(p.startswith("EQ-1 v1: submitter key unknown") for p in problems)
     assert verify_key_record(None, key_id)[1] == [f"SM2 key {key_id[:16]}... is not registered on chain"]
     assert json.loads(KitEvaluator(kit, "Regulator").evaluate_transaction("keys:get", key_id))["public_key_pem"] == other
+
+
+def test_auditor_skips_l3_items_wrapped_for_another_of_its_keys(kit: GovKit) -> None:
+    # HD-1's data key is wrapped for the regulator's registered key; auditing with another key of the
+    # regulator (e.g. a console's) is not a mismatch — the item is simply not one this key can open
+    client = AuditClient(KitEvaluator(kit, "Regulator"), CHANNEL)
+    other = audit_channel(client, decrypt_key=SM2PrivateKey.generate())
+    assert other.ok, other.problems
+    own = _audit(kit)
+    assert own.ok and own.checked["sm3_digests"] == other.checked["sm3_digests"] + 1

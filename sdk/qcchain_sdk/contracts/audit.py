@@ -259,8 +259,10 @@ def verify_history(versions: list[dict[str, Any]], keys: Callable[[str], SM2Publ
         problems += verify_signed_view(view, public, key_owner(view["key_id"]))
         sigs += 1
         digests += int("payload" in view) + int(bool(view.get("ciphertext")))
-        wrapped = (view.get("wrapped_key") or {}).get("wrapped") if isinstance(view.get("wrapped_key"), dict) else None
-        if decrypt_key is not None and view.get("ciphertext") and wrapped:
+        wrapped_key = view.get("wrapped_key") if isinstance(view.get("wrapped_key"), dict) else {}
+        wrapped = wrapped_key.get("wrapped")
+        for_other_key = decrypt_key is not None and wrapped_key.get("key_id") not in (None, decrypt_key.public_key().key_id())
+        if decrypt_key is not None and view.get("ciphertext") and wrapped and not for_other_key:  # else: not ours to open
             try:
                 payload = decrypt_view(view, wrapped, decrypt_key)
                 digests += 1
