@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 from typing import Any
 
@@ -73,10 +74,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     """qcchain: trusted sharing of special-equipment QC data on Hyperledger Fabric."""
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from qcchain_core.logconfig import configure  # graded logs: JSON lines in $QCCHAIN_LOG_DIR (docs/OPERATIONS.md)
+
+    configure(os.environ.get("QCCHAIN_LOG_DIR") or None, process="qcchain", level=logging.DEBUG if verbose else logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> Any:
