@@ -214,6 +214,8 @@ def run_ingest_bench(opts: IngestOptions) -> dict[str, Any]:
         "floor_records_per_s": floor, "failures": len(load.failures), "failure_samples": load.failures[:5],
         "batches_by_bus_type": load.by_bus, "records_by_txcode": dict(sorted(load.by_txcode.items())),
         "cpu_s": cpu, "cpu_count": os.cpu_count(),
+        "cpu_ms_per_record": round(1000 * sum(cpu.values()) / load.records, 3) if load.records else None,
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 
@@ -228,4 +230,5 @@ def format_figures(res: dict[str, Any]) -> str:
         f"{res['record_ids_on_chain']}/{res['record_ids_inserted']} record IDs",
         f"syndata latency ms: p50 {lat['p50']}  p95 {lat['p95']}  p99 {lat['p99']}; failures {res['failures']} "
         f"{res['failure_samples'] or ''}",
-        "CPU s: " + "  ".join(f"{k} {v}" for k, v in res["cpu_s"].items())])
+        "CPU s: " + "  ".join(f"{k} {v}" for k, v in res["cpu_s"].items())
+        + f"  ({res['cpu_ms_per_record']} ms per record; machine load average {res['load_average_1m']})"])

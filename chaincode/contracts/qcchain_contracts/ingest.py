@@ -15,7 +15,8 @@ ciphertext + wrapped keys in ``collectionL3``. All or nothing: any violation ref
 listing ``violations=[{index, field, reason}]`` (values never echoed) in the error.
 
 Keys: ``ing.rec`` [ID] (current state; history = versions; ``media`` = the SM3 of each M field, also for
-L3 records), ``ing.idx`` [org_no, txcode, ID], ``ing.batch`` [appid, batchNo] (header: unit, appid,
+L3 records), ``ing.cnt`` [org_no, txcode, appid, batchNo] (records an insert batch added: an ID is
+inserted once, so the sum is the unit's distinct IDs), ``ing.batch`` [appid, batchNo] (header: unit, appid,
 batchNo, txcode, busType, count, Merkle root, ingesting org, tx id, time), ``ing.media`` [ID, tx id] (one
 logged access to an M field's file: org, field, SM3, time, SM3 of the requester's one-time nonce);
 private ``collectionL3`` [``ing:`` + ID].
@@ -230,8 +231,9 @@ def _place(ctx: Context, batch: dict[str, Any], records: list[dict[str, Any]], l
         elif not deleting:
             state["record"] = record
         put_json(ctx.stub, ctx.stub.create_composite_key("ing.rec", [rid]), state)
-        if prev is None:
-            ctx.stub.put_state(ctx.stub.create_composite_key("ing.idx", [batch["org_no"], batch["txcode"], rid]), b"\x00")
+    if batch["bus_type"] == "I":  # one count per batch, not one index key per record (half the rows written)
+        ctx.stub.put_state(ctx.stub.create_composite_key("ing.cnt", [batch["org_no"], batch["txcode"], batch["appid"],
+                                                                     batch["batch_no"]]), str(len(records)).encode())
 
 
 def anchor_batch(ctx: Context, batch: Any) -> dict[str, Any]:
@@ -353,8 +355,8 @@ class Ingest(Contract):
         """How many records of a using unit (and table, "" = all) are on chain."""
         require_serving(ctx, "ingest", write=False)
         attrs = [org_no] + ([txcode] if txcode else [])
-        with ctx.stub.get_state_by_partial_composite_key("ing.idx", attrs) as it:
-            return {"org_no": org_no, "txcode": txcode, "records": sum(1 for _ in it)}
+        with ctx.stub.get_state_by_partial_composite_key("ing.cnt", attrs) as it:
+            return {"org_no": org_no, "txcode": txcode, "records": sum(int(kv.value) for kv in it)}
 
     @transaction(evaluate=True)
     def summary(self, ctx: Context, appid: str) -> dict:
