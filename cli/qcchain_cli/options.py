@@ -150,9 +150,16 @@ def load_sm2(key: str, store_dir: Path, password_file: Path | None) -> Any:
             data = path.read_bytes()
         except OSError as exc:
             raise CliError(f"cannot read key file {path}: {exc.strerror or exc}") from exc
-        secret = password(password_file, f"key file {path}") if b"ENCRYPTED" in data else None
+        from qcchain_gateway import keyfile
+
+        sealed = keyfile.is_sealed(data)  # a key file exported from the keystore (`keys export --private`)
+        secret = password(password_file, f"key file {path}") if sealed or b"ENCRYPTED" in data else None
         try:
+            if sealed and secret is not None:
+                data, secret = keyfile.unseal(data, secret, str(path)), None
             return SM2PrivateKey.from_pem(data, secret)
+        except WrongPasswordError as exc:
+            raise CliError(f"{path} is not an SM2 private key (or the password is wrong): {exc}") from exc
         except InvalidKey as exc:
             raise CliError(f"{path} is not an SM2 private key (or the password is wrong): {exc}") from exc
     store = FileKeystore(store_dir)
