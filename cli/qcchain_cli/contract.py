@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterator
 
 import click
 
+from . import contract_verify
 from .errors import CliError, one_line
 from .keys import keystore_option, password_file_option
 from .options import common_options, load_sm2, opt, resolve_profile
@@ -249,6 +250,7 @@ contract.add_command(_package_command("upgrade"))
 contract.add_command(_state_command("freeze", "freeze a contract (writes refused, reads served)"))
 contract.add_command(_state_command("thaw", "thaw a frozen contract"))
 contract.add_command(_state_command("destroy", "destroy a contract (terminal)"))
+contract.add_command(contract_verify.verify)  # symbolic checks, bounded model check, mutation test (T-9.2.5)
 
 
 def _sm2_key(key: str, keystore_dir: Path, password_file: Path | None) -> Any:

@@ -46,7 +46,7 @@ def test_generate_ecdsa_with_prompted_password(tmp_path) -> None:
     ks = str(tmp_path / "ks")
     result = _run(["generate", "fabric-admin", "--type", "ecdsa", "--keystore", ks], password=None, stdin="Prompted-pw-2024\nPrompted-pw-2024\n")
     assert result.exit_code == 0, result.output
-    assert FileKeystore(ks).get("fabric-admin", b"s3") is not None
+    assert FileKeystore(ks).get("fabric-admin", b"Prompted-pw-2024") is not None
 
 
 def test_errors_are_one_line_and_write_nothing(tmp_path) -> None:
