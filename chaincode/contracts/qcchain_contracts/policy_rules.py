@@ -1,7 +1,8 @@
 """Policy documents: what makes one valid, and installing one (bootstrap or a ``policy_update`` proposal).
 
 :func:`validate_policy` dispatches by name: ``governance`` here, ``grading`` to
-:func:`.grading_rules.validate_grading_policy`, ``sharing`` to :func:`.sharing_rules.validate_sharing_policy`.
+:func:`.grading_rules.validate_grading_policy`, ``sharing`` to :func:`.sharing_rules.validate_sharing_policy`,
+``warnings`` to :func:`.warning_rules.validate_warnings_policy`.
 Rules layer: imports the store, :mod:`.lifecycle` and the other rule modules, never a contract front.
 """
 
@@ -18,6 +19,7 @@ from .grading_rules import validate_grading_policy
 from .lifecycle import required_count
 from .sharing_rules import validate_sharing_policy
 from .store.policies import POLICY_NAMES, put_policy
+from .warning_rules import validate_warnings_policy
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def validate_governance_policy(doc: Any) -> None:
 
 
 def validate_policy(name: str, doc: Any) -> None:
-    """Check a policy document by name (``governance``, ``grading`` or ``sharing``).
+    """Check a policy document by name (``governance``, ``grading``, ``sharing`` or ``warnings``).
 
     Raises:
         InvalidInput: unknown policy name or an invalid document.
@@ -74,6 +76,8 @@ def validate_policy(name: str, doc: Any) -> None:
         validate_grading_policy(doc)
     elif name == "sharing":
         validate_sharing_policy(doc)
+    elif name == "warnings":
+        validate_warnings_policy(doc)
     else:
         raise InvalidInput(f"policy name {name!r} is not one of {', '.join(POLICY_NAMES)}")
 

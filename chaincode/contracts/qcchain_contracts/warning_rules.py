@@ -25,6 +25,8 @@ import logging
 import re
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
 from .common import caller_msp, require_hex64, require_int, tx_time
 from .errors import Conflict, Forbidden, InvalidInput
 from .store.members import member_of, role_of
@@ -32,7 +34,7 @@ from .store.policies import find_policy
 
 log = logging.getLogger(__name__)
 
-__all__ = ["COLOURS", "SOURCES", "STEPS", "VERIFIER_ROLES", "DEFAULT_DEADLINES", "deadlines_of", "colour_up",
+__all__ = ["POLICY_SCHEMA", "policy_problems", "validate_warnings_policy", "COLOURS", "SOURCES", "STEPS", "VERIFIER_ROLES", "DEFAULT_DEADLINES", "deadlines_of", "colour_up",
            "validate_raise", "new_warning", "check_step", "apply_step", "overdue", "escalate", "validate_evidence"]
 
 COLOURS = ("blue", "yellow", "orange", "red")           # low -> major
@@ -54,6 +56,114 @@ MAX_HISTORY = 256
 MAX_NOTE = 2000
 _SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 _RULE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+EXPIRY_KINDS = ("personnel_certificate", "inspection_due", "safety_valve", "bursting_disc", "node_certificate")
+
+_NUM = {"type": "number"}
+_POS = {"type": "number", "exclusiveMinimum": 0}
+_COLOUR = {"enum": list(COLOURS)}
+_HOURS = {"type": "integer", "minimum": 1, "maximum": 8760}
+_NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$"}
+_BAND = {"type": "object", "required": ["colour"], "additionalProperties": False, "minProperties": 2,
+         "maxProperties": 2, "properties": {"colour": _COLOUR, "above": _NUM, "below": _NUM}}
+_QRULE = {"type": "object", "required": ["bands"], "additionalProperties": False, "properties": {
+    "bands": {"type": "array", "minItems": 1, "maxItems": 16, "items": _BAND},
+    "rate": {"type": "object", "required": ["max_per_min", "colour"], "additionalProperties": False,
+             "properties": {"max_per_min": _POS, "colour": _COLOUR}},
+    "predict": {"type": "boolean"}}}
+POLICY_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "required": ["version", "quantities", "clock_skew_s", "max_delay_s", "max_message_bytes", "window_s", "seal_after_s", "device_types",
+                 "clear_after", "heartbeat", "anomaly", "prediction", "deadlines", "rectification", "expiry"],
+    "properties": {
+        "version": {"const": 1},
+        "quantities": {"type": "object", "minProperties": 1, "propertyNames": _NAME, "additionalProperties": {
+            "type": "object", "required": ["unit", "min", "max"], "additionalProperties": False,
+            "properties": {"unit": {"type": "string", "minLength": 1, "maxLength": 16}, "min": _NUM, "max": _NUM}}},
+        "clock_skew_s": _POS, "max_delay_s": _POS, "seal_after_s": {"type": "integer", "minimum": 0, "maximum": 86400},
+        "max_message_bytes": {"type": "integer", "minimum": 64, "maximum": 65536},
+        "window_s": {"type": "integer", "minimum": 1, "maximum": 86400},
+        "device_types": {"type": "object", "minProperties": 1, "propertyNames": _NAME, "additionalProperties": {
+            "type": "object", "minProperties": 1, "propertyNames": _NAME, "additionalProperties": _QRULE}},
+        "clear_after": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "heartbeat": {"type": "object", "required": ["offline_after_s", "colour"], "additionalProperties": False,
+                      "properties": {"offline_after_s": _POS, "colour": _COLOUR}},
+        "anomaly": {"type": "object", "required": ["alpha", "z", "warmup", "min_std", "colour"],
+                    "additionalProperties": False, "properties": {
+                        "alpha": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}, "z": _POS,
+                        "warmup": {"type": "integer", "minimum": 2}, "min_std": _POS, "colour": _COLOUR}},
+        "prediction": {"type": "object", "required": ["window_s", "min_points", "horizon_s", "colour"],
+                       "additionalProperties": False, "properties": {
+                           "window_s": _POS, "min_points": {"type": "integer", "minimum": 3}, "horizon_s": _POS,
+                           "colour": {"enum": ["blue", "yellow"]}}},
+        "deadlines": {"type": "object", "required": list(COLOURS), "additionalProperties": False,
+                      "properties": {c: {"type": "object", "required": ["ack_h", "dispose_h"],
+                                         "additionalProperties": False,
+                                         "properties": {"ack_h": _HOURS, "dispose_h": _HOURS}} for c in COLOURS}},
+        "rectification": {"type": "object", "required": ["general", "larger", "serious"],
+                          "additionalProperties": False,
+                          "properties": {k: _COLOUR for k in ("general", "larger", "serious")}},
+        "expiry": {"type": "object", "required": list(EXPIRY_KINDS), "additionalProperties": False,
+                   "properties": {k: {"type": "object", "required": ["blue_days", "yellow_days"],
+                                      "additionalProperties": False,
+                                      "properties": {"blue_days": {"type": "integer", "minimum": 1},
+                                                     "yellow_days": {"type": "integer", "minimum": 1}}}
+                                  for k in EXPIRY_KINDS}},
+    },
+}
+
+def _policy_semantics(doc: dict[str, Any]) -> list[str]:
+    problems = []
+    for q, spec in doc["quantities"].items():
+        if spec["min"] >= spec["max"]:
+            problems.append(f"$.quantities.{q}: min must be below max")
+    for dtype, qs in doc["device_types"].items():
+        for q, rule in qs.items():
+            path = f"$.device_types.{dtype}.{q}"
+            if q not in doc["quantities"]:
+                problems.append(f"{path}: quantity {q!r} is not declared under quantities")
+                continue
+            lo, hi = doc["quantities"][q]["min"], doc["quantities"][q]["max"]
+            for i, band in enumerate(rule["bands"]):
+                limit = band.get("above", band.get("below"))
+                if limit is None:
+                    problems.append(f"{path}.bands[{i}]: a band needs above or below")
+                elif not lo <= limit <= hi:
+                    problems.append(f"{path}.bands[{i}]: limit {limit} is outside the plausible range [{lo}, {hi}]")
+    for colour, d in doc["deadlines"].items():
+        if d["dispose_h"] < d["ack_h"]:
+            problems.append(f"$.deadlines.{colour}: dispose_h must not be before ack_h")
+    for kind, w in doc["expiry"].items():
+        if w["yellow_days"] > w["blue_days"]:
+            problems.append(f"$.expiry.{kind}: yellow_days must not exceed blue_days")
+    return problems
+
+
+_POLICY_VALIDATOR = Draft202012Validator(POLICY_SCHEMA)
+
+
+def policy_problems(doc: Any) -> list[str]:
+    """Every problem of a ``warnings`` policy document (``policies/warnings.yaml``), each with its JSON
+    path: the structure by :data:`POLICY_SCHEMA` first, then the semantics (bands inside the declared
+    quantities' plausible ranges, dispose after acknowledge, yellow before blue). Empty when valid."""
+    if not isinstance(doc, dict):
+        return ["$: not a mapping"]
+    problems = [f"${''.join(f'.{p}' for p in e.absolute_path)}: {e.message}"
+                for e in sorted(_POLICY_VALIDATOR.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))]
+    return problems or _policy_semantics(doc)
+
+
+def validate_warnings_policy(doc: Any) -> None:
+    """Check a ``warnings`` policy document (bootstrap or a ``policy_update`` proposal).
+
+    Raises:
+        InvalidInput: the first problem found (and how many more there are).
+    """
+    problems = policy_problems(doc)
+    if problems:
+        raise InvalidInput(f"warnings policy invalid: {problems[0]}"
+                           + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))
 
 
 def deadlines_of(stub: Any) -> dict[str, dict[str, int]]:

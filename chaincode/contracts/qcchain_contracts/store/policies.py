@@ -1,4 +1,4 @@
-"""Installed policy documents (``gov.policy`` [name]): ``governance``, ``grading`` and ``sharing``.
+"""Installed policy documents (``gov.policy`` [name]): ``governance``, ``grading``, ``sharing`` and ``warnings``.
 
 A policy record is ``{name, version, digest (hex SM3 of the canonical document), document, updated_at,
 source}``. Writers validate the document first (:func:`qcchain_contracts.policy_rules.install_policy`).
@@ -15,7 +15,7 @@ from ..errors import NotFound
 
 __all__ = ["POLICY_NAMES", "policy_record", "get_policy", "find_policy", "put_policy"]
 
-POLICY_NAMES = ("governance", "grading", "sharing")
+POLICY_NAMES = ("governance", "grading", "sharing", "warnings")
 
 
 def _policy_key(stub: Any, name: str) -> str:
