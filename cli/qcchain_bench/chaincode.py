@@ -43,6 +43,32 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def _children(pid: int) -> list[int]:
+    """Children started by any thread of ``pid``."""
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return kids
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of process ``pid`` and its live descendants (a server with worker processes).
+
+    Raises:
+        BenchError: /proc/<pid>/stat cannot be read.
+    """
+    total = process_cpu_seconds(pid)
+    for child in _children(pid):
+        try:
+            total += tree_cpu_seconds(child)
+        except BenchError:
+            continue  # exited meanwhile
+    return total
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -71,41 +97,68 @@ def _run_window(peer: PeerDriver, make_args: Callable[[int], Sequence[str]], n: 
         raise BenchError(f"{len(failures)} of {n} transactions failed: {failures[0]!r}")
 
 
-def _phase(peer: PeerDriver, pid: int, make_args: Callable[[int], Sequence[str]], n: int, in_flight: int) -> dict[str, float]:
-    cpu0, t0 = process_cpu_seconds(pid), time.perf_counter()
-    _run_window(peer, make_args, n, in_flight)
-    cpu1, t1 = process_cpu_seconds(pid), time.perf_counter()
-    return {"cpu_ms_per_tx": (cpu1 - cpu0) * 1000 / n, "per_s": n / (t1 - t0)}
+def _phase(peers: Sequence[PeerDriver], pid: int, make_args: Callable[[int], Sequence[str]], n: int,
+           in_flight: int) -> dict[str, float]:
+    """``n`` transactions on each of ``peers`` at once (one thread per stream)."""
+    cpu0, t0 = tree_cpu_seconds(pid), time.perf_counter()
+    errors: list[BaseException] = []
+
+    def drive(peer: PeerDriver) -> None:
+        try:
+            _run_window(peer, make_args, n, in_flight)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=drive, args=(p,)) for p in peers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    cpu1, t1 = tree_cpu_seconds(pid), time.perf_counter()
+    total = n * len(peers)
+    return {"cpu_ms_per_tx": (cpu1 - cpu0) * 1000 / total, "per_s": total / (t1 - t0)}
 
 
-def run(n: int = 2000, in_flight: int = 50) -> dict[str, Any]:
+def run(n: int = 2000, in_flight: int = 50, workers: int = 1, streams: int = 1) -> dict[str, Any]:
     """Run the benchmark; returns figures per put transaction and per get.
+
+    ``streams`` peers connect at once (as several endorsing peers dial one chaincode server), each driving
+    ``n`` transactions with ``in_flight`` outstanding; ``workers`` > 1 runs the server with
+    ``CHAINCODE_WORKERS`` (:mod:`qcchain_shim.workers`) and counts the CPU of all its processes.
 
     Raises:
         BenchError: the server did not start or transactions failed.
-        ValueError: ``n`` or ``in_flight`` is not positive.
+        ValueError: ``n``, ``in_flight``, ``workers`` or ``streams`` is not positive.
     """
-    if n <= 0 or in_flight <= 0:
-        raise ValueError("n and in_flight must be positive")
+    if n <= 0 or in_flight <= 0 or workers <= 0 or streams <= 0:
+        raise ValueError("n, in_flight, workers and streams must be positive")
     port = _free_port()
-    env = dict(os.environ, CHAINCODE_ID="bench:0", CHAINCODE_SERVER_ADDRESS=f"127.0.0.1:{port}")
+    env = dict(os.environ, CHAINCODE_ID="bench:0", CHAINCODE_SERVER_ADDRESS=f"127.0.0.1:{port}",
+               CHAINCODE_WORKERS=str(workers))
     proc = subprocess.Popen(
         [sys.executable, "-m", "qcchain_bench.example"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        peer = _connect(f"127.0.0.1:{port}", proc)
+        peers: list[PeerDriver] = []
         try:
-            _run_window(peer, lambda i: ("put", f"warm{i % 100}", "v"), min(n, 500), in_flight)
-            put = _phase(peer, proc.pid, lambda i: ("put", f"key{i % 1000}", f"value-{i}"), n, in_flight)
-            get = _phase(peer, proc.pid, lambda i: ("get", f"key{i % 1000}"), n, in_flight)
+            for _ in range(streams):
+                peers.append(_connect(f"127.0.0.1:{port}", proc))
+            _phase(peers, proc.pid, lambda i: ("put", f"warm{i % 100}", "v"), min(n, 500), in_flight)
+            put = _phase(peers, proc.pid, lambda i: ("put", f"key{i % 1000}", f"value-{i}"), n, in_flight)
+            get = _phase(peers, proc.pid, lambda i: ("get", f"key{i % 1000}"), n, in_flight)
         finally:
-            peer.close()
+            for peer in peers:
+                peer.close()
     finally:
         proc.terminate()
         proc.wait(10)
     return {
         "n": n,
         "in_flight": in_flight,
+        "workers": workers,
+        "streams": streams,
         "put_cpu_ms": round(put["cpu_ms_per_tx"], 4),
         "get_cpu_ms": round(get["cpu_ms_per_tx"], 4),
         "put_tx_per_s": round(put["per_s"], 1),

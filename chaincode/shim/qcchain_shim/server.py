@@ -25,7 +25,7 @@ from fabric_protos.peer import chaincode_shim_pb2_grpc
 from fabric_protos.peer.chaincode_shim_pb2 import ChaincodeMessage
 from qcchain_core.grpcenv import quiet_gc
 
-from . import timeslice
+from . import timeslice, workers
 from .contract import Contract, Router
 from .errors import ChaincodeProtocolError, ConfigError
 from .handler import Handler
@@ -62,11 +62,16 @@ class ServerConfig:
     chaincode_id: str
     address: str
     tls: TLSConfig | None = None
+    #: server processes on ``address`` (``CHAINCODE_WORKERS``; :mod:`qcchain_shim.workers`)
+    workers: int = 1
+    #: this process is one of several workers: listen with SO_REUSEPORT
+    reuse_port: bool = False
 
 
-def server_options(policy: KeepalivePolicy = KeepalivePolicy()) -> list[tuple[str, Any]]:
-    """gRPC server options: keepalive enforcement that accepts the peer's pings, message sizes."""
-    return [
+def server_options(policy: KeepalivePolicy = KeepalivePolicy(), reuse_port: bool = False) -> list[tuple[str, Any]]:
+    """gRPC server options: keepalive enforcement that accepts the peer's pings, message sizes, and
+    ``SO_REUSEPORT`` for one of several worker processes on one address."""
+    return [*([("grpc.so_reuseport", 1)] if reuse_port else []),
         ("grpc.keepalive_time_ms", policy.time_ms),
         ("grpc.keepalive_timeout_ms", policy.timeout_ms),
         ("grpc.keepalive_permit_without_calls", 1 if policy.permit_without_calls else 0),
@@ -110,7 +115,11 @@ def config_from_env(env: Mapping[str, str] | None = None) -> ServerConfig:
     if client_ca is not None and key is None:
         raise ConfigError("CHAINCODE_TLS_CLIENT_CA_FILE needs CHAINCODE_TLS_KEY_FILE and CHAINCODE_TLS_CERT_FILE")
     tls = TLSConfig(key, cert, client_ca) if key is not None and cert is not None else None
-    return ServerConfig(ccid, address, tls)
+    count = workers.worker_count(env)
+    is_worker = workers.worker_index(env) is not None
+    if count > 1 and address.rpartition(":")[2] == "0":
+        raise ConfigError(f"{workers.WORKERS_ENV}={count} needs a fixed port in CHAINCODE_SERVER_ADDRESS, not :0")
+    return ServerConfig(ccid, address, tls, 1 if is_worker else count, reuse_port=is_worker)
 
 
 class _Servicer(chaincode_shim_pb2_grpc.ChaincodeServicer):
@@ -158,9 +167,11 @@ class ChaincodeServer:
         address: str,
         tls: TLSConfig | None = None,
         keepalive: KeepalivePolicy = KeepalivePolicy(),
+        reuse_port: bool = False,
     ) -> None:
         self.router = contracts if isinstance(contracts, Router) else Router(contracts)
         self.chaincode_id, self.address, self.tls, self.keepalive = chaincode_id, address, tls, keepalive
+        self.reuse_port = reuse_port
         self._server: grpc.aio.Server | None = None
         self.port = 0
 
@@ -170,7 +181,7 @@ class ChaincodeServer:
         Raises:
             ConfigError: the address cannot be bound or the TLS material is invalid.
         """
-        server = grpc.aio.server(options=server_options(self.keepalive))
+        server = grpc.aio.server(options=server_options(self.keepalive, self.reuse_port))
         chaincode_shim_pb2_grpc.add_ChaincodeServicer_to_server(_Servicer(self.router, self.chaincode_id), server)
         try:
             if self.tls is None:
@@ -229,6 +240,8 @@ def serve(
     This is a program's serving loop, so it applies the process settings: the garbage collector's
     (:func:`qcchain_core.grpcenv.quiet_gc`, unless ``tune_gc`` is False) and, on the main thread,
     transaction time slicing every ``time_slice`` seconds of CPU (0: off; :mod:`qcchain_shim.timeslice`).
+    With ``workers`` > 1 in the configuration (``CHAINCODE_WORKERS``) it serves nothing itself: it runs
+    that many copies of this program on the same address and supervises them (:mod:`qcchain_shim.workers`).
     (:func:`qcchain_shim.serve` also applies the gRPC settings before importing ``grpc``.)
 
     Raises:
@@ -237,7 +250,10 @@ def serve(
         ValueError: ``time_slice`` is negative.
     """
     cfg = config or config_from_env()
-    server = ChaincodeServer(contracts, cfg.chaincode_id, cfg.address, cfg.tls, keepalive)
+    server = ChaincodeServer(contracts, cfg.chaincode_id, cfg.address, cfg.tls, keepalive, cfg.reuse_port)
+    if cfg.workers > 1:  # this process only supervises copies of the program that serve
+        workers.run_workers(cfg.workers)
+        return
     if tune_gc:
         quiet_gc()
     slicing = timeslice.enable(time_slice)

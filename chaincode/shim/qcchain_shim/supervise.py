@@ -55,8 +55,9 @@ class Supervisor:
 
     def __init__(self, name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
                  log_file: Path | None = None, operations_log: Path | None = None,
-                 backoff: Backoff = Backoff()) -> None:
+                 backoff: Backoff = Backoff(), inherit_output: bool = False) -> None:
         self.name, self.argv, self.env = name, list(argv), dict(env or {})
+        self.inherit_output = inherit_output  # True: the server writes to this process's stdout/stderr
         self.log_file, self.operations_log, self.backoff = log_file, operations_log, backoff
         self.proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
@@ -75,13 +76,17 @@ class Supervisor:
         Raises:
             OSError: the program cannot be run or the log file cannot be opened.
         """
-        out = open(self.log_file, "ab") if self.log_file is not None else subprocess.DEVNULL  # noqa: SIM115
-        try:
+        if self.inherit_output:
             self.proc = subprocess.Popen(self.argv, env={**os.environ, **self.env},  # noqa: S603 - caller's argv
-                                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-        finally:
-            if out is not subprocess.DEVNULL:
-                out.close()  # type: ignore[union-attr]
+                                         stdin=subprocess.DEVNULL)
+        else:
+            out = open(self.log_file, "ab") if self.log_file is not None else subprocess.DEVNULL  # noqa: SIM115
+            try:
+                self.proc = subprocess.Popen(self.argv, env={**os.environ, **self.env},  # noqa: S603
+                                             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            finally:
+                if out is not subprocess.DEVNULL:
+                    out.close()  # type: ignore[union-attr]
         self._started_at = time.monotonic()
         self._restart_at = None
         return self.proc
