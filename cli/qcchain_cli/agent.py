@@ -28,6 +28,7 @@ from qcchain_agent.skeleton import mapping_skeleton
 from qcchain_agent.source import Source
 
 from .errors import CliError
+from .proclogs import process_logs
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ def _cycle_text(report: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True)
 def run(mapping: Path, once: bool, full: bool, force: bool, txcodes: tuple[str, ...], as_json: bool) -> None:
     """Sync: scan what is due, queue the changes, send until acknowledged (forever unless --once)."""
+    process_logs("agent")
     parsed = _load(mapping)
     unknown = [c for c in txcodes if c not in parsed.txcodes]
     if unknown:

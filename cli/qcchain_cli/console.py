@@ -73,6 +73,9 @@ def serve(state: Path, devnet_dir: Path | None, profile: Path | None, org: str, 
     from qcchain_console.errors import ConsoleError
     from qcchain_console.server import ServeSettings, open_state, serve as run
 
+    from .proclogs import process_logs
+
+    process_logs("console")
     if devnet_dir is not None and profile is not None:
         raise CliError("give --dir or --profile, not both")
     settings = ServeSettings(state=state, profile=_profile(devnet_dir, profile, org), user=user, channel=channel,

@@ -200,6 +200,9 @@ def serve(state_dir: Path | None, profile: Path | None, key_file: Path | None, o
     from qcchain_ingest.errors import StateError
     from qcchain_ingest.server import ServeOptions, build_service, serve as run
 
+    from .proclogs import process_logs
+
+    process_logs("ingest")
     if (state_dir is None) == (profile is None):
         raise CliError("give exactly one of --dir DIR (devnet) or --profile P --key K")
     if (tls_cert is None) != (tls_key is None):

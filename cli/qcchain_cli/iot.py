@@ -370,6 +370,9 @@ def run(ctx: click.Context, broker: str, ca: Path | None, cred_dir: Path, consum
     from qcchain_iot.windows import anchor_pending, seal_windows
     from qcchain_sdk.contracts.warnings import DevicesClient, WarningsClient
 
+    from .proclogs import process_logs
+
+    process_logs("iot-consumer")
     _setup(ctx, options)
     password = os.environ.get(password_env)
     if not password:

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Callable, Protocol
 
+from qcchain_core.logconfig import configure
 from qcchain_shim.server import quiet_gc
 from qcchain_shim.supervise import Supervisor
 
@@ -602,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--consortium", type=Path, default=None)
     parser.add_argument("--no-tls", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(os.environ.get("QCCHAIN_LOG_DIR") or None, process="devnet")  # graded logs (docs/OPERATIONS.md)
     options = UpOptions(state_dir=args.dir, host=args.host, port=args.port,
                         chaincode_module=args.chaincode_module, consortium=args.consortium, tls=not args.no_tls,
                         use_uvloop=os.environ.get("QCCHAIN_DEVNET_UVLOOP", "1") != "0")

@@ -1,7 +1,9 @@
-"""A full demo run: every log file it writes holds no key, secret, password, token, AppSecret or L3 plaintext."""
+"""A full demo run writes the graded logs of the devnet, its chaincode server and the ingestion service, and
+every log file it writes holds no key, secret, password, token, AppSecret or L3 plaintext."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -28,7 +30,13 @@ def test_demo_logs_hold_no_secrets(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr[-2000:]
     logs = [p for p in tmp_path.rglob("*") if p.is_file() and (".log" in p.name or p.parent.name.startswith("logs"))]
     assert logs, "the demo wrote no log file"
-    assert (tmp_path / "logs-cli" / "qcchain.log").is_file()
+    records = {name: [json.loads(line) for line in (tmp_path / "logs-cli" / name).read_text().splitlines()]
+               for name in ("qcchain.log", "chaincode.log", "security.log", "audit.log")}
+    # the devnet and the ingestion service run inside the demo's process; the chaincode server is the devnet's child
+    loggers = {r["logger"].split(".")[0] for r in records["qcchain.log"]}
+    assert {"qcchain_devnet", "qcchain_ingest"} <= loggers, loggers
+    assert any(r["process"] == "chaincode" and r["logger"].startswith("qcchain_shim") for r in records["chaincode.log"])
+    assert all(set(r) >= {"time", "level", "category", "logger", "process", "message"} for rs in records.values() for r in rs)
     found = []
     for path in logs + [None]:
         text = (run.stdout + run.stderr) if path is None else path.read_text(errors="replace")

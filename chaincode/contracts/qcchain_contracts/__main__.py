@@ -32,12 +32,12 @@ def main() -> None:
 
     apply_grpc_tuning()
     from qcchain_core.gm import set_backend
+    from qcchain_core.logconfig import configure
     from qcchain_shim import serve
     from qcchain_shim.errors import ConfigError
     from qcchain_shim.server import config_from_env
 
-    logging.basicConfig(level=os.environ.get("QCCHAIN_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(os.environ.get("QCCHAIN_LOG_DIR") or None, process="chaincode", level=os.environ.get("QCCHAIN_LOG_LEVEL", "INFO"))
     try:
         config = config_from_env()
         set_backend(os.environ.get("QCCHAIN_GM_BACKEND"))
