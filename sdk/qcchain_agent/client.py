@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,7 @@ class HttpTransport:
     """:class:`Transport` over httpx (HTTP/1.1, keep-alive, TLS verified against ``ca_file`` when given)."""
 
     def __init__(self, base_url: str, timeout: float = 30.0, ca_file: Path | None = None) -> None:
-        verify: Any = str(ca_file) if ca_file is not None else True
+        verify: Any = ssl.create_default_context(cafile=str(ca_file)) if ca_file is not None else True
         self._client = httpx.Client(base_url=base_url, timeout=timeout, verify=verify)
 
     def request(self, method: str, path: str, params: Mapping[str, str] | None = None,
