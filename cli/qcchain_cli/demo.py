@@ -33,6 +33,7 @@ import click
 import yaml
 
 from .demoingest import ingestion_steps
+from .demowarnings import run_warning_steps
 from .errors import CliError
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,8 @@ def demo(state_dir: Path | None, keep: bool, fabric: bool, profiles_dir: Path | 
                     say(f"runtime: devnet at {info['url']} (state {directory})")
                     profiles = {name: Path(p) for name, p in info["connection_profiles"].items()}
                     story = run_demo(profiles, members, policies, _package_digests(info), say, DEVNET_LIFECYCLE_NOTE,
-                                     after=lambda s: ingestion_steps(s, profiles["Regulator"], say))
+                                     after=lambda s: (ingestion_steps(s, profiles["Regulator"], say),
+                                                    run_warning_steps(s, policies_dir, say)))
             finally:
                 _finish(directory, temporary, keep, say)
     except StoryError as exc:
