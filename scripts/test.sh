@@ -15,6 +15,12 @@ if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; } && [ "$(id 
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } >/dev/null 2>&1 \
     || echo "==> could not install chromium (the console's browser tests will skip)"
 fi
+# CJK glyphs for the console's zh-CN screenshots (quiet; never fails the run).
+if ! fc-list 2>/dev/null | grep -qi "noto.*cjk" && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk || { apt-get update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk; }; } >/dev/null 2>&1 \
+    || echo "==> could not install fonts-noto-cjk (screenshots show Chinese as boxes)"
+fi
 # The key-custody tests sign on a SoftHSM2 token (PKCS#11); install Debian's softhsm2 when missing and
 # possible (root + apt-get), quietly; without it those tests skip with a reason naming softhsm2.
 if ! command -v softhsm2-util >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -78,8 +78,10 @@ def serve(state: Path, devnet_dir: Path | None, profile: Path | None, org: str, 
     process_logs("console")
     if devnet_dir is not None and profile is not None:
         raise CliError("give --dir or --profile, not both")
+    crypto = (devnet_dir or Path(".devnet")) / "crypto-config" if profile is None else None
     settings = ServeSettings(state=state, profile=_profile(devnet_dir, profile, org), user=user, channel=channel,
-                             host=host, port=port, cert=cert, key=key, ingest_db=ingest_db)
+                             host=host, port=port, cert=cert, key=key, ingest_db=ingest_db,
+                             crypto_dir=crypto if crypto is not None and crypto.is_dir() else None)
     try:
         if not open_state(state).list():
             click.echo(f"console: no staff account yet; add one with `qcchain console users add NAME --role admin "

@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from .errors import AuthError
 from .i18n import pick_lang
-from .pages import audit, contracts, ingestion, overview, records, riskmap, sharing
+from .pages import audit, contracts, ingestion, overview, propose, records, riskmap, sharing
 from .security import AuthMiddleware, HeadersMiddleware, csrf_token, post_action
 from .web import Console, render
 
@@ -71,7 +71,7 @@ def build_app(console: Console, session_secret: str, https: bool = True) -> Star
         Route("/logout", logout, methods=["POST"]), Route("/lang", set_lang, methods=["GET"]),
         Mount("/static", app=StaticFiles(packages=[("qcchain_console", "static")]), name="static"),
     ]
-    for module in (overview, contracts, records, sharing, riskmap, ingestion, audit):
+    for module in (overview, contracts, propose, records, sharing, riskmap, ingestion, audit):
         routes += module.routes()
     middleware = [
         Middleware(HeadersMiddleware),

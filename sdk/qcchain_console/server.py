@@ -12,6 +12,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from .app import build_app
+from .certscan import scan_crypto_dir
 from .chain import ChainSettings, OrgChain, secret_file
 from .errors import ConfigError
 from .ingestview import IngestView
@@ -35,6 +36,7 @@ class ServeSettings:
     cert: Path | None = None
     key: Path | None = None
     ingest_db: str | None = None
+    crypto_dir: Path | None = None  # a crypto-config directory: the consortium's certificates on the Overview
     insecure_http: bool = False  # tests of the app object only; the CLI always serves HTTPS
 
 
@@ -64,6 +66,9 @@ def open_console(settings: ServeSettings) -> tuple[Starlette, Console]:
         ingest = IngestView(settings.ingest_db) if settings.ingest_db else None
         chain.ensure_key_registered()
         console = Console(chain, store, settings.state, ingest)
+        if settings.crypto_dir is not None:
+            console.certs = scan_crypto_dir(settings.crypto_dir)
+        console.blocks.start()
         secret = secret_file(settings.state / "session.key").decode("ascii")
     except Exception:
         chain.close()
@@ -85,4 +90,5 @@ def serve(settings: ServeSettings) -> None:
         uvicorn.run(app, host=settings.host, port=settings.port, ssl_certfile=str(cert), ssl_keyfile=str(key),
                     log_level="info", access_log=True, server_header=False, proxy_headers=False)
     finally:
+        console.blocks.stop()
         console.chain.close()

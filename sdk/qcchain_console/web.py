@@ -12,6 +12,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from . import ROLES, WRITER_ROLES
+from .auditcache import AuditVerifier
+from .blockindex import BlockIndex
+from .certscan import CertInfo
 from .chain import OrgChain
 from .i18n import pick_lang, translate
 from .ingestview import IngestView
@@ -32,10 +35,15 @@ class Console:
     store: Store
     state: Path
     ingest: IngestView | None = None
+    certs: list[CertInfo] = field(default_factory=list)
     proposals_dir: Path = field(init=False)
     env: Environment = field(init=False)
+    blocks: BlockIndex = field(init=False)
+    verifier: AuditVerifier = field(init=False)
 
     def __post_init__(self) -> None:
+        self.blocks = BlockIndex(self.chain.qscc, self.chain.channel)
+        self.verifier = AuditVerifier(self.chain.audit())
         self.proposals_dir = self.state / "proposals"
         self.proposals_dir.mkdir(parents=True, exist_ok=True)
         self.env = Environment(loader=PackageLoader("qcchain_console", "templates"),

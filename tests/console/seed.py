@@ -38,11 +38,11 @@ def _base(record_id: str, tx_code: str) -> dict[str, Any]:
     return {"ID": record_id, "batchNo": "2025060100000001", "txCode": tx_code, "busType": "I", "updateDate": "2025-06-01"}
 
 
-def _payload(record_id: str, category: str, level: str, name: str) -> dict[str, Any]:
+def risk_payload(record_id: str, category: str, level: str, name: str, equipment: str) -> dict[str, Any]:
     common = {"inherentriskLevel": level, "remainriskLevel": level, "controlLevel": "公司（厂）级", "accidentType": "爆炸",
               "dutyName": "safety dept", "dutyMan": PERSON}
     if category == "risk_point":
-        return {**_base(record_id, "06"), "riskNo": record_id, "regNo": "32010001", "riskName": name, "riskType": "0",
+        return {**_base(record_id, "06"), "riskNo": record_id, "regNo": equipment, "riskName": name, "riskType": "0",
                 "registDate": "2025-06-01", "commonAddr": "plant 1", **common}
     return {**_base(record_id, "07"), "sourceNo": record_id, "riskNo": "RP-U-1", "checkItem": name,
             "checkContent": "reading within range", "measureContent": "monthly check", "measureType": "管理措施", **common}
@@ -72,7 +72,7 @@ def seed(devnet: Path) -> dict[str, Any]:
                           original=None, record_id=record_id, category="unit", equipment_code=equipment, stage="use",
                           grade="L3")
         for record_id, org, category, level, name, equipment in RISKS:
-            submit_record(contracts[org], keys[org], payload=_payload(record_id, category, level, name), original=None,
+            submit_record(contracts[org], keys[org], payload=risk_payload(record_id, category, level, name, equipment), original=None,
                           record_id=record_id, category=category, equipment_code=equipment, stage="use", grade="L3")
         danger = {**_base(HD_NEW, "09"), "taskNo": "T-9", "regNo": "32010001", "troubleType": "设备类",
                   "troubleLevel": "较大事故隐患", "mainProblem": SECRET_PROBLEM, "checkMan": PERSON,

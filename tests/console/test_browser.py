@@ -20,7 +20,7 @@ from qcchain_sdk.proposals import proposalfile
 from qcchain_sdk.actions import submit_record
 
 from .conftest import PASSWORD
-from .seed import PERSON, SECRET_PROBLEM, XSS
+from .seed import PERSON, SECRET_PROBLEM, XSS, risk_payload
 
 pytestmark = pytest.mark.slow
 
@@ -89,6 +89,24 @@ def test_every_page_as_the_regulator(consoles, seeded, browser_factory, shots):
     driver.get(consoles["Regulator"].url + "/audit")
     assert "✘" not in driver.page_source and "SM2" in driver.find_element(by("ID"), "verification").text
     assert "good" in driver.find_element(by("ID"), "verification").get_attribute("class")
+
+
+@pytest.mark.parametrize("width,height", [(1024, 768), (768, 1024)])
+def test_tablet_sizes_every_page_fits_without_sideways_scrolling(consoles, seeded, browser_factory, shots, width,
+                                                                 height):
+    driver = browser_factory()
+    driver.set_window_size(width, height)
+    login(driver, consoles["Regulator"].url, "alice")
+    for name, path in PAGES.items():
+        driver.get(consoles["Regulator"].url + path)
+        wait(driver, "body")
+        inner, scroll = driver.execute_script("return [window.innerWidth, document.documentElement.scrollWidth]")
+        assert inner <= width and scroll <= inner, f"{name} at {width}x{height}: page {scroll}px wide in {inner}px"
+        if name == "report":  # the print-ready report has no navigation
+            continue
+        nav = driver.find_element(by("TAG_NAME"), "nav")
+        assert nav.is_displayed() and nav.rect["x"] + nav.rect["width"] <= inner, f"{name}: navigation cut off"
+        shot(driver, shots, f"tablet-{width}x{height}-{name}")
 
 
 def test_l3_decrypted_for_the_entitled_org_only_and_personal_fields_masked(consoles, seeded, browser_factory, shots):
@@ -212,6 +230,7 @@ def test_freeze_through_an_uploaded_signed_proposal_then_writes_refused(devnet, 
     with connect_profile(profiles["UsingUnit"]) as gateway:
         contract = gateway.get_network("qcchannel").get_contract("qcchain")
         with pytest.raises(Exception) as refused:
-            submit_record(contract, seeded["keys"]["UsingUnit"], payload={"ID": "X"}, original=None, record_id="RP-X",
+            submit_record(contract, seeded["keys"]["UsingUnit"], payload=risk_payload("RP-X", "risk_point", "一般风险", "x", "32010001"),
+                          original=None, record_id="RP-X",
                           category="risk_point", equipment_code="32010001", stage="use", grade="L3")
     assert "frozen" in json.dumps(str(refused.value) + " ".join(str(d) for d in getattr(refused.value, "details", [])))

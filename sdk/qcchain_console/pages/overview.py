@@ -13,11 +13,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from qcchain_sdk.contracts.warnings import COLOURS as WARNING_COLOURS, WarningsClient
+
 from ..web import render
 from .common import attempt, console_of
 from .riskdata import COLOURS, load_risk
 
 EXPIRY_DAYS = 30
+OPEN_STATUSES = ("raised", "acknowledged", "disposing", "disposed", "verified")
 
 
 def _heights(chain: Any) -> list[dict[str, Any]]:
@@ -33,8 +36,8 @@ def _heights(chain: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _cert_rows(chain: Any, nodes: list[dict[str, Any]], now: int) -> list[dict[str, Any]]:
-    rows = []
+def _cert_rows(chain: Any, nodes: list[dict[str, Any]], now: int, consortium: list[Any]) -> list[dict[str, Any]]:
+    rows = [{"what": f"{c.org} {c.kind}: {c.subject}", "not_after": c.not_after} for c in consortium]
     own = x509.load_pem_x509_certificate(chain.cert_pem)
     rows.append({"what": f"{chain.msp_id} {own.subject.rfc4514_string()}",
                  "not_after": int(own.not_valid_after_utc.timestamp())})
@@ -50,13 +53,23 @@ def _cert_rows(chain: Any, nodes: list[dict[str, Any]], now: int) -> list[dict[s
     return sorted(rows, key=lambda r: r["not_after"])
 
 
+def _open_warnings(chain: Any) -> dict[str, int]:
+    """Warnings not yet closed, by colour (``warnings:list_warnings``, the first 500)."""
+    counts = {c: 0 for c in WARNING_COLOURS}
+    for warning in WarningsClient(chain.default).list(limit=500):
+        if warning.get("status") in OPEN_STATUSES:
+            counts[warning["colour"]] = counts.get(warning["colour"], 0) + 1
+    return counts
+
+
 async def overview(request: Request) -> Response:
     console = console_of(request)
     chain = console.chain
     now = int(time.time())
     heights, _ = await attempt(_heights, chain)
     nodes, nodes_error = await attempt(chain.evaluate, "governance:nodes")
-    certs, certs_error = await attempt(_cert_rows, chain, nodes or [], now)
+    certs, certs_error = await attempt(_cert_rows, chain, nodes or [], now, console.certs)
+    warnings, warnings_error = await attempt(_open_warnings, chain)
     risk, risk_error = await attempt(load_risk, chain, {})
     ingest = None
     if console.ingest is not None:
@@ -68,7 +81,8 @@ async def overview(request: Request) -> Response:
     expiring = [c for c in certs or [] if c["days"] <= EXPIRY_DAYS]
     return render(request, "overview.html", heights=heights or [], nodes=nodes or [], nodes_error=nodes_error,
                   certs=certs or [], expiring=expiring, certs_error=certs_error, within=EXPIRY_DAYS,
-                  ingest=ingest, counts=counts, risk_error=risk_error,
+                  ingest=ingest, counts=counts, risk_error=risk_error, warnings=warnings or {},
+                  warnings_error=warnings_error,
                   open_dangers=sum(1 for d in (risk or {}).get("dangers", []) if d["open"]),
                   today=datetime.date.today().isoformat())
 
