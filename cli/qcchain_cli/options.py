@@ -137,8 +137,12 @@ def load_sm2(key: str, store_dir: Path, password_file: Path | None) -> Any:
     """The SM2 private key ``key``: a PEM file if such a file exists, else a keystore label.
 
     Raises:
-        CliError: no such label or file, not SM2, password missing or wrong.
+        CliError: no such label or file, not SM2, password missing or wrong; a ``pkcs11:`` URI (no SM2 mechanism).
     """
+    if key.startswith("pkcs11:"):  # a token key: refused in one line naming the missing SM2 mechanism
+        from .keys_token import token_sm2_key
+
+        return token_sm2_key(key)
     from qcchain_core.errors import InvalidKey
     from qcchain_core.gm import SM2PrivateKey
     from qcchain_gateway.keystore import FileKeystore
