@@ -6,7 +6,8 @@
 * a batch tried before is first looked up with the status endpoint (the server may have stored it before
   the answer was lost) — its stored receipt acknowledges it without a resend;
 * ``rescode "0"`` with per-record violations → the batch is quarantined with them, the offending records
-  are quarantined (their fingerprints rolled back) and the other records are queued again in a new batch;
+  are quarantined (their fingerprints rolled back) and the other records are queued again in a new batch
+  that takes the refused batch's place in the sending order (also across a restart);
   a refusal without violations is checked against the status endpoint first (``anchoring`` → retry later).
 """
 
@@ -142,10 +143,6 @@ class Sender:
                                (bytes.fromhex(prev), batch.txcode, ident))
             keep = [i for i in range(size) if i not in per_index]
             if keep:
-                requeue = self.store.next_batch_no(day)
-                data = [{**batch.data[i], "batchNo": requeue} for i in keep]
-                items = [batch.items[i] for i in keep]
-                db.execute("INSERT INTO batch(batch_no, txcode, bus_type, payload, items, state, created_at, updated_at)"
-                           " VALUES (?,?,?,?,?,'pending',?,?)",
-                           (requeue, batch.txcode, batch.bus_type, canonical_json(data), json.dumps(items), now, now))
+                requeue = self.store.requeue(batch.batch_no, [batch.data[i] for i in keep],
+                                             [batch.items[i] for i in keep], day, now)
         return requeue

@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS fingerprint(
 CREATE TABLE IF NOT EXISTS batch(
   batch_no TEXT PRIMARY KEY, txcode TEXT NOT NULL, bus_type TEXT NOT NULL, payload BLOB NOT NULL,
   items TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
-  receipt TEXT, violations TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+  receipt TEXT, violations TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, send_order TEXT);
 CREATE INDEX IF NOT EXISTS batch_state ON batch(state, batch_no);
 CREATE TABLE IF NOT EXISTS seq(day TEXT PRIMARY KEY, last INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS quarantine(
@@ -106,6 +106,8 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(_SCHEMA)
+            if "send_order" not in {r[1] for r in self.db.execute("PRAGMA table_info(batch)")}:
+                self.db.execute("ALTER TABLE batch ADD COLUMN send_order TEXT")  # state written before it existed
             self.db.execute("CREATE TEMP TABLE IF NOT EXISTS seen(txcode TEXT, id TEXT, digest BLOB, "
                             "PRIMARY KEY (txcode, id)) WITHOUT ROWID")
         except sqlite3.Error as exc:
@@ -237,8 +239,30 @@ class Store:
     _COLS = "batch_no, txcode, bus_type, payload, items, state, attempts, last_error, receipt, violations"
 
     def pending(self) -> list[str]:
-        """batchNos of the unacknowledged batches, in sending order."""
-        return [r[0] for r in self.db.execute("SELECT batch_no FROM batch WHERE state='pending' ORDER BY batch_no")]
+        """batchNos of the unacknowledged batches, in sending order (batchNo order, except that a refused
+        batch's re-queued remainder takes its original's place: see :meth:`requeue`)."""
+        return [r[0] for r in self.db.execute("SELECT batch_no FROM batch WHERE state='pending' "
+                                              "ORDER BY coalesce(send_order, batch_no), batch_no")]
+
+    def requeue(self, original: str, data: list[dict[str, Any]], items: list[list[Any]], day: str, now: str) -> str:
+        """Queue the remainder of the refused batch ``original`` under a new batchNo that is sent where
+        ``original`` stood — before every batch queued after it, also after a restart; call inside
+        :meth:`transaction`. ``data`` are the records without their batchNo. Returns the new batchNo.
+
+        Raises:
+            KeyError: no batch ``original``. StateError: the day's sequence is exhausted.
+        """
+        row = self.db.execute("SELECT txcode, bus_type, coalesce(send_order, batch_no) FROM batch WHERE batch_no=?",
+                              (original,)).fetchone()
+        if row is None:
+            raise KeyError(original)
+        batch_no = self.next_batch_no(day)
+        payload = [{**record, "batchNo": batch_no} for record in data]
+        # "<place of the original>r" sorts right after the original and before the next batchNo
+        self.db.execute("INSERT INTO batch(batch_no, txcode, bus_type, payload, items, state, created_at, updated_at,"
+                        " send_order) VALUES (?,?,?,?,?,'pending',?,?,?)",
+                        (batch_no, row[0], row[1], canonical_json(payload), json.dumps(items), now, now, row[2] + "r"))
+        return batch_no
 
     def batch(self, batch_no: str) -> Batch:
         """One batch. Raises KeyError: no such batch."""

@@ -4,7 +4,8 @@ the SM3 Merkle root of the records — and can be told to fail in the ways a net
 
 Fault modes (``faults`` list, consumed one per syndata call): ``drop`` (connection lost before the server
 sees the request), ``500`` (server error, nothing stored), ``500-after`` / ``timeout-after`` (stored and
-anchored, then the answer is lost), ``kill-after`` (stored, then the agent process "dies": KeyboardInterrupt).
+anchored, then the answer is lost), ``kill-after`` (stored, then the agent process "dies": KeyboardInterrupt), ``kill`` (the agent dies
+before the request is sent).
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class FakeIngest:
             raise TransportError("POST syndata: ConnectError")
         if fault == "500":
             return 500, None
+        if fault == "kill":  # the agent dies with the request unsent
+            raise Killed()
         self.syndata_posts += 1
         if body.get("access_token") not in self.tokens:
             return self.fail(401, "invalid, expired or revoked token", [])

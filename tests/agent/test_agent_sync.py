@@ -263,6 +263,29 @@ def test_dedup_of_duplicate_source_keys(tmp_path: Path) -> None:
     assert_exactly_once(server)
 
 
+def test_requeued_remainder_keeps_its_place_across_a_crash(env) -> None:
+    engine, server, make, clock = env
+    agent = make()
+    agent.cycle()
+    execute(engine, "UPDATE company SET name='REFUSE me' WHERE code='C0001'")
+    execute(engine, "UPDATE company SET addr='第一次改' WHERE code='C0002'")
+    first = agent.scan("01")["batches"]          # [C0001 refused by the server, C0002 first change]
+    execute(engine, "UPDATE company SET addr='第二次改' WHERE code='C0002'")
+    later = agent.scan("01")["batches"]          # C0002 second change, queued after
+    assert len(first) == 1 and len(later) == 1 and agent.store.pending() == first + later
+    server.faults = [None, "kill"]               # refusal, then the agent dies sending the remainder
+    with pytest.raises(Killed):
+        agent.send()
+    agent = make()                               # restart
+    remainder = [b for b in agent.store.pending() if b not in later]
+    assert len(remainder) == 1 and remainder[0] > later[0]        # a newer batchNo...
+    assert agent.store.pending() == remainder + later             # ...sent in the refused batch's place
+    assert agent.send()["pending"] == 0
+    assert server.current()["U-C0002"]["address"] == "第二次改"     # the later change is the one that stays
+    assert server.current()["U-C0002"]["batchNo"] == later[0]
+    assert_exactly_once(server)
+
+
 def test_second_agent_on_the_same_state_is_refused(env) -> None:
     engine, server, make, clock = env
     agent = make()
