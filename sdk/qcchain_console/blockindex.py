@@ -99,6 +99,8 @@ class BlockIndex:
                 try:
                     self.catch_up(budget_s=5.0, wait=True)
                 except Exception as exc:  # noqa: BLE001 - retried on the next round, logged without payloads
+                    if self._stop.is_set():  # the connection was closed under us: shutting down
+                        return
                     log.warning("block index: %s", type(exc).__name__)
                 behind = self.state.height < self.state.chain_height
                 self._stop.wait(0.01 if behind else interval_s)
