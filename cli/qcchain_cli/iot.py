@@ -68,7 +68,7 @@ def _run(call: Callable[[], Any]) -> None:
     try:
         result = call()
     except SdkError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(" ".join(str(exc).split())) from exc   # the chaincode's message on one line
     click.echo(json.dumps(result, ensure_ascii=False, indent=2, sort_keys=True))
 
 

@@ -20,7 +20,7 @@ def test_demo_runs_every_step_and_stops_the_devnet(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["demo", "--dir", str(state)])
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "DEVELOPMENT RUNTIME" in out and "demo: all 24 steps held" in out and "inclusion proof" in out
+    assert "DEVELOPMENT RUNTIME" in out and "demo: all 30 steps held" in out and "inclusion proof" in out
     for needle in ("L4: SM3 digest", "L3: SM4-GCM", "refused", "upgraded to v2", "peer lifecycle",
                    "destroyed", "sharing.grant", "read IR-32010001-1 for maintenance", "all hold"):
         assert needle in out, needle
