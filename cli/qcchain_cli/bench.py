@@ -1,15 +1,16 @@
 """``qcchain bench``: benchmarks. This module owns the group; ``crypto``, ``tx``, ``chaincode`` and ``ingest``
 are defined here. Sub-commands other areas write in their own modules (``bench_agent``, ``bench_console``,
-``bench_iot``) are added when those modules exist.
+``bench_iot``, ``bench_fabriccc``) are added at the bottom.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 
 import click
+
+from . import bench_agent, bench_console, bench_fabriccc, bench_iot
 
 __all__ = ["bench", "chaincode", "crypto"]
 
@@ -214,13 +215,7 @@ def ingest_cmd(profile: str | None, key: str | None, user: str, channel: str, du
     click.echo(json.dumps(result, sort_keys=True, ensure_ascii=False) if as_json else format_figures(result))
 
 
-for _module, _attr in (("bench_agent", "agent"), ("bench_console", "console"), ("bench_iot", "iot")):
-    try:  # other areas' sub-commands, when their modules exist
-        _loaded = importlib.import_module(f"{__package__}.{_module}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"{__package__}.{_module}":
-            raise
-        continue
-    _command = getattr(_loaded, _attr, None)
-    if isinstance(_command, click.Command):
-        bench.add_command(_command, name=_attr)
+bench.add_command(bench_agent.agent, name="agent")
+bench.add_command(bench_console.console, name="console")
+bench.add_command(bench_iot.iot, name="iot")
+bench.add_command(bench_fabriccc.fabric_chaincode, name="fabric-chaincode")
