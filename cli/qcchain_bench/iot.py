@@ -4,8 +4,10 @@ account per device) into validation, detection and the time-series store, with n
 Publishers run in separate processes (one per device, QoS 1, every PUBACK awaited); the consumer (QoS 1,
 persistent session, acknowledging after each batch's commit) runs in this process. ``readings_per_s`` =
 readings stored / (first reading received -> last reading stored). ``warning_latency_ms`` = from a triggering
-reading's arrival at the consumer to its warning row committed in the store (``warning_latency_scope``
-says so: this bench does not include the chain commit; the relay is measured by the warnings tests).
+reading's arrival at the consumer to its warning COMMITTED ON CHAIN: a devnet is started and bootstrapped
+(:mod:`.iotchain`), the fleet's devices registered, and the warnings relay runs beside the consumer, raising
+each pending alert through the Gateway (``submit`` returns once the block is committed); with
+``chain=False`` the figure stops at the warning row stored (``warning_latency_scope`` says which).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
+from qcchain_iot.chain import WarningRelay
 from qcchain_iot.consumer import BrokerAddress, Consumer, now_ms
 from qcchain_iot.credentials import CredentialStore
 from qcchain_iot.embedded import EmbeddedBroker
@@ -28,10 +31,11 @@ from qcchain_iot.mosquitto import MosquittoProcess, find_mosquitto, free_port
 from qcchain_iot.pipeline import BatchResult, Pipeline
 from qcchain_iot.policy import WarningsPolicy
 from qcchain_iot.simulate import PROFILES, SimDevice, publish_device, values
-from qcchain_iot.store import open_store, readings, sqlite_url
+from qcchain_iot.store import alerts, open_store, readings, sqlite_url
 from qcchain_iot.tlsfiles import write_broker_tls
 
 from .errors import BenchError
+from .iotchain import iot_chain
 
 __all__ = ["run_iot_bench"]
 
@@ -53,7 +57,8 @@ def _percentile(values_: list[float], q: float) -> float | None:
 
 
 def run_iot_bench(policy: WarningsPolicy, broker: str = "mosquitto", devices: int = 8, per_device: int = 2500,
-                  address: BrokerAddress | None = None, workdir: Path | None = None) -> dict[str, Any]:
+                  address: BrokerAddress | None = None, workdir: Path | None = None,
+                  chain: bool = True) -> dict[str, Any]:
     """Run the bench against our own ``mosquitto``, the ``embedded`` amqtt broker, or ``address`` (an
     external broker whose credential directory is ``workdir/cred``); returns the JSON figures.
 
@@ -79,15 +84,30 @@ def run_iot_bench(policy: WarningsPolicy, broker: str = "mosquitto", devices: in
             server.start()
             address = BrokerAddress("127.0.0.1", port, str(ca))
         try:
-            return _measure(policy, address, broker, creds, cpw, fleet, per_device, work)
+            if not chain:
+                return _measure(policy, address, broker, creds, cpw, fleet, per_device, work, None)
+            with iot_chain(work / "devnet", [d.device_id for d in fleet]) as net:
+                return _measure(policy, address, broker, creds, cpw, fleet, per_device, work,
+                                (net.warnings("UsingUnit"), net.msp("UsingUnit")))
         finally:
             if server is not None:
                 server.stop()
 
 
 def _measure(policy: WarningsPolicy, address: BrokerAddress, broker: str, creds: CredentialStore, cpw: str,
-             fleet: list[SimDevice], per_device: int, work: Path) -> dict[str, Any]:
+             fleet: list[SimDevice], per_device: int, work: Path, chain: tuple[Any, str] | None) -> dict[str, Any]:
     engine = open_store(sqlite_url(str(work / "bench.db")))
+    relay_stop = threading.Event()
+    relay_thread = None
+    if chain is not None:
+        relay = WarningRelay(engine, chain[0], chain[1])
+
+        def relay_loop() -> None:
+            while not relay_stop.is_set():
+                if relay.relay(500).raised == 0:
+                    time.sleep(0.01)
+        relay_thread = threading.Thread(target=relay_loop, daemon=True)
+        relay_thread.start()
     detected: list[tuple[str, int, int]] = []   # (device, seq, committed ms)
 
     def on_batch(result: BatchResult) -> None:
@@ -118,6 +138,13 @@ def _measure(policy: WarningsPolicy, address: BrokerAddress, broker: str, creds:
     wall = last_change - start
     stop.set()
     thread.join(15)
+    if relay_thread is not None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _pending(engine):
+            time.sleep(0.05)
+        relay_stop.set()
+        relay_thread.join(15)
+        detected = _committed(engine)
     latencies = []
     with engine.connect() as conn:
         for device_id, seq, at in detected:
@@ -132,4 +159,18 @@ def _measure(policy: WarningsPolicy, address: BrokerAddress, broker: str, creds:
             "warnings": len(latencies),
             "warning_latency_ms": {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95),
                                    "mean": round(statistics.fmean(latencies), 1) if latencies else None},
-            "warning_latency_scope": "reading received -> warning committed in the store (no chain)"}
+            "warnings_pending": _pending(engine) if chain is not None else None,
+            "warning_latency_scope": "reading received -> warning committed on chain (devnet, Gateway submit)"
+            if chain is not None else "reading received -> warning committed in the store (no chain)"}
+
+
+def _pending(engine: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(alerts).where(alerts.c.status == "pending")).scalar() or 0)
+
+
+def _committed(engine: Any) -> list[tuple[str, int, int]]:
+    """(device, triggering seq, committed-on-chain ms) of every relayed device warning."""
+    with engine.connect() as conn:
+        return [(r.device_id, r.reading_seq, r.committed_ms) for r in conn.execute(
+            select(alerts).where(and_(alerts.c.status == "committed", alerts.c.rule != "offline")))]

@@ -36,9 +36,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @click.option("--readings", default=2500, show_default=True, type=click.IntRange(1), help="Readings per device.")
 @click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=ROOT / "policies" / "warnings.yaml", show_default=True)
+@click.option("--chain/--no-chain", default=True, show_default=True,
+              help="Relay warnings to a bootstrapped devnet: latency measured to the warning committed on chain.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the default output too).")
 def iot(broker: str, ca: Path | None, workdir: Path | None, devices: int, readings: int, policy_file: Path,
-        as_json: bool) -> None:
+        chain: bool, as_json: bool) -> None:
     """IoT telemetry throughput, losses and warning latency."""
     try:
         policy = parse_policy(yaml.safe_load(policy_file.read_text(encoding="utf-8")))
@@ -52,7 +54,7 @@ def iot(broker: str, ca: Path | None, workdir: Path | None, devices: int, readin
             raise CliError("--broker must be mosquitto, embedded or mqtts://HOST:PORT (with --credentials)")
         address = BrokerAddress(host, int(port), str(ca) if ca else None)
     try:
-        result = run_iot_bench(policy, broker, devices, readings, address, workdir)
+        result = run_iot_bench(policy, broker, devices, readings, address, workdir, chain)
     except (BenchError, IotError) as exc:
         raise CliError(str(exc)) from exc
     click.echo(json.dumps(result, sort_keys=True))

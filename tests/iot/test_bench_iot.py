@@ -22,6 +22,8 @@ def test_bench_iot_mosquitto_json() -> None:
             "broker"} <= set(result)
     assert result["readings_sent"] == 600 and result["readings_stored"] == 600 and result["readings_lost"] == 0
     assert result["readings_per_s"] > 0 and result["warning_latency_ms"]["p50"] is not None
+    assert result["warning_latency_scope"].endswith("committed on chain (devnet, Gateway submit)")
+    assert result["warnings"] > 0 and result["warnings_pending"] == 0
 
 
 def test_bench_iot_refuses_a_bad_broker() -> None:
