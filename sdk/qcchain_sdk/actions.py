@@ -15,7 +15,7 @@ from qcchain_core.canonical import canonical_json
 from qcchain_core.gm import SM2PrivateKey
 
 from .contractlike import ContractLike, Evaluator
-from .contracts.records import RecordsClient, build_record, l3_recipients
+from .contracts.records import RecordsClient, build_record, sealing_plan
 from .contracts.sealed import MAX_PAYLOAD, MAX_SEALED_PAYLOAD
 from .contracts.verify import read_key_record, verify_record_view
 from .errors import NotMemberError, PackageMismatch, RecipientError
@@ -54,13 +54,13 @@ def whoami(contract: Evaluator) -> str:
 
 def submit_record(contract: ContractLike, signing_key: SM2PrivateKey, *, payload: dict[str, Any] | None,
                   original: bytes | None, **fields: Any) -> dict[str, Any]:
-    """Sign and submit one record version: whoami → L3 recipients → build (grade, encryption, SM2
+    """Sign and submit one record version: whoami → placement and recipients → build (grade, encryption, SM2
     signature) → ``records:submit``. ``fields`` are :func:`~qcchain_sdk.contracts.records.build_record`'s
     (record_id, category, equipment_code, stage, grade, bus_type, version, exec_type, receiver_role); the
     channel is the contract's. Returns the committed record's metadata.
 
     Raises:
-        RecipientError: an L3 record's entitled org has no active SM2 encryption key (nothing sent).
+        RecipientError: an encrypted (L2/L3) record's entitled org has no active SM2 encryption key (nothing sent).
         ValueError: the fields or payload do not make a valid record, or the payload is larger than the
             chaincode accepts (64 KiB in clear, about 1 MiB encrypted) — refused here, nothing sent.
         qcchain_gateway.errors.GatewayError: a read or the submit failed (typed, e.g. ForbiddenError).
@@ -72,14 +72,13 @@ def submit_record(contract: ContractLike, signing_key: SM2PrivateKey, *, payload
             raise ValueError(f"payload is {size} bytes; the chain accepts at most {limit} for a "
                              f"{fields.get('grade')} record (nothing was sent)")
     owner = whoami(contract)
-    recipients = None
-    if fields["grade"] == "L3" and fields.get("bus_type", "I") != "D":
-        try:
-            recipients = l3_recipients(contract, fields["grade"], owner)
-        except LookupError as exc:
-            raise RecipientError(str(exc)) from exc
+    try:  # the chain's placement of the grade; an encrypted one (L2, L3) needs its audience's keys
+        placement, recipients = (sealing_plan(contract, fields["grade"], owner) if fields.get("bus_type", "I") != "D"
+                                 else (None, None))
+    except LookupError as exc:
+        raise RecipientError(str(exc)) from exc
     built = build_record(owner_msp=owner, signing_key=signing_key, payload=payload, original=original,
-                         recipients=recipients, channel=contract.channel, **fields)
+                         recipients=recipients, channel=contract.channel, placement=placement, **fields)
     log.info("submitting record %s v%s (%s)", fields.get("record_id"), fields.get("version", 1), fields["grade"])
     return RecordsClient(NamedContract(contract, "records")).submit(built)  # type: ignore[no-any-return]
 

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["encryption_key", "open_access", "wrapped_keys_for_grant"]
 
-WRAPPING_GRADES = ("L3", "L4")  # a grant up to these grades covers L3 records
+WRAPPING_GRADES = ("L2", "L3", "L4")  # a grant up to these grades covers encrypted (L2/L3) records
 MAX_PAGES = 50
 
 
@@ -74,7 +74,7 @@ def wrapped_keys_for_grant(contract: ContractLike, owner_key: SM2PrivateKey, gra
         return []
     me = whoami(contract)
     views = [v for v in _views_in_scope(RecordsClient(NamedContract(contract, "records")), scope)
-             if v.get("grade") == "L3" and v.get("owner_msp") == me and not v.get("deleted") and v.get("wrapped_key")]
+             if v.get("placement") == "private_encrypted" and v.get("owner_msp") == me and not v.get("deleted") and v.get("wrapped_key")]
     if not views:
         return []
     grantee = encryption_key(contract, grantee_msp)

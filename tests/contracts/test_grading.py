@@ -122,7 +122,7 @@ def test_may_read_follows_grade_audiences() -> None:
 
 
 def test_placements() -> None:
-    assert [placement_of(POLICY, g) for g in GRADES] == ["world_state", "world_state", "private_encrypted", "off_chain"]
+    assert [placement_of(POLICY, g) for g in GRADES] == ["world_state", "private_encrypted", "private_encrypted", "off_chain"]
 
 
 def test_policy_validation_lists_every_violation() -> None:

@@ -87,7 +87,8 @@ def test_signature_cannot_be_reused(kit: GovKit) -> None:
 def test_grade_cannot_be_lowered(kit: GovKit) -> None:
     u = kit.orgs["UsingUnit"]
     low = build_record(record_id="HD-1", category="hidden_danger", equipment_code="32010001", stage="use",
-                       owner_msp=u.msp, grade="L2", signing_key=u.key, payload=DANGER)
+                       owner_msp=u.msp, grade="L2", signing_key=u.key, payload=DANGER,
+                       recipients=_recipients(kit, "UsingUnit", "Regulator"))  # L2 is sealed too (issue 13 #3)
     submit(kit, "UsingUnit", low, ok=False, contains="cannot lower")
 
 

@@ -64,7 +64,8 @@ def test_submit_applies_the_route_independent_floor(kit: GovKit) -> None:
     m = kit.orgs["Maintenance"]
     risk = {"ID": "RP-1", "batchNo": "2025060100000001", "txCode": "06", "busType": "I", "updateDate": "2025-06-01"}
     built = build_record(record_id="RP-1", category="risk_point", equipment_code="32010001", stage="maintenance",
-                         owner_msp=m.msp, grade="L2", signing_key=m.key, payload=risk, exec_type="publish")
+                         owner_msp=m.msp, grade="L2", signing_key=m.key, payload=risk, exec_type="publish",
+                         placement="world_state")  # in clear (an old client): the chaincode's grade floor refuses it
     kit.fails("records:submit", built.args(), "below the required grade L3", org="Maintenance")
 
 

@@ -16,11 +16,14 @@ from govkit import CHANNEL, GovKit
 
 RECORDS = {
     "r-hd": {"record_id": "r-hd", "category": "hidden_danger", "equipment_code": "EQ1", "stage": "use",
-             "owner_msp": "UsingUnitMSP", "grade": "L3", "digest": "a" * 64, "version": 1, "deleted": False},
+             "owner_msp": "UsingUnitMSP", "grade": "L3", "digest": "a" * 64, "version": 1, "deleted": False,
+             "placement": "private_encrypted"},
     "r-rep": {"record_id": "r-rep", "category": "inspection_report", "equipment_code": "EQ1", "stage": "inspection",
-              "owner_msp": "InspectionMSP", "grade": "L4", "digest": "b" * 64, "version": 1, "deleted": False},
+              "owner_msp": "InspectionMSP", "grade": "L4", "digest": "b" * 64, "version": 1, "deleted": False,
+              "placement": "off_chain"},
     "r-eq": {"record_id": "r-eq", "category": "equipment", "equipment_code": "EQ1", "stage": "production",
-             "owner_msp": "ManufacturerMSP", "grade": "L1", "digest": "c" * 64, "version": 1, "deleted": False},
+             "owner_msp": "ManufacturerMSP", "grade": "L1", "digest": "c" * 64, "version": 1, "deleted": False,
+             "placement": "world_state"},
 }
 
 
@@ -154,7 +157,7 @@ def test_wrapped_keys_must_target_the_grantee_active_key_and_covered_l3_records(
               "not for ManufacturerMSP's active key", org="UsingUnit")
     kit.fails("sharing:add_keys", signed(kit, "UsingUnit", "add_keys", grant_id="g6",
                                          wrapped_keys=[wrap_for(kit, "Manufacturer", "r-rep", os.urandom(16))]),
-              "not an L3 record covered", org="UsingUnit")
+              "not an encrypted record covered", org="UsingUnit")
     kit.ok("sharing:add_keys", signed(kit, "UsingUnit", "add_keys", grant_id="g6",
                                       wrapped_keys=[wrap_for(kit, "Manufacturer", "r-hd", os.urandom(16))]), org="UsingUnit")
     findings = kit.ok("sharing:check", [], org="UsingUnit")["findings"]

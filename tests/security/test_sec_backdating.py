@@ -20,7 +20,8 @@ from govkit import GovKit, policy
 from seckit import call_at, full_kit, server_clock, signed, state_snapshot
 
 HD = {"record_id": "r-hd", "category": "hidden_danger", "equipment_code": "EQ1", "stage": "use",
-      "owner_msp": "UsingUnitMSP", "grade": "L3", "digest": "a" * 64, "version": 1, "deleted": False}
+      "owner_msp": "UsingUnitMSP", "grade": "L3", "digest": "a" * 64, "version": 1, "deleted": False,
+      "placement": "private_encrypted"}
 
 
 @pytest.fixture()

@@ -12,7 +12,8 @@ from govkit import GovKit
 from seckit import full_kit
 
 RECORD = {"record_id": "r-hd", "category": "hidden_danger", "equipment_code": "EQ1", "stage": "use",
-          "owner_msp": "UsingUnitMSP", "grade": "L3", "digest": "a" * 64, "version": 1, "deleted": False}
+          "owner_msp": "UsingUnitMSP", "grade": "L3", "digest": "a" * 64, "version": 1, "deleted": False,
+          "placement": "private_encrypted"}
 
 
 @pytest.fixture(scope="module")

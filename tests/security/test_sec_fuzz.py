@@ -131,7 +131,8 @@ def _functions(family: tuple[str, ...], kit: GovKit) -> list[tuple[str, list[Any
 def kit() -> GovKit:
     k = full_kit()
     for meta in ({"record_id": "r-hd", "category": "hidden_danger", "equipment_code": "EQ1", "stage": "use",
-                  "owner_msp": "UsingUnitMSP", "grade": "L3", "digest": "a" * 64, "version": 1, "deleted": False},):
+                  "owner_msp": "UsingUnitMSP", "grade": "L3", "digest": "a" * 64, "version": 1, "deleted": False,
+                  "placement": "private_encrypted"},):
         k.stub.state[""][k.stub.create_composite_key("rec", [meta["record_id"]])] = canonical_json(meta)
     return k
 

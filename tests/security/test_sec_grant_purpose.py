@@ -17,10 +17,11 @@ from seckit import full_kit, signed, state_snapshot
 RECORDS = {
     "r-hd": {"record_id": "r-hd", "category": "hidden_danger", "equipment_code": "EQ1", "stage": "use",
              "owner_msp": "UsingUnitMSP", "grade": "L3", "digest": "a" * 64, "version": 1, "deleted": False,
-             "placement": "off_chain"},
+             "placement": "private_encrypted"},
     "r-hd2": {"record_id": "r-hd2", "category": "hidden_danger", "equipment_code": "EQ2", "stage": "use",
               "owner_msp": "UsingUnitMSP", "grade": "L3", "digest": "b" * 64, "version": 1, "deleted": False,
-              "placement": "off_chain"},
+              "placement": "private_encrypted"},
+    # an L2 record written in world state before L2 was encrypted (issue 13 finding 3), not yet migrated
     "r-l2": {"record_id": "r-l2", "category": "key_using_unit", "equipment_code": "EQ1", "stage": "use",
              "owner_msp": "UsingUnitMSP", "grade": "L2", "digest": "c" * 64, "version": 1, "deleted": False,
              "placement": "world_state", "payload": {"secret": "internal business data"}},

@@ -241,7 +241,7 @@ def sealed_value(ctx: Any, env: dict[str, Any], policy: dict[str, Any], sealed: 
     """
     ciphertext, raw_keys = sealed.ciphertext, sealed.wrapped_keys
     if not ciphertext or not raw_keys:
-        raise InvalidInput("an L3 record needs transient 'ciphertext' and 'wrapped_keys'")
+        raise InvalidInput(f"an {env['grade']} record is stored encrypted: it needs transient 'ciphertext' and 'wrapped_keys'")
     if len(ciphertext) > MAX_CIPHERTEXT or len(ciphertext) < _MIN_CIPHERTEXT:
         raise InvalidInput(f"ciphertext must be 28..{MAX_CIPHERTEXT} bytes (nonce || data || tag)")
     if sm3_hex(ciphertext) != env["ciphertext_digest"]:

@@ -11,9 +11,9 @@ cannot be replayed on another channel (the replay guard ``rec.sig`` is per chann
 self-chosen); the envelope's ``grade`` may be higher, never lower (nor lower than the
 previous version's). Placement follows the grade's policy placement:
 
-* ``world_state`` (L1/L2): the payload is an argument, validated against the category's JSON Schema and
-  stored with the metadata;
-* ``private_encrypted`` (L3): the client encrypts the canonical payload with SM4-GCM under a fresh data key
+* ``world_state`` (L1): the payload is an argument, validated against the category's JSON Schema and
+  stored with the metadata (L2 too, before issue 13 finding 3: such records stay readable until migrated);
+* ``private_encrypted`` (L2, L3): the client encrypts the canonical payload with SM4-GCM under a fresh data key
   and sends transient ``ciphertext`` (12-byte nonce || ciphertext || tag, SM3 = ``ciphertext_digest``) and
   ``wrapped_keys`` (JSON ``{msp_id: {"key_id", "wrapped": hex}}`` — the data key SM2-encrypted for the
   owner and every active member whose role is an audience of the grade, each to its current

@@ -3,7 +3,7 @@
 A grant lets a grantee org read an owner org's records over a scope (``record``, ``category`` or
 ``equipment``) up to a maximum grade, for a purpose, until an expiry (transaction time) and optionally
 for a limited number of uses. Flow: ``request`` (grantee) -> ``approve`` / ``reject`` (owner), or
-``grant`` (owner, direct); ``revoke`` (owner or grantee); ``add_keys`` (owner attaches L3 data keys
+``grant`` (owner, direct); ``revoke`` (owner or grantee); ``add_keys`` (owner attaches L2/L3 data keys
 wrapped for the grantee). Every read of L3/L4 data is an ``access`` transaction that checks the grant
 (or the regulator's supervisory access from the ``"sharing"`` policy) and logs who, what, when, why.
 ``check`` (evaluate) reports expired-but-listed, above-policy, revoked-key and never-used grants.
@@ -29,6 +29,8 @@ from qcchain_core.canonical import canonical_json
 from qcchain_shim import Context, Contract, transaction
 
 from . import sharing_rules as rules
+from qcchain_model.grades import PLACEMENT_PRIVATE_ENCRYPTED, PLACEMENT_WORLD_STATE
+
 from .common import caller_msp, record_event, tx_time
 from .entitlement import consume_grant, find_grant, log_access
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -89,8 +91,8 @@ def _check_wrapped_keys(ctx: Context, grant: dict[str, Any], wrapped: list[dict[
     out = []
     for item in wrapped:
         meta = live_record_meta(ctx.stub, item["record_id"])
-        if not rules.covers(grant, meta) or meta.get("grade") != "L3":
-            raise InvalidInput(f"wrapped key for record {item['record_id']!r}: not an L3 record covered by the grant")
+        if not rules.covers(grant, meta) or meta.get("placement") != PLACEMENT_PRIVATE_ENCRYPTED:
+            raise InvalidInput(f"wrapped key for record {item['record_id']!r}: not an encrypted record covered by the grant")
         if item["key_id"] != enc["key_id"]:
             raise InvalidInput(f"wrapped key for record {item['record_id']!r} is not for {grant['grantee_msp']}'s active key")
         out.append((item["record_id"], {"record_id": item["record_id"], "key_id": item["key_id"],
@@ -99,7 +101,7 @@ def _check_wrapped_keys(ctx: Context, grant: dict[str, Any], wrapped: list[dict[
 
 
 def _require_record_key(ctx: Context, grant: dict[str, Any], wrapped: list[tuple[str, dict[str, Any]]]) -> None:
-    """An approval of a record-scope grant on an L3 record must carry that record's wrapped data key.
+    """An approval of a record-scope grant on an encrypted (L2/L3) record must carry its wrapped data key.
 
     Raises:
         InvalidInput: the key is missing (broad scopes may add keys later with ``add_keys``).
@@ -107,8 +109,10 @@ def _require_record_key(ctx: Context, grant: dict[str, Any], wrapped: list[tuple
     if grant["scope"]["type"] != "record":
         return
     record_id = grant["scope"]["value"]
-    if live_record_meta(ctx.stub, record_id).get("grade") == "L3" and record_id not in {rid for rid, _ in wrapped}:
-        raise InvalidInput(f"record {record_id!r} is L3: the approval must carry its data key wrapped for {grant['grantee_msp']}")
+    meta = live_record_meta(ctx.stub, record_id)
+    if meta.get("placement") == PLACEMENT_PRIVATE_ENCRYPTED and record_id not in {rid for rid, _ in wrapped}:
+        raise InvalidInput(f"record {record_id!r} is encrypted ({meta.get('grade')}): the approval must carry its data "
+                           f"key wrapped for {grant['grantee_msp']}")
 
 
 def _store(ctx: Context, grant: dict[str, Any], wrapped: Sequence[tuple[str, dict[str, Any]]] = ()) -> None:
@@ -208,7 +212,8 @@ class Sharing(Contract):
     def access(self, ctx: Context, body: dict, key_id: str, signature: str) -> dict:
         """Read an L2/L3/L4 record under a grant, supervision or ownership; logged. A grant serves only if
         every term matches: scope, grade, purpose, expiry and uses left. Returns ``{"entry", "record",
-        "wrapped_key"}`` plus ``payload`` for an L2 record. Raises Forbidden (no basis, or grants only for
+        "wrapped_key"}`` plus ``payload`` for a record still in world state (L2 written before L2 was
+        encrypted); an encrypted record's data key comes wrapped with the grant. Raises Forbidden (no basis, or grants only for
         other purposes), Conflict (nonce reused), InvalidInput (L1 or unknown purpose), NotFound."""
         msp, policy = _signed(ctx, "access", body, key_id, signature)
         if access_nonce_used(ctx.stub, msp, body["nonce"]):
@@ -240,7 +245,7 @@ class Sharing(Contract):
         else:
             entry = consume_grant(ctx, grant, meta, body["purpose"])
             out = {"entry": entry, "record": meta, "wrapped_key": wrapped_key_for(ctx.stub, grant["grant_id"], meta["record_id"])}
-        if meta["grade"] == "L2":
+        if meta.get("placement") == PLACEMENT_WORLD_STATE:
             out["payload"] = (stored_record(ctx.stub, meta["record_id"]) or {}).get("payload")
         return out
 

@@ -19,15 +19,21 @@ from qcchain_core.canonical import canonical_json
 from qcchain_core.errors import CryptoError
 from qcchain_core.gm import SM2PrivateKey, SM2PublicKey, sm3
 from qcchain_model.envelope import ENVELOPE_FIELDS, TRANSIENT_CIPHERTEXT, TRANSIENT_WRAPPED_KEYS
+from qcchain_model.grades import PLACEMENT_OFF_CHAIN, PLACEMENT_PRIVATE_ENCRYPTED, PLACEMENT_WORLD_STATE
 
 from .sealed import MAX_SEALED_PAYLOAD, check_payload, open_payload, seal_payload
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BuiltRecord", "build_record", "verify_view", "decrypt_view", "RecordsClient", "l3_recipients", "DEFAULT_CHANNEL"]
+__all__ = ["BuiltRecord", "build_record", "verify_view", "decrypt_view", "RecordsClient", "l3_recipients",
+           "grade_placement", "sealing_plan", "DEFAULT_CHANNEL", "SHIPPED_PLACEMENTS"]
 
 #: The consortium-wide channel (``network/consortium.yaml``); per-org channels must pass ``channel=``.
 DEFAULT_CHANNEL = "qcchannel"
+#: Placement of each grade in the shipped grading policy (``policies/grading.yaml``); :func:`build_record`'s
+#: default. A client of a chain whose policy differs passes ``placement=`` (:func:`sealing_plan` reads it).
+SHIPPED_PLACEMENTS = {"L1": PLACEMENT_WORLD_STATE, "L2": PLACEMENT_PRIVATE_ENCRYPTED,
+                      "L3": PLACEMENT_PRIVATE_ENCRYPTED, "L4": PLACEMENT_OFF_CHAIN}
 
 
 @dataclass
@@ -49,26 +55,29 @@ def build_record(
     *, record_id: str, category: str, equipment_code: str, stage: str, owner_msp: str, grade: str,
     signing_key: SM2PrivateKey, payload: dict[str, Any] | None = None, original: bytes | None = None,
     bus_type: str = "I", version: int = 1, exec_type: str = "publish", receiver_role: str = "",
-    recipients: dict[str, SM2PublicKey] | None = None, channel: str = DEFAULT_CHANNEL,
+    recipients: dict[str, SM2PublicKey] | None = None, channel: str = DEFAULT_CHANNEL, placement: str | None = None,
 ) -> BuiltRecord:
     """Build and sign a record write.
 
-    ``grade`` picks the placement: L1/L2 send ``payload`` in clear (the chaincode validates it); L3
-    validates ``payload`` against the category's schema and the envelope (the chaincode cannot read it),
-    encrypts it with a salted commitment as its digest (:mod:`.sealed`) and wraps the data key for every
-    ``recipients`` org (MSP id -> its registered encryption key); L4 sends only the SM3 digest of
-    ``original`` (the bytes kept off chain). ``channel`` is signed into the envelope so the signature cannot
+    ``placement`` (default: the grade's placement in the shipped policy, :data:`SHIPPED_PLACEMENTS`; the
+    chain's own is :func:`grade_placement`) decides what is sent: ``world_state`` (L1) sends ``payload`` in
+    clear (the chaincode validates it); ``private_encrypted`` (L2, L3) validates ``payload`` against the
+    category's schema and the envelope (the chaincode cannot read it), encrypts it with a salted commitment
+    as its digest (:mod:`.sealed`) and wraps the data key for every ``recipients`` org (MSP id -> its
+    registered encryption key); ``off_chain`` (L4) sends only the SM3 digest of ``original`` (the bytes
+    kept off chain). ``channel`` is signed into the envelope so the signature cannot
     be replayed on another channel (the chaincode checks it equals its channel).
 
     Raises:
-        ValueError: missing payload/original/recipients for the grade; an L3 payload too large,
+        ValueError: missing payload/original/recipients for the placement; a sealed payload too large,
             violating its category's schema (``SchemaViolations``) or disagreeing with the envelope.
     """
     transient: dict[str, bytes] = {}
     data_key = None
     cipher_digest = ""
-    sealed = grade == "L3" and bus_type != "D"
-    if grade == "L4":
+    where = placement or SHIPPED_PLACEMENTS.get(grade, PLACEMENT_WORLD_STATE)
+    sealed = where == PLACEMENT_PRIVATE_ENCRYPTED and bus_type != "D"
+    if where == PLACEMENT_OFF_CHAIN:
         if original is None:
             raise ValueError("an L4 record needs the original bytes (kept off chain)")
         digest, sent = sm3(original).hex(), {}
@@ -78,7 +87,7 @@ def build_record(
         digest, sent = sm3(canonical_json(payload)).hex(), payload
     if sealed:
         if not recipients:
-            raise ValueError("an L3 record needs recipients (MSP id -> SM2 encryption key)")
+            raise ValueError(f"an encrypted ({grade}) record needs recipients (MSP id -> SM2 encryption key)")
         body = check_payload(category, payload, {"record_id": record_id, "bus_type": bus_type,  # type: ignore[arg-type]
                                                   "equipment_code": equipment_code}, MAX_SEALED_PAYLOAD)
         data_key = os.urandom(16)
@@ -86,8 +95,6 @@ def build_record(
         wrapped = {msp: {"key_id": pub.key_id(), "wrapped": pub.encrypt(data_key).hex()} for msp, pub in recipients.items()}
         transient = {TRANSIENT_CIPHERTEXT: ciphertext, TRANSIENT_WRAPPED_KEYS: canonical_json(wrapped)}
         cipher_digest, sent = sm3(ciphertext).hex(), {}
-    if grade == "L3" and bus_type == "D":
-        sent = {}
     envelope = {
         "record_id": record_id, "category": category, "equipment_code": equipment_code, "stage": stage,
         "owner_msp": owner_msp, "bus_type": bus_type, "version": version, "grade": grade, "digest": digest,
@@ -160,6 +167,35 @@ class RecordsClient:
     def verify_original(self, record_id: str, original: bytes) -> dict[str, Any]:
         """Ask the chain whether ``original`` matches the record's digest."""
         return json.loads(self.contract.evaluate_transaction("verify_original", record_id, original))
+
+
+def grade_placement(contract: Any, grade: str) -> str:
+    """Where the chain's grading policy places ``grade`` (``world_state``, ``private_encrypted``, ``off_chain``).
+
+    Raises:
+        LookupError: the policy has no such grade.
+        qcchain_gateway.errors.EvaluateError: the read failed.
+    """
+    policy = json.loads(contract.evaluate_transaction("governance:policy", "grading"))["document"]
+    spec = policy["grades"].get(grade)
+    if spec is None:
+        raise LookupError(f"the grading policy has no grade {grade!r}")
+    return str(spec["placement"])
+
+
+def sealing_plan(contract: Any, grade: str, owner_msp: str) -> tuple[str, dict[str, SM2PublicKey] | None]:
+    """(placement, recipients) of a new ``grade`` record of ``owner_msp`` as the chain's policy has it:
+    the recipients' encryption keys (:func:`l3_recipients`) when the placement is ``private_encrypted``,
+    else None. ``contract`` is the chaincode's default contract.
+
+    Raises:
+        LookupError: unknown grade, or an entitled org has no active encryption key.
+        qcchain_gateway.errors.EvaluateError: a read failed.
+    """
+    placement = grade_placement(contract, grade)
+    if placement != PLACEMENT_PRIVATE_ENCRYPTED:
+        return placement, None
+    return placement, l3_recipients(contract, grade, owner_msp)
 
 
 def l3_recipients(contract: Any, grade: str, owner_msp: str) -> dict[str, SM2PublicKey]:
