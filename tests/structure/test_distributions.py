@@ -9,6 +9,7 @@ Skipped with a reason when the package index cannot be reached.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -42,9 +43,15 @@ print("ok", lib)
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheels")
+    sources = tmp_path_factory.mktemp("sources")
     dirs = sorted({d for srcs, _ in LIBRARIES.values() for d in srcs})
+    copies = []
+    for d in dirs:  # build from a copy: setuptools writes build/ and *.egg-info beside the sources
+        copy = sources / d.replace("/", "_")
+        shutil.copytree(ROOT / d, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        copies.append(str(copy))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--disable-pip-version-check",
-                    "-w", str(out), *[str(ROOT / d) for d in dirs]], check=True, capture_output=True, timeout=300)
+                    "-w", str(out), *copies], check=True, capture_output=True, timeout=300)
     return out
 
 
