@@ -68,6 +68,7 @@ class Scanner:
         self.result = ScanResult(txmap.txcode)
         self._pending: dict[str, list[Change]] = {"I": [], "U": [], "D": []}
         self._quarantine: list[tuple[str, str, bytes, str, str, str, str | None]] = []
+        self._held_before = True  # rows quarantined by earlier scans exist (set per run)
 
     def _source_key(self, row: Mapping[str, Any]) -> str:
         where = self.txmap.table or "query"
@@ -111,7 +112,7 @@ class Scanner:
                 if (ident, raw) not in self.store.quarantined(txcode, [ident]):
                     self._reject(ident, raw, row, str(exc))
                 continue
-            canonical = canonical_json(record)
+            canonical = _canonical(record)
             prepared.append((record["ID"], sm3(canonical), record, canonical, row))
         local: dict[str, bytes] = {}
         unique = []
@@ -124,7 +125,7 @@ class Scanner:
         before = self.store.mark_seen(txcode, [(i[0], i[1]) for i in unique])
         ids = [i[0] for i in unique]
         stored = self.store.fingerprints(txcode, ids)
-        held = self.store.quarantined(txcode, ids)
+        held = self.store.quarantined(txcode, ids) if self._held_before else set()
         for ident, digest, record, canonical, row in unique:
             if ident in before:
                 self._duplicate((ident, digest, record, canonical, row), before[ident])
@@ -158,6 +159,7 @@ class Scanner:
         """Scan every chunk, then queue the remaining inserts/updates and the deletes; returns the counts."""
         txcode = self.txmap.txcode
         self.store.start_scan(txcode)
+        self._held_before = self.store.has_quarantine(txcode)
         for rows in chunks:
             self.chunk(rows)
             if progress is not None:
@@ -174,6 +176,13 @@ class Scanner:
         self.store.scanned(txcode, self.now)
         log.info("scan %s: %s", txcode, {k: v for k, v in self.result.as_dict().items() if k != "batches"})
         return self.result
+
+
+def _canonical(record: dict[str, Any]) -> bytes:
+    """``canonical_json(record)`` without its type walk: a :class:`Transformer` record holds only str, int and
+    dicts of them (M fields), whose canonical form is exactly this encoding (tested against canonical_json)."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
 
 
 def _safe_id(txmap: TxMapping, row: Mapping[str, Any]) -> str:

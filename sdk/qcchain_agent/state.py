@@ -105,6 +105,7 @@ class Store:
             self.db = sqlite3.connect(self.dir / "state.sqlite3", isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA temp_store=MEMORY")  # the per-scan seen set (~50 bytes per row)
             self.db.executescript(_SCHEMA)
             if "send_order" not in {r[1] for r in self.db.execute("PRAGMA table_info(batch)")}:
                 self.db.execute("ALTER TABLE batch ADD COLUMN send_order TEXT")  # state written before it existed
@@ -185,6 +186,10 @@ class Store:
             out.update(self.db.execute(f"SELECT id, digest FROM quarantine WHERE txcode=? AND id IN ({marks})",
                                        (txcode, *part)))
         return out
+
+    def has_quarantine(self, txcode: str) -> bool:
+        """Whether any row of ``txcode`` is quarantined."""
+        return self.db.execute("SELECT 1 FROM quarantine WHERE txcode=? LIMIT 1", (txcode,)).fetchone() is not None
 
     def quarantine(self, rows: Iterable[tuple[str, str, bytes, str, str, str, str | None]], at: str) -> None:
         """Add (txcode, id, digest, source_key, reason, origin, batch_no) rows."""

@@ -23,9 +23,12 @@ from .mapping import FieldSpec, TxMapping
 __all__ = ["Transformer", "record_id"]
 
 _MAX_ID = 64
+_DATE_CACHE = 65_536  # distinct date texts remembered per Transformer
 
 
 def _text(value: Any) -> str:
+    if type(value) is str:  # the common case first (a re-scan renders every column of every row)
+        return value
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, Decimal):
@@ -69,6 +72,7 @@ class Transformer:
         self.txmap = txmap
         self.media_root = media_root.resolve() if media_root is not None else None
         self._media_cache: dict[tuple[str, int, int], dict[str, Any]] = {}
+        self._date_cache: dict[tuple[tuple[str, ...], str], str] = {}  # dates repeat: strptime once per text
 
     def record(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The record of ``row`` (not yet checked against the D-A schema).
@@ -101,7 +105,7 @@ class Transformer:
                 return None
         try:
             if spec.kind == "D":
-                return self._date(spec, value)
+                return self._cached_date(spec, value)
             if spec.kind == "N":
                 return _number(value)
             if spec.kind == "M":
@@ -110,6 +114,18 @@ class Transformer:
             return text.upper() if spec.upper else text
         except ValueError as exc:
             raise RowError(spec.name, str(exc)) from None
+
+    def _cached_date(self, spec: FieldSpec, value: Any) -> str:
+        if not isinstance(value, str):
+            return self._date(spec, value)
+        key = (spec.date_formats, value)
+        iso = self._date_cache.get(key)
+        if iso is None:
+            iso = self._date(spec, value)  # a ValueError is not cached: the row is quarantined each time
+            if len(self._date_cache) >= _DATE_CACHE:
+                self._date_cache.clear()
+            self._date_cache[key] = iso
+        return iso
 
     @staticmethod
     def _date(spec: FieldSpec, value: Any) -> str:

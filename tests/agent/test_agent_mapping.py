@@ -13,7 +13,9 @@ import yaml
 from agentkit import mapping_doc
 from qcchain_agent.errors import MappingError, RowError
 from qcchain_agent.mapping import load_mapping, parse_mapping
+from qcchain_agent.scan import _canonical
 from qcchain_agent.transform import Transformer
+from qcchain_core.canonical import canonical_json
 from qcchain_core.gm import sm3
 
 URL = "sqlite:///src.db"
@@ -124,6 +126,20 @@ def test_media_field(tmp_path: Path) -> None:
         t.record({"rid": 1, "path": "../../etc/passwd"})
     with pytest.raises(RowError, match="fileAppendix: media file not found"):
         t.record({"rid": 1, "path": "nope.doc"})
+    assert _canonical(rec) == canonical_json(rec)  # the scan's fast encoding, M field included
     del doc["source"]["media_root"]
     with pytest.raises(MappingError, match="source.media_root: required"):
         parse(doc)
+
+
+def test_date_cache_and_fast_canonical_agree_with_the_slow_path() -> None:
+    people = Transformer(parse(mapping_doc(URL)).txcodes["03"])
+    row = {"emp_no": 9, "name": "李\t\"四\"\u2028", "chief": "N", "mgr": 0, "opr": 1, "res": 0, "cert": "C\x01",
+           "auth_dt": "2024/07/08", "end_dt": "2028-07-07"}
+    first, again = people.record(row), people.record(row)  # the second from the date cache
+    assert first == again and first["authDate"] == "2024-07-08" and first["endDate"] == "2028-07-07"
+    assert _canonical(first) == canonical_json(first)
+    with pytest.raises(RowError, match="authDate"):
+        people.record({**row, "auth_dt": "2024-13-45"})
+    with pytest.raises(RowError, match="authDate"):  # a bad date is never cached as good
+        people.record({**row, "auth_dt": "2024-13-45"})
