@@ -315,8 +315,10 @@ class KeyBook:
 
 
 def _access_records(events: list[dict[str, Any]]) -> list[str]:
-    """Record ids of L3/L4 records (the ones whose reads are logged), in first-seen order."""
-    return list(dict.fromkeys(e["record_id"] for e in events if e["kind"] == "record" and e["grade"] in ("L3", "L4")))
+    """Record ids of L2/L3/L4 records (the ones whose reads go through the logged ``sharing:access``), in
+    first-seen order."""
+    return list(dict.fromkeys(e["record_id"] for e in events
+                              if e["kind"] == "record" and e["grade"] in ("L2", "L3", "L4")))
 
 
 def audit_channel(client: AuditClient, decrypt_key: SM2PrivateKey | None = None,
