@@ -33,3 +33,7 @@ class ProofError(IotError, ValueError):
 
 class BrokerError(IotError, ConnectionError):
     """A broker could not be started, reached or authenticated against."""
+
+
+class NotifyError(IotError, ConnectionError):
+    """A notification sink (webhook, MQTT topic) did not accept a notification."""

@@ -1,0 +1,155 @@
+"""Warning notifications per org (issue 15): each ``qcchain.warning`` chaincode event that concerns the org
+(it is the responsible unit, or its role is in the event's ``notify_roles``) is delivered to a webhook
+(HTTP POST of JSON) and/or an MQTT topic (QoS 1, PUBACK awaited), at least once.
+
+Resumption uses the Gateway SDK's chaincode-event checkpoint (a
+:class:`qcchain_gateway.checkpoint.FileCheckpointer`): an event is checkpointed only after every sink took
+every notification of it, so a crash or a refused delivery re-reads it on restart. Duplicates from that
+re-read are dropped by the delivered log (a line per ``warning_id:step`` key, appended after delivery):
+each (warning, step) is delivered once — an escalation's step includes the colour it went to.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Protocol
+
+import httpx
+
+from qcchain_gateway.errors import EventsError
+
+from .consumer import BrokerAddress, make_client
+from .errors import NotifyError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Sink", "WebhookSink", "MqttSink", "Notifier", "notifications", "EVENT_NAME"]
+
+EVENT_NAME = "qcchain.warning"
+
+
+class Sink(Protocol):
+    def deliver(self, note: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class WebhookSink:
+    """POST each notification as JSON; any non-2xx answer or transport error is a failed delivery."""
+
+    url: str
+    timeout: float = 10.0
+
+    def deliver(self, note: dict[str, Any]) -> None:
+        """Raises NotifyError: the endpoint did not accept it."""
+        try:
+            answer = httpx.post(self.url, json=note, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise NotifyError(f"webhook unreachable: {type(exc).__name__}") from exc
+        if not 200 <= answer.status_code < 300:
+            raise NotifyError(f"webhook answered HTTP {answer.status_code}")
+
+
+@dataclass
+class MqttSink:
+    """Publish each notification on ``topic`` with QoS 1 and wait for the broker's PUBACK."""
+
+    address: BrokerAddress
+    topic: str
+    username: str
+    password: str
+    client_id: str = "qcchain-notifier"
+    timeout: float = 10.0
+    _client: Any = None
+
+    def deliver(self, note: dict[str, Any]) -> None:
+        """Raises NotifyError: the broker is unreachable or did not acknowledge in time."""
+        if self._client is None:
+            client = make_client(self.address, self.client_id, self.username, self.password, clean_session=True)
+            try:
+                client.connect(self.address.host, self.address.port, keepalive=30)
+            except OSError as exc:
+                raise NotifyError(f"cannot reach the broker at {self.address.url()}: {type(exc).__name__}") from exc
+            client.loop_start()
+            self._client = client
+        info = self._client.publish(self.topic, json.dumps(note, sort_keys=True).encode(), qos=1)
+        try:
+            info.wait_for_publish(self.timeout)
+        except (RuntimeError, ValueError) as exc:
+            raise NotifyError(f"publish to {self.topic} failed: {exc}") from exc
+        if not info.is_published():
+            raise NotifyError(f"publish to {self.topic} was not acknowledged within {self.timeout} s")
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None
+
+
+def notifications(payload: bytes, msp_id: str, role: str, block: int, tx_id: str) -> list[dict[str, Any]]:
+    """The notifications of one ``qcchain.warning`` event payload for the org ``msp_id`` (role ``role``)."""
+    event = json.loads(payload)
+    addressed = role in event.get("notify_roles", [])
+    out = []
+    for w in event.get("warnings", []):
+        if w.get("responsible_msp") != msp_id and not addressed:
+            continue
+        step = event["kind"] if event["kind"] != "escalated" else f"escalated:{w['colour']}"
+        out.append({"key": f"{w['warning_id']}:{step}", "step": step, "warning": w, "block": block, "tx_id": tx_id,
+                    "to": msp_id})
+    return out
+
+
+@dataclass
+class Notifier:
+    """Deliver the org's warning events from ``events`` (a chaincode event stream of the ``qcchain``
+    chaincode, started from ``checkpointer``) to ``sinks``; ``delivered_log`` holds the delivered keys."""
+
+    msp_id: str
+    role: str
+    sinks: list[Sink]
+    checkpointer: Any
+    delivered_log: Path
+    delivered: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.delivered_log.exists():
+            self.delivered = set(self.delivered_log.read_text(encoding="utf-8").split())
+
+    def _record(self, key: str) -> None:
+        with self.delivered_log.open("a", encoding="utf-8") as f:
+            f.write(key + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.delivered.add(key)
+
+    def run(self, events: Iterable[Any], max_events: int | None = None) -> int:
+        """Deliver until the stream ends / times out or ``max_events`` warning events were handled;
+        returns the number of notifications delivered now.
+
+        Raises:
+            NotifyError: a sink refused (the event is not checkpointed: it is re-read on restart).
+        """
+        sent = handled = 0
+        try:
+            for event in events:
+                if event.event_name == EVENT_NAME:
+                    for note in notifications(event.payload, self.msp_id, self.role, event.block_number,
+                                              event.transaction_id):
+                        if note["key"] in self.delivered:
+                            continue
+                        for sink in self.sinks:
+                            sink.deliver(note)
+                        self._record(note["key"])
+                        sent += 1
+                    handled += 1
+                self.checkpointer.checkpoint_chaincode_event(event)
+                if max_events is not None and handled >= max_events:
+                    break
+        except EventsError as exc:   # the stream's timeout ends a bounded run
+            log.info("event stream ended: %s", " ".join(str(exc).split())[:200])
+        return sent
