@@ -25,8 +25,9 @@ from typing import Any
 
 from qcchain_core.canonical import canonical_json
 from qcchain_model.messages import proposal_id
-from qcchain_model.proposals import (ARTIFACT_OPERATIONS, BODY_FIELDS, DIGEST_OPERATIONS, NODE_OPERATIONS, OPERATIONS,
-                                     SUBJECT_OPERATIONS, TARGET_FIELDS, UNIT_OPERATIONS, VERSIONED_OPERATIONS)
+from qcchain_model.proposals import (ARTIFACT_OPERATIONS, BODY_FIELDS, DIGEST_OPERATIONS, EVIDENCE_FIELDS, NODE_OPERATIONS,
+                                     NOT_VERIFIED, OPERATIONS, SUBJECT_OPERATIONS, TARGET_FIELDS, UNIT_OPERATIONS,
+                                     VERSIONED_OPERATIONS)
 
 from .common import caller_msp, record_event, require_hex64, require_int, require_str, sm3_hex, tx_time
 from .errors import Conflict, Forbidden, InvalidInput, InvalidSignatureError, NotFound
@@ -34,7 +35,7 @@ from .lifecycle import apply_unit_operation, next_state, threshold_met
 from .nodes import GENESIS, admit, remove, require_active, validate_admission, validate_node_id
 from .policy_rules import install_policy, validate_policy
 from .signatures import verify_sm2
-from .store.members import MEMBER_FIELDS, list_members, member_of, put_member, validate_member
+from .store.members import ca_clash, list_members, member_fields, member_of, put_member, validate_member
 from .store.policies import get_policy, policy_record
 from .store.proposals import find_proposal, load_proposal, nonce_used, put_proposal, spend_nonce
 from .store.units import get_unit, mark_proposed
@@ -58,11 +59,14 @@ def validate_body(body: Any) -> dict[str, Any]:
     Raises:
         InvalidInput: missing/extra fields, unknown operation, malformed names, digest, nonce or expiry.
     """
-    if not isinstance(body, dict) or sorted(body) != sorted(BODY_FIELDS):
-        raise InvalidInput(f"a proposal must have exactly the fields {', '.join(BODY_FIELDS)}")
+    if not isinstance(body, dict) or sorted(body) not in (sorted(BODY_FIELDS), sorted(BODY_FIELDS + EVIDENCE_FIELDS)):
+        raise InvalidInput(f"a proposal must have exactly the fields {', '.join(BODY_FIELDS)} "
+                           f"(deploy/upgrade: and optionally {', '.join(EVIDENCE_FIELDS)})")
     op = body["operation"]
     if op not in OPERATIONS:
         raise InvalidInput(f"operation {op!r} is not one of {', '.join(OPERATIONS)}")
+    if "review_sm3" in body:
+        _check_evidence(op, body)
     target = body["target"]
     if not isinstance(target, dict) or sorted(target) != sorted(TARGET_FIELDS):
         raise InvalidInput(f"target must have exactly the fields {', '.join(TARGET_FIELDS)}")
@@ -87,6 +91,16 @@ def validate_body(body: Any) -> dict[str, Any]:
     require_str(body["nonce"], "nonce", 128, _NONCE)
     require_int(body["expiry"], "expiry", 0)
     return body
+
+
+def _check_evidence(op: str, body: dict[str, Any]) -> None:
+    """Deploy/upgrade may name the SM3 of the package's review report and of its verification report
+    (or ``"not verified"``); they are part of the signed body and stored with the proposal."""
+    if op not in ("deploy", "upgrade"):
+        raise InvalidInput(f"{op} carries no review or verification digest")
+    require_hex64(body["review_sm3"], "review_sm3")
+    if body["verification_sm3"] != NOT_VERIFIED:
+        require_hex64(body["verification_sm3"], f"verification_sm3 (or {NOT_VERIFIED!r})")
 
 
 def _check_node_target(op: str, contract: Any, version: Any) -> None:
@@ -128,6 +142,8 @@ def _check_artifact(ctx: Any, body: dict[str, Any], artifact: Any) -> dict[str, 
             raise InvalidInput(f"member record is for {artifact['msp_id']}, target names {subject}")
         if member_of(ctx.stub, subject) is not None:
             raise Conflict(f"{subject} is already a member (status kept in its record)")
+        if ca_clash(ctx.stub, artifact):
+            raise Conflict(f"{subject}: its CA certificate is already bound to member {ca_clash(ctx.stub, artifact)}")
     return artifact
 
 
@@ -193,7 +209,8 @@ def propose(ctx: Any, body: Any, artifact: Any, key_id: str, signature: str) -> 
     if body["operation"] == "deploy":
         mark_proposed(ctx.stub, body["target"], now)
     record_event(ctx, "proposed", {"proposal_id": pid, "operation": body["operation"], "target": body["target"],
-                                   "version": body["version"]})
+                                   "version": body["version"],
+                                   **{k: body[k] for k in EVIDENCE_FIELDS if k in body}})
     return proposal
 
 
@@ -295,5 +312,5 @@ def _apply(ctx: Any, proposal: dict[str, Any], now: int) -> dict[str, Any]:
     member = member_of(ctx.stub, subject)
     if member is None or member["status"] != "active":
         raise Conflict(f"{subject} is not an active member")
-    put_member(ctx, {k: member[k] for k in MEMBER_FIELDS}, "removed", pid)
+    put_member(ctx, member_fields(member), "removed", pid)
     return {"member": subject, "status": "removed"}
