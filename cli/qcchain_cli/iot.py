@@ -398,3 +398,54 @@ def run(ctx: click.Context, broker: str, ca: Path | None, cred_dir: Path, consum
             stop.set()
     except IotError as exc:
         raise CliError(str(exc)) from exc
+
+
+@iot.command()
+@click.option("--role", required=True, help="Your org's consortium role (events addressed to it are delivered too).")
+@click.option("--webhook", default=None, help="URL: each notification is POSTed as JSON (2xx = delivered).")
+@click.option("--mqtt-topic", default=None, help="Topic: each notification is published with QoS 1.")
+@click.option("--broker", default=None, help="mqtts://HOST:PORT of the broker for --mqtt-topic.")
+@click.option("--ca", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
+@click.option("--mqtt-user", default="qcchain-notifier", show_default=True)
+@click.option("--password-env", default="QCCHAIN_NOTIFY_MQTT_PASSWORD", show_default=True,
+              help="Variable holding the MQTT password.")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".qcchain-notify"),
+              show_default=True, help="Directory of the event checkpoint and the delivered log.")
+@click.option("--seconds", default=0.0, type=click.FloatRange(0), help="Stop when no event came for this long (0: run on).")
+@_chain_options
+def notify(ctx: click.Context, role: str, webhook: str | None, mqtt_topic: str | None, broker: str | None,
+           ca: Path | None, mqtt_user: str, password_env: str, state_dir: Path, seconds: float, **options: Any) -> None:
+    """Deliver your org's warning events (chaincode events ``qcchain.warning``) to a webhook and/or an MQTT
+    topic, at least once: resumed from the event checkpoint, each (warning, step) delivered once."""
+    from qcchain_gateway.checkpoint import FileCheckpointer
+    from qcchain_gateway.errors import SdkError
+    from qcchain_gateway.profile import connect_profile
+    from qcchain_iot.errors import IotError
+    from qcchain_iot.notify import MqttSink, Notifier, WebhookSink
+
+    _setup(ctx, options)
+    if not webhook and not mqtt_topic:
+        raise CliError("give --webhook URL and/or --mqtt-topic TOPIC")
+    sinks: list[Any] = [WebhookSink(webhook)] if webhook else []
+    if mqtt_topic:
+        password = os.environ.get(password_env)
+        if not broker or not password:
+            raise CliError(f"--mqtt-topic needs --broker and the password in {password_env}")
+        sinks.append(MqttSink(_address(broker, ca), mqtt_topic, mqtt_user, password))
+    if ctx.obj.get("profile") is None:
+        raise CliError("--profile is required (your org's connection profile JSON)")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    gateway = connect_profile(ctx.obj["profile"], user=ctx.obj["user"])
+    try:
+        notifier = Notifier(gateway.identity.msp_id, role, sinks, FileCheckpointer(state_dir / "checkpoint.json"),
+                            state_dir / "delivered.log")
+        with gateway.get_network(ctx.obj["channel"]).get_chaincode_events(
+                ctx.obj["chaincode"], start_block=0, checkpoint=notifier.checkpointer,
+                timeout=seconds or None) as events:
+            click.echo(f"delivered {notifier.run(events)} notification(s)")
+    except (IotError, SdkError) as exc:
+        raise CliError(" ".join(str(exc).split())) from exc
+    finally:
+        for sink in sinks:
+            getattr(sink, "close", lambda: None)()
+        gateway.close()

@@ -103,3 +103,25 @@ def test_restart_resumes_from_the_checkpoint_without_loss_or_duplicate(tmp_path:
         assert sorted(keys[:-1]) == sorted(expected) and keys[-1] == f"{found[-1].warning_id}:acknowledge"
         assert len(set(keys)) == len(keys)
     engine.dispose()
+
+
+def test_cli_notify_delivers_and_resumes(tmp_path: Path, hook: str) -> None:
+    from click.testing import CliRunner
+
+    from qcchain_cli.iot import iot
+
+    with iot_chain(tmp_path / "devnet", [DEVICE]) as chain:
+        reg = chain.warnings("Regulator")
+        doc = {"warning_id": "e" * 64, "colour": "yellow", "source": "expiry", "subject": "personnel_certificate:TS-1",
+               "rule": "personnel_certificate", "responsible_msp": chain.msp("UsingUnit"), "summary": "due in 20 days",
+               "evidence": {"note": "due", "digests": ["ab" * 32]}}
+        reg.raise_warning(doc)
+        args = ["notify", "--profile", str(chain.profiles["UsingUnit"]), "--role", "using_unit", "--webhook", hook,
+                "--state", str(tmp_path / "state"), "--seconds", "2"]
+        out = CliRunner().invoke(iot, args)
+        assert out.exit_code == 0 and "delivered 1 notification" in out.output, out.output
+        out = CliRunner().invoke(iot, args)
+        assert out.exit_code == 0 and "delivered 0 notification" in out.output, out.output
+        assert [n["key"] for n in _Hook.received] == ["e" * 64 + ":raised"]
+        bad = CliRunner().invoke(iot, ["notify", "--profile", str(chain.profiles["UsingUnit"]), "--role", "using_unit"])
+        assert bad.exit_code == 1 and "--webhook" in bad.output
