@@ -20,7 +20,6 @@ The niceness a worker really ran at is reported (``client_nice`` of the result).
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import multiprocessing
 import os
@@ -31,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qcchain_core.grpcenv import quiet_gc
+
 from .tx import TxBenchResult, Workload, _evaluate, _submit_one, _summary
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,6 @@ __all__ = ["CLIENT_NICE", "ProcessSetup", "lower_priority", "quiet_gc", "run_tx_
 READY_TIMEOUT = 120.0
 CLIENT_NICE = 19
 """Default niceness of the client worker processes (0 = same priority as the runtime measured)."""
-GC_THRESHOLD = 50_000
 _WARMUP_STRIDE = 100_000
 
 
@@ -171,13 +171,6 @@ def _worker(number: int, setup: ProcessSetup, clients: int, workload: Workload, 
         results.put(("error", number, f"{type(exc).__name__}: {exc}"))
 
 
-def quiet_gc(threshold: int = GC_THRESHOLD) -> None:
-    """Make the cyclic garbage collector cheap for a long-running, allocation-heavy process: objects
-    alive now are frozen out of collections and generation 0 is collected every ``threshold``
-    allocations (instead of 700). Reference counting still frees everything acyclic at once."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(threshold, 20, 20)
 
 
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Protocol
 
 from qcchain_core.logconfig import configure
+from qcchain_core.procs import pid_alive
 from qcchain_shim.server import quiet_gc
 from qcchain_shim.supervise import Supervisor
 
@@ -48,7 +49,7 @@ from .config import (DEFAULT_HOST, DEFAULT_PORT, AlreadyRunningError, ConfigErro
                      DevnetShellError, PortInUseError, crypto_dir_of, load_devnet_config)
 from .material import ensure_material
 from .node import DevNet
-from .procs import pid_alive
+
 from .profiles import node_config, read_devnet_json, write_devnet_json, write_profiles
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from qcchain_core.procs import pid_alive as alive  # the project's one PID-liveness check
+
 from .errors import NetworkError
 
 log = logging.getLogger(__name__)
@@ -91,22 +93,6 @@ def start(out: Path, name: str, argv: list[str], env: dict[str, str], log_file: 
     write_pids(out, read_pids(out) + [proc])
     ops_log(out, "start", name, pid=child.pid)
     return proc
-
-
-def alive(pid: int) -> bool:
-    """True while process ``pid`` exists (also when it belongs to another user) and is not a zombie;
-    the project's one PID-liveness check."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _reap(pid: int) -> None:

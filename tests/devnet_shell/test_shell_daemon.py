@@ -21,7 +21,7 @@ import pytest
 
 from qcchain_devnet.config import AlreadyRunningError, DaemonError, PortInUseError
 from qcchain_devnet.daemon import PID_FILE, Runner, UpOptions, read_pid, stop
-from qcchain_devnet.procs import pid_alive
+from qcchain_core.procs import pid_alive
 
 HERE = Path(__file__).resolve().parent
 FAKE = "devnet_shell_fakes"
