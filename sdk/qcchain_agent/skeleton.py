@@ -66,7 +66,7 @@ def mapping_skeleton(url: str, password: str | None, server_url: str, appid: str
         lines.append(f"  # '{txcode}':")
         lines.append(f"  #   table: TABLE            # candidates: {', '.join(sorted(tables)) or '(no tables)'}")
         lines.append("  #   id: KEY_COLUMN")
-        lines.append(f"  #   id_prefix: '{txcode}-'     # record IDs stay unique across txcodes")
+        lines.append(f"  #   id_prefix: '{appid}-{txcode}-'   # IDs are global to the service: unique per unit and txcode")
         lines.append(f"  #   cycle: {DEFAULT_CYCLE[txcode]}            # realtime (with interval: SECONDS) | daily | weekly")
         lines.append("  #   fields:")
         for field in sorted(table.kinds):
