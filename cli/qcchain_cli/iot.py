@@ -46,19 +46,29 @@ def _setup(ctx: click.Context, options: dict[str, Any]) -> None:
         ctx.obj.setdefault(name, value)
 
 
-def _connect(ctx: click.Context) -> Any:
-    """The chaincode's Contract for the group options (test hook: ``obj["contract_factory"]``)."""
+def _profile_contract(ctx: click.Context, name: str) -> Any:
+    """The group's own contract provider: a Gateway connection from ``--profile``/``--user`` on ``--channel``.
+
+    Raises: CliError (no --profile).
+    """
     obj = ctx.obj
-    factory: Callable[[], Any] | None = obj.get("contract_factory")
-    if factory is not None:
-        return factory()
     if obj.get("profile") is None:
         raise CliError("--profile is required (a connection profile JSON written by the devnet or the network generator)")
     from qcchain_gateway.profile import connect_profile
 
     gateway = connect_profile(obj["profile"], user=obj["user"])
     ctx.find_root().call_on_close(gateway.close)
-    return gateway.get_network(obj["channel"]).get_contract(obj["chaincode"])
+    return gateway.get_network(obj["channel"]).get_contract(name)
+
+
+def _connect(ctx: click.Context) -> Any:
+    """The chaincode's Contract from the provider injected as ``obj["contract_provider"]`` (``provider(ctx,
+    chaincode)``, as in :func:`qcchain_cli.options.connect_contract`), by default a profile connection.
+
+    Raises: CliError (no --profile).
+    """
+    provider = ctx.obj.get("contract_provider", _profile_contract)
+    return provider(ctx, ctx.obj["chaincode"])
 
 
 def _run(call: Callable[[], Any]) -> None:

@@ -194,22 +194,37 @@ def optional_key(ctx: click.Context) -> Any:
     return load_sm2(key, keystore_dir(ctx), opt(ctx, "password_file")) if key else None
 
 
-def connect_contract(ctx: click.Context, chaincode: str | None = None) -> Any:
-    """A Contract of the profile/user/channel (test hook: ``obj["contract_factory"](chaincode)``).
+ContractProvider = Callable[[click.Context, str], Any]
+"""How a command obtains a chaincode's Contract: ``provider(ctx, chaincode_name)``."""
+
+
+def profile_contract(ctx: click.Context, name: str) -> Any:
+    """The CLI's own :data:`ContractProvider`: a Gateway connection from ``--profile``/``--user`` (one per
+    command, closed with it), on ``--channel``.
 
     Raises: CliError (no profile, or it cannot be used).
     """
-    obj = ctx.ensure_object(dict)
-    name = chaincode or opt(ctx, "chaincode")
-    factory: Callable[[str], Any] | None = obj.get("contract_factory")
-    if factory is not None:
-        return factory(name)
     from qcchain_gateway.profile import connect_profile
 
+    obj = ctx.ensure_object(dict)
     if "gateway" not in obj:
         obj["gateway"] = sdk_call(lambda: connect_profile(profile_path(ctx), user=opt(ctx, "user")))
         ctx.find_root().call_on_close(obj["gateway"].close)
     return obj["gateway"].get_network(opt(ctx, "channel")).get_contract(name)
+
+
+def connect_contract(ctx: click.Context, chaincode: str | None = None) -> Any:
+    """The Contract of ``chaincode`` (default ``--chaincode``) from the context's provider.
+
+    The provider is injected through click's context object, ``obj["contract_provider"]`` (a
+    :data:`ContractProvider`); when none is given it is :func:`profile_contract`. A program that embeds
+    these commands with its own connections (or a test with an in-memory chaincode) passes its own.
+
+    Raises: CliError (no profile, or it cannot be used).
+    """
+    obj = ctx.ensure_object(dict)
+    provider: ContractProvider = obj.get("contract_provider", profile_contract)
+    return provider(ctx, chaincode or opt(ctx, "chaincode"))
 
 
 def emit(ctx: click.Context, result: Any, human: Callable[[Any], list[str]]) -> None:

@@ -59,14 +59,14 @@ class FakeRecords:
 ])
 def test_shared_options_before_or_after_the_subcommand(args: list[str]) -> None:
     fake = FakeRecords()
-    result = CliRunner().invoke(cli, args, obj={"contract_factory": lambda _name: fake})
+    result = CliRunner().invoke(cli, args, obj={"contract_provider": lambda _ctx, _name: fake})
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["verified"] == "ok"
 
 
 def test_reads_are_sentences_and_times_iso_without_json() -> None:
     fake = FakeRecords()
-    result = CliRunner().invoke(cli, ["records", "get", "EQ-1"], obj={"contract_factory": lambda _name: fake})
+    result = CliRunner().invoke(cli, ["records", "get", "EQ-1"], obj={"contract_provider": lambda _ctx, _name: fake})
     assert result.exit_code == 0, result.output
     assert "at: 2026-11-30T" in result.output and "+08:00" in result.output
     assert "verified: SM2 signature, SM3 digest hold for the key ManufacturerMSP registered" in result.output

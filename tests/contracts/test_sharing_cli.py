@@ -33,7 +33,7 @@ def kit() -> GovKit:
 def run(kit: GovKit, org: str, tmp_path: Path, *args: str) -> tuple[int, str]:
     key_file = tmp_path / f"{org}.pem"
     key_file.write_bytes(kit.orgs[org].key.to_pem())
-    obj = {"contract_factory": lambda _name: FakeContract(kit, org)}
+    obj = {"contract_provider": lambda _ctx, _name: FakeContract(kit, org)}
     result = CliRunner().invoke(sharing_group, ["--json", "--key", str(key_file), *args], obj=obj)
     return result.exit_code, result.output
 
@@ -66,5 +66,5 @@ def test_bad_options_and_refusals_are_one_line_errors(kit: GovKit, tmp_path: Pat
     assert code == 1 and "grant 'nope' does not exist" in out
     (tmp_path / "bad.pem").write_text("not a key")
     result = CliRunner().invoke(sharing_group, ["--key", str(tmp_path / "bad.pem"), "revoke", "g"],
-                                obj={"contract_factory": lambda _name: FakeContract(kit, "UsingUnit")})
+                                obj={"contract_provider": lambda _ctx, _name: FakeContract(kit, "UsingUnit")})
     assert result.exit_code == 1 and "is not an SM2 private key" in result.output

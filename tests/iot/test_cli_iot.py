@@ -16,7 +16,7 @@ from test_warnings_contract import DEVICE, device_warning
 
 
 def _cli(kit, org, group, args):
-    result = CliRunner().invoke(group, args, obj={"contract_factory": lambda: KitContract(kit, org)})
+    result = CliRunner().invoke(group, args, obj={"contract_provider": lambda _ctx, _name: KitContract(kit, org)})
     return result
 
 
