@@ -2,7 +2,7 @@
 
 Writes are signed with your org admin's SM2 key (``--key``: a keystore label or a PEM file; one password,
 ``QCCHAIN_KEYSTORE_PASSWORD`` or ``--password-file``). The grade is decided by the chain's grading policy
-unless ``--grade`` asks for a higher one. L1/L2 payloads go to world state, L3 payloads are SM4-GCM
+unless ``--grade`` asks for a higher one. L1 payloads go to world state, L2/L3 payloads are SM4-GCM
 encrypted on this machine with the data key wrapped for every entitled org, L4 sends only the SM3 digest
 of the original file (kept off chain). Reads re-verify the SM2 signature and SM3 digests of what they
 return and say so in a sentence; a read that returns metadata only says why and what to do.
@@ -21,6 +21,7 @@ import click
 from qcchain_model.envelope import STAGES
 from qcchain_model.grades import GRADES
 from qcchain_model.tables import CATEGORIES
+from qcchain_sdk.contracts.sealed import MAX_PAYLOAD, MAX_SEALED_PAYLOAD
 
 from .errors import CliError
 from .options import common_options, connect_contract, emit, optional_key, sdk_call, signing_key
@@ -28,6 +29,9 @@ from .tables import table
 from .timefmt import show_time
 
 log = logging.getLogger(__name__)
+
+#: The largest payload file read: the chain's sealed-payload limit, with room for indentation.
+MAX_PAYLOAD_FILE = 2 * MAX_SEALED_PAYLOAD
 
 
 @click.group()
@@ -45,8 +49,16 @@ def _payload(payload: Path | None, original: Path | None, grade: str) -> tuple[d
         return None, original.read_bytes()
     if payload is None or original is not None:
         raise CliError(f"this record is {grade}: give --payload FILE (a JSON object, see examples/) and no --original")
-    try:
+    try:  # the size first: a file larger than any payload the chain accepts is not read at all
+        size = payload.stat().st_size
+        if size > MAX_PAYLOAD_FILE:
+            raise CliError(f"--payload {payload}: {size} bytes; a payload file may have at most {MAX_PAYLOAD_FILE} "
+                           f"(the chain accepts {MAX_PAYLOAD} bytes in clear, about 1 MiB encrypted); nothing was sent")
         data = json.loads(payload.read_text(encoding="utf-8"))
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # a lone surrogate (\ud800) parses but cannot be sent
+    except UnicodeEncodeError as exc:
+        raise CliError(f"--payload {payload}: holds a character that cannot be encoded as UTF-8 "
+                       f"({exc.object[exc.start:exc.end]!r}, a lone surrogate escape); fix the file") from exc
     except (OSError, ValueError) as exc:
         raise CliError(f"--payload {payload}: not a readable JSON file ({exc})") from exc
     if not isinstance(data, dict):
@@ -139,7 +151,7 @@ def explain_access(view: dict[str, Any], has_key: bool) -> list[str]:
         return [f"payload: you hold a grant; read it with `qcchain sharing access {rid} --purpose <purpose> --key "
                 "<your key>` (the access is logged)"]
     if view.get("ciphertext") and not has_key:
-        return ["payload: encrypted (L3); give `--key <your key>` to decrypt it with your org's SM2 key"]
+        return [f"payload: encrypted ({grade}); give `--key <your key>` to decrypt it with your org's SM2 key"]
     return []
 
 
