@@ -31,7 +31,8 @@ def _submit(tmp_path: Path, payload: Path) -> Any:
     key.write_bytes(SM2PrivateKey.generate().to_pem())
     args = ["submit", "--record-id", "U-1", "--category", "using_unit", "--equipment", "32010001", "--stage", "use",
             "--grade", "L2", "--payload", str(payload), "--key", str(key)]
-    return CliRunner().invoke(records_group, args, obj={"contract_factory": lambda _name: NoCalls()})
+    return CliRunner().invoke(records_group, args, obj={"contract_provider": lambda _ctx, _name: NoCalls(),
+                                                                   "contract_factory": lambda _name: NoCalls()})
 
 
 def test_a_60_mb_payload_file_is_refused_before_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
