@@ -3,6 +3,8 @@
 #
 #   scripts/network.sh up     [--consortium FILE] [--dir DIR] [--log-level SPEC] [--ca] [--docker]
 #   scripts/network.sh down | status | clean | logs   [--dir DIR]   (use the mode recorded by up)
+#   scripts/network.sh status [--min-free 0.10] (warns per node data dir below the disk watermark) | logs [--since 15m|ISO]
+#   scripts/network.sh snapshot PEER [--channel C] [--height H] [--wait | --pending | --cancel H] | join-by-snapshot PEER --snapshot DIR
 #   scripts/network.sh deploy [--module qcchain_contracts] [--label qcchain_1.0]
 #   scripts/network.sh stop-node HOST | start-node HOST   [--consortium FILE] [--dir DIR]
 #   scripts/network.sh add-peer ORG | add-orderer   [--propose FILE | --admit-with-test-keys | --no-registry]
@@ -26,7 +28,7 @@ if [[ -z "$PY" ]]; then
   if [[ -x "$ROOT/.venv/bin/python" ]]; then PY="$ROOT/.venv/bin/python"; else PY="$(command -v python3)"; fi
 fi
 if [[ $# -eq 0 || "$1" == "-h" || "$1" == "--help" ]]; then
-  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 exec "$PY" -m qcchain_network "$@"

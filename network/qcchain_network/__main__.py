@@ -1,18 +1,22 @@
 """``python -m qcchain_network`` — the engine of ``scripts/network.sh``.
 
-Commands: ``up``, ``down``, ``status``, ``clean``, ``logs``, ``deploy``. Errors print one line
+Commands: ``up``, ``down``, ``status`` (warns when a node's data directory runs low on disk), ``clean``,
+``logs [--since]``, ``deploy``, ``snapshot`` and ``join-by-snapshot`` (:mod:`qcchain_network.snapshots`). Errors print one line
 ``network: error: ...`` and exit 1; nothing half-started is left running.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
+import re
+import shutil
 import sys
 import time
 from pathlib import Path
 
-from . import backend, canodes, cclifecycle, nodecommands, orgcommands, runner
+from . import backend, canodes, cclifecycle, nodecommands, orgcommands, runner, snapshots
 from .binaries import find_binary
 from .derive import DEFAULT_LOG_SPEC
 from .errors import NetworkError
@@ -27,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="network.sh", description="Run the consortium as a Fabric network "
                                 "(native processes, or Docker containers with --docker).")
     p.add_argument("command", choices=["up", "down", "status", "clean", "logs", "deploy", "start-node", "stop-node",
+                                        "snapshot", "join-by-snapshot",
                                         *nodecommands.COMMANDS, *orgcommands.COMMANDS])
     p.add_argument("node", nargs="?", default=None, help="start-node/stop-node/remove-*: the host name, e.g. "
                    "orderer1.qcchain.example (start-node/stop-node: also a Fabric CA, ca.<domain>); add-peer: "
@@ -43,6 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--module", default="qcchain_contracts", help="deploy: Python module serving the chaincode")
     p.add_argument("--label", default="qcchain_1.0", help="deploy: package label")
     p.add_argument("--no-genesis", action="store_true", help="deploy: do not record the genesis nodes on chain")
+    p.add_argument("--channel", default="qcchannel", help="snapshot/join-by-snapshot: the channel")
+    p.add_argument("--height", type=int, default=0, help="snapshot: block number to snapshot (0: last committed)")
+    p.add_argument("--pending", action="store_true", help="snapshot: list pending requests and completed snapshots")
+    p.add_argument("--cancel", type=int, default=None, metavar="BLOCK", help="snapshot: cancel the request at BLOCK")
+    p.add_argument("--wait", action="store_true", help="snapshot: wait until the snapshot is written")
+    p.add_argument("--snapshot", type=Path, default=None, help="join-by-snapshot: a completed snapshot directory")
+    p.add_argument("--since", default=None, help="logs: print the lines since a time (ISO-8601, UTC if no zone) "
+                   "or a duration ago (30s, 15m, 2h, 1d)")
+    p.add_argument("--min-free", type=float, default=0.10, help="status: warn when a node's data directory has "
+                   "less than this fraction of its disk free (default 0.10)")
     nodecommands.add_options(p)
     orgcommands.add_options(p)
     p.add_argument("-v", "--verbose", action="store_true")
@@ -96,17 +111,104 @@ def _node(args: argparse.Namespace) -> None:
         raise NetworkError(str(exc.args[0])) from None
 
 
-def _logs(out: Path) -> None:
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?)(?: ?(UTC|Z|[+-]\d\d:?\d\d))?")
+
+
+def since_time(text: str, now: dt.datetime | None = None) -> dt.datetime:
+    """``--since``: an ISO-8601 time (UTC when it names no zone) or a duration ago (``30s``, ``15m``, ``2h``, ``1d``).
+
+    Raises:
+        ValueError: neither (one line naming the value).
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if match:
+        return now - dt.timedelta(seconds=int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)])
+    try:
+        when = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--since {text!r}: not an ISO-8601 time nor a duration like 30s, 15m, 2h, 1d") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def line_time(line: str) -> dt.datetime | None:
+    """The time a Fabric (or chaincode server) log line starts with, if any (colour codes ignored)."""
+    match = _STAMP.match(_ANSI.sub("", line))
+    if match is None:
+        return None
+    zone = match.group(2)
+    when = dt.datetime.fromisoformat(match.group(1).replace(" ", "T"))
+    if zone and zone not in ("UTC", "Z"):
+        return when.replace(tzinfo=dt.datetime.strptime(zone.replace(":", ""), "%z").tzinfo)
+    return when.replace(tzinfo=dt.timezone.utc)
+
+
+def _logs(out: Path, since: str | None) -> None:
+    if since is None:
+        for path in runner.logs(out):
+            print(path)
+        return
+    start = since_time(since)
     for path in runner.logs(out):
-        print(path)
+        keep = False  # continuation lines (no time) follow the line they belong to
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                when = line_time(line)
+                keep = keep if when is None else when >= start
+                if keep:
+                    print(f"{path.stem}: {_ANSI.sub('', line.rstrip())}")
 
 
-def _status(out: Path) -> None:
+def disk_warnings(out: Path, min_free: float) -> list[str]:
+    """One warning per node data directory (``DIR/data/<node>``) whose disk has less than ``min_free`` free."""
+    data = out / "data"
+    warnings = []
+    for node in sorted(p for p in data.iterdir() if p.is_dir()) if data.is_dir() else []:
+        usage = shutil.disk_usage(node)
+        if usage.free < min_free * usage.total:
+            warnings.append(f"WARNING {node.name}: {usage.free / usage.total:.1%} of the disk free "
+                            f"({usage.free >> 20} MiB) below the {min_free:.0%} watermark; archive or "
+                            f"snapshot and prune (docs/OPERATIONS.md)")
+    return warnings
+
+
+def _status(out: Path, min_free: float) -> None:
     rows = runner.status(out)
     for name, where, up in rows:
         print(f"{name:45} {where:<14} {'running' if up else 'stopped'}")
     if not rows:
         print(f"no network processes recorded in {out}")
+    for warning in disk_warnings(out, min_free):
+        print(warning)
+
+
+def _snapshot(args: argparse.Namespace) -> None:
+    if not args.node:
+        raise NetworkError(f"{args.command} needs the peer's host name (see network.sh status)")
+    layout = load_layout(args.consortium, args.dir, args.log_level)
+    peer = find_binary("peer")
+    if args.command == "join-by-snapshot":
+        if args.snapshot is None:
+            raise NetworkError("join-by-snapshot needs --snapshot DIR (a completed snapshot directory)")
+        snap = snapshots.join_by_snapshot(layout, peer, args.node, args.snapshot)
+        print(f"{args.node} joined {snap.channel} from the snapshot at height {snap.height}; it pulls later blocks "
+              "from the orderers")
+    elif args.cancel is not None:
+        snapshots.cancel_request(layout, peer, args.node, args.channel, args.cancel)
+        print(f"cancelled the snapshot request of {args.channel} at block {args.cancel} on {args.node}")
+    elif args.pending:
+        print(f"pending: {snapshots.list_pending(layout, peer, args.node, args.channel) or 'none'}")
+        for snap in snapshots.completed(layout, args.node, args.channel):
+            print(f"completed: height {snap.height}  {snap.path}")
+    else:
+        block = args.height or snapshots.peer_height(layout, peer, args.node, args.channel) - 1
+        snapshots.submit_request(layout, peer, args.node, args.channel, block)
+        if not args.wait:
+            print(f"snapshot of {args.channel} requested on {args.node} at block {block}")
+            return
+        snap = snapshots.wait_completed(layout, args.node, args.channel, block)
+        print(f"snapshot of {args.channel} at height {snap.height}: {snap.path}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,12 +227,14 @@ def main(argv: list[str] | None = None) -> int:
             names = runner.down(out)
             print(f"stopped {len(names)} process(es)" + (f": {', '.join(names)}" if names else ""))
         elif args.command == "status":
-            _status(out)
+            _status(out, args.min_free)
         elif args.command == "clean":
             runner.clean(out)
             print(f"removed {out}")
         elif args.command == "logs":
-            _logs(out)
+            _logs(out, args.since)
+        elif args.command in ("snapshot", "join-by-snapshot"):
+            _snapshot(args)
         elif args.command in ("start-node", "stop-node"):
             _node(args)
         elif args.command in nodecommands.COMMANDS:
