@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import itertools
 import threading
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,7 +36,7 @@ from qcchain_shim.writebatch import FABRIC_3_1, PeerCapabilities
 
 from .peerstate import MemoryLedger
 
-__all__ = ["PROPOSAL_TIME", "PeerDriver", "TxResult", "iter_results", "signed_proposal"]
+__all__ = ["PROPOSAL_TIME", "PeerDriver", "TxResult", "signed_proposal"]
 
 M = ChaincodeMessage
 PROPOSAL_TIME = Timestamp(seconds=1_700_000_000, nanos=123)
@@ -213,9 +213,3 @@ class PeerDriver:
         result = target(args)
         body = ResponseProto(status=result.status, message=result.message, payload=result.payload)
         return M(type=M.COMPLETED, payload=body.SerializeToString())
-
-
-def iter_results(futures: Sequence[Future[TxResult]], timeout: float = 30.0) -> Iterator[TxResult]:
-    """Results of many futures in order."""
-    for future in futures:
-        yield future.result(timeout)

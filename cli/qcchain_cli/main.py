@@ -44,16 +44,11 @@ class LazyGroup(click.Group):
     """A click group whose sub-commands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if self._available(name))
-
-    @staticmethod
-    def _available(name: str) -> bool:
-        module = COMMANDS[name][0]
-        return importlib.util.find_spec(module) is not None
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         entry = COMMANDS.get(cmd_name)
-        if entry is None or not self._available(cmd_name):
+        if entry is None:
             return None
         module = importlib.import_module(entry[0])
         command: click.Command = getattr(module, entry[1])
