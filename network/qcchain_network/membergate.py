@@ -2,7 +2,9 @@
 only after governance decided it.
 
 ``governance:get_member`` on the governance channel must show the org ``active`` with the same role, name
-and credit code as its org file (for a join), or ``removed`` (for a leave), by an executed ``member_admit``
+and credit code as its org file and — when the org's material is given — the same CA and TLS CA
+fingerprints (``ca_cert_sha256`` / ``tls_ca_cert_sha256``, SHA-256 of the DER; see
+:func:`qcchain_network.orgmaterial.member_fingerprints`) (for a join), or ``removed`` (for a leave), by an executed ``member_admit``
 / ``member_remove`` proposal. Modes as for nodes (:mod:`qcchain_network.registry`): ``check`` refuses;
 ``propose`` writes the proposal for the org admins to sign offline (``qcchain contract sign`` /
 ``execute``); ``test-keys`` (test networks only) signs it with the test admins' SM2 keys and executes it.
@@ -40,10 +42,11 @@ class MemberProposalWritten(RegistryError):
     """``--propose``: the member proposal was written instead (names the file and the next steps)."""
 
 
-def member_record(org: Org) -> dict[str, str]:
-    """The on-chain member record of ``org`` (``{msp_id, role, name, credit_code}``)."""
+def member_record(org: Org, fingerprints: dict[str, str] | None = None) -> dict[str, str]:
+    """The on-chain member record of ``org`` (``{msp_id, role, name, credit_code}``, plus the CA binding
+    ``fingerprints`` when given)."""
     return {"msp_id": org.msp_id, "role": org.role, "name": org.full_name or f"{org.name} Co.",
-            "credit_code": org.credit_code}
+            "credit_code": org.credit_code, **(fingerprints or {})}
 
 
 def on_chain(layout: Layout, msp_id: str, channel: str = GOVERNANCE_CHANNEL) -> dict[str, Any] | None:
@@ -63,7 +66,7 @@ def on_chain(layout: Layout, msp_id: str, channel: str = GOVERNANCE_CHANNEL) -> 
             raise
 
 
-def _mismatch(entry: dict[str, Any] | None, org: Org, status: str) -> str:
+def _mismatch(entry: dict[str, Any] | None, org: Org, status: str, fingerprints: dict[str, str] | None = None) -> str:
     if entry is None:
         return "not a member on chain (no executed member_admit)"
     if entry.get("status") != status:
@@ -73,13 +76,21 @@ def _mismatch(entry: dict[str, Any] | None, org: Org, status: str) -> str:
         for key in ("role", "name", "credit_code"):
             if entry.get(key) != want[key]:
                 return f"its on-chain {key} {entry.get(key)!r} differs from the org file's {want[key]!r}"
+        for key, value in (fingerprints or {}).items():
+            if key not in entry:
+                return f"admitted on chain without {key}: its CA is not bound (a member_admit with the org's " \
+                       "fingerprints is needed)"
+            if entry[key] != value:
+                return f"admitted on chain with {key} {str(entry[key])[:16]}…, but the CA in its material has " \
+                       f"{value[:16]}…"
     return ""
 
 
 def require(layout: Layout, org: Org, action: str, mode: str = "check", proposal_out: Path | None = None,
-            channel: str = GOVERNANCE_CHANNEL) -> str:
-    """Refuse unless governance decided ``action`` (``admit`` / ``remove``) for ``org``; returns the id of
-    the executed proposal (as recorded on the member), or "".
+            channel: str = GOVERNANCE_CHANNEL, fingerprints: dict[str, str] | None = None) -> str:
+    """Refuse unless governance decided ``action`` (``admit`` / ``remove``) for ``org`` (for ``admit`` with
+    ``fingerprints``: bound to that CA); returns the id of the executed proposal (as recorded on the
+    member), or "". A ``member_admit`` this writes carries ``fingerprints``.
 
     Raises:
         NotDecided: not decided. MemberProposalWritten: ``propose`` mode wrote the proposal.
@@ -89,7 +100,7 @@ def require(layout: Layout, org: Org, action: str, mode: str = "check", proposal
         raise RegistryError(f"member gate mode must be one of {', '.join(MODES)}, not {mode!r}")
     status = "active" if action == "admit" else "removed"
     entry = on_chain(layout, org.msp_id, channel)
-    why = _mismatch(entry, org, status)
+    why = _mismatch(entry, org, status, fingerprints)
     if not why:
         return str((entry or {}).get("source", ""))
     if mode == "check" or (action == "admit" and entry is not None and entry.get("status") == "active"):
@@ -99,7 +110,7 @@ def require(layout: Layout, org: Org, action: str, mode: str = "check", proposal
     expiry = int(time.time()) + PROPOSAL_LIFETIME
     proposal = proposalfile.new_proposal(op, channel, CHAINCODE, contract=org.msp_id, expiry=expiry,
                                          reason=f"{action} member {org.msp_id}",
-                                         artifact=member_record(org) if action == "admit" else None)
+                                         artifact=member_record(org, fingerprints) if action == "admit" else None)
     if mode == "propose":
         if proposal_out is None:
             raise RegistryError("--propose needs a file name")
@@ -112,7 +123,7 @@ def require(layout: Layout, org: Org, action: str, mode: str = "check", proposal
         clients = testadmins.connect(layout, stack, channel, keys)
         testadmins.execute(proposal, clients, keys)
     entry = on_chain(layout, org.msp_id, channel)
-    why = _mismatch(entry, org, status)
+    why = _mismatch(entry, org, status, fingerprints)
     if why:
         raise NotDecided(f"refused: {org.msp_id} is {why} after executing {proposal.proposal_id[:16]}…")
     return str(proposal.proposal_id)

@@ -16,6 +16,8 @@ import shutil
 from pathlib import Path
 
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from . import admin
 from .derive import Layout
@@ -118,6 +120,26 @@ def ca_fingerprints(org_msp: Path) -> dict[str, str]:
     for sub in ("cacerts", "tlscacerts"):
         for pem in sorted((org_msp / sub).glob("*.pem")):
             out[hashlib.sha256(pem.read_bytes()).hexdigest()] = str(pem)
+    return out
+
+
+def member_fingerprints(org_msp: Path) -> dict[str, str]:
+    """The on-chain CA binding of an org MSP dir: ``{ca_cert_sha256, tls_ca_cert_sha256}``, each the SHA-256
+    (hex) of the DER of its single CA / TLS CA certificate (what ``member_admit`` records).
+
+    Raises:
+        MaterialError: not exactly one CA (or TLS CA) certificate, or one that is not a PEM certificate.
+    """
+    out = {}
+    for sub, key in (("cacerts", "ca_cert_sha256"), ("tlscacerts", "tls_ca_cert_sha256")):
+        pems = sorted((org_msp / sub).glob("*.pem"))
+        if len(pems) != 1:
+            raise MaterialError(f"{org_msp / sub}: expected exactly one CA certificate, found {len(pems)}")
+        try:
+            der = x509.load_pem_x509_certificate(pems[0].read_bytes()).public_bytes(serialization.Encoding.DER)
+        except (OSError, ValueError) as exc:
+            raise MaterialError(f"{pems[0]}: not a PEM certificate ({exc})") from None
+        out[key] = hashlib.sha256(der).hexdigest()
     return out
 
 

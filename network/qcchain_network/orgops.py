@@ -1,7 +1,8 @@
 """Organisations joining and leaving a running Fabric network (T-5.1, T-8.2 b), governed on chain.
 
 ``add_org``: the org file and public bundle are checked (collisions, no private key, no foreign CA) →
-governance must have admitted the member (:mod:`.membergate`) and its peers (node registry) → for each
+governance must have admitted the member bound to the CA and TLS CA of its material (:mod:`.membergate`,
+``ca_cert_sha256`` / ``tls_ca_cert_sha256`` on chain) and its peers (node registry) → for each
 channel it joins, the org group (``configtxgen -printOrg``, with its anchor peer) is added by a config
 update signed by as many org admins as the channel's ``Admins`` policy needs (:mod:`.orgupdate`; signed
 offline through an update directory, or by the test admins) → its bilateral channel with the regulator
@@ -229,7 +230,8 @@ def add_org(layout: Layout, joining: JoiningOrg, bundle: Path, home: Path | None
     new, ovl = _staged(layout, joining, home)  # raises on collisions / unknown channels before anything
     org_dir = orgmaterial.check_public(bundle, joining, layout)
     bins = _all_bins()
-    proposal = membergate.require(layout, org, "admit", gate, proposal_out)
+    fingerprints = orgmaterial.member_fingerprints(org_dir / "msp")
+    proposal = membergate.require(layout, org, "admit", gate, proposal_out, fingerprints=fingerprints)
     public = orgmaterial.import_public(org_dir, layout, org.domain)
     _admit_nodes(layout, new, org, gate)
     group = orgupdate.print_org(new, bins, org, public / "msp")

@@ -114,6 +114,22 @@ def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path]) -> Non
             "--propose-updates", str(updates), *args)
     assert r.returncode == 0 and "wrote 1 config update" in r.stdout, r.stdout + r.stderr
     unchanged()
+    # the executed member_admit bound the org's CA and TLS CA (SHA-256 of the DER) on chain
+    from qcchain_network import membergate, orgmaterial
+    entry = membergate.on_chain(load_layout(consortium, out), "Inspection2MSP")
+    org_msp = public / "peerOrganizations" / "inspection2.qcchain.example" / "msp"
+    assert entry is not None and entry["status"] == "active"
+    assert {k: entry[k] for k in ("ca_cert_sha256", "tls_ca_cert_sha256")} == orgmaterial.member_fingerprints(org_msp)
+    # bad input: the same org file with another CA (material made again) does not match the admitted CA
+    r = _sh("org-init", str(org_file), "--home", str(work / "impostor-home"))
+    assert r.returncode == 0, r.stderr
+    r = _sh("org-export", "--home", str(work / "impostor-home"), "--out", str(work / "impostor-public"))
+    assert r.returncode == 0, r.stderr
+    r = _sh("add-org", str(org_file), "--material", str(work / "impostor-public"), "--sign-with-test-admins",
+            "--propose-updates", str(work / "impostor-updates"), *args)
+    assert r.returncode == 1 and "the CA in its material" in r.stderr, r.stdout + r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (work / "impostor-updates").exists()
+    unchanged()
     # under-signed: only the submitter (Regulator) would sign; the Admins policy needs 2 of 2
     r = _sh("add-org", str(org_file), "--material", str(public), "--home", str(home), "--sign-with-test-admins",
             "--execute", str(updates), *args)
@@ -158,7 +174,7 @@ def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path]) -> Non
     # per-org deployment bundles from the real material, the joined org's included: no foreign private key
     r = _sh("bundles", *args)
     assert r.returncode == 0 and "wrote 4 deployment bundle(s)" in r.stdout, r.stdout + r.stderr
-    from qcchain_network import bundles, orgmaterial
+    from qcchain_network import bundles
     for name in ("Inspection", "Regulator", "Inspection2", "Orderer"):
         bundle = out / "bundles" / name.lower()
         assert orgmaterial.private_keys(bundle) and bundles.foreign_keys(layout, name, bundle) == []
