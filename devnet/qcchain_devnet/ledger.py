@@ -120,7 +120,13 @@ class Ledger:
             self._r = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot open ledger of channel {channel} at {path}: {exc}") from exc
-        self._height, self._last_hash = self._verify_chain()
+        try:
+            self._height, self._last_hash = self._verify_chain()
+        except sqlite3.Error as exc:  # a damaged page surfaces only when the blocks are read
+            raise LedgerCorrupted(f"ledger of channel {channel} at {path} is damaged: {exc} "
+                                  "(restore a snapshot: qcchain ledger restore)") from exc
+        except LedgerCorrupted as exc:  # name the file too
+            raise LedgerCorrupted(f"{exc}; ledger file {path}") from exc
 
     def close(self) -> None:
         """Close both database connections."""
@@ -141,7 +147,7 @@ class Ledger:
             try:
                 block.ParseFromString(data)
             except DecodeError as exc:
-                raise LedgerCorrupted(f"{where}: block bytes do not decode: {exc}") from exc
+                raise LedgerCorrupted(f"{where}: block bytes do not decode as a Fabric block") from exc
             if block.header.number != num:
                 raise LedgerCorrupted(f"{where}: header names block {block.header.number}")
             if block_data_hash(block.data) != block.header.data_hash:

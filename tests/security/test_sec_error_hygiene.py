@@ -56,3 +56,38 @@ def test_an_unencodable_character_names_the_payload_file(tmp_path: Path) -> None
     lines = result.output.strip().splitlines()
     assert result.exit_code == 1 and len(lines) == 1, result.output
     assert str(bad) in lines[0] and "cannot be encoded as UTF-8" in lines[0]
+
+
+def _damaged_ledger(tmp_path: Path) -> Path:
+    """A devnet ledger file whose SQLite pages holding the blocks are overwritten (disk damage)."""
+    import sqlite3
+
+    from qcchain_devnet.ledger import Ledger
+
+    path = tmp_path / "ledger" / "qcchannel.sqlite"
+    Ledger(path, "qcchannel").close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=DELETE")
+    with db:
+        db.executemany("INSERT INTO blocks (num, hash, data) VALUES (?,?,?)",
+                       [(n, bytes(32), bytes([n % 251]) * 3000) for n in range(40)])
+    db.close()
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        for offset in range(4096, size, 4096):  # every page after the header page
+            handle.seek(offset + 8)
+            handle.write(b"\xa5" * 2000)
+    return path
+
+
+def test_a_damaged_ledger_file_is_one_line_naming_channel_and_file(tmp_path: Path) -> None:
+    from qcchain_devnet.errors import LedgerError
+    from qcchain_devnet.ledger import Ledger
+
+    path = _damaged_ledger(tmp_path)
+    with pytest.raises(LedgerError) as info:
+        Ledger(path, "qcchannel")
+    message = str(info.value)
+    assert "\n" not in message and "qcchannel" in message and str(path) in message, message
+    assert "Error" not in message.replace("LedgerError", "")  # no Python/protobuf class names
+
