@@ -152,9 +152,16 @@ def review(directory: Path, as_json: bool) -> None:
               help="Package output directory (default: DIRECTORY/dist).")
 @click.option("--version", default=None, help="Override contract.json's version.")
 @click.option("--address", default=None, help="Override contract.json's chaincode server address.")
-def compile_(directory: Path, out: Path | None, version: str | None, address: str | None) -> None:
-    """Byte-compile, review and package DIRECTORY as a Fabric ccaas package; print its id and digests."""
-    from qcchain_sdk.contractproject.package import build_package, compile_project, load_project
+@click.option("--no-verify", is_flag=True,
+              help="Skip the formal verification; the deploy/upgrade proposal then records \"not verified\".")
+@click.option("--verify-seconds", type=click.FloatRange(0.2, 60), default=1.0, show_default=True,
+              help="CrossHair seconds per condition during the verification.")
+def compile_(directory: Path, out: Path | None, version: str | None, address: str | None, no_verify: bool,
+             verify_seconds: float) -> None:
+    """Byte-compile, review, verify and package DIRECTORY as a Fabric ccaas package; write the review and
+    verification reports beside it (their SM3 go into the deploy/upgrade proposal); print its id and digests."""
+    from qcchain_sdk.contractproject.package import (build_package, compile_project, drop_evidence, load_project,
+                                                     write_evidence)
     from qcchain_sdk.contractproject.review import has_high, review_tree
 
     with _errors():
@@ -165,15 +172,32 @@ def compile_(directory: Path, out: Path | None, version: str | None, address: st
         _print_findings(findings)
         if has_high(findings):
             raise CliError("compile refused: the review found high-severity hazards; nothing was packaged")
+        report = None
+        if not no_verify:
+            report = contract_verify.run_verification(directory, contract_verify.default_policies(),
+                                                      per_condition=verify_seconds, modules=(project.module,))
+            click.echo(f"verification: {contract_verify.summary(report)}")
+            if contract_verify.report_failed(report):
+                contract_verify.print_report(report)
+                raise CliError("compile refused: the verification failed (see above); nothing was packaged")
         pkg = build_package(project, out or directory / "dist", sources)
+        high = sum(f.severity == "high" for f in findings)
+        review_doc = write_evidence(pkg, "review", True, f"review: {len(findings)} finding(s), {high} high",
+                                    [f.__dict__ for f in findings])
+        if report is None:
+            drop_evidence(pkg, "verification")
+        else:
+            write_evidence(pkg, "verification", True, f"verification: {contract_verify.summary(report)}", report)
     click.echo(f"package:     {pkg.path}\nlabel:       {pkg.label}\npackage id:  {pkg.package_id}\n"
                f"sha256:      {pkg.sha256}\nsm3:         {pkg.sm3}\nsources sm3: {pkg.sources_sm3}\n"
-               f"address:     {pkg.address}")
+               f"address:     {pkg.address}\nreview:      {review_doc['summary']}\nverification: "
+               + ("NOT VERIFIED (--no-verify): the proposal will say \"not verified\"" if report is None else
+                  "passed, report beside the package"))
 
 
 def _write_proposal(operation: str, profile: Path, user: str, channel: str | None, chaincode: str,
                     contract_name: str, gov_cc: str, reason: str, expires_in: int, out: Path,
-                    version: str = "", package: Any = None) -> None:
+                    version: str = "", package: Any = None, evidence: dict[str, Any] | None = None) -> None:
     from qcchain_sdk.proposals.governed import check_transition, fetch_unit
     from qcchain_sdk.proposals.proposalfile import new_proposal, save
 
@@ -183,7 +207,8 @@ def _write_proposal(operation: str, profile: Path, user: str, channel: str | Non
                                                "file": str(package.path.resolve()), "address": package.address}
     with _errors():
         proposal = new_proposal(operation, channel, chaincode, contract_name, version,
-                                package.sha256 if package else "", reason, int(time.time()) + expires_in, package_info)
+                                package.sha256 if package else "", reason, int(time.time()) + expires_in, package_info,
+                                evidence=evidence)
         with _connected([profile], user) as (gateway,):
             governance = gateway.get_network(channel).get_contract(gov_cc, "governance")
             unit = fetch_unit(governance, proposal.target)
@@ -194,6 +219,7 @@ def _write_proposal(operation: str, profile: Path, user: str, channel: str | Non
                f"{'/' + contract_name if contract_name else ''}{' version ' + version if version else ''} (now {state})")
     if package is not None:
         click.echo(f"  package {package.package_id}")
+    _print_evidence(proposal)
     click.echo(f"wrote {out}\nnext: pass the file to each signing org's admin; each runs `qcchain contract sign {out} "
                f"--key LABEL` (offline), then `qcchain contract execute {out} --profile <own profile>` submits its own "
                "signature; the one that meets the threshold executes the proposal")
@@ -224,12 +250,38 @@ def _package_command(operation: str) -> click.Command:
 
         with _errors():
             pkg = read_package(package_file)
+            evidence = _package_evidence(pkg)
         name, _, label_version = pkg.label.rpartition("_")
         _write_proposal(operation, profiles, user, channel, chaincode or name or pkg.label, contract_name,
-                        governance_chaincode, reason, expires_in, out, version or label_version, pkg)
+                        governance_chaincode, reason, expires_in, out, version or label_version, pkg, evidence)
 
     command.__doc__ = f"Write a governance proposal to {operation} PACKAGE_FILE (built by `compile`)."
     return click.command(operation)(command)
+
+
+def _package_evidence(pkg: Any) -> dict[str, Any]:
+    """The review and verification reports `compile` wrote beside the package (verification None: not verified)."""
+    from qcchain_sdk.contractproject.package import read_evidence
+
+    review_doc = read_evidence(pkg, "review")
+    if review_doc is None:
+        raise CliError(f"{pkg.path}: no security review report beside the package ({pkg.label}.review.json); "
+                       "build it with `qcchain contract compile`")
+    return {"review": review_doc, "verification": read_evidence(pkg, "verification")}
+
+
+def _print_evidence(proposal: Any) -> None:
+    """The review and verification summaries the proposal's body names by SM3 (deploy/upgrade)."""
+    if "review_sm3" not in proposal.body:
+        if proposal.operation in ("deploy", "upgrade"):
+            click.echo("  evidence: none (proposal written before review/verification digests were carried)")
+        return
+    review_doc, verification = proposal.evidence["review"], proposal.evidence["verification"]
+    click.echo(f"  {review_doc['summary']} (review sm3 {proposal.body['review_sm3'][:16]}…)")
+    if verification is None:
+        click.echo("  verification: NOT VERIFIED (compiled with --no-verify)")
+    else:
+        click.echo(f"  {verification['summary']} (verification sm3 {proposal.body['verification_sm3'][:16]}…)")
 
 
 def _state_command(operation: str, summary: str) -> click.Command:
@@ -273,6 +325,11 @@ def sign(proposal_file: Path, key: str, keystore_dir: Path, password_file: Path 
 
     with _errors():
         proposal = proposalfile.load(proposal_file)
+        body = proposal.body
+        click.echo(f"proposal {proposal.proposal_id[:16]}…: {body['operation']} {body['target']['chaincode']}"
+                   f"{'/' + body['target']['contract'] if body['target']['contract'] else ''}"
+                   f"{' version ' + body['version'] if body['version'] else ''}")
+        _print_evidence(proposal)
         entry = proposalfile.sign(proposal, _sm2_key(key, keystore_dir, password_file), int(time.time()))
         proposalfile.save(proposal, proposal_file, overwrite=True)
     body = proposal.body

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from qcchain_cli.main import cli
+from qcchain_core.gm import sm3
 
 from govdevnet import GovEnv, governed_devnet  # noqa: E402
 
@@ -46,9 +47,15 @@ def test_governed_lifecycle_of_a_new_contract(env: Env) -> None:
     deploy = env.tmp / "deploy.json"
     out = env.ok("deploy", package, "--profile", reg, "--reason", "new asset register", "--out", deploy)
     assert "deploy qcchannel/assetreg version 1.0 (now not deployed)" in out
+    body = json.loads(deploy.read_text())["body"]  # the signed body names the review and verification reports
+    review_doc = (project / "dist" / "assetreg_1.0.review.json").read_bytes().strip()
+    verification_doc = (project / "dist" / "assetreg_1.0.verification.json").read_bytes().strip()
+    assert body["review_sm3"] == sm3(review_doc).hex() and body["verification_sm3"] == sm3(verification_doc).hex()
     unsigned = env.execute(deploy, "Regulator")
     assert unsigned.exit_code == 1 and "is unsigned" in unsigned.output
-    env.sign(deploy, "Regulator")
+    shown = env.sign(deploy, "Regulator")  # the signer sees both summaries before signing
+    assert "review: 0 finding(s), 0 high" in shown and "verification: model check:" in shown
+    assert "0 violation(s)" in shown and "0 counterexample(s)" in shown
     under = env.execute(deploy, *SIGNERS)
     assert under.exit_code == 1 and "under threshold: 1 of 3 required signatures" in under.output
     assert "nothing was submitted" in under.output
@@ -62,6 +69,9 @@ def test_governed_lifecycle_of_a_new_contract(env: Env) -> None:
     done = env.ok("execute", deploy, "--profile", env.profiles["UsingUnit"])
     assert "executed deploy qcchannel/assetreg" in done and "state active, active version 1.0" in done
     assert "The devnet runs only the chaincode it was started with" in done
+    stored = [p for p in env.governance("proposals") if p["body"]["operation"] == "deploy"]  # type: ignore[union-attr]
+    assert [(p["body"]["review_sm3"], p["body"]["verification_sm3"]) for p in stored] == \
+        [(body["review_sm3"], body["verification_sm3"])]
     again = env.execute(deploy, *SIGNERS)
     assert again.exit_code == 1 and "already executed" in again.output
 
@@ -106,11 +116,25 @@ def test_governed_lifecycle_of_a_new_contract(env: Env) -> None:
 
 def test_offline_signature_checks(env: Env) -> None:
     env.ok("create", "other", "--dir", env.tmp / "work2")
-    env.ok("compile", env.tmp / "work2" / "other")
+    compiled = env.ok("compile", env.tmp / "work2" / "other", "--no-verify")
+    assert "NOT VERIFIED (--no-verify)" in compiled
+    dist = env.tmp / "work2" / "other" / "dist"
+    assert (dist / "other_1.0.review.json").exists() and not (dist / "other_1.0.verification.json").exists()
     proposal = env.tmp / "deploy-other.json"
-    env.ok("deploy", env.tmp / "work2" / "other" / "dist" / "other_1.0.tar.gz", "--profile",
-           env.profiles["Regulator"], "--out", proposal)
-    env.sign(proposal, "Manufacturer")
+    env.ok("deploy", dist / "other_1.0.tar.gz", "--profile", env.profiles["Regulator"], "--out", proposal)
+    assert json.loads(proposal.read_text())["body"]["verification_sm3"] == "not verified"
+    shown = env.sign(proposal, "Manufacturer")
+    assert "verification: NOT VERIFIED (compiled with --no-verify)" in shown and "review: 0 finding(s)" in shown
+    tampered = env.tmp / "tampered-evidence.json"  # a report swapped after signing: the body's SM3 no longer match
+    doc = json.loads(proposal.read_text())
+    doc["evidence"]["review"]["summary"] = "review: 0 finding(s), 0 high (trust me)"
+    tampered.write_text(json.dumps(doc, sort_keys=True, separators=(",", ":")))
+    swapped = env.run("execute", tampered, "--profile", env.profiles["Regulator"])
+    assert swapped.exit_code == 1 and "is not the one the body names" in swapped.output
+    (dist / "other_1.0.review.json").unlink()  # no review report beside the package: no proposal
+    missing = env.fails("deploy", dist / "other_1.0.tar.gz", "--profile", env.profiles["Regulator"], "--out",
+                        env.tmp / "no-review.json")
+    assert "no security review report beside the package" in missing and not (env.tmp / "no-review.json").exists()
     pem = env.tmp / "manufacturer.pem"  # the same key, as an encrypted PKCS#8 file instead of a keystore label
     assert CliRunner().invoke(cli, ["keys", "export", "Manufacturer-admin", "--private", "--out", str(pem),
                                     "--keystore", str(env.keystore), "--password-file", str(env.password)]).exit_code == 0

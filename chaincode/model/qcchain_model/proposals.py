@@ -17,6 +17,8 @@ __all__ = [
     "DIGEST_OPERATIONS",
     "VERSIONED_OPERATIONS",
     "SUBJECT_OPERATIONS",
+    "EVIDENCE_FIELDS",
+    "NOT_VERIFIED",
 ]
 
 BODY_FIELDS: tuple[str, ...] = ("operation", "target", "version", "package_digest", "reason", "nonce", "expiry")
@@ -34,3 +36,7 @@ DIGEST_OPERATIONS: tuple[str, ...] = ("deploy", "upgrade", "policy_update", "mem
 VERSIONED_OPERATIONS: tuple[str, ...] = ("deploy", "upgrade", "policy_update")
 #: Operations naming their subject (policy name or MSP id) in ``target.contract``.
 SUBJECT_OPERATIONS: tuple[str, ...] = ("policy_update", "member_admit", "member_remove")
+#: Optional body fields of deploy/upgrade: hex SM3 of the package's security review report and of its
+#: verification report (or :data:`NOT_VERIFIED`), so signers approve the package with its evidence.
+EVIDENCE_FIELDS: tuple[str, ...] = ("review_sm3", "verification_sm3")
+NOT_VERIFIED = "not verified"

@@ -8,6 +8,11 @@ writes the package ``peer lifecycle chaincode package --lang ccaas`` would produ
 (the chaincode server's address) — plus ``qcchain-sources.json``, the SM3 of every source file, so the
 package id (``label:sha256(package)``) that governance approves also binds the code. Tar and gzip
 metadata are fixed, so the same project always yields the same package id.
+
+Beside the package, :func:`write_evidence` writes ``<label>.review.json`` (the security review) and
+``<label>.verification.json`` (the formal verification report), each canonical JSON naming the package
+(label, SHA-256, sources SM3); the deploy/upgrade proposal carries both and signs their SM3
+(:func:`read_evidence`, :mod:`qcchain_sdk.proposals.proposalfile`).
 """
 
 from __future__ import annotations
@@ -30,13 +35,16 @@ from ..errors import ProjectError
 log = logging.getLogger(__name__)
 
 __all__ = ["Project", "BuiltPackage", "load_project", "source_files", "compile_project", "build_package",
-           "read_package", "PROJECT_FILE"]
+           "read_package", "PROJECT_FILE", "EVIDENCE_FORMAT", "EVIDENCE_KINDS", "evidence_path", "write_evidence",
+           "read_evidence", "drop_evidence"]
 
 PROJECT_FILE = "contract.json"
 SKIP_DIRS = {"__pycache__", ".venv", "venv", "tests", "build", "dist", ".git", ".pytest_cache"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,48}$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]{0,31}$")
 _ADDRESS = re.compile(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")
+EVIDENCE_FORMAT = "qcchain-package-evidence/1"
+EVIDENCE_KINDS = ("review", "verification")
 
 
 @dataclass(frozen=True)
@@ -222,3 +230,63 @@ def _member(tar: tarfile.TarFile, name: str) -> bytes:
     if handle is None:
         raise KeyError(f"{name} is not a file")
     return handle.read()
+
+
+def evidence_path(package: BuiltPackage, kind: str) -> Path:
+    """``<package dir>/<label>.<kind>.json`` (kind: ``review`` or ``verification``)."""
+    return package.path.with_name(f"{package.label}.{kind}.json")
+
+
+def write_evidence(package: BuiltPackage, kind: str, passed: bool, summary: str, report: Any) -> dict[str, Any]:
+    """Write the ``kind`` report about ``package`` beside it (canonical JSON); returns the document.
+
+    Raises:
+        ProjectError: unknown kind, a report that is not canonical JSON, or the file cannot be written.
+    """
+    if kind not in EVIDENCE_KINDS:
+        raise ProjectError(f"evidence kind {kind!r} is not one of {', '.join(EVIDENCE_KINDS)}")
+    doc = {"format": EVIDENCE_FORMAT, "kind": kind, "passed": bool(passed), "summary": summary, "report": report,
+           "package": {"label": package.label, "sha256": package.sha256, "sources_sm3": package.sources_sm3}}
+    path = evidence_path(package, kind)
+    try:
+        path.write_bytes(canonical_json(doc) + b"\n")
+    except ValueError as exc:
+        raise ProjectError(f"{kind} report is not canonical JSON: {exc}") from exc
+    except OSError as exc:
+        raise ProjectError(f"{path}: cannot write the {kind} report ({exc.strerror})") from exc
+    return doc
+
+
+def drop_evidence(package: BuiltPackage, kind: str) -> None:
+    """Remove a ``kind`` report left beside the package by an earlier compile (``--no-verify``).
+
+    Raises:
+        ProjectError: it exists and cannot be removed.
+    """
+    try:
+        evidence_path(package, kind).unlink(missing_ok=True)
+    except OSError as exc:
+        raise ProjectError(f"{evidence_path(package, kind)}: cannot remove ({exc.strerror})") from exc
+
+
+def read_evidence(package: BuiltPackage, kind: str) -> dict[str, Any] | None:
+    """The ``kind`` report beside ``package``, or None when there is none.
+
+    Raises:
+        ProjectError: unreadable, not a report of this format and kind, or about another package (SHA-256).
+    """
+    path = evidence_path(package, kind)
+    if not path.exists():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ProjectError(f"{path}: cannot read the {kind} report ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("format") != EVIDENCE_FORMAT or doc.get("kind") != kind or \
+            not isinstance(doc.get("package"), dict) or not isinstance(doc.get("summary"), str):
+        raise ProjectError(f"{path}: not a {EVIDENCE_FORMAT} {kind} report")
+    if doc["package"].get("sha256") != package.sha256:
+        raise ProjectError(f"{path}: the {kind} report is about another package (SHA-256 "
+                           f"{str(doc['package'].get('sha256'))[:16]}…, this one {package.sha256[:16]}…); "
+                           "re-run `qcchain contract compile`")
+    return doc

@@ -9,8 +9,12 @@ The file is canonical JSON (:func:`qcchain_core.canonical.canonical_json`)::
      "body": {operation, target{channel, chaincode, contract}, version, package_digest, reason, nonce, expiry},
      "package": {} | {"label", "package_id", "sha256", "sm3", "file"},   (deploy/upgrade: what Fabric installs)
      "signatures": [{"key_id", "public_key_pem", "signature"}, ...],     (SM2 over the canonical body)
-     "artifact": {...}}   (only for policy_update / member_admit / node_admit: the document whose hex SM3 of
+     "artifact": {...},   (only for policy_update / member_admit / node_admit: the document whose hex SM3 of
                            the canonical JSON is body.package_digest; sent on chain with the proposal)
+     "evidence": {"review": {...}, "verification": {...} | null}}   (deploy/upgrade written by `contract
+                           deploy|upgrade`: the package's security review and verification reports, whose hex
+                           SM3 of the canonical JSON are body.review_sm3 / body.verification_sm3 — the latter
+                           "not verified" and the report null when compiled with --no-verify)
 
 Every load re-checks the id and every signature, so a file edited after signing is refused.
 """
@@ -32,7 +36,9 @@ from qcchain_model.messages import proposal_id
 from qcchain_model.proposals import (
     ARTIFACT_OPERATIONS,
     BODY_FIELDS,
+    EVIDENCE_FIELDS,
     NODE_OPERATIONS,
+    NOT_VERIFIED,
     OPERATIONS,
     TARGET_FIELDS,
     UNIT_OPERATIONS,
@@ -44,10 +50,12 @@ from .body import build_proposal
 log = logging.getLogger(__name__)
 
 __all__ = ["FORMAT", "OPERATIONS", "NODE_OPERATIONS", "UNIT_OPERATIONS", "ProposalFile", "new_proposal", "artifact_sm3",
-           "load", "save", "sign"]
+           "load", "save", "sign", "evidence_digests"]
 
 FORMAT = "qcchain-governance-proposal/1"
 FILE_FIELDS = ("format", "proposal_id", "body", "package", "signatures")
+OPTIONAL_FIELDS = ("artifact", "evidence")
+EVIDENCE_KINDS = ("review", "verification")
 SIGNATURE_FIELDS = ("key_id", "public_key_pem", "signature")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -61,6 +69,7 @@ class ProposalFile:
     package: dict[str, Any] = field(default_factory=dict)
     signatures: list[dict[str, str]] = field(default_factory=list)
     artifact: dict[str, Any] | None = None
+    evidence: dict[str, Any] | None = None
 
     @property
     def proposal_id(self) -> str:
@@ -81,6 +90,8 @@ class ProposalFile:
                "signatures": self.signatures}
         if self.artifact is not None:
             doc["artifact"] = self.artifact
+        if self.evidence is not None:
+            doc["evidence"] = self.evidence
         return canonical_json(doc)
 
     def signed_key_ids(self) -> list[str]:
@@ -89,14 +100,18 @@ class ProposalFile:
 
 def new_proposal(operation: str, channel: str, chaincode: str, contract: str = "", version: str = "",
                  package_digest: str = "", reason: str = "", expiry: int = 0,
-                 package: dict[str, Any] | None = None, artifact: dict[str, Any] | None = None) -> ProposalFile:
+                 package: dict[str, Any] | None = None, artifact: dict[str, Any] | None = None,
+                 evidence: dict[str, Any] | None = None) -> ProposalFile:
     """A fresh unsigned proposal (nonce: 128 random bits). For policy_update / member_admit / node_admit
-    the ``artifact`` is carried in the file and ``package_digest`` is its SM3 (computed when empty).
+    the ``artifact`` is carried in the file and ``package_digest`` is its SM3 (computed when empty). For
+    deploy/upgrade, ``evidence`` ``{"review": report, "verification": report or None}`` is carried in the
+    file and the body gets ``review_sm3`` / ``verification_sm3`` (``"not verified"`` for None).
 
     Raises:
         ProposalFileError: unknown operation, a deploy/upgrade without version or SHA-256 package digest,
             another operation with a package, an artifact missing / not an object / not matching the given
-            digest, an artifact for an operation that takes none, or no expiry.
+            digest, an artifact for an operation that takes none, evidence for another operation or without
+            a review report, or no expiry.
     """
     if operation not in OPERATIONS:
         raise ProposalFileError(f"operation {operation!r} is not one of {', '.join(OPERATIONS)}")
@@ -117,9 +132,27 @@ def new_proposal(operation: str, channel: str, chaincode: str, contract: str = "
         raise ProposalFileError(f"{operation} concerns no package")
     if not isinstance(expiry, int) or expiry <= 0:
         raise ProposalFileError("a proposal needs an expiry (seconds since the epoch)")
+    if evidence is not None and operation not in ("deploy", "upgrade"):
+        raise ProposalFileError(f"{operation} carries no review or verification report")
     body = build_proposal(operation, channel, chaincode=chaincode, contract=contract, version=version,
-                          package_digest=package_digest, reason=reason, expiry=expiry)
-    return ProposalFile(body, dict(package or {}), artifact=None if artifact is None else dict(artifact))
+                          package_digest=package_digest, reason=reason, expiry=expiry,
+                          evidence=None if evidence is None else evidence_digests(evidence))
+    return ProposalFile(body, dict(package or {}), artifact=None if artifact is None else dict(artifact),
+                        evidence=None if evidence is None else {k: evidence.get(k) for k in EVIDENCE_KINDS})
+
+
+def evidence_digests(evidence: Any) -> dict[str, str]:
+    """``{"review_sm3", "verification_sm3"}`` of ``{"review": report, "verification": report or None}``.
+
+    Raises:
+        ProposalFileError: not that shape (the review report is required; no other keys).
+    """
+    if not isinstance(evidence, dict) or set(evidence) - set(EVIDENCE_KINDS) or \
+            not isinstance(evidence.get("review"), dict) or not isinstance(evidence.get("verification"), (dict, type(None))):
+        raise ProposalFileError("evidence must be {review: report object, verification: report object or null}")
+    verification = evidence["verification"]
+    return {"review_sm3": artifact_sm3(evidence["review"]),
+            "verification_sm3": NOT_VERIFIED if verification is None else artifact_sm3(verification)}
 
 
 def artifact_sm3(artifact: dict[str, Any]) -> str:
@@ -145,9 +178,24 @@ def _check_artifact(body: dict[str, Any], artifact: Any, where: str) -> None:
         raise ProposalFileError(f"{where}: the artifact is not the one the body names (SM3 differs from package_digest)")
 
 
+def _check_evidence(body: dict[str, Any], evidence: Any, where: str) -> None:
+    if "review_sm3" not in body:
+        if evidence is not None:
+            raise ProposalFileError(f"{where}: evidence in a file whose body names no review/verification digest")
+        return
+    if body["operation"] not in ("deploy", "upgrade"):
+        raise ProposalFileError(f"{where}: {body['operation']} carries no review or verification digest")
+    if evidence is None:
+        raise ProposalFileError(f"{where}: the body names review/verification digests but the file has no evidence")
+    if evidence_digests(evidence) != {k: body[k] for k in EVIDENCE_FIELDS}:
+        raise ProposalFileError(f"{where}: the review or verification report is not the one the body names "
+                                "(SM3 differs from review_sm3 / verification_sm3)")
+
+
 def _check_body(body: Any, where: str) -> dict[str, Any]:
-    if not isinstance(body, dict) or sorted(body) != sorted(BODY_FIELDS):
-        raise ProposalFileError(f"{where}: body must have exactly the fields {', '.join(BODY_FIELDS)}")
+    if not isinstance(body, dict) or sorted(body) not in (sorted(BODY_FIELDS), sorted(BODY_FIELDS + EVIDENCE_FIELDS)):
+        raise ProposalFileError(f"{where}: body must have exactly the fields {', '.join(BODY_FIELDS)} "
+                                f"(deploy/upgrade: and optionally {', '.join(EVIDENCE_FIELDS)})")
     if body["operation"] not in OPERATIONS:
         raise ProposalFileError(f"{where}: operation {body['operation']!r} is not a governance operation")
     target = body["target"]
@@ -199,13 +247,15 @@ def load(path: Path) -> ProposalFile:
         raise ProposalFileError(f"{where}: not canonical JSON ({exc})") from exc
     if canonical_json(doc) != raw.strip():
         raise ProposalFileError(f"{where}: not canonical JSON (sorted keys, no whitespace); was it re-formatted?")
-    if not isinstance(doc, dict) or sorted(set(doc) - {"artifact"}) != sorted(FILE_FIELDS) or doc["format"] != FORMAT:
-        raise ProposalFileError(f"{where}: not a {FORMAT} file (fields {', '.join(FILE_FIELDS)}[, artifact])")
+    if not isinstance(doc, dict) or sorted(set(doc) - set(OPTIONAL_FIELDS)) != sorted(FILE_FIELDS) or \
+            doc["format"] != FORMAT:
+        raise ProposalFileError(f"{where}: not a {FORMAT} file (fields {', '.join(FILE_FIELDS)}[, artifact][, evidence])")
     body = _check_body(doc["body"], where)
     if not isinstance(doc["package"], dict) or not isinstance(doc["signatures"], list):
         raise ProposalFileError(f"{where}: package must be an object and signatures a list")
     _check_artifact(body, doc.get("artifact"), where)
-    proposal = ProposalFile(body, doc["package"], doc["signatures"], doc.get("artifact"))
+    _check_evidence(body, doc.get("evidence"), where)
+    proposal = ProposalFile(body, doc["package"], doc["signatures"], doc.get("artifact"), doc.get("evidence"))
     if doc["proposal_id"] != proposal.proposal_id:
         raise ProposalFileError(f"{where}: proposal_id is not the SM3 of the body (file edited?)")
     for i, entry in enumerate(proposal.signatures):
