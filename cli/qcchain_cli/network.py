@@ -66,3 +66,4 @@ def generate(consortium_file: Path | None, out_dir: Path, ca: bool) -> None:
     click.echo(f"generated {len(written)} files for {consortium.name} in {out_dir.absolute()}")
     for path in written:
         click.echo(f"  {path}")
+from .netops import register; register(network)  # noqa: E402,E702  (issue 18)

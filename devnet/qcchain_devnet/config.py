@@ -10,6 +10,15 @@ There is one consortium model in the distribution (``qcchain_consortium.consorti
 here are the devnet's read-only view of it (host names, chaincode version, tuples) and the default is
 the project's own ``network/consortium.yaml`` -- there is no built-in copy of the consortium.
 
+Membership is fixed when the devnet starts (issue 18, a marked gap): the consortium file is read once, by
+:func:`load_devnet_config` at start; the membership overlay of a Fabric network (``orgs.json``: add-org,
+remove-org, add-channel, join-channel) is not read, and no org, channel or MSP is added or removed while
+the devnet runs. On-chain governance of members (``member_admit`` / ``member_remove``, CA fingerprints)
+works on the devnet as contract state, but a member admitted there has no MSP in the devnet's channels
+(its identities are refused), and a removed member's identities still pass the devnet's MSP check (the
+contracts that check membership refuse it). To change membership, stop the devnet and start it from an
+edited consortium file.
+
 The errors raised by the devnet's outer shell (this module, ``material``, ``profiles``, ``daemon``) are
 defined here too (``errors.py`` belongs to the devnet core); they derive from ``errors.DevnetError`` and
 each also inherits the matching built-in.

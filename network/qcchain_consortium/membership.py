@@ -17,6 +17,7 @@ retired org keeps its ports reserved (``Consortium.retired``), so no running pro
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -32,7 +33,7 @@ from .sources import load_schema
 log = logging.getLogger(__name__)
 
 __all__ = ["JoiningOrg", "MembershipError", "parse_org_file", "collisions", "admit", "retire", "own_channel_name",
-           "regulator_of"]
+           "regulator_of", "new_channel", "join_channel"]
 
 
 class MembershipError(NetworkError, ValueError):
@@ -210,3 +211,58 @@ def _frozen(consortium: Consortium) -> Any:
         block = plan.peers.get((org.name, 0))
         return org if block is None or org.name in consortium.joined else replace(org, base_port=block.listen)
     return freeze
+
+
+CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9.-]{0,248}$")
+
+
+def new_channel(consortium: Consortium, name: str, members: list[str]) -> Consortium:
+    """``consortium`` with a new channel ``name`` for the member orgs ``members`` (names) (pure). Its qcchain
+    chaincode follows the consortium's: the same endorsement rule when it is implicit-meta (the channel's
+    own majority), otherwise ``AND`` of a peer of every member (``OutOf`` majority beyond two); the same
+    collections, over the channel's members.
+
+    Raises:
+        MembershipError: a bad or existing channel name, fewer than two members, an unknown or repeated member.
+    """
+    if not CHANNEL_NAME.match(name):
+        raise MembershipError(f"channel name {name!r}: lowercase letters, digits, '.', '-', starting with a letter")
+    if any(ch.name == name for ch in consortium.channels):
+        raise MembershipError(f"channel {name!r} already exists")
+    known = {o.name: o for o in consortium.orgs}
+    unknown = [m for m in members if m not in known]
+    if unknown:
+        raise MembershipError(f"channel {name!r}: {', '.join(unknown)} not a member org of {consortium.name!r}")
+    if len(members) < 2 or len(set(members)) != len(members):
+        raise MembershipError(f"channel {name!r}: needs two or more distinct member orgs")
+    msps = [known[m].msp_id for m in members]
+    template = next((cc for ch in consortium.channels for cc in ch.chaincodes if cc.name == "qcchain"), None)
+    if template is not None and template.uses_channel_policy:
+        rule = template.endorsement_policy
+    elif len(msps) == 2:
+        rule = f"AND('{msps[0]}.peer', '{msps[1]}.peer')"
+    else:
+        rule = f"OutOf({len(msps) // 2 + 1}, " + ", ".join(f"'{m}.peer'" for m in msps) + ")"
+    colls = [CollectionDef(c.name, members_policy(msps), c.required_peer_count, c.max_peer_count, c.block_to_live,
+                           c.member_only_read, c.member_only_write, list(members))
+             for c in (template.collections if template else [])]
+    cc = ChaincodeDef("qcchain", rule, colls, f"{name.replace('-', '_').replace('.', '_')}_members")
+    return replace(consortium, channels=consortium.channels + [Channel(name, list(members), [cc])])
+
+
+def join_channel(consortium: Consortium, channel: str, org_name: str) -> Consortium:
+    """``consortium`` with the member ``org_name`` added to the existing ``channel`` (pure; the committed
+    chaincode definitions are not changed, see :func:`_with_member`).
+
+    Raises:
+        MembershipError: no such channel or org, or the org is already on it.
+    """
+    if org_name not in {o.name for o in consortium.orgs}:
+        raise MembershipError(f"{org_name!r} is not a member org of {consortium.name!r}")
+    target = next((ch for ch in consortium.channels if ch.name == channel), None)
+    if target is None:
+        raise MembershipError(f"no channel {channel!r} in {consortium.name!r}")
+    if org_name in target.members:
+        raise MembershipError(f"{org_name} is already on channel {channel!r}")
+    return replace(consortium, channels=[_with_member(ch, org_name) if ch.name == channel else ch
+                                         for ch in consortium.channels])

@@ -4,7 +4,9 @@ Like the node overlay (:mod:`qcchain_network.overlay`), the consortium file is n
 leaves are kept, in the order they happened, in ``<out>/orgs.json``::
 
     {"events": [{"action": "join", "org_file": {...the org file...}, "home": "/abs/dir" | null},
-                {"action": "leave", "msp_id": "Inspection2MSP"}]}
+                {"action": "leave", "msp_id": "Inspection2MSP"},
+                {"action": "channel", "channel": "qc2", "members": ["Regulator", "Inspection"]},
+                {"action": "channel-join", "channel": "qc2", "org": "UsingUnit"}]}
 
 ``home`` is the joined org's own crypto home when it runs its processes on this host (a test network);
 ``null`` when it runs elsewhere and only its public material was handed over (then under ``out/crypto``).
@@ -23,7 +25,8 @@ from typing import Any
 
 from .errors import NetworkError
 from qcchain_consortium.consortium import Consortium
-from qcchain_consortium.membership import JoiningOrg, MembershipError, admit, parse_org_file, retire
+from qcchain_consortium.membership import JoiningOrg, MembershipError, admit, join_channel, new_channel
+from qcchain_consortium.membership import parse_org_file, retire
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +39,25 @@ class OrgOverlayError(NetworkError, ValueError):
 
 @dataclass(frozen=True)
 class Event:
-    """One join or leave."""
+    """One join or leave of an org, a channel added (``channel``: ``channel``, ``members``) or an org
+    joining an existing channel (``channel-join``: ``channel``, ``org``)."""
 
     action: str
     joining: JoiningOrg | None = None
     home: str | None = None
     msp_id: str = ""
+    channel: str = ""
+    members: tuple[str, ...] = ()
+    org: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The event's JSON object."""
         if self.action == "join" and self.joining is not None:
             return {"action": "join", "org_file": self.joining.to_json(), "home": self.home}
+        if self.action == "channel":
+            return {"action": "channel", "channel": self.channel, "members": list(self.members)}
+        if self.action == "channel-join":
+            return {"action": "channel-join", "channel": self.channel, "org": self.org}
         return {"action": "leave", "msp_id": self.msp_id}
 
 
@@ -76,6 +87,10 @@ def fold(consortium: Consortium, ovl: OrgOverlay) -> Consortium:
         try:
             if event.action == "join" and event.joining is not None:
                 consortium = admit(consortium, event.joining)
+            elif event.action == "channel":
+                consortium = new_channel(consortium, event.channel, list(event.members))
+            elif event.action == "channel-join":
+                consortium = join_channel(consortium, event.channel, event.org)
             else:
                 consortium = retire(consortium, event.msp_id)
         except MembershipError as exc:
@@ -94,9 +109,11 @@ def parse(doc: Any, source: str = FILE) -> OrgOverlay:
     events = []
     for i, raw in enumerate(doc["events"]):
         where = f"{source}: events[{i}]"
-        if not isinstance(raw, dict) or raw.get("action") not in ("join", "leave"):
-            raise OrgOverlayError(f"{where}: action must be join or leave")
-        if raw["action"] == "join":
+        if not isinstance(raw, dict) or raw.get("action") not in ("join", "leave", "channel", "channel-join"):
+            raise OrgOverlayError(f"{where}: action must be join, leave, channel or channel-join")
+        if raw["action"] in ("channel", "channel-join"):
+            events.append(_channel_event(raw, where))
+        elif raw["action"] == "join":
             home = raw.get("home")
             if home is not None and (not isinstance(home, str) or not Path(home).is_absolute()):
                 raise OrgOverlayError(f"{where}.home: must be an absolute path or null")
@@ -110,6 +127,21 @@ def parse(doc: Any, source: str = FILE) -> OrgOverlay:
                 raise OrgOverlayError(f"{where}.msp_id: must be an MSP ID")
             events.append(Event("leave", msp_id=msp))
     return OrgOverlay(events)
+
+
+def _channel_event(raw: dict[str, Any], where: str) -> Event:
+    channel = raw.get("channel")
+    if not isinstance(channel, str) or not channel:
+        raise OrgOverlayError(f"{where}.channel: must be a channel name")
+    if raw["action"] == "channel":
+        members = raw.get("members")
+        if not isinstance(members, list) or not all(isinstance(m, str) and m for m in members):
+            raise OrgOverlayError(f"{where}.members: must list org names")
+        return Event("channel", channel=channel, members=tuple(members))
+    org = raw.get("org")
+    if not isinstance(org, str) or not org:
+        raise OrgOverlayError(f"{where}.org: must be an org name")
+    return Event("channel-join", channel=channel, org=org)
 
 
 def load(out: Path) -> OrgOverlay:

@@ -171,6 +171,34 @@ def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path]) -> Non
                 raise
             time.sleep(3)
 
+    # channels at run time through the CLI: a new channel for two members (qcchain deployed on it), then the
+    # new member joins it by an Admins-signed config update; it reads there through its own peer
+    qcchain = str(Path(sys.executable).parent / "qcchain")
+    net_args = ["--dir", str(out), "--consortium", str(consortium)]
+    r = subprocess.run([qcchain, "network", "add-channel", "qc2", "--member", "Regulator", "--member", "Inspection",
+                        *net_args], capture_output=True, text=True, timeout=600, check=False)
+    assert r.returncode == 0 and "channel qc2 created" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run([qcchain, "network", "add-channel", "qc2", "--member", "Regulator", "--member", "Inspection",
+                        *net_args], capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 1 and "already exists" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = subprocess.run([qcchain, "network", "join-channel", "qc2", "--org", "Inspection2", "--sign-with-test-admins",
+                        *net_args], capture_output=True, text=True, timeout=600, check=False)
+    assert r.returncode == 0 and "Inspection2 joined qc2" in r.stdout, r.stdout + r.stderr
+    layout = load_layout(consortium, out)
+    assert next(c for c in layout.consortium.channels if c.name == "qc2").members == ["Regulator", "Inspection",
+                                                                                       "Inspection2"]
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with connect_profile(profile, user="Admin") as gw:
+                info = json.loads(gw.get_network("qc2").get_contract("qcchain", "governance").evaluate_transaction("info"))
+                assert info == {}
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(3)
+
     # per-org deployment bundles from the real material, the joined org's included: no foreign private key
     r = _sh("bundles", *args)
     assert r.returncode == 0 and "wrote 4 deployment bundle(s)" in r.stdout, r.stdout + r.stderr
