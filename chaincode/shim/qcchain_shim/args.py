@@ -71,6 +71,8 @@ def convert_arg(name: str, annotation: Any, value: bytes) -> Any:
     Raises:
         InvalidArgumentError: the bytes do not hold a value of that type (names the parameter).
     """
+    if annotation is str:  # the common case first
+        return _text(name, value)
     kind, origin = _kind(annotation)
     if kind is bytes:
         return value

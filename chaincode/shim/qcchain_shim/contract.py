@@ -116,6 +116,8 @@ class _Tx:
     params: tuple[_Param, ...]
     returns: Any
     evaluate: bool
+    #: how many parameters have no default (computed once, checked for every call)
+    required: int = 0
 
 
 def _describe(name: str, method: Callable[..., Any], evaluate: bool) -> _Tx:
@@ -128,7 +130,7 @@ def _describe(name: str, method: Callable[..., Any], evaluate: bool) -> _Tx:
         if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             raise TypeError(f"transaction {name}: parameter {p.name} must be positional")
         params.append(_Param(p.name, hints.get(p.name, str), p.default is inspect.Parameter.empty))
-    return _Tx(name, method, tuple(params), hints.get("return", Any), evaluate)
+    return _Tx(name, method, tuple(params), hints.get("return", Any), evaluate, sum(1 for p in params if p.required))
 
 
 def encode_result(result: object) -> bytes:
@@ -239,13 +241,13 @@ class Router:
 def _check_sizes(args: list[bytes]) -> None:
     if len(args) > MAX_ARGS:
         raise InvalidArgumentError(f"too many arguments: {len(args)} > {MAX_ARGS}")
-    total = sum(len(a) for a in args)
+    total = sum(map(len, args))
     if total > MAX_ARGS_BYTES:
         raise InvalidArgumentError(f"arguments too large: {total} bytes > {MAX_ARGS_BYTES}")
 
 
 def _convert_all(tx: _Tx, raw: list[bytes]) -> list[Any]:
-    required = sum(1 for p in tx.params if p.required)
+    required = tx.required
     if not required <= len(raw) <= len(tx.params):
         want = str(required) if required == len(tx.params) else f"{required} to {len(tx.params)}"
         raise InvalidArgumentError(f"{tx.name} expects {want} arguments, got {len(raw)}")

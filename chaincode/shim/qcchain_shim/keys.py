@@ -44,6 +44,8 @@ def check_key(key: object) -> str:
     Raises:
         InvalidKeyError: ``key`` is not a str, is empty, or is not encodable as UTF-8.
     """
+    if type(key) is str and key and key.isascii():  # the common case, checked without encoding the key
+        return key
     key = _check_str(key, "key")
     if key == "":
         raise InvalidKeyError("key must not be an empty string")

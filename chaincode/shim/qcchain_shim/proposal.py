@@ -14,9 +14,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from .errors import ChaincodeProtocolError
 
 _VALID_TYPES = (common_pb2.HeaderType.ENDORSER_TRANSACTION, common_pb2.HeaderType.CONFIG)
+_EPOCH = struct.Struct("<Q")
+_sha256 = hashlib.sha256
 
 
-@dataclass
+@dataclass(slots=True)
 class ProposalFields:
     """Creator, transient map, timestamp and binding of a proposal (empty when there is none)."""
 
@@ -48,6 +50,6 @@ def parse_proposal(signed: SignedProposal | None) -> ProposalFields:
     except DecodeError as exc:
         raise ChaincodeProtocolError(f"failed to extract proposal fields: {exc}") from exc
     creator = signature_header.creator
-    epoch = struct.pack("<Q", channel_header.epoch)
-    binding = hashlib.sha256(signature_header.nonce + creator + epoch).digest()
-    return ProposalFields(creator, dict(payload.TransientMap), channel_header.timestamp, binding)
+    binding = _sha256(signature_header.nonce + creator + _EPOCH.pack(channel_header.epoch)).digest()
+    transient = payload.TransientMap
+    return ProposalFields(creator, dict(transient) if transient else {}, channel_header.timestamp, binding)

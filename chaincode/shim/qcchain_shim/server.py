@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,33 +129,67 @@ class _Servicer(chaincode_shim_pb2_grpc.ChaincodeServicer):
         self._chaincode_id = chaincode_id
 
     async def Connect(self, request_iterator: Any, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
-        queue: asyncio.Queue[ChaincodeMessage | None] = asyncio.Queue()
         loop = asyncio.get_running_loop()
-        handler = Handler(self._router, self._chaincode_id, queue.put_nowait, loop.call_soon)
-        writer = asyncio.create_task(_drain(queue, context))
+        writer = _Writer(context, loop)
+        handler = Handler(self._router, self._chaincode_id, writer.send, loop.call_soon)
+        writing = asyncio.create_task(writer.run())
         handler.start()
+        read, eof, handle = context.read, grpc.aio.EOF, handler.handle  # the per-message loop: no lookups
         try:
-            async for msg in request_iterator:
-                handler.handle(msg)
+            while True:  # context.read() rather than the request iterator: one coroutine less per message
+                msg = await read()
+                if msg is eof:
+                    break
+                handle(msg)
         except ChaincodeProtocolError as exc:
             logger.warning("chaincode stream ended: %s", exc)
         finally:
             handler.close()
-            queue.put_nowait(None)
-            await writer
+            writer.close()
+            await writing
         logger.debug("chaincode stream closed")
 
 
-async def _drain(queue: asyncio.Queue[ChaincodeMessage | None], context: grpc.aio.ServicerContext) -> None:
-    while True:
-        msg = await queue.get()
-        if msg is None:
-            return
-        try:
-            await context.write(msg)
-        except Exception as exc:  # noqa: BLE001 - a dead stream: stop writing, the reader ends too
-            logger.debug("write to the peer stream failed: %s", type(exc).__name__)
-            return
+class _Writer:
+    """The stream's single writer: messages go out in the order :meth:`send` got them, one write at a
+    time (gRPC allows one outstanding write per stream). A deque and one wake-up future while idle: no
+    queue machinery per message."""
+
+    def __init__(self, context: grpc.aio.ServicerContext, loop: asyncio.AbstractEventLoop) -> None:
+        self._context, self._loop = context, loop
+        self._pending: deque[ChaincodeMessage] = deque()
+        self._wake: asyncio.Future[None] | None = None
+        self._closed = False
+
+    def send(self, msg: ChaincodeMessage) -> None:
+        """Queue ``msg`` for writing (on the event loop's thread)."""
+        self._pending.append(msg)
+        if self._wake is not None:
+            self._wake_up()
+
+    def close(self) -> None:
+        """Write what is queued, then stop."""
+        self._closed = True
+        self._wake_up()
+
+    def _wake_up(self) -> None:
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            wake.set_result(None)
+
+    async def run(self) -> None:
+        pending, write = self._pending, self._context.write
+        while True:
+            while pending:
+                try:
+                    await write(pending.popleft())
+                except Exception as exc:  # noqa: BLE001 - a dead stream: stop writing, the reader ends too
+                    logger.debug("write to the peer stream failed: %s", type(exc).__name__)
+                    return
+            if self._closed:
+                return
+            self._wake = self._loop.create_future()
+            await self._wake
 
 
 class ChaincodeServer:

@@ -22,6 +22,8 @@ VALIDATION_PARAMETER = "VALIDATION_PARAMETER"  # peer.MetaDataKeys name, as in t
 
 
 def _check_value(value: object) -> bytes:
+    if type(value) is bytes:
+        return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     raise InvalidArgumentError(f"value must be bytes, not {type(value).__name__}")
