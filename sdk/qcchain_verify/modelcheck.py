@@ -12,10 +12,13 @@ by the contracts' own code — :func:`qcchain_contracts.lifecycle.next_state` an
 * ``threshold`` — an operation executes only with ≥ the oracle count of eligible signers (and the required
   roles); ``monotone`` — adding a signer never turns a met threshold into an unmet one;
 * ``read-needs-audience-or-grant`` — a read outside the grade's audience is served only under an approved,
-  unexpired grant with uses left, covering the record, for exactly the stated purpose.
+  unexpired grant with uses left, covering the record, for exactly the stated purpose;
+* ``every-access-logged`` — each read served under a grant (``entitlement.consume_grant``, what
+  ``sharing:access`` runs) writes exactly one access-log entry naming the reader, record, purpose and grant;
+* the warnings closed loop (:mod:`.warnmodel`): steps in order, by the right org, closed terminal,
+  escalation only when overdue and only upwards.
 
-Breadth-first order makes the first violation found one with the shortest trace. Governance, lifecycle
-and sharing are checked; the warnings contract is not modelled here.
+Breadth-first order makes the first violation found one with the shortest trace.
 """
 
 from __future__ import annotations
@@ -24,81 +27,36 @@ import itertools
 import json
 import logging
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from qcchain_contracts import lifecycle, sharing_rules
+from qcchain_contracts.entitlement import consume_grant
 from qcchain_contracts.errors import ContractError
 from qcchain_contracts.grading_rules import may_read
+from qcchain_contracts.store.grants import ACCESS
 from qcchain_contracts.store.units import new_unit, put_unit
 from qcchain_model import thresholds
+
+from .machine import CHANNEL, ROLES, Ctx, Result, Stub, Violation, bfs
+from .warnmodel import RESPONSIBLE_ROLES, check_warnings
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Violation", "Result", "ROLES", "check_lifecycle", "check_monotone", "check_sharing", "check_all"]
 
-ROLES = ("regulator", "inspection_body", "using_unit", "manufacturer", "maintenance_unit")
-CHANNEL, CHAINCODE = "ch", "qcchain"
-
-
-@dataclass(frozen=True)
-class Violation:
-    """An invariant that failed, with the shortest trace of operations reaching it."""
-
-    invariant: str
-    detail: str
-    trace: tuple[str, ...]
-
-
-@dataclass
-class Result:
-    """What a check explored and what it found."""
-
-    machine: str
-    states: int = 0
-    transitions: int = 0
-    violations: list[Violation] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-class _Stub:
-    """Enough of a chaincode stub for :func:`require_serving` and the unit store (no clock: time 0)."""
-
-    def __init__(self) -> None:
-        self.state: dict[str, bytes] = {}
-
-    def create_composite_key(self, object_type: str, attributes: list[str]) -> str:
-        return "\x00" + object_type + "\x00" + "".join(a + "\x00" for a in attributes)
-
-    def get_state(self, key: str) -> bytes:
-        return self.state.get(key, b"")
-
-    def put_state(self, key: str, value: bytes) -> None:
-        self.state[key] = value
-
-    def get_channel_id(self) -> str:
-        return CHANNEL
-
-    def get_tx_timestamp(self) -> Any:
-        return type("T", (), {"seconds": 0, "nanos": 0})()
-
-
-class _Ctx:
-    def __init__(self, stub: _Stub) -> None:
-        self.stub = stub
+CHAINCODE = "qcchain"
 
 
 def _serves(state: str | None, write: bool) -> bool:
     """The contract's verdict: may ``records`` serve a read/write when its unit is in ``state``?"""
-    stub = _Stub()
+    stub = Stub()
     if state is not None:
         target = {"channel": CHANNEL, "chaincode": CHAINCODE, "contract": "records"}
         unit = new_unit(target, 0)
         unit["state"] = state
         put_unit(stub, target, unit)
     try:
-        lifecycle.require_serving(_Ctx(stub), "records", write)  # type: ignore[arg-type]
+        lifecycle.require_serving(Ctx(stub), "records", write)  # type: ignore[arg-type]
     except ContractError:
         return False
     return True
@@ -171,41 +129,10 @@ def _lifecycle_steps(state: tuple[Any, Any], rules: dict[str, Any], members: lis
         yield f"execute {op} by {sorted(signers)} -> {after}", (after, None), bad
 
 
-def _bfs(machine: str, start: Any, steps: Callable[[Any], Iterator[tuple[str, Any, list[tuple[str, str]]]]],
-         depth: int) -> Result:
-    t0 = time.monotonic()
-    result = Result(machine)
-    parent: dict[Any, tuple[Any, str] | None] = {start: None}
-    queue = deque([(start, 0)])
-    while queue:
-        state, d = queue.popleft()
-        if d >= depth:
-            continue
-        for label, nxt, bad in steps(state):
-            result.transitions += 1
-            for invariant, detail in bad:
-                if not any(v.invariant == invariant for v in result.violations):
-                    result.violations.append(Violation(invariant, detail, _trace(parent, state) + (label,)))
-            if nxt not in parent:
-                parent[nxt] = (state, label)
-                queue.append((nxt, d + 1))
-    result.states = len(parent)
-    result.seconds = round(time.monotonic() - t0, 3)
-    return result
-
-
-def _trace(parent: dict[Any, tuple[Any, str] | None], state: Any) -> tuple[str, ...]:
-    out: list[str] = []
-    while parent[state] is not None:
-        state, label = parent[state]  # type: ignore[misc]
-        out.append(label)
-    return tuple(reversed(out))
-
-
 def check_lifecycle(rules: dict[str, Any], n: int, depth: int) -> Result:
     """Governance + lifecycle of one unit: ``n`` orgs, up to ``depth`` steps from an absent unit."""
     members = _members(n)
-    return _bfs("lifecycle+governance", (None, None), lambda s: _lifecycle_steps(s, rules, members), depth)
+    return bfs("lifecycle+governance", (None, None), lambda s: _lifecycle_steps(s, rules, members), depth)
 
 
 def check_monotone(rules: dict[str, Any], n: int) -> Result:
@@ -261,11 +188,17 @@ def _sharing_steps(state: Any, policy: dict[str, Any], grade: str, members: list
             "grant_id": "g1", "owner_msp": owner, "grantee_msp": state[0], "purpose": state[1], "status": state[2],
             "uses": state[3], "max_uses": 1, "expires_at": 100, "max_grade": grade,
             "scope": {"type": "record", "value": "R1"}}
-        granted = (not audience and grant is not None and grant["grantee_msp"] == m["msp_id"]
-                   and sharing_rules.grant_serves(grant, meta, 0, purpose))
+        bad: list[tuple[str, str]] = []
+        granted = False
+        if not audience and grant is not None and grant["grantee_msp"] == m["msp_id"]:
+            granted, logged = _grant_read(grant, meta, m["msp_id"], purpose)
+            expected = {"reader_msp": m["msp_id"], "record_id": "R1", "purpose": purpose, "basis": "grant",
+                        "grant_id": "g1"}
+            if granted and [{k: e.get(k) for k in expected} for e in logged] != [expected]:
+                bad.append(("every-access-logged", f"{m['msp_id']} read R1 for {purpose} under grant g1 and the "
+                                                   f"access log holds {len(logged)} matching entr(y/ies)"))
         if not (audience or granted):
             continue
-        bad = []
         if not _in_audience(policy, grade, m, owner):
             valid = (state is not None and state[0] == m["msp_id"] and state[1] == purpose
                      and state[2] == "approved" and state[3] < 1)
@@ -276,18 +209,33 @@ def _sharing_steps(state: Any, policy: dict[str, Any], grade: str, members: list
         yield f"{m['msp_id']} reads for {purpose} ({'grant' if granted else 'audience'})", nxt, bad
 
 
+def _grant_read(grant: dict[str, Any], meta: dict[str, Any], reader: str, purpose: str
+                ) -> tuple[bool, list[dict[str, Any]]]:
+    """A read under ``grant`` through the contract (``entitlement.consume_grant`` on an empty stub): served?
+    and the access-log entries it wrote."""
+    stub = Stub(tx_id="read")
+    try:
+        consume_grant(Ctx(stub, reader), grant, meta, purpose)  # type: ignore[arg-type]
+    except ContractError:
+        return False, []
+    prefix = stub.create_composite_key(ACCESS, [])
+    return True, [json.loads(v) for k, v in sorted(stub.state.items()) if k.startswith(prefix)]
+
+
 def check_sharing(policy: dict[str, Any], n: int, depth: int, grade: str = "L3") -> Result:
     """Grants and reads of one ``grade`` record by ``n`` orgs, up to ``depth`` steps."""
     members = _members(n)
-    return _bfs(f"sharing ({grade})", None, lambda s: _sharing_steps(s, policy, grade, members), depth)
+    return bfs(f"sharing ({grade})", None, lambda s: _sharing_steps(s, policy, grade, members), depth)
 
 
 def check_all(governance: dict[str, Any], grading: dict[str, Any], n: int, depth: int) -> list[Result]:
-    """Every machine: lifecycle + governance, thresholds (monotone, exact), sharing of L2..L4 records."""
+    """Every machine: lifecycle + governance, thresholds (monotone, exact), sharing of L2..L4 records (with the
+    access log), the warnings closed loop with a using unit and with an inspection body responsible."""
     rules = governance["operations"]
     unit_rules = {op: rules[op] for op in lifecycle.UNIT_OPERATIONS}
     out = [check_lifecycle(unit_rules, n, depth), check_monotone(rules, n)]
     out += [check_sharing(grading, n, depth, g) for g in ("L2", "L3", "L4") if g in grading["grades"]]
+    out += [check_warnings(n, depth, role) for role in RESPONSIBLE_ROLES if ROLES.index(role) < n]
     return out
 
 

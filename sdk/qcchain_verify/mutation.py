@@ -59,6 +59,16 @@ MUTANTS: tuple[Mutant, ...] = (
            "read-needs-audience-or-grant"),
     Mutant("destroyed still serves reads", "qcchain_contracts", "lifecycle.py",
            'if unit["state"] == "destroyed":', 'if unit["state"] == "destroyed" and write:', "destroyed-serves-nothing"),
+    Mutant("a grant read not logged", "qcchain_contracts", "entitlement.py",
+           "    put_access(ctx.stub, entry)\n", "", "every-access-logged"),
+    Mutant("warning steps out of order", "qcchain_contracts", "warning_rules.py",
+           'if warning["status"] != source:', "if False:", "warning-order"),
+    Mutant("responsible unit verifies its own disposal", "qcchain_contracts", "warning_rules.py",
+           'if role not in VERIFIER_ROLES or msp == warning["responsible_msp"]:', "if role not in VERIFIER_ROLES:",
+           "warning-roles"),
+    Mutant("disposed warnings still escalate", "qcchain_contracts", "warning_rules.py",
+           'if warning["status"] in ("raised", "acknowledged", "disposing") and now > warning["dispose_deadline"]:',
+           'if now > warning["dispose_deadline"]:', "warning-escalation"),
 )
 
 _PACKAGES = {"qcchain_contracts": qcchain_contracts, "qcchain_model": qcchain_model}

@@ -57,3 +57,25 @@ def test_each_seeded_bug_is_caught(mutant: Mutant) -> None:
 def test_a_mutant_that_no_longer_applies_is_an_error() -> None:
     with pytest.raises(MutationError, match="found 0 times"):
         run_mutant(Mutant("gone", "qcchain_contracts", "lifecycle.py", "no such text", "", "x"), POLICIES, 2, 2)
+
+
+def test_warnings_and_access_log_machines_are_checked() -> None:
+    names = [r.machine for r in check_all(_load("governance"), _load("grading"), 3, 8)]
+    assert "warnings (using_unit responsible)" in names and "warnings (inspection_body responsible)" in names
+    from qcchain_verify.warnmodel import _steps
+
+    start = ("raised", "blue", 72 * 3600, 720 * 3600, 0)
+    seen, frontier = {start}, [start]
+    for _ in range(12):
+        frontier = [n for s in frontier for _l, n, bad in _steps(s, 3, "Org2") if n not in seen and not bad]
+        seen.update(frontier)
+    assert {s[0] for s in seen} == {"raised", "acknowledged", "disposing", "disposed", "verified", "closed"}
+    assert "red" in {s[1] for s in seen}  # escalation reaches the top colour and stays there
+    from qcchain_verify.modelcheck import _grant_read
+
+    grant = {"grant_id": "g1", "owner_msp": "Org1", "grantee_msp": "Org2", "purpose": "audit", "status": "approved",
+             "uses": 0, "max_uses": 1, "expires_at": 100, "max_grade": "L3", "scope": {"type": "record", "value": "R1"}}
+    meta = {"record_id": "R1", "owner_msp": "Org1", "grade": "L3", "category": "c", "equipment_code": "E1"}
+    served, logged = _grant_read(grant, meta, "Org2", "audit")
+    assert served and [(e["reader_msp"], e["purpose"], e["grant_id"]) for e in logged] == [("Org2", "audit", "g1")]
+    assert _grant_read(grant, meta, "Org2", "inspection") == (False, [])  # refused reads write nothing
