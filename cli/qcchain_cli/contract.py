@@ -1,8 +1,9 @@
 """``qcchain contract``: governed contract lifecycle (REQUIREMENTS T-9.2.2, T-9.2.4, T-9.2.6).
 
 Offline: ``create`` scaffolds a project, ``review`` runs the security review, ``compile`` byte-compiles,
-reviews and packages it as a Fabric ``ccaas`` package, ``sign`` adds an org admin's SM2 signature to a
-proposal file. Online (``--profile``): ``deploy | upgrade | freeze | thaw | destroy`` check the unit's
+reviews, verifies and packages it as a Fabric ``ccaas`` package with the review and verification reports
+beside it (their SM3 go into deploy/upgrade proposals), ``sign`` shows both summaries and adds an org admin's
+SM2 signature to a proposal file. Online (``--profile``): ``deploy | upgrade | freeze | thaw | destroy`` check the unit's
 state and write a proposal FILE; ``execute`` checks signatures and threshold against the chain, then
 submits (propose, each org's signature from that org, execute) — and for deploy/upgrade with
 ``--network-dir`` runs Fabric's ``peer lifecycle`` and switches the chaincode server; ``invoke`` calls any
