@@ -11,6 +11,8 @@ from __future__ import annotations
 from qcchain_shim.errors import ChaincodeError
 
 __all__ = [
+    "MAX_MESSAGE",
+    "bounded",
     "ContractError",
     "Forbidden",
     "NotFound",
@@ -23,13 +25,26 @@ __all__ = [
 ]
 
 
+#: Longest message an error carries. The peer returns it in the gRPC status of every endorser's answer; a
+#: message echoing a 5,000-character argument overflowed the client's 8 KiB metadata limit, so the client
+#: got RESOURCE_EXHAUSTED instead of the 4xx (found by tests/security/test_sec_gateway_fuzz.py).
+MAX_MESSAGE = 1000
+
+
+def bounded(message: str) -> str:
+    """``message`` on one line and at most :data:`MAX_MESSAGE` characters (cut ones end with ``…``). Pure."""
+    text = " ".join(message.split())
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"
+
+
 class ContractError(ChaincodeError):
-    """Base of every business-contract error (status 500 unless a subclass says otherwise)."""
+    """Base of every business-contract error (status 500 unless a subclass says otherwise). Its message is
+    one line of at most :data:`MAX_MESSAGE` characters."""
 
     status_code = 500
 
     def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message, status if status is not None else self.status_code)
+        super().__init__(bounded(message), status if status is not None else self.status_code)
 
 
 class Forbidden(ContractError, PermissionError):
