@@ -196,7 +196,7 @@ def run_ingest_bench(opts: IngestOptions) -> dict[str, Any]:
         day = china_today(time.time())
         senders, units = [], {}
         for i, (cred, org_no) in enumerate(_issue(db_url, opts.appids, base)):
-            senders.append(Sender(cred["appid"], cred["secret"], day, (i + 1) * 10 ** 5))
+            senders.append(Sender(cred["appid"], cred["secret"], day, (i + 1) * 10 ** 5, inserts=i))  # tables staggered
             units[cred["appid"]] = org_no
         pids = {"ingest_server": server.proc.pid, **_devnet_pids(server.state)}
         cpu0 = {k: _cpu_seconds(p) for k, p in pids.items()}
