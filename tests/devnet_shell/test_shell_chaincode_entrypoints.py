@@ -27,7 +27,7 @@ def _restore_process_state() -> Iterator[None]:
     gm.set_backend(None)
 
 
-async def _no_serving(_server: Any) -> None:
+def _no_serving(_server: Any) -> None:
     return None
 
 

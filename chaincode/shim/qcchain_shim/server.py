@@ -28,6 +28,7 @@ from qcchain_core.grpcenv import quiet_gc
 
 from . import timeslice, workers
 from .contract import Contract, Router
+from .cqserver import CQServer
 from .errors import ChaincodeProtocolError, ConfigError
 from .handler import Handler
 
@@ -249,15 +250,39 @@ class ChaincodeServer:
             await self._server.wait_for_termination()
 
 
-async def _serve_until_signal(server: ChaincodeServer) -> None:
-    await server.start()
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    logger.info("signal received, stopping the chaincode server")
-    await server.stop()
+def _credentials(tls: TLSConfig | None) -> grpc.ServerCredentials | None:
+    if tls is None:
+        return None
+    return grpc.ssl_server_credentials([(tls.key, tls.cert)], root_certificates=tls.client_ca,
+                                       require_client_auth=tls.client_ca is not None)
+
+
+def _serve_until_signal(server: ChaincodeServer) -> None:
+    """Serve ``server``'s contracts on a :class:`~qcchain_shim.cqserver.CQServer` polled by this (the main)
+    thread until SIGTERM or SIGINT.
+
+    Raises:
+        ConfigError: the address cannot be bound or the TLS material is invalid.
+    """
+    options = server_options(server.keepalive, server.reuse_port)
+    try:
+        credentials = _credentials(server.tls)
+    except (RuntimeError, ValueError) as exc:
+        raise ConfigError(f"CHAINCODE_TLS_*: invalid TLS material: {exc}") from exc
+    cq_server = CQServer(server.router, server.chaincode_id, server.address, options, credentials)
+    server.port = cq_server.start()
+
+    def stop(_signum: int, _frame: object) -> None:
+        logger.info("signal received, stopping the chaincode server")
+        cq_server.stop()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        cq_server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    logger.debug("chaincode server stopped")
 
 
 def serve(
@@ -270,7 +295,8 @@ def serve(
 ) -> None:
     """Serve ``contracts`` until SIGTERM/SIGINT (config from the environment unless given), as the Go
     shim's ``ChaincodeServer.Start``: a gRPC server the peer dials; each peer stream gets its own
-    :class:`~qcchain_shim.handler.Handler`. Runs an event loop (uvloop when installed) in this thread.
+    :class:`~qcchain_shim.handler.Handler`. This thread polls gRPC's completion queue and runs the
+    transactions (:class:`~qcchain_shim.cqserver.CQServer`: no event loop, no poller thread).
 
     This is a program's serving loop, so it applies the process settings: the garbage collector's
     (:func:`qcchain_core.grpcenv.quiet_gc`, unless ``tune_gc`` is False) and, on the main thread,
@@ -293,12 +319,7 @@ def serve(
         quiet_gc()
     slicing = timeslice.enable(time_slice)
     try:
-        try:
-            import uvloop  # optional: a faster event loop when installed
-        except ImportError:
-            asyncio.run(_serve_until_signal(server))
-        else:
-            uvloop.run(_serve_until_signal(server))
+        _serve_until_signal(server)
     finally:
         if slicing:
             timeslice.disable()
