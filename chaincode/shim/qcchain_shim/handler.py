@@ -8,7 +8,8 @@ Scheduling: each transaction runs in its own greenlet on the thread that reads t
 call sends its request and switches back to the reader; when the peer's RESPONSE/ERROR for that
 (channel, txid) arrives the reader switches into the waiting greenlet. No thread hop per message.
 Contract code is therefore synchronous and must not block on I/O (chaincode must not do I/O anyway).
-With a ``schedule`` callable (the event loop's ``call_soon``) a transaction that computes for a whole
+With a ``schedule`` callable (the event loop's ``call_soon``, or the completion-queue loop's in
+:mod:`qcchain_shim.cqserver`) a transaction that computes for a whole
 time slice is preempted and resumed later (:mod:`qcchain_shim.timeslice`), so it cannot stall the others.
 
 No exception of contract code ends the stream: every ``BaseException`` (``SystemExit``,

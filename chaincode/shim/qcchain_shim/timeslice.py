@@ -16,7 +16,7 @@ front of it), not for the long transaction to finish.
 
 Only contract code is preempted (:attr:`TxGreenlet.preemptible`): never the shim's own stream code, so
 the event loop's state is never seen half-updated. Limits: signals reach Python only on the main
-thread, so slicing applies to a server whose event loop runs there (as :func:`qcchain_shim.serve` does);
+thread, so slicing applies to a server whose loop runs there (as :func:`qcchain_shim.serve`'s does);
 a transaction preempted while it holds a non-reentrant ``threading.Lock`` would block another transaction
 that waits for the same lock (chaincode has no reason to use locks: it must not do I/O).
 """
