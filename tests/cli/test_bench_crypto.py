@@ -20,7 +20,7 @@ def test_bench_is_a_group() -> None:
 def test_crypto_json_shape() -> None:
     result = CliRunner().invoke(bench, ["crypto", "--json", "--seconds", "0.01", "--no-openssl"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert set(data) == {"native", "gmssl", "openssl_speed_sm2"}
     for side in ("native", "gmssl"):
         assert set(data[side]) == KEYS

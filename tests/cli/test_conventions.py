@@ -61,7 +61,7 @@ def test_shared_options_before_or_after_the_subcommand(args: list[str]) -> None:
     fake = FakeRecords()
     result = CliRunner().invoke(cli, args, obj={"contract_provider": lambda _ctx, _name: fake})
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["verified"] == "ok"
+    assert json.loads(result.stdout)["verified"] == "ok"
 
 
 def test_reads_are_sentences_and_times_iso_without_json() -> None:

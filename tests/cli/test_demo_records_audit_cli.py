@@ -49,7 +49,7 @@ def _file(net: dict[str, Any], name: str, data: bytes) -> str:
 def _count(net: dict[str, Any]) -> int:
     result = run(net, "Regulator", "records", "--json", "query", "equipment", "32010002")
     assert result.exit_code == 0, result.output
-    return len(json.loads(result.output)["records"])
+    return len(json.loads(result.stdout)["records"])
 
 
 def test_records_submit_get_query_l1(net: dict[str, Any]) -> None:
@@ -66,7 +66,7 @@ def test_records_submit_get_query_l1(net: dict[str, Any]) -> None:
     assert "placement: world_state" in result.output
     result = run(net, "Maintenance", "records", "--json", "get", "EQ-32010002")
     assert result.exit_code == 0, result.output
-    view = json.loads(result.output)
+    view = json.loads(result.stdout)
     assert view["verified"] == "ok" and view["payload"] == payload
     result = run(net, "UsingUnit", "records", "query", "equipment", "32010002")
     assert result.exit_code == 0, result.output
@@ -82,7 +82,7 @@ def test_records_l3_and_l4(net: dict[str, Any]) -> None:
     assert result.exit_code == 0, result.output
     result = run(net, "Regulator", "records", "--json", "get", "HD-CLI-1", "--key", str(net["keys"]["Regulator"]))
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["payload"] == danger
+    assert json.loads(result.stdout)["payload"] == danger
     original = _file(net, "report.pdf", b"%PDF-1.7 cli report")
     result = run(net, "Inspection", "records", "submit", "--record-id", "IR-CLI-1", "--category", "inspection_report",
                  "--equipment", "32010001", "--stage", "inspection", "--grade", "L4",
@@ -103,7 +103,7 @@ def test_audit_history_timeline_verify(net: dict[str, Any]) -> None:
     an_hour_ago = dt.datetime.fromtimestamp(time.time() - 3600, dt.timezone.utc).isoformat(timespec="seconds")
     result = run(net, "Maintenance", "audit", "--json", "timeline", "--from", an_hour_ago)
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
+    rows = json.loads(result.stdout)
     assert rows and all(isinstance(r["block"], int) for r in rows) and rows[0]["kind"] == "bootstrap"
     result = run(net, "Regulator", "audit", "verify", "--key", str(net["keys"]["Regulator"]))
     assert result.exit_code == 0, result.output

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,10 +51,13 @@ def test_example_main_serves_through_serve_and_picks_the_backend(monkeypatch: py
     seen: list[tuple[int, str]] = []
     monkeypatch.setattr(qcchain_shim, "serve", lambda contracts: seen.append((len(contracts),
                                                                               _native.default().name)))
+    # main() configures the process's root logger (it is a program's entry point): keep the test
+    # session's logging as it was for the tests that follow
+    monkeypatch.setattr(logging, "basicConfig", lambda **kwargs: seen.append((0, str(sorted(kwargs)))))
     wanted = _native.available()[-1]
     monkeypatch.setenv("QCCHAIN_GM_BACKEND", wanted)
     example.main()
-    assert seen == [(1, wanted)]
+    assert seen == [(0, "['format', 'level']"), (1, wanted)]
 
 
 def test_contracts_main_refuses_an_unknown_backend(monkeypatch: pytest.MonkeyPatch,

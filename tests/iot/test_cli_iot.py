@@ -27,7 +27,7 @@ def test_devices_and_closed_loop_through_the_cli(tmp_path) -> None:
     out = _cli(kit, "UsingUnit", devices, ["register", str(tmp_path / "dev.json"), "--credentials",
                                            str(tmp_path / "cred"), "--org", "UsingUnit"])
     assert out.exit_code == 0, out.output
-    answer = json.loads(out.output)
+    answer = json.loads(out.stdout)
     store = CredentialStore(tmp_path / "cred")
     assert store.authenticate("PV-001-P1", answer["password"])
     assert len(answer["device"]["credential_sha256"]) == 64
@@ -35,13 +35,13 @@ def test_devices_and_closed_loop_through_the_cli(tmp_path) -> None:
                                                 str(tmp_path / "cred2"), "--org", "M"])
     assert again.exit_code == 1 and "may not register devices" in again.output
     assert CredentialStore(tmp_path / "cred2").active_devices() == {}      # refused on chain: credential revoked
-    listed = json.loads(_cli(kit, "Regulator", devices, ["list", "--reg-no", "32010001"]).output)
+    listed = json.loads(_cli(kit, "Regulator", devices, ["list", "--reg-no", "32010001"]).stdout)
     assert [d["device_id"] for d in listed] == ["PV-001-P1"]
 
     w = device_warning(colour="red")
     WarningsClient(KitContract(kit, "UsingUnit")).raise_warning(w)
     wid = w["warning_id"]
-    assert json.loads(_cli(kit, "Regulator", warnings, ["list", "--colour", "red"]).output)[0]["warning_id"] == wid
+    assert json.loads(_cli(kit, "Regulator", warnings, ["list", "--colour", "red"]).stdout)[0]["warning_id"] == wid
     wrong = _cli(kit, "Regulator", warnings, ["ack", wid])
     assert wrong.exit_code == 1 and "only the responsible unit" in wrong.output
     assert _cli(kit, "UsingUnit", warnings, ["ack", wid, "--note", "seen"]).exit_code == 0
@@ -49,8 +49,8 @@ def test_devices_and_closed_loop_through_the_cli(tmp_path) -> None:
     (tmp_path / "report.pdf").write_bytes(b"%PDF disposal report")
     done = _cli(kit, "UsingUnit", warnings, ["dispose", wid, "--note", "relief valve opened", "--file",
                                              str(tmp_path / "report.pdf")])
-    assert done.exit_code == 0 and json.loads(done.output)["status"] == "disposed"
+    assert done.exit_code == 0 and json.loads(done.stdout)["status"] == "disposed"
     assert _cli(kit, "Inspection", warnings, ["verify", wid, "--note", "on site", "--digest", "ef" * 32]).exit_code == 0
-    assert json.loads(_cli(kit, "Regulator", warnings, ["close", wid]).output)["status"] == "closed"
-    shown = json.loads(_cli(kit, "Maintenance", warnings, ["show", wid]).output)
+    assert json.loads(_cli(kit, "Regulator", warnings, ["close", wid]).stdout)["status"] == "closed"
+    shown = json.loads(_cli(kit, "Maintenance", warnings, ["show", wid]).stdout)
     assert [h["step"] for h in shown["history"]] == ["raised", "acknowledge", "start", "dispose", "verify", "close"]

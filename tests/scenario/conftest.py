@@ -38,6 +38,22 @@ def fabric_story_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     assert not left, f"processes left running: {left}"
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run each module's whole-chaincode upgrade test after every other test of that module on the same
+    runtime: it leaves the ledger's approved version at 2, which the other tests' calls then refuse.
+    (pytest may reorder items to group the module-scoped ``runtime`` fixture; this runs after it.)"""
+    def key(item: pytest.Item) -> tuple[str, str]:
+        spec = getattr(item, "callspec", None)
+        return (item.nodeid.split("::")[0], str(spec.params.get("runtime", "")) if spec else "")
+
+    last = [item for item in items if item.name.startswith("test_whole_chaincode_upgrade")]
+    for item in last:
+        items.remove(item)
+        group = [i for i, other in enumerate(items) if key(other) == key(item)]
+        items.insert(group[-1] + 1 if group else len(items), item)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Print the figures measured on real Fabric."""
     if FIGURES:

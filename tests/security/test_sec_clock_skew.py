@@ -58,7 +58,7 @@ def test_time_check_warns_above_the_threshold_and_names_unreachable_nodes(nodes:
     assert lines[0].startswith("ok peer0") and lines[1].startswith("WARNING orderer0") and "above 5 s" in lines[1]
     assert lines[2].startswith("WARNING gone") and "unreachable" in lines[2]
     assert CliRunner().invoke(cli, [*args, "--strict"]).exit_code == 1
-    parsed = json.loads(CliRunner().invoke(cli, [*args[:4], "--json", "--threshold", "300"]).output)
+    parsed = json.loads(CliRunner().invoke(cli, [*args[:4], "--json", "--threshold", "300"]).stdout)
     assert [n["warning"] for n in parsed] == [False, False]
 
 
