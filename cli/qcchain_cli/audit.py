@@ -91,7 +91,7 @@ def timeline(ctx: click.Context, from_time: int | None, to_time: int | None) -> 
 @audit.command()
 @click.option("--record", "record_ids", multiple=True, help="Only these records [default: every record in the timeline].")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write a report to keep: report.html or report.json (timeline, what was verified, mismatches).")
+              help="Also write a report to keep: report.html, report.json or report.pdf (timeline, what was verified, mismatches).")
 @common_options()
 @click.pass_context
 def verify(ctx: click.Context, record_ids: tuple[str, ...], out: Path | None) -> None:

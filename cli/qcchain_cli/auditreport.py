@@ -1,4 +1,5 @@
-"""Reports people keep, from an audit: ``audit verify --out report.json | report.html``.
+"""Reports people keep, from an audit: ``audit verify --out report.json | report.html | report.pdf``
+(and ``demo --report FILE``).
 
 The report holds what was verified (counts of SM2 signatures, SM3 digests and keys), every mismatch, the
 grants and the whole timeline (accesses included), times in ISO-8601 (Asia/Shanghai by default).
@@ -14,7 +15,7 @@ from typing import Any
 from .errors import CliError
 from .timefmt import show_time
 
-FORMATS = (".json", ".html", ".htm")
+FORMATS = (".json", ".html", ".htm", ".pdf")
 
 
 def summary(report: Any) -> list[str]:
@@ -62,14 +63,73 @@ def _html(data: dict[str, Any]) -> str:
             + "</body></html>\n")
 
 
-def write_report(report: Any, out: Path, channel: str, profile: str) -> None:
-    """Write the report as JSON or HTML (by ``out``'s suffix). Raises CliError (format, file)."""
+def _pdf(data: dict[str, Any]) -> bytes:
+    """The report as an A4 landscape PDF (reportlab). Chinese text (org full names, details) is set in the
+    PDF standard CID font STSong-Light, which every PDF reader supplies: no font file is embedded."""
+    from io import BytesIO
+
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer
+
+    if "STSong-Light" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    styles = getSampleStyleSheet()
+    body, cell = styles["BodyText"], styles["BodyText"].clone("cell", fontSize=7, leading=8.5)
+    cjk = cell.clone("cjk", fontName="STSong-Light")
+
+    def para(text: Any, style: Any = body) -> Any:
+        value = str(text)
+        wide = style.clone(style.name + "-cjk", fontName="STSong-Light") if not value.isascii() else style
+        return Paragraph(html.escape(value), wide)
+
+    def table(items: list[dict[str, Any]], keys: list[str], widths: list[float]) -> Any:
+        rows = [[para(k, cell) for k in keys]] + [[para(item.get(k, ""), cell if str(item.get(k, "")).isascii()
+                                                        else cjk) for k in keys] for item in items]
+        grid = LongTable(rows, colWidths=[w * mm for w in widths], repeatRows=1)
+        grid.setStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                       ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8"))])
+        return grid
+
+    verdict = "everything holds" if data["ok"] else f"{len(data['problems'])} mismatch(es)"
+    story = [para(f"qcchain audit report - channel {data['channel']}", styles["Title"]),
+             para(f"Read as {data['read_as']}. Result: {verdict}.")]
+    story += [para(line) for line in data["summary"]]
+    story += [para("Mismatches", styles["Heading2"])] + ([para(p) for p in data["problems"]] or [para("none")])
+    story += [para("Grants", styles["Heading2"]),
+              table(data["grants"], ["grant_id", "status", "owner_msp", "grantee_msp", "scope", "max_grade", "purpose",
+                                     "uses", "expires"], [40, 16, 28, 28, 48, 14, 22, 10, 42]) if data["grants"]
+              else para("none"), Spacer(1, 4 * mm)]
+    story += [para("Timeline", styles["Heading2"]),
+              table(data["timeline"], ["block", "time", "actor_msp", "kind", "detail", "tx_id"],
+                    [12, 38, 28, 34, 105, 50])]
+    buffer = BytesIO()
+    SimpleDocTemplate(buffer, pagesize=landscape(A4), title="qcchain audit report", author="qcchain",
+                      leftMargin=12 * mm, rightMargin=12 * mm, topMargin=12 * mm, bottomMargin=12 * mm).build(story)
+    return buffer.getvalue()
+
+
+def write_report(report: Any, out: Path, channel: str, profile: str, option: str = "--out") -> None:
+    """Write the report as JSON, HTML or PDF (by ``out``'s suffix); ``option`` names the option in errors.
+
+    Raises:
+        CliError: another suffix, or the file cannot be written.
+    """
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
-        raise CliError(f"--out {out}: the report is written as .json or .html (PDF: print the HTML report)")
+        raise CliError(f"{option} {out}: the report is written as .json, .html or .pdf (by the file's suffix)")
     data = _document(report, channel, profile)
-    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) if suffix == ".json" else _html(data)
+    if suffix == ".pdf":
+        content = _pdf(data)
+    elif suffix == ".json":
+        content = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
+    else:
+        content = _html(data).encode("utf-8")
     try:
-        out.write_text(text, encoding="utf-8")
+        out.write_bytes(content)
     except OSError as exc:
-        raise CliError(f"--out {out}: cannot write: {exc.strerror or exc}") from exc
+        raise CliError(f"{option} {out}: cannot write: {exc.strerror or exc}") from exc

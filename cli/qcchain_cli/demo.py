@@ -181,25 +181,30 @@ def _profiles_in(directory: Path) -> dict[str, Path]:
               help="Consortium file (default: network/consortium.yaml).")
 @click.option("--policies", "policies_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=ROOT / "policies", show_default=True, help="Directory of the policy documents.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the auditor's report of the whole run to keep: FILE.html, FILE.json or FILE.pdf "
+                   "(timeline with accesses, what was verified, any mismatch).")
 def demo(state_dir: Path | None, keep: bool, fabric: bool, profiles_dir: Path | None, package_digest: str | None,
-         consortium: Path | None, policies_dir: Path) -> None:
+         consortium: Path | None, policies_dir: Path, report_path: Path | None) -> None:
     """Run the consortium demo (the main job) from a clean state; exit 0 only if every step held."""
     from qcchain_sdk.contracts.story import StoryError
 
     if fabric and profiles_dir is not None:
         raise CliError("--fabric brings up its own network; it cannot be combined with --profiles")
+    _check_report_path(report_path)
     started = time.monotonic()
     say = click.echo
     policies, members = load_policies(policies_dir), consortium_members(consortium, say)
     try:
         if fabric:
-            story = run_fabric(state_dir, consortium, members, policies, say, keep=keep)
+            story = run_fabric(state_dir, consortium, members, policies, say, keep=keep, report=report_path)
         elif profiles_dir is not None:
             if package_digest is None:
                 raise CliError("--profiles needs --package-digest (the approved digest of the running qcchain package)")
             digests = (package_digest, "f" * 64)
             say(f"runtime: the network of the connection profiles in {profiles_dir}")
-            story = run_demo(_profiles_in(profiles_dir), members, policies, digests, say, "")
+            story = run_demo(_profiles_in(profiles_dir), members, policies, digests, say, "",
+                             after=lambda s: _write_report(s, report_path, say))
         else:
             directory, temporary = _clean_dir(state_dir)
             try:
@@ -208,12 +213,38 @@ def demo(state_dir: Path | None, keep: bool, fabric: bool, profiles_dir: Path | 
                     profiles = {name: Path(p) for name, p in info["connection_profiles"].items()}
                     story = run_demo(profiles, members, policies, _package_digests(info), say, DEVNET_LIFECYCLE_NOTE,
                                      after=lambda s: (ingestion_steps(s, profiles["Regulator"], say),
-                                                    run_warning_steps(s, policies_dir, say)))
+                                                    run_warning_steps(s, policies_dir, say),
+                                                    _write_report(s, report_path, say)))
             finally:
                 _finish(directory, temporary, keep, say)
     except StoryError as exc:
         raise CliError(f"demo failed: {exc}") from exc
     say(f"demo: all {len(story.steps)} steps held in {time.monotonic() - started:.1f} s")
+
+
+def _check_report_path(path: Path | None) -> None:
+    """Refuse a --report FILE that could not be written, before anything runs. Raises CliError."""
+    from .auditreport import FORMATS
+
+    if path is None:
+        return
+    if path.suffix.lower() not in FORMATS:
+        raise CliError(f"--report {path}: the report is written as .json, .html or .pdf (by the file's suffix)")
+    if not path.absolute().parent.is_dir():
+        raise CliError(f"--report {path}: folder {path.absolute().parent} does not exist")
+
+
+def _write_report(story: Any, path: Path | None, say: Any) -> None:
+    """With --report: the Regulator's audit of the channel after every step (ingestion and warnings
+    included), written to ``path``. Raises CliError (the file cannot be written)."""
+    from .auditreport import write_report
+
+    if path is None:
+        return
+    report = story.audit_now()
+    write_report(report, path, CHANNEL, "Regulator", option="--report")
+    verdict = "everything holds" if report.ok else f"{len(report.problems)} mismatch(es)"
+    say(f"report: {len(report.timeline)} events re-verified ({verdict}), written to {path}")
 
 
 def _finish(directory: Path, temporary: bool, keep: bool, say: Any) -> None:
@@ -257,7 +288,7 @@ def _sigterm_exits() -> None:
 
 
 def run_fabric(state_dir: Path | None, consortium: Path | None, members: dict[str, dict[str, str]],
-               policies: dict[str, Any], say: Any, keep: bool = False) -> Any:
+               policies: dict[str, Any], say: Any, keep: bool = False, report: Path | None = None) -> Any:
     """Bring the native network up, deploy ``qcchain``, run the story (+ the whole-chaincode upgrade
     with ``peer lifecycle``), record the genesis nodes in the on-chain node registry (test admins' keys),
     take the network down whatever happened (unless ``keep``); returns the Story.
@@ -281,7 +312,7 @@ def run_fabric(state_dir: Path | None, consortium: Path | None, members: dict[st
                 say(f"  time  {name}: {seconds:.1f} s")
             t1 = time.monotonic()
             story = run_demo(net.profiles, members, policies, net.digests, say, FABRIC_LIFECYCLE_NOTE, synced=True,
-                             after=lambda s: _fabric_upgrade(net, s, say))
+                             after=lambda s: (_fabric_upgrade(net, s, say), _write_report(s, report, say)))
             say(f"  time  story ({len(story.steps)} steps, incl. the peer lifecycle upgrade): "
                 f"{time.monotonic() - t1:.1f} s")
             _fabric_genesis_nodes(net.layout, say)

@@ -36,6 +36,10 @@ def validate(file: Path | None) -> None:
     for ch in consortium.channels:
         ccs = "; ".join(f"{cc.name} [{cc.policy_name}: {cc.endorsement_policy}]" for cc in ch.chaincodes)
         click.echo(f"  channel {ch.name}: {', '.join(ch.members)} -- {ccs}")
+    if consortium.source is not None:
+        click.echo(f"  policy files (relative paths resolved against {consortium.source.resolve().parent}):")
+        for key, (written, path) in sorted(consortium.policy_files.items()):
+            click.echo(f"    {key}: {written} -> {path}")
 
 
 @network.command()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -21,27 +20,11 @@ import click
 from .contract import _channel, _connected, _errors, _profile_options
 from .errors import CliError
 from .options import common_options
+from .timefmt import Duration
 
 log = logging.getLogger(__name__)
 
-_DURATION = re.compile(r"^([1-9][0-9]*)([smhd]?)$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_LIFETIME = 7 * 86400
-
-
-class Duration(click.ParamType):
-    """Seconds, or a number with a unit: ``90s``, ``30m``, ``12h``, ``7d`` (60 s .. 7 d)."""
-
-    name = "duration"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        match = _DURATION.match(str(value).strip())
-        seconds = int(match[1]) * _UNITS[match[2]] if match else 0
-        if not 60 <= seconds <= MAX_LIFETIME:
-            self.fail(f"{value!r} is not a duration from 60s to 7d (e.g. 3600, 12h, 7d)", param, ctx)
-        return seconds
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -49,8 +32,8 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--channel", default=None, help="Channel (default: qcchannel if the profile has it, else its first)."),
         click.option("--chaincode", default="qcchain", show_default=True, help="Chaincode holding the governance contract."),
         click.option("--reason", default="", help="Why (recorded on chain)."),
-        click.option("--expires-in", type=Duration(), default="3d", show_default=True,
-                     help="Time until the proposal expires (seconds or 30m / 12h / 7d; at most 7d)."),
+        click.option("--expires-in", type=Duration(minimum=60, maximum=MAX_LIFETIME, bare="s"), default="3d", show_default=True,
+                     help="Time until the proposal expires (30m / 12h / 3d / 900s; from 60s to 7d)."),
         click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
                      help="Proposal file to write."),
     ]):

@@ -113,6 +113,8 @@ class Consortium:
     retired: tuple[Org, ...] = ()
     #: Names of members that joined a running network: their peers are not in the base port plan.
     joined: tuple[str, ...] = ()
+    #: The policy files used, by key (``endorsement``, ``collections``): (path as written, resolved path).
+    policy_files: dict[str, tuple[str, Path]] = field(default_factory=dict, compare=False)
 
     def org(self, name: str) -> Org:
         """The member org called ``name`` (or with that MSP ID).
@@ -162,15 +164,27 @@ def load_consortium(path: Path | str | None = None) -> Consortium:
     return consortium
 
 
-def _policy_path(data: dict[str, Any], source: Path, key: str, default: str) -> Path:
+def _policy_path(data: dict[str, Any], source: Path, key: str, default: str, problems: list[Problem],
+                 used: dict[str, tuple[str, Path]]) -> Path:
+    """``policies.<key>`` (default ``../policies/<default>``), resolved against the consortium file's folder
+    (not the working directory); a missing file is a problem naming both the written and the resolved path."""
     rel = str(data.get("policies", {}).get(key, f"../policies/{default}"))
-    return (source.parent / rel).resolve()
+    path = (source.parent / rel).resolve()
+    used[key] = (rel, path)
+    if not path.is_file():
+        problems.append(Problem(str(source), f"$.policies.{key}",
+                                f"policy file {rel!r} not found: resolved against {source.parent.resolve()} "
+                                f"(the consortium file's folder) to {path}"))
+    return path
 
 
 def _build(data: dict[str, Any], source: Path, problems: list[Problem]) -> Consortium:
     file = str(source)
-    rules = load_endorsement(_policy_path(data, source, "endorsement", "endorsement.yaml"), problems)
-    colls = load_collections(_policy_path(data, source, "collections", "collections.yaml"), problems)
+    used: dict[str, tuple[str, Path]] = {}
+    endorsement = _policy_path(data, source, "endorsement", "endorsement.yaml", problems, used)
+    rules = load_endorsement(endorsement, problems) if endorsement.is_file() else None
+    collections = _policy_path(data, source, "collections", "collections.yaml", problems, used)
+    colls = load_collections(collections, problems) if collections.is_file() else None
     orgs = [Org(name=o["name"], msp_id=o["msp_id"], role=o["role"], domain=o["domain"], peers=o.get("peers", 1),
                 full_name=o.get("full_name", ""), credit_code=o.get("credit_code", ""),
                 base_port=o.get("base_port")) for o in data["orgs"]]
@@ -191,7 +205,7 @@ def _build(data: dict[str, Any], source: Path, problems: list[Problem]) -> Conso
         problems.append(Problem(file, "$.network.base_port", f"port clash: {clash}"))
     return Consortium(name=data["name"], orgs=orgs, orderer=orderer, channels=channels,
                       fabric_version=data.get("fabric_version", "3.1.5"), host=net.get("host", "127.0.0.1"),
-                      base_port=base, source=source)
+                      base_port=base, source=source, policy_files=used)
 
 
 def _dupes(values: list[str]) -> list[tuple[int, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -16,8 +17,8 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def test_demo_runs_every_step_and_stops_the_devnet(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    result = CliRunner().invoke(cli, ["demo", "--dir", str(state)])
+    state, report = tmp_path / "state", tmp_path / "demo-report.json"
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(state), "--report", str(report)])
     assert result.exit_code == 0, result.output
     out = result.output
     assert "DEVELOPMENT RUNTIME" in out and "demo: all 30 steps held" in out and "inclusion proof" in out
@@ -26,6 +27,19 @@ def test_demo_runs_every_step_and_stops_the_devnet(tmp_path: Path) -> None:
         assert needle in out, needle
     assert "MISMATCH" not in out
     assert "devnet stopped" in out and not (state / "devnet.pid").exists()
+    # --report: the auditor's report of the whole run, taken after the ingestion and warning steps
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert f"written to {report}" in out and data["ok"] is True and data["read_as"] == "Regulator"
+    kinds = {row["kind"] for row in data["timeline"]}
+    assert {"bootstrap", "access", "ingest_batch", "warning_closed"} <= kinds, sorted(kinds)
+
+
+def test_demo_refuses_a_report_it_could_not_write_before_running(tmp_path: Path) -> None:
+    for bad, reason in ((tmp_path / "r.docx", "written as .json, .html or .pdf"),
+                        (tmp_path / "no" / "r.html", "does not exist")):
+        result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "state"), "--report", str(bad)])
+        assert result.exit_code == 1 and reason in result.output and "runtime:" not in result.output
+        assert not (tmp_path / "state").exists()
 
 
 def test_demo_refuses_a_dirty_state_dir(tmp_path: Path) -> None:

@@ -112,6 +112,32 @@ def test_audit_history_timeline_verify(net: dict[str, Any]) -> None:
     assert result.exit_code == 1 and "NO-SUCH" in result.output
 
 
+def test_audit_verify_writes_reports_people_keep(net: dict[str, Any]) -> None:
+    """--out report.json / .html / .pdf: what was verified, the timeline with accesses; another suffix is
+    refused in one line and nothing is written."""
+    from pypdf import PdfReader
+
+    out = {suffix: net["tmp"] / f"report{suffix}" for suffix in (".json", ".html", ".pdf")}
+    for path in out.values():
+        result = run(net, "Regulator", "audit", "verify", "--out", str(path))
+        assert result.exit_code == 0 and f"report written to {path}" in result.output, result.output
+    data = json.loads(out[".json"].read_text(encoding="utf-8"))
+    assert data["ok"] is True and data["channel"] == "qcchannel" and data["summary"][0].endswith("everything holds.")
+    kinds = {row["kind"] for row in data["timeline"]}
+    assert {"bootstrap", "access"} <= kinds, kinds
+    assert data["timeline"][0]["time"].endswith("+08:00")
+    page = out[".html"].read_text(encoding="utf-8")
+    assert "<h2>Timeline</h2>" in page and "everything holds" in page
+    assert out[".pdf"].read_bytes().startswith(b"%PDF-")
+    text = "\n".join(page.extract_text() for page in PdfReader(str(out[".pdf"])).pages)
+    assert "qcchain audit report - channel qcchannel" in text and "everything holds" in text
+    assert "Timeline" in text and data["timeline"][-1]["tx_id"][:12] in text.replace("\n", "")
+    bad = net["tmp"] / "report.docx"
+    result = run(net, "Regulator", "audit", "verify", "--out", str(bad))
+    assert result.exit_code == 1 and "the report is written as .json, .html or .pdf" in result.output
+    assert len(result.output.strip().splitlines()[-1:]) == 1 and not bad.exists()
+
+
 def test_commands_need_a_profile_and_a_sane_range() -> None:
     result = CliRunner().invoke(cli, ["audit", "timeline"])
     assert result.exit_code == 1 and "--profile is required" in result.output

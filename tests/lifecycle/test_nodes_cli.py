@@ -90,6 +90,6 @@ def test_bad_input_is_one_line(env: Env) -> None:
     assert "TLS certificate is not a PEM X.509 certificate" in bad and not (env.tmp / "x.json").exists()
     long = env.fails("nodes", "propose-remove", "--node-id", NODE, "--profile", reg, "--expires-in", "8d",
                      "-o", env.tmp / "y.json")
-    assert "not a duration from 60s to 7d" in long
+    assert "must be at least 1m and at most 7d" in long
     missing = env.fails("nodes", "show", "ghost.example.com", "--profile", reg)
     assert "never admitted" in missing
