@@ -3,7 +3,7 @@
 #
 #   scripts/network.sh up     [--consortium FILE] [--dir DIR] [--log-level SPEC] [--ca] [--docker]
 #   scripts/network.sh down | status | clean | logs   [--dir DIR]   (use the mode recorded by up)
-#   scripts/network.sh status [--min-free 0.10] (warns per node data dir below the disk watermark) | logs [--since 15m|ISO]
+#   scripts/network.sh status [--min-free 0.10] [--clock-threshold 5] (each node's clock skew; warns per node data dir below the disk watermark) | logs [--since 15m|ISO]
 #   scripts/network.sh snapshot PEER [--channel C] [--height H] [--wait | --pending | --cancel H] | join-by-snapshot PEER --snapshot DIR
 #   scripts/network.sh deploy [--module qcchain_contracts] [--label qcchain_1.0]
 #   scripts/network.sh stop-node HOST | start-node HOST   [--consortium FILE] [--dir DIR]

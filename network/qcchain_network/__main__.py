@@ -1,6 +1,7 @@
 """``python -m qcchain_network`` — the engine of ``scripts/network.sh``.
 
-Commands: ``up``, ``down``, ``status`` (warns when a node's data directory runs low on disk), ``clean``,
+Commands: ``up``, ``down``, ``status`` (each running node's clock skew, from its operations endpoint's
+``Date``; warns above ``--clock-threshold`` and when a node's data directory runs low on disk), ``clean``,
 ``logs [--since]``, ``deploy``, ``snapshot`` and ``join-by-snapshot`` (:mod:`qcchain_network.snapshots`). Errors print one line
 ``network: error: ...`` and exit 1; nothing half-started is left running.
 """
@@ -58,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
                    "or a duration ago (30s, 15m, 2h, 1d)")
     p.add_argument("--min-free", type=float, default=0.10, help="status: warn when a node's data directory has "
                    "less than this fraction of its disk free (default 0.10)")
+    p.add_argument("--clock-threshold", type=float, default=5.0, help="status: warn when a running node's clock "
+                   "differs from this host's by more than this many seconds (default 5; the chaincode refuses "
+                   "proposals beyond the governance policy's max_clock_skew_seconds)")
     nodecommands.add_options(p)
     orgcommands.add_options(p)
     p.add_argument("-v", "--verbose", action="store_true")
@@ -173,12 +177,23 @@ def disk_warnings(out: Path, min_free: float) -> list[str]:
     return warnings
 
 
-def _status(out: Path, min_free: float) -> None:
+def clock_lines(out: Path, running: set[str], threshold: float) -> list[str]:
+    """One line per running node's clock against this host's, read from the ``Date`` of its operations
+    endpoint (``qcchain time check``), ``WARNING`` above ``threshold`` seconds or when it cannot be read."""
+    from .clockcheck import measure_all, network_endpoints
+
+    endpoints = [(name, url) for name, url in network_endpoints(out) if name in running]
+    return [f"clock {reading.line(threshold)}" for reading in measure_all(endpoints, timeout=3.0)]
+
+
+def _status(out: Path, min_free: float, clock_threshold: float) -> None:
     rows = runner.status(out)
     for name, where, up in rows:
         print(f"{name:45} {where:<14} {'running' if up else 'stopped'}")
     if not rows:
         print(f"no network processes recorded in {out}")
+    for line in clock_lines(out, {name for name, _where, up in rows if up}, clock_threshold):
+        print(line)
     for warning in disk_warnings(out, min_free):
         print(warning)
 
@@ -227,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             names = runner.down(out)
             print(f"stopped {len(names)} process(es)" + (f": {', '.join(names)}" if names else ""))
         elif args.command == "status":
-            _status(out, args.min_free)
+            _status(out, args.min_free, args.clock_threshold)
         elif args.command == "clean":
             runner.clean(out)
             print(f"removed {out}")

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import shlex
 import ssl
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_THRESHOLD", "NodeClock", "measure", "measure_all", "parse_endpoint"]
+__all__ = ["DEFAULT_THRESHOLD", "NodeClock", "measure", "measure_all", "network_endpoints", "parse_endpoint"]
 
 #: Warn above this many seconds of skew (well inside the chaincode's default 300 s tolerance).
 DEFAULT_THRESHOLD = 5.0
@@ -96,3 +98,21 @@ def measure(name: str, url: str, *, timeout: float = 5.0, ca_file: str | None = 
 def measure_all(endpoints: list[tuple[str, str]], **kw: object) -> list[NodeClock]:
     """:func:`measure` for every (name, url), in order."""
     return [measure(name, url, **kw) for name, url in endpoints]  # type: ignore[arg-type]
+
+
+def network_endpoints(out: Path) -> list[tuple[str, str]]:
+    """(node, operations URL) of every node of the network generated in ``out``, from its ``env/<node>.env``
+    (``CORE_`` / ``ORDERER_OPERATIONS_LISTENADDRESS``, https when ``..._OPERATIONS_TLS_ENABLED`` is true),
+    sorted by node name; a file without an operations address is skipped."""
+    found = []
+    for env_file in sorted((out / "env").glob("*.env")):
+        values: dict[str, str] = {}
+        for line in env_file.read_text(encoding="utf-8").splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip().endswith(("_OPERATIONS_LISTENADDRESS", "_OPERATIONS_TLS_ENABLED")):
+                words = shlex.split(value)
+                values[key.strip().rsplit("_OPERATIONS_", 1)[1]] = words[0] if words else ""
+        if values.get("LISTENADDRESS"):
+            scheme = "https" if values.get("TLS_ENABLED", "").lower() == "true" else "http"
+            found.append((env_file.name[: -len(".env")], f"{scheme}://{values['LISTENADDRESS']}"))
+    return found
