@@ -85,6 +85,34 @@ def test_denied_calls_write_nothing(runtime: Runtime, story: Story) -> None:
     _denied(runtime, lambda: user1.submit_transaction("revoke", reg.gov().key_id, "not an admin"), "admin")
 
 
+def test_backdated_and_postdated_proposals_are_refused(runtime: Runtime, story: Story,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """T-5.2a: a proposal dated an hour from the endorsing chaincode server's clock is refused before
+    anything is written (a grantee cannot use an expired grant by backdating); Fabric itself does not bound
+    the client-set timestamp, the chaincode does."""
+    import qcchain_gateway.proposalbuilder as builder
+    from fabric_protos.common import common_pb2
+
+    use = runtime.orgs["UsingUnit"]
+    original = builder._header
+
+    def access_dated(shift: int) -> Any:
+        def dated(*args: Any, **kwargs: Any) -> Any:
+            header = original(*args, **kwargs)
+            channel_header = common_pb2.ChannelHeader.FromString(header.channel_header)
+            channel_header.timestamp.seconds += shift
+            header.channel_header = channel_header.SerializeToString()
+            return header
+
+        with monkeypatch.context() as patch:
+            patch.setattr(builder, "_header", dated)
+            return use.sharing().access(IR, "maintenance")
+
+    _denied(runtime, lambda: access_dated(-3600), "s behind the endorsing peer's clock (tolerance 300 s")
+    _denied(runtime, lambda: access_dated(3600), "s ahead of the endorsing peer's clock (tolerance 300 s")
+    assert use.records().get(EQ)["record_id"] == EQ  # dated now, the same identity is served
+
+
 def test_reads_follow_entitlement(runtime: Runtime, story: Story) -> None:
     maint, reg, use = (runtime.orgs[n] for n in ("Maintenance", "Regulator", "UsingUnit"))
     hidden = maint.records().get(HD)
