@@ -1,7 +1,7 @@
 """The node record of a generated identity: what the on-chain node registry (T-7.2.3) admits.
 
 :func:`read_record` reads a node's TLS and signing certificates as cryptogen or Fabric CA laid them out
-and builds its record with ``qcchain_sdk.nodes.node_record`` (fingerprints, subject, issuer, expiry).
+and builds its record with ``qcchain_sdk.nodeadmission.node_record`` (fingerprints, subject, issuer, expiry).
 Used by :mod:`qcchain_network.registry` (checks and attestations) and
 :mod:`qcchain_network.testadmins` (test networks' admissions).
 """
@@ -14,7 +14,7 @@ from typing import Any
 from cryptography import x509
 
 from .errors import RegistryError
-from qcchain_sdk import nodes as sdk_nodes
+from qcchain_sdk import nodeadmission as sdk_nodes
 
 GOVERNANCE_CHANNEL = "qcchannel"
 CHAINCODE = "qcchain"

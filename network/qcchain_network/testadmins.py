@@ -30,7 +30,7 @@ from qcchain_sdk.contracts.governance import GovernanceClient
 from qcchain_sdk.contracts.verify import is_not_found
 from qcchain_sdk.proposals import proposalfile
 from qcchain_sdk.proposals.governed import precheck, submit
-from qcchain_sdk.nodes import admit_proposal
+from qcchain_sdk.nodeadmission import admit_proposal
 
 log = logging.getLogger(__name__)
 

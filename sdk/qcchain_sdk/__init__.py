@@ -5,7 +5,7 @@
 - :mod:`qcchain_sdk.proposals` — governance proposals: body, offline-signed proposal files, pre-check and execution;
 - :mod:`qcchain_sdk.actions` — business steps shared by the CLI, the console and the ingestion server;
 - :mod:`qcchain_sdk.contractlike` — the ``ContractLike`` / ``Evaluator`` protocol the clients take;
-- :mod:`qcchain_sdk.nodes` — node records and node-registry proposals.
+- :mod:`qcchain_sdk.nodeadmission` — node records and node-registry proposals.
 
 The Fabric Gateway client itself (connect, identities, keystore, profiles, events) is the separate library
 :mod:`qcchain_gateway`.

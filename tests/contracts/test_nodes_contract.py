@@ -206,7 +206,7 @@ def test_malformed_values_are_named_not_echoed(kit: GovKit) -> None:
 
 def test_bounds_on_attestations_and_listing(kit: GovKit, monkeypatch: pytest.MonkeyPatch) -> None:
     """Review: the join/leave list per node and the ``nodes()`` scan are bounded (refusal writes nothing)."""
-    import qcchain_contracts.nodes as nodes_mod
+    import qcchain_contracts.noderegistry as nodes_mod
     import qcchain_contracts.store.nodes as node_store
 
     record = node(O4)

@@ -253,7 +253,7 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_verify_fingerprint_is_the_sdk_record_fingerprint(tmp_path: Path) -> None:
     from cryptography import x509
 
-    from qcchain_sdk import nodes as sdk_nodes
+    from qcchain_sdk import nodeadmission as sdk_nodes
 
     consenters = configupdate.consenters(_bft_config())
     tls_pem, sign_pem = consenters[0].tls_cert_pem, consenters[0].identity_pem

@@ -178,7 +178,7 @@ def test_node_registry_admit_join_remove(runtime: Runtime, story: Story, tmp_pat
     TLS fingerprint, removal by the regulator, no join after removal, events on the audit timeline."""
     from qcchain_sdk.contracts.audit import AuditClient
     from qcchain_sdk.errors import ThresholdNotMet
-    from qcchain_sdk.nodes import admit_proposal, node_record, remove_proposal
+    from qcchain_sdk.nodeadmission import admit_proposal, node_record, remove_proposal
 
     reg, ins = runtime.orgs["Regulator"], runtime.orgs["Inspection"]
     majority = ["Regulator", "Inspection", "UsingUnit"]

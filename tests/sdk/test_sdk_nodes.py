@@ -1,4 +1,4 @@
-"""qcchain_sdk.nodes offline: node records from certificates, node proposal files (single / genesis form),
+"""qcchain_sdk.nodeadmission offline: node records from certificates, node proposal files (single / genesis form),
 the artifact carried in the file and re-checked on load, and the refusals."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from qcchain_core.gm import SM2PrivateKey, sm3
 from qcchain_sdk.errors import NodeError
 from qcchain_sdk.proposals import proposalfile
 from qcchain_sdk.errors import ProposalFileError
-from qcchain_sdk.nodes import admit_proposal, node_record, remove_proposal
+from qcchain_sdk.nodeadmission import admit_proposal, node_record, remove_proposal
 
 NOW = 1_760_000_000
 
@@ -215,7 +215,7 @@ def test_review_fingerprint_normalised_before_attesting() -> None:
     """Review fix: ``openssl x509 -fingerprint -sha256`` prints AB:CD:...; the chain stores lower-case hex, so
     the client normalises it (and refuses non-fingerprints without sending anything or echoing the value)."""
     from qcchain_sdk.contracts.governance import GovernanceClient
-    from qcchain_sdk.nodes import normalize_fingerprint
+    from qcchain_sdk.nodeadmission import normalize_fingerprint
 
     digest = hashlib.sha256(b"tls").hexdigest()
     openssl_form = ":".join(digest[i:i + 2] for i in range(0, 64, 2)).upper()

@@ -10,7 +10,7 @@ The package is a ladder; a module imports only modules of its own rung or below 
    records and their keys, no decisions;
 3. rules — :mod:`.grading_rules`, :mod:`.sharing_rules` (pure); :mod:`.lifecycle` (unit state machine,
    thresholds, :func:`~.lifecycle.require_serving`); :mod:`.signatures`; :mod:`.policy_rules`;
-   :mod:`.nodes`; :mod:`.proposals`; :mod:`.placement` (the records write path,
+   :mod:`.noderegistry`; :mod:`.proposals`; :mod:`.placement` (the records write path,
    :func:`~.placement.place_record`); :mod:`.entitlement` (who reads what, grant use, access log);
 4. contract fronts — the ``Contract`` classes with their ``@transaction`` methods: :mod:`.governance`,
    :mod:`.keyregistry`, :mod:`.grading`, :mod:`.records`, :mod:`.sharing`, :mod:`.audit`.

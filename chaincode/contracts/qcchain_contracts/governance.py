@@ -14,12 +14,12 @@ and its id is the hex SM3 of those bytes. For ``policy_update`` the target's ``c
 policy and ``package_digest`` is the SM3 of the canonical document (sent as ``artifact``); for
 ``member_admit`` it names the MSP id and ``package_digest`` is the SM3 of the canonical member record;
 for ``member_remove`` it names the MSP id; for ``node_admit`` / ``node_remove`` the node id (or ``genesis``
-for the initial node set, see :mod:`.nodes`). Signatures are SM2 over the canonical body by keys with
+for the initial node set, see :mod:`.noderegistry`). Signatures are SM2 over the canonical body by keys with
 usage ``govern``, one per org, submitted by that org.
 
 This module is the contract front only: members and policies are stored by :mod:`.store.members` and
 :mod:`.store.policies`, policy documents checked by :mod:`.policy_rules`, proposals run by
-:mod:`.proposals`, units by :mod:`.lifecycle`, nodes by :mod:`.nodes`.
+:mod:`.proposals`, units by :mod:`.lifecycle`, nodes by :mod:`.noderegistry`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 
 from qcchain_shim import Context, Contract, transaction
 
-from . import nodes as _nodes
+from . import noderegistry as _nodes
 from . import proposals as _proposals
 from .clock import require_fresh
 from .common import caller_is_admin, caller_msp, get_json, put_json, record_event, require_admin, tx_time

@@ -9,7 +9,7 @@ proposal for another channel, artefact not matching ``package_digest``, wrong si
 expired / of another org / without ``govern``, signer org not an active member, execution under the
 threshold of the operation's rule in the ``governance`` policy (or no rule for it in the installed policy),
 a lifecycle transition the unit's state forbids, or a node admission / removal the node registry forbids
-(:mod:`.nodes`). At execution every signature's key is re-checked at transaction time, and the rule, the
+(:mod:`.noderegistry`). At execution every signature's key is re-checked at transaction time, and the rule, the
 governance policy (version, digest) and the members in force then are stored with the proposal
 (``threshold``, :func:`threshold_in_force`) for the auditor's re-check.
 
@@ -32,7 +32,7 @@ from qcchain_model.proposals import (ARTIFACT_OPERATIONS, BODY_FIELDS, DIGEST_OP
 from .common import caller_msp, record_event, require_hex64, require_int, require_str, sm3_hex, tx_time
 from .errors import Conflict, Forbidden, InvalidInput, InvalidSignatureError, NotFound
 from .lifecycle import apply_unit_operation, next_state, threshold_met
-from .nodes import GENESIS, admit, remove, require_active, validate_admission, validate_node_id
+from .noderegistry import GENESIS, admit, remove, require_active, validate_admission, validate_node_id
 from .policy_rules import install_policy, validate_policy
 from .signatures import verify_sm2
 from .store.members import ca_clash, list_members, member_fields, member_of, put_member, validate_member

@@ -13,7 +13,7 @@ from qcchain_core.gm import SM2PrivateKey
 from qcchain_model.messages import registration_message
 
 from ..contractlike import ContractLike
-from ..nodes import normalize_fingerprint
+from ..nodeadmission import normalize_fingerprint
 from ..proposals.body import build_proposal
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Admitted orderer/peer nodes: node records (``gov.node`` [node_id]), the certificate fingerprints ever
 admitted (``gov.nodecert`` [sha256], never reused) and the genesis marker (``gov.meta`` ["node_genesis"]).
 
-The admission, removal and attestation rules are in :mod:`qcchain_contracts.nodes`.
+The admission, removal and attestation rules are in :mod:`qcchain_contracts.noderegistry`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Node registry helpers (REQUIREMENTS T-7.2.3): build the on-chain record of an orderer or peer from its
 certificates, and the governance proposal files that admit or remove nodes.
 
-The record (checked field by field by the chaincode, ``qcchain_contracts.nodes``)::
+The record (checked field by field by the chaincode, ``qcchain_contracts.noderegistry``)::
 
     {"node_id", "org_msp", "kind": "orderer"|"peer", "consensus": kind == "orderer",
      "tls_cert_sha256", "sign_cert_sha256",   (hex SHA-256 of each certificate's DER)
