@@ -84,7 +84,7 @@ def _read_pem(path: Path) -> bytes:
 def propose_admit(node_id: str, org_msp: str, kind: str, tls_cert: Path, sign_cert: Path, profiles: Path,
                   user: str, channel: str | None, chaincode: str, reason: str, expires_in: int, out: Path) -> None:
     """Write a node_admit proposal for one node, built from its certificates."""
-    from qcchain_sdk.nodes import admit_proposal, node_record
+    from qcchain_sdk.nodeadmission import admit_proposal, node_record
 
     with _errors():
         record = node_record(node_id, org_msp, kind, _read_pem(tls_cert), _read_pem(sign_cert), now=int(time.time()))
@@ -97,12 +97,12 @@ def propose_admit(node_id: str, org_msp: str, kind: str, tls_cert: Path, sign_ce
 
 @nodes.command("propose-genesis")
 @click.option("--records", "records_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="JSON list of node records (qcchain_sdk.nodes.node_record) of the network's initial nodes.")
+              help="JSON list of node records (qcchain_sdk.nodeadmission.node_record) of the network's initial nodes.")
 @_common
 def propose_genesis(records_file: Path, profiles: Path, user: str, channel: str | None, chaincode: str, reason: str,
                     expires_in: int, out: Path) -> None:
     """Write the channel's genesis node_admit proposal (its initial nodes, admitted once)."""
-    from qcchain_sdk.nodes import admit_proposal
+    from qcchain_sdk.nodeadmission import admit_proposal
 
     try:
         records = json.loads(records_file.read_text(encoding="utf-8"))
@@ -121,7 +121,7 @@ def propose_genesis(records_file: Path, profiles: Path, user: str, channel: str 
 def propose_remove(node_id: str, profiles: Path, user: str, channel: str | None, chaincode: str, reason: str,
                    expires_in: int, out: Path) -> None:
     """Write a node_remove proposal."""
-    from qcchain_sdk.nodes import remove_proposal
+    from qcchain_sdk.nodeadmission import remove_proposal
 
     with _errors():
         proposal = remove_proposal(node_id, _channel(profiles, channel), chaincode, reason, int(time.time()) + expires_in)
