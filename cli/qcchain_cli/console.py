@@ -1,7 +1,9 @@
 """``qcchain console``: the browser console (B/S) a member organisation runs for its staff.
 
 ``serve`` acts on chain with the org's Fabric identity: ``--dir DIR`` (a devnet's state directory, the
-org chosen with ``--org``) or ``--profile P`` (any connection profile, e.g. of a real Fabric network).
+org chosen with ``--org``) or ``--profile P`` (any connection profile, e.g. of a real Fabric network);
+``--identity-key pkcs11:token=T;object=O`` keeps that identity's key on a PKCS#11 token (PIN from
+``--identity-pin-file`` or ``$QCCHAIN_PKCS11_PIN``).
 ``users add|list|disable|reset`` manage the staff accounts kept in the console's state directory;
 passwords are read from ``--password-file`` only (never from the command line).
 """
@@ -14,6 +16,7 @@ from pathlib import Path
 import click
 
 from .errors import CliError
+from .keys_token import identity_key_options
 
 DEFAULT_STATE = Path(".qcchain-console")
 
@@ -35,6 +38,14 @@ def _profile(state_dir: Path | None, profile: Path | None, org: str) -> Path:
     if org not in profiles:
         raise CliError(f"--org {org!r} is not an org of the devnet in {directory} ({', '.join(sorted(profiles))})")
     return Path(profiles[org])
+
+
+def _ingest_ca(devnet_dir: Path | None, on_devnet: bool, ingest_url: str | None) -> Path | None:
+    """With a devnet: the ingestion server's self-signed certificate in DIR/ingest, when it exists."""
+    if ingest_url is None or not on_devnet:
+        return None
+    cert = (devnet_dir or Path(".devnet")) / "ingest" / "tls-cert.pem"
+    return cert if cert.is_file() else None
 
 
 def _password(path: Path) -> str:
@@ -66,21 +77,33 @@ def console() -> None:
 @click.option("--cert", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="TLS certificate (PEM); default: a self-signed one generated in the state directory.")
 @click.option("--key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="TLS key (PEM).")
-@click.option("--ingest-db", default=None, help="SQLAlchemy URL of the ingestion service's database (read only).")
+@click.option("--ingest-url", default=None,
+              help="This org's ingestion server (https://host:port): the Ingestion page uses its admin API.")
+@click.option("--ingest-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Admin API key of the ingestion server (qcchain ingest admin-key issue --out F).")
+@click.option("--ingest-ca", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="CA or self-signed certificate of the ingestion server (default with --dir: DIR/ingest/tls-cert.pem).")
+@identity_key_options
 def serve(state: Path, devnet_dir: Path | None, profile: Path | None, org: str, user: str, channel: str, host: str,
-          port: int, cert: Path | None, key: Path | None, ingest_db: str | None) -> None:
+          port: int, cert: Path | None, key: Path | None, ingest_url: str | None,
+          ingest_key_file: Path | None, ingest_ca: Path | None, identity_key: str | None,
+          identity_pin_file: Path | None) -> None:
     """Serve the console over HTTPS until interrupted."""
     from qcchain_console.errors import ConsoleError
     from qcchain_console.server import ServeSettings, open_state, serve as run
 
+    from .keys_token import bind_identity_key
     from .proclogs import process_logs
 
     process_logs("console")
     if devnet_dir is not None and profile is not None:
         raise CliError("give --dir or --profile, not both")
     crypto = (devnet_dir or Path(".devnet")) / "crypto-config" if profile is None else None
-    settings = ServeSettings(state=state, profile=_profile(devnet_dir, profile, org), user=user, channel=channel,
-                             host=host, port=port, cert=cert, key=key, ingest_db=ingest_db,
+    profile = _profile(devnet_dir, profile, org)
+    token = bind_identity_key(profile, user, identity_key, identity_pin_file)
+    settings = ServeSettings(state=state, profile=profile, user=user, channel=channel,
+                             host=host, port=port, cert=cert, key=key, ingest_url=ingest_url,
+                             ingest_key_file=ingest_key_file, ingest_ca=ingest_ca or _ingest_ca(devnet_dir, crypto is not None, ingest_url),
                              crypto_dir=crypto if crypto is not None and crypto.is_dir() else None)
     try:
         if not open_state(state).list():
@@ -90,6 +113,9 @@ def serve(state: Path, devnet_dir: Path | None, profile: Path | None, org: str, 
         run(settings)
     except ConsoleError as exc:
         raise CliError(str(exc)) from exc
+    finally:
+        if token is not None:
+            token.close()
 
 
 @console.group()

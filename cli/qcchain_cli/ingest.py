@@ -1,10 +1,12 @@
-"""``qcchain ingest``: the seed-001 HTTPS ingestion service (serve), its credentials, proofs, overdue units.
+"""``qcchain ingest``: the seed-001 HTTPS ingestion service (serve), its credentials, admin API keys, proofs,
+overdue units.
 
 ``serve --dir DIR`` serves on the embedded devnet in DIR (started detached if none runs there; governance
 bootstrapped from ``policies/`` and the consortium file if the channel has none), as ``--org`` (default
 Regulator), with an SM2 key kept in ``DIR/ingest/sm2-key.pem`` and registered on chain once.
 ``serve --profile P --key K`` serves against any Fabric network as the profile's org with the registered
-SM2 key K (PEM). State: ``--db URL`` (PostgreSQL for replicas) or SQLite in ``<state>/ingest.db``.
+SM2 key K (PEM). ``--identity-key pkcs11:token=T;object=O`` signs the Fabric transactions with that key on
+a PKCS#11 token instead of the MSP keystore file (PIN from ``--identity-pin-file`` or ``$QCCHAIN_PKCS11_PIN``). State: ``--db URL`` (PostgreSQL for replicas) or SQLite in ``<state>/ingest.db``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import click
 
 from .errors import CliError
+from .keys_token import identity_key_options
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +122,78 @@ def rotate(state_dir: Path, db_url: str | None, appid: str, as_json: bool) -> No
     click.echo(json.dumps(cred) if as_json else f"appid {cred['appid']}\nsecret {cred['secret']}  (shown once)")
 
 
+@ingest.group("admin-key")
+def admin_key() -> None:
+    """Keys of the admin API (/jsdspcloud/admin) that the ingesting org's console uses."""
+
+
+def _admin_keys(state_dir: Path, db_url: str | None) -> Any:
+    from qcchain_ingest.adminapi import AdminKeys
+    from qcchain_ingest.db import open_engine
+    from qcchain_ingest.errors import StateError
+
+    try:
+        return AdminKeys(open_engine(_db_url(state_dir, db_url)), time.time)
+    except StateError as exc:
+        raise CliError(str(exc)) from exc
+
+
+@admin_key.command("issue")
+@_DIR
+@_DB
+@click.option("--name", required=True, help="What the key is for (e.g. console-regulator).")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write the key to (created with mode 0600; must not exist).")
+def admin_key_issue(state_dir: Path, db_url: str | None, name: str, out: Path) -> None:
+    """Issue an admin API key into --out (never printed); give the file to `qcchain console serve --ingest-key-file`."""
+    import os
+
+    from qcchain_ingest.errors import CredentialError
+
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise CliError(f"--out {out}: {exc.strerror}") from exc
+    try:
+        issued = _admin_keys(state_dir, db_url).issue(name)
+    except (CredentialError, CliError) as exc:
+        os.close(fd)
+        out.unlink()
+        raise CliError(str(exc)) from exc
+    with os.fdopen(fd, "w") as handle:
+        handle.write(issued["key"] + "\n")
+    click.echo(f"admin key {issued['key_id']} written to {out}")
+
+
+@admin_key.command("list")
+@_DIR
+@_DB
+@click.option("--json", "as_json", is_flag=True)
+def admin_key_list(state_dir: Path, db_url: str | None, as_json: bool) -> None:
+    """Every admin key id with its name and state (no keys)."""
+    rows = _admin_keys(state_dir, db_url).list()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for r in rows:
+        click.echo(f"{r['key_id']}  {'revoked' if r['revoked_at'] else 'active ':7}  {r['name']}")
+
+
+@admin_key.command("revoke")
+@_DIR
+@_DB
+@click.argument("key_id")
+def admin_key_revoke(state_dir: Path, db_url: str | None, key_id: str) -> None:
+    """Revoke an admin key at once."""
+    from qcchain_ingest.errors import CredentialError
+
+    try:
+        _admin_keys(state_dir, db_url).revoke(key_id)
+    except CredentialError as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(f"revoked admin key {key_id}")
+
+
 def _devnet_profile(state_dir: Path, org: str) -> Path:
     """The org's connection profile of the devnet in DIR, starting the devnet (detached) if none runs."""
     from qcchain_devnet.daemon import UpOptions, start_detached, status
@@ -191,15 +266,17 @@ def prepare_devnet_chain(network: Any, msp_id: str, cert_pem: bytes, key: Any, c
 @click.option("--insecure-http", is_flag=True, help="Plain HTTP (tests and benchmarks only).")
 @click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write {\"url\", \"port\"} here once listening.")
+@identity_key_options
 def serve(state_dir: Path | None, profile: Path | None, key_file: Path | None, org: str, user: str, channel: str,
           db_url: str | None, host: str, port: int, tls_cert: Path | None, tls_key: Path | None, insecure_http: bool,
-          ready_file: Path | None) -> None:
+          ready_file: Path | None, identity_key: str | None, identity_pin_file: Path | None) -> None:
     """Serve the ingestion API (HTTPS; self-signed certificate in the state directory unless --tls-cert/--tls-key)."""
     from qcchain_core.gm import SM2PrivateKey
     from qcchain_gateway.profile import connect_profile
     from qcchain_ingest.errors import StateError
     from qcchain_ingest.server import ServeOptions, build_service, serve as run
 
+    from .keys_token import bind_identity_key
     from .proclogs import process_logs
 
     process_logs("ingest")
@@ -215,6 +292,7 @@ def serve(state_dir: Path | None, profile: Path | None, key_file: Path | None, o
         assert state_dir is not None
         profile, key, home = _devnet_profile(state_dir, org), _dev_key(state_dir), state_dir / "ingest"
     home.mkdir(parents=True, exist_ok=True)
+    token = bind_identity_key(profile, user, identity_key, identity_pin_file)
     gateway = connect_profile(profile, user=user)
     try:
         network = gateway.get_network(channel)
@@ -241,6 +319,8 @@ def serve(state_dir: Path | None, profile: Path | None, key_file: Path | None, o
             raise CliError(f"cannot serve on {host}:{port}: {exc}") from exc
     finally:
         gateway.close()
+        if token is not None:
+            token.close()
 
 
 def _chain_reader(state_dir: Path, profile: Path | None, org: str, user: str, channel: str) -> tuple[Any, Any]:

@@ -28,7 +28,8 @@ from .errors import CliError
 PIN_ENV = "QCCHAIN_PKCS11_PIN"
 MODULE_ENV = "QCCHAIN_PKCS11_MODULE"
 
-__all__ = ["MODULE_ENV", "PIN_ENV", "register", "token_pin", "token_signer", "token_sm2_key"]
+__all__ = ["MODULE_ENV", "PIN_ENV", "bind_identity_key", "identity_key_options", "register", "token_pin",
+           "token_signer", "token_sm2_key"]
 
 
 def _gw() -> Any:
@@ -86,6 +87,48 @@ def token_signer(uri_text: str, pin_file: Path | None = None, module: str | None
         return gw.open_signer(uri, token_pin(uri, pin_file), _module(module))
     except gw.TokenError as exc:
         raise CliError(str(exc)) from exc
+
+
+def identity_key_options(func: Any) -> Any:
+    """``--identity-key URI`` and ``--identity-pin-file FILE``: the servers' Fabric identity key on a token."""
+    func = click.option("--identity-pin-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        help=f"With --identity-key: read the token's user PIN from this file [else env {PIN_ENV}].")(func)
+    return click.option("--identity-key", default=None, metavar="pkcs11:token=T;object=K",
+                        help="Sign as the profile's user with this ECDSA P-256 key on a PKCS#11 token (RFC 7512 "
+                             "URI) instead of the key file in its MSP keystore/.")(func)
+
+
+def bind_identity_key(profile: Path, user: str, uri_text: str | None, pin_file: Path | None = None,
+                      org: str | None = None, module: str | None = None) -> Any:
+    """Make ``user`` of the profile's org (or ``org``) sign with the token key ``uri_text`` wherever this
+    process loads that identity (``qcchain_gateway.pkcs11msp``). Returns the signer (close it when done), or
+    None when ``uri_text`` is None.
+
+    Raises:
+        CliError: bad URI, no PIN, wrong PIN, no such key, no such user in the profile, or the token key is
+        not the user's certificate's (one line).
+    """
+    if uri_text is None:
+        return None
+    from qcchain_gateway.errors import SdkError
+    from qcchain_gateway.pkcs11msp import bind
+    from qcchain_gateway.profile import load_profile
+
+    try:
+        loaded = load_profile(profile)
+        org_profile = loaded.organizations.get(org or loaded.organization)
+        msp_dir = org_profile.users.get(user) if org_profile is not None else None
+    except SdkError as exc:
+        raise CliError(str(exc)) from exc
+    if msp_dir is None:
+        raise CliError(f"--identity-key: connection profile {profile} has no user {user!r} of {org or loaded.organization}")
+    signer = token_signer(uri_text, pin_file, module)
+    try:
+        bind(msp_dir, signer)
+    except (SdkError, ValueError) as exc:
+        signer.close()
+        raise CliError(str(exc)) from exc
+    return signer
 
 
 def token_sm2_key(uri_text: str, mechanism: int | None = None, module: str | None = None) -> Any:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from qcchain_gateway.errors import IdentityError
 from qcchain_gateway.identity import Identity, Signer, new_private_key_signer
+from qcchain_gateway.pkcs11msp import bound_signer
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +41,10 @@ def load_identity(msp_dir: str | Path, msp_id: str | None = None) -> tuple[Ident
         cert = x509.load_pem_x509_certificate(cert_pem)
     except ValueError as exc:
         raise IdentityError(f"{cert_path}: not a PEM X.509 certificate: {exc}") from exc
-    key = _matching_key(root / "keystore", cert)
+    # A key on a PKCS#11 token (bound by qcchain_gateway.pkcs11msp) needs no keystore/ file.
+    signer = bound_signer(root) or new_private_key_signer(_matching_key(root / "keystore", cert))
     resolved_msp_id = msp_id or _msp_id_from_cert(cert, cert_path)
-    return Identity(resolved_msp_id, cert_pem), new_private_key_signer(key)
+    return Identity(resolved_msp_id, cert_pem), signer
 
 
 def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
