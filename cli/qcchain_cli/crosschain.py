@@ -1,10 +1,11 @@
 """``qcchain crosschain``: certificates of other chains with verifiable proofs (T-9.2.3).
 
 On the source network: ``anchors`` writes its trust-anchor document (MSPs + CRLs of the channel config, the
-endorsement policy made explicit); ``export RECORD_ID`` writes a proof bundle. On the receiving network:
-``register-source`` / ``update-source`` / ``remove-source`` open a source proposal signed with your org admin's
-SM2 key, ``sign-source`` / ``execute-source`` complete it (the ``policy_update`` threshold); ``import`` verifies
-a bundle in chaincode and records the certificate; ``list``. ``verify FILE`` checks a bundle on chain
+endorsement policy made explicit); ``export RECORD_ID`` writes a proof bundle (of an ingested record: with its
+batch inclusion proof, ``--inclusion FILE`` from the ingestion service when the chain holds it sealed). On the
+receiving network: ``register-source`` / ``update-source`` / ``remove-source`` open a source proposal signed
+with your org admin's SM2 key, ``sign-source`` / ``execute-source`` complete it (the ``policy_update``
+threshold); ``import`` verifies a bundle in chaincode and records the certificate; ``list``. ``verify FILE`` checks a bundle on chain
 (``--source``) or offline, without any chain, against ``--anchors FILE`` (or, flagged, the bundle's own config).
 """
 
@@ -75,19 +76,42 @@ def anchors(ctx: click.Context, endorsement_rule: str, output: Path) -> None:
 @crosschain.command()
 @click.argument("record_id")
 @click.option("--endorsement-rule", default="MAJORITY Endorsement", show_default=True, help=RULE_HELP)
+@click.option("--inclusion", "inclusion_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Ingested record: its inclusion proof from the ingestion service (`qcchain ingest proof ID`), "
+                   "needed when the record is sealed (L2/L3) or deleted.")
+@click.option("--disclose-private", is_flag=True,
+              help="Allow exporting a sealed ingested record: the bundle carries its plaintext.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Where to write the bundle.")
 @common_options()
 @click.pass_context
-def export(ctx: click.Context, record_id: str, endorsement_rule: str, output: Path) -> None:
-    """Write the proof bundle of RECORD_ID's current version."""
-    from qcchain_sdk.crosschain import export_bundle
+def export(ctx: click.Context, record_id: str, endorsement_rule: str, inclusion_file: Path | None,
+           disclose_private: bool, output: Path) -> None:
+    """Write the proof bundle of RECORD_ID's current version (a record, or an ingested record with its
+    batch inclusion proof)."""
+    from qcchain_gateway.errors import NotFoundError
+    from qcchain_sdk.crosschain import export_bundle, export_ingested_bundle
 
     net, qscc = _network(ctx), connect_contract(ctx, "qscc")
-    bundle = sdk_call(lambda: export_bundle(net("records"), net("keys"), qscc, qscc.channel, "qcchain", record_id,
-                                            endorsement_rule, int(time.time())))
+    inclusion = _read_json(inclusion_file, "inclusion proof") if inclusion_file else None
+
+    def ingested() -> dict[str, Any]:
+        return export_ingested_bundle(net("ingest"), qscc, qscc.channel, "qcchain", record_id, endorsement_rule,
+                                      int(time.time()), inclusion, disclose_private)
+
+    def build() -> dict[str, Any]:
+        if inclusion is not None:
+            return ingested()
+        try:
+            return export_bundle(net("records"), net("keys"), qscc, qscc.channel, "qcchain", record_id,
+                                 endorsement_rule, int(time.time()))
+        except NotFoundError:
+            return ingested()  # not a records:* record: an ingested one (or NotFound again)
+
+    bundle = sdk_call(build)
     output.write_text(json.dumps(bundle))
-    emit(ctx, {"output": str(output), "record_id": record_id},
-         lambda r: [f"bundle of {record_id} -> {r['output']} (blocks carry every transaction of their block)"])
+    kind = "ingested, with its batch inclusion proof" if bundle["ingest"] else "record"
+    emit(ctx, {"output": str(output), "record_id": record_id, "ingested": bundle["ingest"] is not None},
+         lambda r: [f"bundle of {record_id} ({kind}) -> {r['output']} (blocks carry every transaction of their block)"])
 
 
 def _propose(ctx: click.Context, operation: str, name: str, anchors_file: Path | None, expires_in: int) -> None:

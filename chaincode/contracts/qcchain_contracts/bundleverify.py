@@ -8,7 +8,8 @@ Bundle (JSON, :data:`BUNDLE_FORMAT`)::
      record_proof{block (base64 common.Block), tx_index},   # the tx that wrote rec[record_id]
      key_proof{block, tx_index},                            # the tx that registered the signer's SM2 key
      config{block (base64 config block), msps, orderer_msps, endorsement_policy},   # the source's own view
-     ingest (null | inclusion proof), exported_at}
+     ingest (null | {leaf, proof}: the batch inclusion proof of an ingested record; key_proof is then null),
+     exported_at}
 
 :func:`verify_bundle` re-derives everything from the blocks (see :mod:`.fabricproof`): both blocks signed by
 the registered orderers, both transactions VALID and endorsed per the registered policy by unrevoked
@@ -34,6 +35,7 @@ from qcchain_model.envelope import BUS_DELETE, ENVELOPE_FIELDS
 from cryptography import x509
 
 from .common import sm3_hex
+from .crosschain_ingest import check_inclusion, parse_ingest
 from .errors import InvalidInput
 from .fabricproof import MspAnchor, ProvenTx, TrustAnchors, verify_block, verify_transaction
 
@@ -71,10 +73,15 @@ def parse_bundle(raw: bytes | str) -> dict[str, Any]:
         raise InvalidInput(f"bundle format {bundle['format']!r} is not {BUNDLE_FORMAT}")
     if not isinstance(bundle["record_id"], str) or not bundle["record_id"]:
         raise InvalidInput("bundle record_id must be a non-empty string")
-    for name in ("record_proof", "key_proof"):
+    ingested = bundle["ingest"] is not None
+    for name in ("record_proof",) if ingested else ("record_proof", "key_proof"):
         proof = bundle[name]
         if not isinstance(proof, dict) or sorted(proof) != ["block", "tx_index"] or not isinstance(proof["tx_index"], int):
             raise InvalidInput(f"bundle {name} must be {{block, tx_index}}")
+    if ingested:
+        if bundle["key_proof"] is not None:
+            raise InvalidInput("a bundle of an ingested record has no key_proof (null): it is bound to its batch")
+        bundle = {**bundle, "ingest": parse_ingest(bundle["ingest"])}
     if not isinstance(bundle["config"], dict):
         raise InvalidInput("bundle config must be an object")
     return bundle
@@ -152,10 +159,26 @@ def _check_record(meta: dict[str, Any], key: dict[str, Any]) -> None:
         raise InvalidInput("the record's payload does not hash (SM3) to its envelope digest")
 
 
+def _ingested(bundle: dict[str, Any], record_tx: ProvenTx) -> tuple[dict[str, Any], bool, dict[str, Any]]:
+    """(record metadata with payload and batch header, deleted, provenance extras) of an ingested record."""
+    record_id = bundle["record_id"]
+    state = _json_write(record_tx, composite_key("ing.rec", [record_id]), f"ingested record {record_id}")
+    batch = [str(state.get("appid")), str(state.get("batch_no"))]
+    header = _json_write(record_tx, composite_key("ing.batch", batch), f"the header of batch {'/'.join(batch)}")
+    payload = check_inclusion(bundle["ingest"], state, header, record_id, record_tx.tx_id)
+    meta = {**{k: v for k, v in sorted(state.items()) if k != "record"}, "payload": payload, "batch": header}
+    return meta, bool(state.get("deleted")), {"kind": "ingested", "batch": batch, "leaf_index": state.get("leaf_index"),
+                                             "merkle_root": header.get("merkle_root"), "key_block": None,
+                                             "key_tx_id": None}
+
+
 def verify_bundle(bundle: dict[str, Any], anchors: TrustAnchors) -> dict[str, Any]:
     """Verify a parsed bundle against ``anchors`` (see module doc). Returns the certificate with provenance:
-    ``{record_id, record (metadata, payload if on chain), status (active | revoked), provenance{channel,
-    chaincode, block, tx_index, tx_id, tx_time, endorsers, key_block, key_tx_id}}``.
+    ``{record_id, record (metadata, payload if on chain), status (active | revoked), provenance{kind (record |
+    ingested), channel, chaincode, block, tx_index, tx_id, tx_time, endorsers, key_block, key_tx_id; for an
+    ingested record also batch [appid, batch_no], leaf_index, merkle_root}}``. For an ingested record
+    (``ingest`` set, see :mod:`.crosschain_ingest`) the batch inclusion proof replaces the key proof and
+    ``record`` is the record's state with ``payload`` (the record) and ``batch`` (its header).
 
     Raises:
         InvalidInput: any check failing, naming it. Forbidden: an identity outside the registered MSPs.
@@ -166,16 +189,19 @@ def verify_bundle(bundle: dict[str, Any], anchors: TrustAnchors) -> dict[str, An
     anchors = with_bundle_crls(anchors, bundle["config"])
     record_tx = _proven(bundle, "record_proof", anchors)
     record_id = bundle["record_id"]
-    meta = _json_write(record_tx, composite_key("rec", [record_id]), f"record {record_id}")
-    if meta.get("record_id") != record_id:
-        raise InvalidInput(f"the written record is {meta.get('record_id')!r}, not {record_id}")
-    key_tx = _proven(bundle, "key_proof", anchors)
-    key = _json_write(key_tx, composite_key("gov.key", [str(meta.get("key_id"))]), f"key {meta.get('key_id')}")
-    _check_key(key, meta, key_tx, record_tx)
-    _check_record(meta, key)
-    deleted = bool(meta.get("deleted")) or meta.get("bus_type") == BUS_DELETE
+    if bundle["ingest"] is not None:
+        meta, deleted, extra = _ingested(bundle, record_tx)
+    else:
+        meta = _json_write(record_tx, composite_key("rec", [record_id]), f"record {record_id}")
+        if meta.get("record_id") != record_id:
+            raise InvalidInput(f"the written record is {meta.get('record_id')!r}, not {record_id}")
+        key_tx = _proven(bundle, "key_proof", anchors)
+        key = _json_write(key_tx, composite_key("gov.key", [str(meta.get("key_id"))]), f"key {meta.get('key_id')}")
+        _check_key(key, meta, key_tx, record_tx)
+        _check_record(meta, key)
+        deleted = bool(meta.get("deleted")) or meta.get("bus_type") == BUS_DELETE
+        extra = {"kind": "record", "key_block": key_tx.block, "key_tx_id": key_tx.tx_id}
     return {"record_id": record_id, "record": meta, "status": "revoked" if deleted else "active",
             "provenance": {"channel": anchors.channel, "chaincode": anchors.chaincode, "block": record_tx.block,
                            "tx_index": record_tx.index, "tx_id": record_tx.tx_id, "tx_time": record_tx.timestamp,
-                           "endorsers": list(record_tx.endorsers), "key_block": key_tx.block,
-                           "key_tx_id": key_tx.tx_id}}
+                           "endorsers": list(record_tx.endorsers), **extra}}

@@ -6,6 +6,9 @@
   (:mod:`.bundleverify`) and writes nothing; ``import_bundle`` does the same and records the certificate with
   its provenance (source block height, transaction, time), refusing a bundle not newer than the one already
   imported (stale) and one older than ``min_time``; ``certificate`` / ``certificates`` read them back.
+* Ingested records (anchored by ``ingest:anchor``) come with their batch inclusion proof instead of an SM2
+  key proof (:mod:`.crosschain_ingest`); their personal fields (ID card, phones) are stored masked, the
+  record's SM3 digest kept, so a holder of the full record can still check it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from .common import caller_msp, record_event, require_int, sm3_hex, tx_time
 from .crosssources import execute_source, propose_source, sign_source
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .fabricproof import load_anchors
+from .ingest import PERSONAL_FIELDS, mask_record
 from .lifecycle import require_serving
 from .placement import require_submitter
 from .store.sources import (find_certificate, find_source, find_source_proposal, list_certificates, list_sources,
@@ -125,6 +129,9 @@ class CrossChain(Contract):
                                f"{old['block']} (this bundle shows block {prov['block']})")
         versions = [*(previous or {}).get("versions", []),
                     {"block": prov["block"], "tx_id": prov["tx_id"], "status": cert["status"], "imported_tx": ctx.stub.get_tx_id()}]
+        if prov.get("kind") == "ingested":  # personal fields masked as ingest:get shows them to other orgs
+            cert = {**cert, "record": {**cert["record"], "payload": mask_record(cert["record"]["payload"]),
+                                       "masked": [f for f in PERSONAL_FIELDS if f in cert["record"]["payload"]]}}
         stored = {**cert, "source": source, "bundle_digest": digest, "imported_at": tx_time(ctx),
                   "imported_tx": ctx.stub.get_tx_id(), "imported_by": caller_msp(ctx), "versions": versions}
         put_certificate(ctx.stub, stored)
