@@ -21,3 +21,7 @@ class AuthError(ConsoleError, PermissionError):
 
 class CsrfError(ConsoleError, PermissionError):
     """A POST without the session's CSRF token."""
+
+
+class IngestAdminError(ConsoleError, RuntimeError):
+    """The ingestion server's admin API is unreachable or refused a call."""

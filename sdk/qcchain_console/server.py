@@ -15,7 +15,7 @@ from .app import build_app
 from .certscan import scan_crypto_dir
 from .chain import ChainSettings, OrgChain, secret_file
 from .errors import ConfigError
-from .ingestview import IngestView
+from .ingestadmin import IngestAdmin
 from .store import Store
 from .tlscert import ensure_self_signed
 from .web import Console
@@ -35,7 +35,9 @@ class ServeSettings:
     port: int = 8443
     cert: Path | None = None
     key: Path | None = None
-    ingest_db: str | None = None
+    ingest_url: str | None = None  # the ingestion server (its admin API) of this org, https://host:port
+    ingest_key_file: Path | None = None  # the admin API key (qcchain ingest admin-key issue)
+    ingest_ca: Path | None = None  # CA (or self-signed certificate) of the ingestion server's TLS
     crypto_dir: Path | None = None  # a crypto-config directory: the consortium's certificates on the Overview
     insecure_http: bool = False  # tests of the app object only; the CLI always serves HTTPS
 
@@ -58,12 +60,16 @@ def open_console(settings: ServeSettings) -> tuple[Starlette, Console]:
     """The app and its context (the chain connection is open; close ``console.chain`` when done).
 
     Raises:
-        ConfigError: state directory, connection profile, identity or ingestion database unusable.
+        ConfigError: state directory, connection profile, identity or ingestion admin settings unusable.
     """
     store = open_state(settings.state)
     chain = OrgChain(ChainSettings(settings.profile, settings.state, settings.user, settings.channel))
     try:
-        ingest = IngestView(settings.ingest_db) if settings.ingest_db else None
+        ingest = None
+        if settings.ingest_url or settings.ingest_key_file:
+            if not (settings.ingest_url and settings.ingest_key_file):
+                raise ConfigError("--ingest-url and --ingest-key-file go together")
+            ingest = IngestAdmin(settings.ingest_url, settings.ingest_key_file, settings.ingest_ca)
         chain.ensure_key_registered()
         console = Console(chain, store, settings.state, ingest)
         if settings.crypto_dir is not None:
@@ -92,3 +98,5 @@ def serve(settings: ServeSettings) -> None:
     finally:
         console.blocks.stop()
         console.chain.close()
+        if console.ingest is not None:
+            console.ingest.close()

@@ -17,7 +17,7 @@ from .blockindex import BlockIndex
 from .certscan import CertInfo
 from .chain import OrgChain
 from .i18n import pick_lang, translate
-from .ingestview import IngestView
+from .ingestadmin import IngestAdmin
 from .security import csrf_token
 from .store import Store
 from .timefmt import fmt_time
@@ -29,13 +29,14 @@ __all__ = ["Console", "render"]
 
 @dataclass
 class Console:
-    """What every page needs: the chain, the console's database, the ingestion view, templates."""
+    """What every page needs: the chain, the console's database, the ingestion admin API, templates."""
 
     chain: OrgChain
     store: Store
     state: Path
-    ingest: IngestView | None = None
+    ingest: IngestAdmin | None = None
     certs: list[CertInfo] = field(default_factory=list)
+    batch_checks: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (appid, batchNo) -> held
     proposals_dir: Path = field(init=False)
     env: Environment = field(init=False)
     blocks: BlockIndex = field(init=False)

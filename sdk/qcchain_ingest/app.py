@@ -1,10 +1,11 @@
 """The ASGI application (FastAPI): Appendix B's two endpoints plus batch status, proofs, M-field files, health
-and OpenAPI.
+and OpenAPI; the ingesting org's admin API (:mod:`.adminapi`, under ``/jsdspcloud/admin``).
 
 Every answer is ``{"rescode": "1"|"0", "msg": ..., "data": ..., "interface": ...}`` (D-B.3.4; ``interface``
 makes it self-describing, D-5.2.2.2). Failures name the problem in one sentence and list violations as
 ``{index, field, reason}`` without echoing values; authentication failures give no hint which part was
-wrong. Bodies: ``application/json``, UTF-8, at most 16 MiB by default.
+wrong. Bodies: ``application/json``, UTF-8, at most 16 MiB by default. A refused batch of an authenticated
+appid is logged (:class:`.refusals.RefusalLog`: appid, batchNo, txcode, time, message, violations).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from .adminapi import admin_router
 from .errors import AuthFailed, ChainError, RateLimited, Refused, StateError
+from .refusals import RefusalLog, batch_fields
 from .service import IngestService
 
 log = logging.getLogger(__name__)
@@ -80,11 +83,27 @@ async def _json_body(request: Request, limit: int) -> Any:
         raise Refused("the body is not well-formed JSON") from None
 
 
+def _log_refusal(service: IngestService, refusals: RefusalLog, body: Any, exc: Refused) -> None:
+    """Log a refused batch when its access token verifies (anonymous refusals are not logged); a failure
+    to log never changes the answer."""
+    try:
+        credential = service.tokens.verify(body.get("access_token") if isinstance(body, dict) else None)
+    except (AuthFailed, StateError):
+        return
+    batch_no, txcode = batch_fields(body)
+    try:
+        refusals.record(credential["appid"], batch_no, txcode, str(exc), exc.violations)
+    except StateError as error:
+        log.warning("%s", error)
+
+
 def create_app(service: IngestService, max_body: int = MAX_BODY) -> FastAPI:
     """The application over ``service``."""
     app = FastAPI(title="qcchain ingestion (DB32/T 4743 Appendix B)", version="1.0", redirect_slashes=False,
                   description="appid/secret -> access_token -> syndata; each batch anchored on chain with an SM3 "
                               "Merkle root and answered with an SM2-signed receipt.")
+    refusals = RefusalLog(service.engine, service.now)
+    app.include_router(admin_router(service))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:  # unknown path, wrong method...
@@ -107,10 +126,15 @@ def create_app(service: IngestService, max_body: int = MAX_BODY) -> FastAPI:
 
     @app.post(PREFIX + "/syndata", summary="B.3 push one batch of records")
     async def syndata(request: Request) -> Response:
+        body: Any = None
         try:
             body = await _json_body(request, max_body)
             data = await run_in_threadpool(service.syndata, body)
-        except (AuthFailed, Refused, ChainError, StateError) as exc:
+        except Refused as exc:
+            if body is not None:
+                await run_in_threadpool(_log_refusal, service, refusals, body, exc)
+            return _failure("syndata", exc)
+        except (AuthFailed, ChainError, StateError) as exc:
             return _failure("syndata", exc)
         return answer("syndata", True, "success", data)
 

@@ -3,15 +3,18 @@
 Tables: ``credentials`` (appid -> using unit, salted scrypt hashes, status, lock-out counters),
 ``token_keys`` (HMAC keys of access tokens, shared by replicas), ``batches`` (batch index + outbox:
 content digest, canonical records, status ``anchoring`` | ``anchored``, the signed receipt),
-``record_index`` (record ID -> latest batch and leaf, for inclusion proofs). The chain stays the source
-of truth: this state only says what was received and where it was anchored.
+``record_index`` (record ID -> latest batch and leaf, for inclusion proofs), ``media_grants`` (M-field
+grants used), ``refusals`` (batches answered ``rescode "0"``: appid, batchNo, txcode, time, message and
+the violations' paths and reasons — never a submitted value) and ``admin_keys`` (SHA-256 of the admin API
+keys, :mod:`.adminapi`). The chain stays the source of truth: this state only says what was received and
+where it was anchored.
 """
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import (BigInteger, Column, Integer, MetaData, String, Table, Text, create_engine, event)
+from sqlalchemy import (BigInteger, Column, Index, Integer, MetaData, String, Table, Text, create_engine, event)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,7 +22,8 @@ from .errors import StateError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["metadata", "credentials", "token_keys", "batches", "record_index", "open_engine", "sqlite_url"]
+__all__ = ["metadata", "credentials", "token_keys", "batches", "record_index", "media_grants", "refusals", "admin_keys",
+           "open_engine", "sqlite_url"]
 
 metadata = MetaData()
 
@@ -76,6 +80,27 @@ media_grants = Table(  # M-field files served: each on-chain grant (tx id) is us
     Column("grant", String(64), primary_key=True),
     Column("sm3", String(64), nullable=False),
     Column("used_at", BigInteger, nullable=False),
+)
+
+refusals = Table(  # refused syndata batches of authenticated appids (:mod:`.refusals`); no submitted values
+    "refusals", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("appid", String(40), nullable=False),
+    Column("batch_no", String(16), nullable=False),  # "" when the request had no well-formed batchNo
+    Column("txcode", String(2), nullable=False),  # "" when the request had no valid txcode
+    Column("at", BigInteger, nullable=False),
+    Column("msg", String(400), nullable=False),
+    Column("violations", Text, nullable=False),  # JSON list of {index, field, reason}
+    Index("ix_refusals_appid_at", "appid", "at"),
+)
+
+admin_keys = Table(  # keys of the admin API (:mod:`.adminapi`): only their SHA-256 is kept
+    "admin_keys", metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=False, default=0),
 )
 
 

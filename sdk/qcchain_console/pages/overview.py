@@ -73,8 +73,14 @@ async def overview(request: Request) -> Response:
     risk, risk_error = await attempt(load_risk, chain, {})
     ingest = None
     if console.ingest is not None:
-        tables, _ = await attempt(console.ingest.tables, now, 1)
-        ingest = [(t.name, t.last_24h, t.rows) for t in tables or []]
+        units, _ = await attempt(console.ingest.units)
+        per_table: dict[str, list[int]] = {}
+        for unit in (units or {}).get("units", []):
+            row = per_table.setdefault(unit["txcode"], [0, 0])
+            row[0] += unit["batches_recent"]
+            row[1] += unit["records_recent"]
+        ingest = {"tables": sorted((code, b, r) for code, (b, r) in per_table.items()),
+                  "refused": (units or {}).get("refusals_recent")}
     counts = {c: 0 for c in COLOURS}
     for point in (risk or {}).get("points", []):
         counts[point["colour"]] += 1
