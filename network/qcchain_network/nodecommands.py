@@ -1,14 +1,17 @@
-"""The node commands of ``scripts/network.sh``: add-peer, remove-peer, add-orderer, remove-orderer,
-verify-nodes, and the genesis node admission after ``deploy`` (test networks)."""
+"""The node commands of ``scripts/network.sh``: add-peer (``--snapshot DIR``: join from a snapshot),
+remove-peer, add-orderer, remove-orderer, verify-nodes, check-peer and rebuild-peer (tamper detection and
+recovery, :mod:`qcchain_network.recovery`), and the genesis node admission after ``deploy`` (test networks)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from pathlib import Path
 
-from . import nodeops, nodeverify, procs, testadmins
+from . import nodeops, nodeverify, procs, recovery, testadmins
+from .binaries import find_binary
 from .consistency import wait_endorsable
 from .derive import Layout
 from .errors import NetworkError, RegistryError
@@ -19,7 +22,7 @@ from qcchain_gateway.errors import SdkError
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("add-peer", "remove-peer", "add-orderer", "remove-orderer", "verify-nodes")
+COMMANDS = ("add-peer", "remove-peer", "add-orderer", "remove-orderer", "verify-nodes", "check-peer", "rebuild-peer")
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
@@ -32,6 +35,13 @@ def add_options(p: argparse.ArgumentParser) -> None:
     reg.add_argument("--no-registry", action="store_true",
                      help="add-*/remove-*: do not check or record the node on chain (logged as such)")
     p.add_argument("--purge", action="store_true", help="remove-peer: also delete its data directory")
+    p.add_argument("--reference", default=None, metavar="HOST",
+                   help="check-peer/rebuild-peer: the healthy peer to compare with (default: a running peer of "
+                        "the channel)")
+    p.add_argument("--rejoin", action="store_true",
+                   help="rebuild-peer: re-join the channel from its genesis block even if the block store is intact")
+    p.add_argument("--report", type=Path, default=None, metavar="FILE",
+                   help="check-peer/rebuild-peer: also write the JSON report here")
 
 
 def _registry(args: argparse.Namespace, layout: Layout) -> Registry:
@@ -61,19 +71,22 @@ def _run(args: argparse.Namespace) -> int:
     layout = load_layout(args.consortium, args.dir, args.log_level)
     if not layout.crypto.is_dir():
         raise NetworkError(f"{args.dir} holds no network (network.sh up --dir {args.dir} first)")
-    if args.command in ("remove-peer", "remove-orderer") and not args.node:
+    if args.command in ("remove-peer", "remove-orderer", "check-peer", "rebuild-peer") and not args.node:
         raise NetworkError(f"{args.command} needs the node's host name (see network.sh status)")
+    if args.command in ("check-peer", "rebuild-peer"):
+        return _recovery(args, layout)
     registry = _registry(args, layout)
     t0 = time.monotonic()
     if args.command == "add-peer":
         if not args.node:
             raise NetworkError("add-peer needs the org name, e.g. add-peer Inspection")
         try:
-            peer = nodeops.add_peer(layout, args.node, registry)
+            peer = nodeops.add_peer(layout, args.node, registry, snapshot=args.snapshot)
         except KeyError as exc:
             raise NetworkError(str(exc.args[0])) from None
         print(f"added {peer.host} ({peer.org}) at {layout.host}:{peer.listen} in {time.monotonic() - t0:.1f}s; "
-              f"joined {', '.join(c.name for c in layout.consortium.channels if peer.org in c.members)}")
+              f"joined {', '.join(c.name for c in layout.consortium.channels if peer.org in c.members)}"
+              + (f" ({args.snapshot} from its snapshot)" if args.snapshot else ""))
     elif args.command == "add-orderer":
         node = nodeops.add_orderer(layout, registry)
         print(f"added consenter {node.host} at {layout.host}:{node.listen} to "
@@ -93,6 +106,36 @@ def _run(args: argparse.Namespace) -> int:
     if registry.mode == "none":
         print("note: --no-registry: the node was not checked or recorded on chain (operations.log says so)")
     return 0
+
+
+def _recovery(args: argparse.Namespace, layout: Layout) -> int:
+    """check-peer (exit 1 when altered) and rebuild-peer: print the findings, the replaced parts and the proof."""
+    peer_bin = find_binary("peer")
+    if args.command == "check-peer":
+        report = recovery.check_peer(layout, peer_bin, args.node, args.channel, args.reference)
+        store, state = report["block_store"], report["state"]
+        print(f"{args.node} {args.channel}: block store "
+              + ("intact" if store["intact"] else f"DAMAGED: {store['problem']}") + f" (height {store['height']}); "
+              f"state at block {state['block']} " + ("equal to" if state["equal"] else
+                                                      f"DIFFERS ({', '.join(state['differing'])}) from")
+              + f" {report['reference']}'s")
+        status = 1 if report["altered"] else 0
+    else:
+        report = recovery.rebuild_peer(layout, peer_bin, args.node, args.channel, args.snapshot, args.reference,
+                                       rejoin=args.rejoin)
+        before = report["block_store_before"]
+        print(f"{args.node} {args.channel}: block store before: " + ("intact" if before["intact"] else
+                                                                    f"DAMAGED: {before['problem']}"))
+        for action in report["actions"]:
+            print(f"  - {action}")
+        proof = report["proof"]
+        print(f"rebuilt in {report['seconds']}s: height {report['after']['height']}, state at block {proof['block']} "
+              f"equal to {report['reference']}'s ({len(recovery.snapshot_files(proof['snapshot']))} snapshot files "
+              f"compared); report {report['evidence']}/report.json")
+        status = 0
+    if args.report is not None:
+        args.report.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return status
 
 
 def genesis_after_deploy(layout: Layout) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from . import admin, ca, canodes, configupdate, overlay, procs, revocation, runner
+from . import admin, ca, canodes, configupdate, overlay, procs, revocation, runner, snapshots
 from .binaries import FABRIC_TOOLS, find_all
 from .derive import CANode, Layout, OrdererNode, PeerNode, apply_overlay, derive
 from .errors import NetworkError
@@ -156,14 +156,20 @@ def _peer_channels(layout: Layout, org: str) -> list[str]:
     return [ch.name for ch in layout.consortium.channels if org in ch.members]
 
 
-def add_peer(layout: Layout, org_name: str, registry: Registry) -> PeerNode:
-    """Add the next peer of ``org_name`` and join it to every channel of its org; returns it.
+def add_peer(layout: Layout, org_name: str, registry: Registry, snapshot: Path | None = None) -> PeerNode:
+    """Add the next peer of ``org_name`` and join it to every channel of its org; returns it. With
+    ``snapshot`` (a completed Fabric snapshot directory, verified first) it joins that snapshot's channel
+    from the snapshot (``peer channel joinbysnapshot``) and the others from their genesis blocks.
 
     Raises:
-        KeyError: no such org. NodeOpError, ToolError, StartError, PortInUse, RegistryError (not admitted,
+        KeyError: no such org. SnapshotError: the snapshot fails verification or is of a channel the org
+        is not in (nothing done). NodeOpError, ToolError, StartError, PortInUse, RegistryError (not admitted,
         or a proposal was written instead): the node is stopped and dropped from the overlay again.
     """
     org = layout.consortium.org(org_name)
+    snap = snapshots.verify_snapshot(snapshot) if snapshot is not None else None
+    if snap is not None and snap.channel not in _peer_channels(layout, org.name):
+        raise snapshots.SnapshotError(f"{snapshot}: a snapshot of {snap.channel}, a channel {org.name} is not in")
     bins = tool_paths()
     removed = set(overlay.load(layout.out).removed)
     index = next_index(layout.org_dir(org) / "peers", "peer", {p.host for p in layout.peers}, removed)
@@ -179,7 +185,10 @@ def add_peer(layout: Layout, org_name: str, registry: Registry) -> PeerNode:
         peer.env_file.write_text(env_text(peer_env(new, peer)), encoding="utf-8")
         runner.start_node(new, host)
         for channel in _peer_channels(new, org.name):
-            _tolerate_existing(admin.peer_join, new, bins["peer"], peer, channel)
+            if snap is not None and channel == snap.channel:
+                snapshots.join_from_snapshot(new, bins["peer"], peer, snap)
+            else:
+                _tolerate_existing(admin.peer_join, new, bins["peer"], peer, channel)
             _, number = configupdate.fetch_config(new, bins, channel, running_orderer(new),
                                                   latest_block_path(new, channel))
             registry.joined(host, channel, number, record["tls_cert_sha256"])
@@ -190,7 +199,7 @@ def add_peer(layout: Layout, org_name: str, registry: Registry) -> PeerNode:
     render_profiles(new, [org.name])
     _log(layout, "add", host, "peer", org.name, "ok", tls_cert_sha256=record["tls_cert_sha256"],
          sign_cert_sha256=record["sign_cert_sha256"], registry=registry.mode, proposal_id=proposal,
-         identity=source)
+         identity=source, **({"snapshot": str(snap.path), "snapshot_height": snap.height} if snap else {}))
     return peer
 
 

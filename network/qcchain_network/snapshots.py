@@ -27,7 +27,8 @@ from .render.processes import peer_env
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Snapshot", "SnapshotError", "cancel_request", "completed", "join_by_snapshot", "list_pending",
+__all__ = ["Snapshot", "SnapshotError", "cancel_request", "completed", "join_by_snapshot", "join_from_snapshot",
+           "list_pending",
            "peer_height", "peer_of", "submit_request", "verify_snapshot", "wait_completed"]
 
 METADATA = "_snapshot_signable_metadata.json"
@@ -184,6 +185,22 @@ def _joining(layout: Layout, peer_bin: Path, peer: PeerNode) -> bool:
     return "No joinbysnapshot operation is in progress" not in out
 
 
+def join_from_snapshot(layout: Layout, peer_bin: Path, peer: PeerNode, snap: Snapshot, timeout: float = 120.0) -> None:
+    """``peer channel joinbysnapshot`` on the running ``peer`` (which must not hold the channel), then wait
+    until the join is done.
+
+    Raises:
+        SnapshotError: not done within ``timeout``. ToolError: the peer refused.
+    """
+    admin.run_tool([str(peer_bin), "channel", "joinbysnapshot", "--snapshotpath", str(snap.path.resolve())],
+                   env=admin.admin_env(layout, layout.consortium.org(peer.org), peer), timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while _joining(layout, peer_bin, peer):
+        if time.monotonic() > deadline:
+            raise SnapshotError(f"{peer.host}: join of {snap.channel} by snapshot not done within {timeout:.0f}s")
+        time.sleep(0.5)
+
+
 def join_by_snapshot(layout: Layout, peer_bin: Path, host: str, snapshot_dir: Path, timeout: float = 120.0) -> Snapshot:
     """Make peer ``host`` hold the snapshot's channel from the snapshot: stop it, ``peer node unjoin`` the
     channel if it had it, start it, ``peer channel joinbysnapshot``, wait until the join is done.
@@ -205,13 +222,7 @@ def join_by_snapshot(layout: Layout, peer_bin: Path, host: str, snapshot_dir: Pa
         step = "start"
         runner.start_node(layout, host)
         step = "joinbysnapshot"
-        admin.run_tool([str(peer_bin), "channel", "joinbysnapshot", "--snapshotpath", str(snap.path.resolve())],
-                       env=admin.admin_env(layout, layout.consortium.org(peer.org), peer), timeout=timeout)
-        deadline = time.monotonic() + timeout
-        while _joining(layout, peer_bin, peer):
-            if time.monotonic() > deadline:
-                raise SnapshotError(f"{host}: join of {snap.channel} by snapshot not done within {timeout:.0f}s")
-            time.sleep(0.5)
+        join_from_snapshot(layout, peer_bin, peer, snap, timeout)
     except BaseException as exc:
         procs.ops_log(layout.out, "join-by-snapshot", host, channel=snap.channel, snapshot=str(snap.path),
                       height=snap.height, result=f"failed at {step}: {type(exc).__name__}")
