@@ -59,7 +59,7 @@ def _percentile(values_: list[float], q: float) -> float | None:
 def run_iot_bench(policy: WarningsPolicy, broker: str = "mosquitto", devices: int = 8, per_device: int = 2500,
                   address: BrokerAddress | None = None, workdir: Path | None = None,
                   chain: bool = True) -> dict[str, Any]:
-    """Run the bench against our own ``mosquitto``, the ``embedded`` amqtt broker, or ``address`` (an
+    """Run the bench against our own ``mosquitto``, the ``embedded`` broker (:mod:`qcchain_iot.mqttbroker`), or ``address`` (an
     external broker whose credential directory is ``workdir/cred``); returns the JSON figures.
 
     Raises:

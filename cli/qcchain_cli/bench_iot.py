@@ -1,6 +1,6 @@
 """``qcchain bench iot``: the IoT telemetry figures (:mod:`qcchain_bench.iot`) as one JSON object.
 
-Without ``--broker`` our own Mosquitto (TLS) is started; ``--broker embedded`` uses the embedded amqtt
+Without ``--broker`` our own Mosquitto (TLS) is started; ``--broker embedded`` uses the embedded
 broker; ``--broker mqtts://HOST:PORT`` an external broker (with ``--ca`` and ``--credentials``: its
 credential directory, where the bench issues its accounts). A click command added to the ``bench`` group
 (``bench.add_command(iot)``); ``python -m qcchain_cli.bench_iot`` runs it alone.

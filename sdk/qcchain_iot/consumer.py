@@ -1,6 +1,6 @@
 """The telemetry consumer: one MQTT client with a persistent session (clean_session false, fixed client
 id) subscribed with QoS 1, acknowledging each message only after its batch is committed by the
-:class:`~.pipeline.Pipeline` (paho's manual acknowledgement). A consumer or broker restart therefore
+:class:`~.pipeline.Pipeline` (paho's manual acknowledgement), and only on the connection it arrived on. A consumer or broker restart therefore
 loses no reading: unacknowledged messages are redelivered, and redeliveries are recognised as stored.
 """
 
@@ -64,19 +64,21 @@ class Consumer:
     batch_wait_s: float = 0.01
     ticks: list[tuple[float, Callable[[], None]]] = field(default_factory=list)  # (period s, action)
     on_batch: Callable[[BatchResult], None] | None = None
-    _queue: "queue.Queue[tuple[Message, int, int]]" = field(default_factory=queue.Queue)
+    _queue: "queue.Queue[tuple[Message, int, int, int]]" = field(default_factory=queue.Queue)
     _connected: threading.Event = field(default_factory=threading.Event)
     _refused: list[str] = field(default_factory=list)
+    _generation: int = 0      # connections so far: a message is acknowledged only on the one it came on
 
     def _on_connect(self, client: mqtt.Client, _u: object, _f: object, rc: object, _p: object) -> None:
         if getattr(rc, "is_failure", False):
             self._refused.append(str(rc))
             return
+        self._generation += 1
         client.subscribe(SUBSCRIPTION, qos=1)
         self._connected.set()
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        self._queue.put((Message(msg.topic, bytes(msg.payload), now_ms()), msg.mid, msg.qos))
+        self._queue.put((Message(msg.topic, bytes(msg.payload), now_ms()), msg.mid, msg.qos, self._generation))
 
     def connect(self, timeout: float = 10.0) -> mqtt.Client:
         """Connect and subscribe. Raises BrokerError: unreachable, refused or timed out."""
@@ -98,7 +100,7 @@ class Consumer:
                               f"{': ' + self._refused[0] if self._refused else ' (timeout)'}")
         return client
 
-    def _drain(self) -> list[tuple[Message, int, int]]:
+    def _drain(self) -> list[tuple[Message, int, int, int]]:
         try:
             items = [self._queue.get(timeout=self.batch_wait_s)]
         except queue.Empty:
@@ -119,9 +121,11 @@ class Consumer:
             while not stop.is_set():
                 items = self._drain()
                 if items:
-                    result = self.pipeline.process([m for m, _, _ in items])
-                    for _, mid, qos in items:
-                        if qos:
+                    result = self.pipeline.process([m for m, _, _, _ in items])
+                    # a message received before a reconnect is not acknowledged: the broker redelivers it
+                    # (found stored, acknowledged then), and its old packet id may now name another message
+                    for _, mid, qos, generation in items:
+                        if qos and generation == self._generation:
                             client.ack(mid, qos)
                     if self.on_batch:
                         self.on_batch(result)

@@ -3,7 +3,8 @@
 * ``passwd`` — Mosquitto's password file (``user:$7$iterations$salt$hash``, PBKDF2-HMAC-SHA512), so
   Mosquitto uses it as is and the embedded broker's auth plugin verifies the same entries;
 * ``acl`` — Mosquitto's ACL file: each device may only *write* its own telemetry topic, consumers may
-  only *read* telemetry;
+  only *read* telemetry; an org's ``notifier`` only *writes* and its ``listener`` accounts only *read* the
+  org's notification topic;
 * ``devices.json`` — device id -> org, device type, equipment code (regNo), status, generation.
 
 Secrets are generated here, returned once and never stored in clear. Revoking removes the device from
@@ -23,13 +24,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import CredentialError
-from .topics import SUBSCRIPTION, check_id, telemetry_topic
+from .topics import SUBSCRIPTION, check_id, notification_topic, telemetry_topic
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DeviceEntry", "CredentialStore", "hash_password", "check_password", "ITERATIONS"]
+__all__ = ["DeviceEntry", "CredentialStore", "hash_password", "check_password", "ITERATIONS", "KINDS"]
 
 ITERATIONS = 20000
+KINDS = ("device", "consumer", "notifier", "listener")
+# kind -> (ACL access, topic of an entry)
+_ACL = {"device": ("write", lambda e: telemetry_topic(e.org, e.device_id)),
+        "consumer": ("read", lambda e: SUBSCRIPTION),
+        "notifier": ("write", lambda e: notification_topic(e.org)),
+        "listener": ("read", lambda e: notification_topic(e.org))}
 
 
 def hash_password(password: str, iterations: int = ITERATIONS) -> str:
@@ -57,7 +64,7 @@ def check_password(password: str, hashed: str) -> bool:
 class DeviceEntry:
     device_id: str
     org: str
-    kind: str                 # "device" | "consumer"
+    kind: str                 # one of KINDS
     device_type: str = ""
     reg_no: str = ""
     status: str = "active"    # active | revoked
@@ -102,8 +109,8 @@ class CredentialStore:
         lines = [f"{k}:{hashes[k]}" for k in active]
         acl = []
         for k, e in active.items():
-            topic = SUBSCRIPTION if e.kind == "consumer" else telemetry_topic(e.org, k)
-            acl += [f"user {k}", f"topic {'read' if e.kind == 'consumer' else 'write'} {topic}", ""]
+            access, topic = _ACL[e.kind]
+            acl += [f"user {k}", f"topic {access} {topic(e)}", ""]
         for path, text in ((self.passwd_path, "\n".join(lines) + "\n"), (self.acl_path, "\n".join(acl) + "\n"),
                            (self._meta_path, json.dumps({k: asdict(e) for k, e in sorted(entries.items())},
                                                         indent=1))):
@@ -124,8 +131,8 @@ class CredentialStore:
             check_id(org, "org")
         except ValueError as exc:
             raise CredentialError(str(exc)) from exc
-        if kind not in ("device", "consumer"):
-            raise CredentialError("kind must be device or consumer")
+        if kind not in KINDS:
+            raise CredentialError(f"kind must be one of {', '.join(KINDS)}")
         entries, hashes = self.entries(), self._hashes()
         old = entries.get(device_id)
         generation = old.generation + 1 if old else 1
@@ -169,6 +176,5 @@ class CredentialStore:
         entry = self.entries().get(username or "")
         if entry is None or entry.status != "active":
             return False
-        if entry.kind == "consumer":
-            return not write and topic == SUBSCRIPTION
-        return write and topic == telemetry_topic(entry.org, entry.device_id)
+        access, allowed = _ACL[entry.kind]
+        return (access == "write") == write and topic == allowed(entry)

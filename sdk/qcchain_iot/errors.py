@@ -37,3 +37,7 @@ class BrokerError(IotError, ConnectionError):
 
 class NotifyError(IotError, ConnectionError):
     """A notification sink (webhook, MQTT topic) did not accept a notification."""
+
+
+class MqttProtocolError(IotError, ValueError):
+    """A client sent bytes the embedded broker cannot accept as MQTT 3.1.1 (the connection is closed)."""

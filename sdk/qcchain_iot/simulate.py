@@ -80,16 +80,25 @@ def publish_device(address: BrokerAddress, dev: SimDevice, series: list[tuple[in
     client = make_client(address, f"sim-{dev.device_id}", dev.device_id, dev.password, clean_session=True)
     refused: list[str] = []
     up = threading.Event()
+    acked: set[int] = set()        # PUBACKed packet ids; paho resends unacknowledged ones after a reconnect
+    lock = threading.Condition()
+
+    def on_publish(_c: object, _u: object, mid: int, _rc: object, _p: object) -> None:
+        with lock:
+            acked.add(mid)
+            lock.notify_all()
     client.on_connect = lambda c, u, f, rc, p: (refused.append(str(rc)) if rc.is_failure else None, up.set())
+    client.on_publish = on_publish
     try:
         client.connect(address.host, address.port, keepalive=30)
     except OSError as exc:
         raise BrokerError(f"device {dev.device_id} cannot reach {address.url()}: {type(exc).__name__}") from exc
+    client.reconnect_delay_set(0.2, 2)
     client.loop_start()
     try:
         if not up.wait(10) or refused:
             raise BrokerError(f"the broker refused device {dev.device_id}{': ' + refused[0] if refused else ''}")
-        topic, infos = telemetry_topic(dev.org, dev.device_id), []
+        topic, mids = telemetry_topic(dev.org, dev.device_id), []
         start = t0_ms if t0_ms is not None else now_ms()
         for i, value in series:
             if stop is not None and stop.is_set():
@@ -102,15 +111,17 @@ def publish_device(address: BrokerAddress, dev: SimDevice, series: list[tuple[in
                 ts = due
             else:
                 ts = now_ms()
-            infos.append(client.publish(topic, encode_reading(first_seq + i, ts, dev.quantity, value, dev.unit),
-                                        qos=1))
+            # while the broker is away the message is queued by paho (rc "no connection") and sent on reconnect
+            mids.append(client.publish(topic, encode_reading(first_seq + i, ts, dev.quantity, value, dev.unit),
+                                       qos=1).mid)
         deadline = time.monotonic() + timeout
-        for info in infos:
-            info.wait_for_publish(max(0.0, deadline - time.monotonic()))
-        acked = sum(1 for info in infos if info.is_published())
-        if acked < len(infos):
-            raise BrokerError(f"device {dev.device_id}: {len(infos) - acked} readings not acknowledged")
-        return acked
+        with lock:
+            while not acked.issuperset(mids) and time.monotonic() < deadline:
+                lock.wait(max(0.0, min(0.5, deadline - time.monotonic())))
+            count = sum(1 for m in mids if m in acked)
+        if count < len(mids):
+            raise BrokerError(f"device {dev.device_id}: {len(mids) - count} readings not acknowledged")
+        return count
     finally:
         time.sleep(linger_s)
         client.disconnect()

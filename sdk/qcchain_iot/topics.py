@@ -1,4 +1,5 @@
-"""MQTT topic layout: ``qcchain/<org>/devices/<device_id>/telemetry`` (a device publishes only there).
+"""MQTT topic layout: ``qcchain/<org>/devices/<device_id>/telemetry`` (a device publishes only there) and
+``qcchain/<org>/notifications`` (the org's warning notifications: its notifier writes, its listeners read).
 
 Device ids and org names are restricted to ``[A-Za-z0-9_.-]{1,64}`` so they can never contain MQTT
 wildcards or separators.
@@ -10,7 +11,7 @@ import re
 
 from .errors import ReadingRejected
 
-__all__ = ["ID_RE", "telemetry_topic", "parse_topic", "SUBSCRIPTION", "check_id"]
+__all__ = ["ID_RE", "telemetry_topic", "notification_topic", "parse_topic", "SUBSCRIPTION", "check_id"]
 
 ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 SUBSCRIPTION = "qcchain/+/devices/+/telemetry"
@@ -26,6 +27,11 @@ def check_id(value: str, what: str) -> str:
 def telemetry_topic(org: str, device_id: str) -> str:
     """The topic a device publishes its readings to. Raises ValueError: bad org or device id."""
     return f"qcchain/{check_id(org, 'org')}/devices/{check_id(device_id, 'device id')}/telemetry"
+
+
+def notification_topic(org: str) -> str:
+    """The topic the org's warning notifications are published to (:mod:`.notify`). Raises ValueError: bad org."""
+    return f"qcchain/{check_id(org, 'org')}/notifications"
 
 
 def parse_topic(topic: str) -> tuple[str, str]:

@@ -1,11 +1,16 @@
-"""End to end over MQTT with TLS and per-device credentials, against the embedded broker (amqtt) and our
-own Mosquitto process: nothing lost across a consumer crash / broker restart, revoked devices refused,
-and a tampered stored reading fails its proof against the anchored root."""
+"""End to end over MQTT with TLS and per-device credentials, against the embedded broker
+(:mod:`qcchain_iot.mqttbroker`) and our own Mosquitto process: nothing lost and no warning raised twice
+across a consumer crash (SIGKILL) and a broker restart mid-stream, revoked devices refused, and a
+tampered stored reading fails its proof against the anchored root."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -14,10 +19,12 @@ from qcchain_iot.consumer import BrokerAddress, Consumer
 from qcchain_iot.embedded import EmbeddedBroker
 from qcchain_iot.errors import BrokerError, ProofError
 from qcchain_iot.mosquitto import MosquittoProcess, find_mosquitto, free_port
-from qcchain_iot.pipeline import Pipeline
+from qcchain_iot.pipeline import Message, Pipeline
+from qcchain_iot.reading import encode_reading
 from qcchain_iot.simulate import PROFILES, SimDevice, publish_device, values
-from qcchain_iot.store import open_store, readings, sqlite_url
+from qcchain_iot.store import alerts, open_store, readings, sqlite_url
 from qcchain_iot.tlsfiles import write_broker_tls
+from qcchain_iot.topics import telemetry_topic
 from qcchain_iot.windows import anchor_pending, seal_windows, verify_reading
 
 
@@ -89,14 +96,13 @@ def test_end_to_end_consumer_crash_and_revocation(kind, tmp_path, policy, creds)
         broker.stop()
 
 
-def test_mosquitto_restart_loses_nothing(tmp_path, policy, creds):
-    if not find_mosquitto():
-        pytest.skip("mosquitto is not installed")
+@pytest.mark.parametrize("kind", ["embedded", "mosquitto"])
+def test_broker_restart_loses_nothing(kind, tmp_path, policy, creds):
     cpw = creds.issue("consumer1", "Regulator", kind="consumer")
     dev = SimDevice("UsingUnit", "pv0", creds.issue("pv0", "UsingUnit", device_type="pressure_vessel"))
     ca, cert, key = write_broker_tls(tmp_path / "tls")
     port = free_port()
-    broker = MosquittoProcess(tmp_path / "mq", port, tmp_path / "cred", cert, key)
+    broker = _broker(kind, tmp_path, port, cert, key)
     broker.start()
     addr = BrokerAddress("127.0.0.1", port, str(ca))
     engine = open_store(sqlite_url(str(tmp_path / "ts.db")))
@@ -106,12 +112,77 @@ def test_mosquitto_restart_loses_nothing(tmp_path, policy, creds):
         series = list(values(PROFILES["normal"], 300, 1.0, 2))
         publish_device(addr, dev, series)                              # queued for the offline consumer
         broker.stop()
-        broker.start()                                                 # restart: persistence keeps the queue
+        broker.start()                                                 # restart: the queue is durable
         run = _Consuming(Pipeline(engine, policy, creds.active_devices()), addr, cpw)
         assert _wait_count(engine, 300) == 300
         run.close()
     finally:
         broker.stop()
+
+
+def _consumer_process(addr, db, cred, password):
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("consumer_proc.py")), addr.host,
+                             str(addr.port), addr.tls_ca, str(db), str(cred)], stdout=subprocess.PIPE,
+                            env={**os.environ, "QC_CONSUMER_PW": password})
+    assert proc.stdout.readline().strip() == b"connected"
+    return proc
+
+
+def _alert_ids(engine):
+    with engine.connect() as conn:
+        return sorted(r.warning_id for r in conn.execute(select(alerts.c.warning_id)))
+
+
+@pytest.mark.parametrize("kind", ["embedded", "mosquitto"])
+def test_consumer_crash_and_broker_restart_mid_stream(kind, tmp_path, policy, creds):
+    """A climbing series published while the consumer process is SIGKILLed and the broker restarted:
+    every reading stored once, and exactly the warnings of an undisturbed replay of the same readings."""
+    cpw = creds.issue("consumer1", "Regulator", kind="consumer")
+    dev = SimDevice("UsingUnit", "pv0", creds.issue("pv0", "UsingUnit", device_type="pressure_vessel"))
+    ca, cert, key = write_broker_tls(tmp_path / "tls")
+    port = free_port()
+    broker = _broker(kind, tmp_path, port, cert, key)
+    broker.start()
+    addr = BrokerAddress("127.0.0.1", port, str(ca))
+    db = tmp_path / "ts.db"
+    engine = open_store(sqlite_url(str(db)))
+    procs = [_consumer_process(addr, db, tmp_path / "cred", cpw)]
+    series = list(values(PROFILES["climb"], 600, 1.0, 3))
+    acked = []
+    publisher = threading.Thread(target=lambda: acked.append(publish_device(addr, dev, series, period_ms=5,
+                                                                            timeout=60, linger_s=0.1)))
+    try:
+        publisher.start()
+        assert _wait_count(engine, 150) >= 150
+        procs[0].kill()                                                # crash: no disconnect, nothing flushed
+        procs[0].wait(10)
+        time.sleep(0.5)                                                # a backlog builds up in the broker
+        broker.stop()                                                  # mid-stream: the publisher is cut
+        broker.start()
+        procs.append(_consumer_process(addr, db, tmp_path / "cred", cpw))
+        assert _wait_count(engine, 450) >= 450
+        procs[1].kill()                                                # and crash again
+        procs[1].wait(10)
+        procs.append(_consumer_process(addr, db, tmp_path / "cred", cpw))
+        publisher.join(90)
+        assert acked == [600]
+        assert _wait_count(engine, 600, timeout=60) == 600
+        time.sleep(0.5)
+        assert _count(engine) == 600
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(10)
+        broker.stop()
+    got = _alert_ids(engine)
+    assert got and len(got) == len(set(got))
+    replay = open_store(sqlite_url(str(tmp_path / "replay.db")))
+    with engine.connect() as conn:
+        rows = conn.execute(select(readings).order_by(readings.c.seq)).all()
+    Pipeline(replay, policy, {"pv0": "pressure_vessel"}).process([
+        Message(telemetry_topic("UsingUnit", "pv0"), encode_reading(r.seq, r.ts_ms, r.quantity, r.value, r.unit),
+                r.received_ms) for r in rows])
+    assert got == _alert_ids(replay)
 
 
 class _Ledger:
@@ -130,8 +201,6 @@ class _Ledger:
 
 
 def test_tampered_reading_fails_its_proof(tmp_path, policy):
-    from qcchain_iot.pipeline import Message
-    from qcchain_iot.reading import encode_reading
     engine = open_store(sqlite_url(str(tmp_path / "ts.db")))
     pipe = Pipeline(engine, policy, {"pv1": "pressure_vessel"})
     t0 = 1_767_225_600_000
