@@ -5,9 +5,10 @@
 #   scripts/network.sh down | status | clean | logs   [--dir DIR]   (use the mode recorded by up)
 #   scripts/network.sh status [--min-free 0.10] [--clock-threshold 5] (each node's clock skew; warns per node data dir below the disk watermark) | logs [--since 15m|ISO]
 #   scripts/network.sh snapshot PEER [--channel C] [--height H] [--wait | --pending | --cancel H] | join-by-snapshot PEER --snapshot DIR
+#   scripts/network.sh check-peer PEER | rebuild-peer PEER [--snapshot DIR | --rejoin]   [--channel C] [--reference PEER] [--report F]
 #   scripts/network.sh deploy [--module qcchain_contracts] [--label qcchain_1.0]
 #   scripts/network.sh stop-node HOST | start-node HOST   [--consortium FILE] [--dir DIR]
-#   scripts/network.sh add-peer ORG | add-orderer   [--propose FILE | --admit-with-test-keys | --no-registry]
+#   scripts/network.sh add-peer ORG [--snapshot DIR] | add-orderer   [--propose FILE | --admit-with-test-keys | --no-registry]
 #   scripts/network.sh remove-peer HOST [--purge] | remove-orderer HOST   [--no-registry]
 #   scripts/network.sh verify-nodes   (every consenter admitted and active in the on-chain node registry)
 #   scripts/network.sh org-init ORG_FILE --home H | org-export --home H [--out D]   (the joining org)
@@ -28,7 +29,7 @@ if [[ -z "$PY" ]]; then
   if [[ -x "$ROOT/.venv/bin/python" ]]; then PY="$ROOT/.venv/bin/python"; else PY="$(command -v python3)"; fi
 fi
 if [[ $# -eq 0 || "$1" == "-h" || "$1" == "--help" ]]; then
-  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 exec "$PY" -m qcchain_network "$@"

@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
             raise NetworkError(str(exc.args[0])) from None
         print(f"added {peer.host} ({peer.org}) at {layout.host}:{peer.listen} in {time.monotonic() - t0:.1f}s; "
               f"joined {', '.join(c.name for c in layout.consortium.channels if peer.org in c.members)}"
-              + (f" ({args.snapshot} from its snapshot)" if args.snapshot else ""))
+              + (f" (the snapshot's channel from {args.snapshot})" if args.snapshot else ""))
     elif args.command == "add-orderer":
         node = nodeops.add_orderer(layout, registry)
         print(f"added consenter {node.host} at {layout.host}:{node.listen} to "
