@@ -1,12 +1,16 @@
 """Fixtures of the console tests: the demo story's devnet, extra risk data and a sharing request seeded
-through the SDK, console servers (one per org) run as ``qcchain console serve`` processes, and a real
-headless Chromium driven by Selenium (skipped with a reason when Chromium or its driver is absent)."""
+through the SDK, the Regulator's ingestion server (``qcchain ingest serve``) with an accepted and a refused
+batch and an admin API key, console servers (one per org; the Regulator's with the ingestion admin API) run
+as ``qcchain console serve`` processes, and a real headless Chromium driven by Selenium (skipped with a
+reason when Chromium or its driver is absent)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -62,7 +66,64 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def start_console(devnet: Path, org: str, state: Path) -> ConsoleProc:
+@dataclass
+class IngestProc:
+    url: str
+    cert: str
+    key_file: Path
+    appid: str
+    accepted: str  # batchNo of the anchored batch
+    refused: str  # batchNo of the refused batch
+    refused_field: str  # the JSON path its violation names
+    log: Path
+    proc: subprocess.Popen[bytes]
+    secrets: list[str] = field(default_factory=list)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url + "/jsdspcloud/servlet", verify=ssl.create_default_context(cafile=self.cert),
+                            timeout=60)
+
+
+def start_ingest(devnet: Path) -> IngestProc:
+    """The Regulator's ingestion server on the devnet; an appid that sends one equipment batch (02) and one
+    refused batch (01, a phone number too long); an admin API key for the console."""
+    from qcchain_bench.ingestdata import batch_no, credit_code, record
+
+    ready, log = devnet.parent / "ingest-ready.json", devnet.parent / "ingest.log"
+    handle = open(log, "wb")  # noqa: SIM115 - the process owns it
+    proc = subprocess.Popen([sys.executable, "-m", "qcchain_cli.main", "ingest", "serve", "--dir", str(devnet), "--port", "0",
+                             "--ready-file", str(ready)], stdout=handle, stderr=handle)
+    deadline = time.monotonic() + 90
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"ingest serve did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.2)
+    info = json.loads(ready.read_text())
+    key_file = devnet.parent / "ingest-admin.key"
+    done = qcchain("ingest", "admin-key", "issue", "--dir", str(devnet), "--name", "console-regulator", "--out", str(key_file))
+    assert done.returncode == 0, done.stderr
+    issued = qcchain("ingest", "credentials", "issue", "--dir", str(devnet), "--org-no", credit_code(1414),
+                     "--name", "控制台测试单位", "--json")
+    cred = json.loads(issued.stdout)
+    http = httpx.Client(base_url=info["url"] + "/jsdspcloud/servlet", verify=ssl.create_default_context(cafile=info["tls_cert"]), timeout=60)
+    token = http.get("/token", params=cred).json()["data"]["access_token"]
+    day = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
+    good, bad = batch_no(day, 1), batch_no(day, 2)
+    body = {"access_token": token, "batchNo": good, "txcode": "02", "busType": "I",
+            "data": [record("02", f"CONSOLE-EQ-{i}", good, "I", day, i) for i in range(3)]}
+    answer = http.post("/syndata", json=body).json()
+    assert answer["rescode"] == "1", answer
+    refused = {"access_token": token, "batchNo": bad, "txcode": "01", "busType": "I",
+               "data": [dict(record("01", "CONSOLE-U-1", bad, "I", day, 1), linkTel="0" * 60)]}
+    answer = http.post("/syndata", json=refused).json()
+    assert answer["rescode"] == "0" and answer["data"][0]["field"] == "$.linkTel", answer
+    http.close()
+    return IngestProc(info["url"], info["tls_cert"], key_file, cred["appid"], good, bad, "$.linkTel", log, proc,
+                      [cred["secret"], key_file.read_text().strip()])
+
+
+def start_console(devnet: Path, org: str, state: Path, *extra: str) -> ConsoleProc:
     store = open_state(state)
     for name, role in ROLES.items():
         store.add(name, role, PASSWORD[name])
@@ -70,7 +131,7 @@ def start_console(devnet: Path, org: str, state: Path) -> ConsoleProc:
     log = state.parent / f"{state.name}.log"
     handle = open(log, "wb")
     proc = subprocess.Popen([sys.executable, "-m", "qcchain_cli.main", "console", "serve", "--dir", str(devnet),
-                             "--org", org, "--state", str(state), "--port", str(port)], stdout=handle, stderr=handle)
+                             "--org", org, "--state", str(state), "--port", str(port), *extra], stdout=handle, stderr=handle)
     url = f"https://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -98,11 +159,23 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def consoles(devnet: Path) -> Iterator[dict[str, ConsoleProc]]:
+def ingest(devnet: Path) -> Iterator[IngestProc]:
+    server = start_ingest(devnet)
+    yield server
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def consoles(devnet: Path, ingest: IngestProc) -> Iterator[dict[str, ConsoleProc]]:
     out = {}
     try:
         for org in ("Regulator", "Inspection"):
-            out[org] = start_console(devnet, org, devnet.parent / f"console-{org.lower()}")
+            extra = ("--ingest-url", ingest.url, "--ingest-key-file", str(ingest.key_file)) if org == "Regulator" else ()
+            out[org] = start_console(devnet, org, devnet.parent / f"console-{org.lower()}", *extra)
         yield out
     finally:
         for c in out.values():

@@ -199,6 +199,53 @@ def test_audit_report_and_csv_export(consoles, seeded, browser_factory, shots):
     assert lines[0].startswith("block,") and len(lines) == 1 + len(rows)
 
 
+def test_ingestion_page_batches_refusals_overdue_and_appid_issue_then_revoke(consoles, seeded, ingest, browser_factory,
+                                                                            shots):
+    from qcchain_bench.ingestdata import credit_code
+
+    console = consoles["Regulator"]
+    driver = browser_factory()
+    login(driver, console.url, "alice")
+    driver.get(console.url + "/ingestion")
+    unit = wait(driver, f'#units tr[data-appid="{ingest.appid}"][data-txcode="02"]')
+    assert "控制台测试单位" in unit.text and " 1 " in f" {unit.text} "  # one batch of table 02
+    batch = driver.find_element(by("CSS_SELECTOR"), f'#batches tr[data-batch="{ingest.accepted}"]')
+    assert batch.find_elements(by("CSS_SELECTOR"), ".chain-ok"), batch.text  # its header is on chain, same root
+    refused = driver.find_element(by("CSS_SELECTOR"), f'#refusals tr[data-batch="{ingest.refused}"]')
+    assert ingest.refused_field in refused.text and ingest.appid in refused.text and "0" * 60 not in driver.page_source
+    late = driver.find_elements(by("CSS_SELECTOR"), f'#overdue tr.overdue[data-appid="{ingest.appid}"]')
+    assert {r.get_attribute("data-txcode") for r in late} == {"01", "03", "04", "05", "06", "07", "08", "09"}
+    shot(driver, shots, "regulator-ingestion")
+    # issue an appid from the page: the secret is shown once and works at the ingestion server
+    driver.find_element(by("ID"), "issue-org-no").send_keys(credit_code(2026))
+    driver.find_element(by("ID"), "issue-name").send_keys("浏览器签发单位")
+    driver.find_element(by("ID"), "issue").click()
+    appid = wait(driver, "#issued-appid").text
+    secret = driver.find_element(by("ID"), "issued-secret").text
+    shot(driver, shots, "regulator-ingestion-issued")
+    with ingest.client() as http:
+        assert http.get("/token", params={"appid": appid, "secret": secret}).json()["rescode"] == "1"
+    driver.get(console.url + "/ingestion")
+    assert secret not in driver.page_source  # shown once
+    driver.find_element(by("ID"), f"revoke-{appid}").click()
+    accept_confirm(driver)
+    assert "revoked" in wait(driver, "#flash").text
+    row = driver.find_element(by("CSS_SELECTOR"), f'#credentials tr[data-appid="{appid}"]')
+    assert "revoked" in row.text and not row.find_elements(by("ID"), f"revoke-{appid}")
+    shot(driver, shots, "regulator-ingestion-revoked")
+    with ingest.client() as http:
+        assert http.get("/token", params={"appid": appid, "secret": secret}).json()["rescode"] == "0"
+    driver.get(console.url + "/audit")
+    log_text = driver.find_element(by("ID"), "console-log").text
+    assert "appid_issue" in log_text and "appid_revoke" in log_text and appid in log_text and secret not in log_text
+    # a viewer sees the page but gets no issue form and no revoke buttons
+    viewer = browser_factory()
+    login(viewer, console.url, "vera")
+    viewer.get(console.url + "/ingestion")
+    wait(viewer, "#credentials")
+    assert not viewer.find_elements(by("ID"), "issue-form") and not viewer.find_elements(by("CSS_SELECTOR"), "[id^=revoke-]")
+
+
 def test_freeze_through_an_uploaded_signed_proposal_then_writes_refused(devnet, consoles, seeded, browser_factory,
                                                                        shots, tmp_path):
     console = consoles["Regulator"]

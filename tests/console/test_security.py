@@ -13,7 +13,8 @@ pytestmark = pytest.mark.slow
 
 GETS = ["/", "/contracts", "/records", "/records/EQ-32010001", "/sharing", "/riskmap", "/ingestion", "/audit",
         "/audit/report", "/audit/export.csv", "/api/anything", "/no-such-page"]
-POSTS = ["/logout", "/contracts/upload", "/contracts/execute/" + "0" * 64, "/sharing/approve/g-x", "/sharing/revoke/g-x"]
+POSTS = ["/logout", "/contracts/upload", "/contracts/execute/" + "0" * 64, "/sharing/approve/g-x", "/sharing/revoke/g-x",
+         "/ingestion/credentials/issue", "/ingestion/credentials/qc0123/revoke"]
 
 
 def test_unauthenticated_requests_go_to_login(consoles):
@@ -56,6 +57,11 @@ def test_viewer_and_auditor_cannot_write(consoles, seeded):
         assert answer.status_code == 403 and "role" in answer.text
     answer = client.post("/contracts/upload", data={"csrf": token}, files={"proposal": ("p.json", b"{}")})
     assert answer.status_code == 403
+    operator = consoles["Regulator"].client("otto")  # appid credentials are the org admin's
+    token = csrf_of(operator.get("/ingestion").text)
+    for path in ("/ingestion/credentials/issue", "/ingestion/credentials/qc0123/revoke"):
+        answer = operator.post(path, data={"csrf": token, "org_no": "91320100MA0000001X", "name": "x"})
+        assert answer.status_code == 403 and "role" in answer.text
 
 
 def test_login_lockout_over_http(consoles):
@@ -71,7 +77,7 @@ def test_login_lockout_over_http(consoles):
     open_state(consoles["Inspection"].state).reset("otto", "Otto-operator-42")
 
 
-def test_no_secret_or_personal_field_in_the_server_log(consoles, seeded):
+def test_no_secret_or_personal_field_in_the_server_log(consoles, seeded, ingest):
     for console in consoles.values():
         client = console.client("alice")
         client.get(f"/records/{seeded['hd']}")
@@ -79,5 +85,8 @@ def test_no_secret_or_personal_field_in_the_server_log(consoles, seeded):
         token = csrf_of(client.get("/").text)
         text = console.log.read_text(encoding="utf-8", errors="replace")
         assert "GET /riskmap" in text  # the log is the server's
-        for needle in [*console.secrets, token, PERSON, SECRET_PROBLEM, "PRIVATE KEY"]:
+        for needle in [*console.secrets, *ingest.secrets, token, PERSON, SECRET_PROBLEM, "PRIVATE KEY"]:
             assert needle not in text, f"{console.org} server log contains a secret or personal field"
+    text = ingest.log.read_text(encoding="utf-8", errors="replace")  # the ingestion server's, admin API included
+    for needle in [*ingest.secrets, "0" * 60, "PRIVATE KEY"]:
+        assert needle not in text, "the ingestion server's log contains a secret or a refused value"
