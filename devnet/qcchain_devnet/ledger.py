@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fabric_protos.common import common_pb2
+from fabric_protos.ledger.rwset import rwset_pb2
 from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 from google.protobuf.message import DecodeError
 
-from .errors import LedgerCorrupted, LedgerError
-from .protoutil import block_data_hash, block_header_hash
+from .errors import LedgerCorrupted, LedgerError, UnpackError
+from .protoutil import block_data_hash, block_header_hash, unpack_envelope
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,8 @@ class UpdateBatch:
     ``state``: (ns, key) → (value or None for delete, version, metadata or None to keep);
     ``pvt_hash``: (ns, coll, key_hash) → (value_hash or None, version, metadata or None);
     ``pvt``: (org, ns, coll, key) → (value or None, version);
-    ``history``: (ns, key, block, tx, txid, value or None, is_delete, ts_seconds, ts_nanos);
+    ``history``: (ns, key, block, tx, txid, None, is_delete, ts_seconds, ts_nanos) — the value is read from the
+    block when asked for (:meth:`Ledger.history`), as Fabric's history database does;
     ``txs``: (txid, block, index, validation code) for first occurrences of tx ids.
     """
 
@@ -96,6 +98,26 @@ class UpdateBatch:
     pvt: dict[tuple[str, str, str, str], tuple[bytes | None, Version]] = field(default_factory=dict)
     history: list[tuple] = field(default_factory=list)
     txs: list[tuple[str, int, int, int]] = field(default_factory=list)
+
+
+def _tx_writes(block_data: bytes, idx: int) -> dict[tuple[str, str], bytes]:
+    """(namespace, key) -> value of the public writes of transaction ``idx`` of a stored block (empty when
+    the transaction is not an endorser transaction or does not decode)."""
+    block = common_pb2.Block()
+    try:
+        block.ParseFromString(block_data)
+        env = unpack_envelope(block.data.data[idx])
+        if env.cc_action is None:
+            return {}
+        rwset = rwset_pb2.TxReadWriteSet.FromString(env.cc_action.results)
+        out = {}
+        for ns in rwset.ns_rwset:
+            for w in kv_rwset_pb2.KVRWSet.FromString(ns.rwset).writes:
+                if not w.is_delete:
+                    out[(ns.namespace, w.key)] = w.value
+        return out
+    except (DecodeError, IndexError, UnpackError):
+        return {}
 
 
 class Ledger:
@@ -111,6 +133,7 @@ class Ledger:
         self.channel = channel
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
+        self._tx_writes: dict[tuple[int, int], dict[tuple[str, str], bytes]] = {}  # a few recent, for history
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._w = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -216,9 +239,28 @@ class Ledger:
         return [StateRow(k.decode(errors="surrogateescape"), v, (b, t)) for k, v, b, t in rows]
 
     def history(self, ns: str, key: str) -> list[tuple[str, bytes | None, bool, int, int]]:
-        """(tx id, value, is_delete, ts_seconds, ts_nanos) of every committed change of a key, newest first."""
-        return self._q("SELECT txid, value, is_delete, ts_s, ts_n FROM history WHERE ns=? AND key=? "
+        """(tx id, value, is_delete, ts_seconds, ts_nanos) of every committed change of a key, newest first.
+
+        As Fabric's history database, a history row points at the transaction (block, index) and the value is
+        read from that transaction's write set in the block store; rows written before this layout carry
+        their value themselves (both are served)."""
+        rows = self._q("SELECT txid, value, is_delete, ts_s, ts_n, block, tx FROM history WHERE ns=? AND key=? "
                        "ORDER BY block DESC, tx DESC", (ns, key.encode()))
+        return [(txid, value if value is not None or is_delete else self._written_value(block, tx, ns, key),
+                 is_delete, ts_s, ts_n) for txid, value, is_delete, ts_s, ts_n, block, tx in rows]
+
+    def _written_value(self, num: int, idx: int, ns: str, key: str) -> bytes | None:
+        """The value transaction ``idx`` of block ``num`` wrote to ``ns``/``key`` (None if the block does not
+        hold that write: a ledger damaged behind its back)."""
+        writes = self._tx_writes.get((num, idx))
+        if writes is None:
+            rows = self._q("SELECT data FROM blocks WHERE num=?", (num,))
+            writes = _tx_writes(rows[0][0], idx) if rows else {}
+            with self._rlock:
+                if len(self._tx_writes) >= 16:
+                    self._tx_writes.pop(next(iter(self._tx_writes)))
+                self._tx_writes[(num, idx)] = writes
+        return writes.get((ns, key))
 
     def get_pvt_hash(self, ns: str, coll: str, key_hash: bytes) -> tuple[bytes, Version, dict[str, bytes]] | None:
         """(value hash, version, metadata) of a private key's public hash, or None."""

@@ -124,7 +124,7 @@ def _apply(ledger: Ledger, batch: UpdateBatch, env: object, version: tuple[int, 
         for w in kv.writes:  # type: ignore[attr-defined]
             value = None if w.is_delete else w.value
             batch.state[(ns.namespace, w.key)] = (value, version, None if value is None else metas.pop(w.key, None))
-            batch.history.append((ns.namespace, w.key, version[0], version[1], tx_id, value, int(w.is_delete),
+            batch.history.append((ns.namespace, w.key, version[0], version[1], tx_id, None, int(w.is_delete),
                                   ts.seconds, ts.nanos))
         for key, meta in metas.items():
             pending = batch.state.get((ns.namespace, key))

@@ -315,7 +315,7 @@ class BlockCommitter:
             for w in kv.writes:
                 value = None if w.is_delete else w.value
                 batch.state[(name, w.key)] = (value, version, None if value is None else metas.pop(w.key, None))
-                batch.history.append((name, w.key, version[0], version[1], tx_id, value, int(w.is_delete),
+                batch.history.append((name, w.key, version[0], version[1], tx_id, None, int(w.is_delete),
                                       ts.seconds, ts.nanos))
             for key, meta in metas.items():
                 current = overlay.value(name, key)

@@ -73,12 +73,22 @@ def test_chaincode_events_from_block(client, devnet) -> None:
     assert got[0][0] >= start
 
 
-def test_history_and_range(client) -> None:
+def test_history_and_range(client, devnet, tmp_path) -> None:
+    import json
+    import sqlite3
+
+    from qcchain_devnet.snapshot import ledger_path
+
     for v in ("1", "2", "3"):
         client.submit_and_wait("kv", "put", "hist", v)
-    import json
+    client.submit_and_wait("kv", "delete", "hist")
+    client.submit_and_wait("kv", "put", "hist", "4")
     hist = json.loads(client.evaluate("kv", "t:history", "hist"))
-    assert [h[1] for h in hist] == ["3", "2", "1"]
+    assert [(h[1], h[2]) for h in hist] == [("4", False), ("", True), ("3", False), ("2", False), ("1", False)]
+    # as Fabric's history database: rows point at the transaction, the values are read from the blocks
+    with sqlite3.connect(ledger_path(tmp_path / "state", "mychannel")) as db:
+        rows = db.execute("SELECT value, is_delete FROM history WHERE key=?", (b"hist",)).fetchall()
+    assert sorted(rows) == [(None, 0)] * 4 + [(None, 1)]
     client.submit_and_wait("kv", "put", "r/a", "1")
     client.submit_and_wait("kv", "put", "r/b", "1")
     assert json.loads(client.evaluate("kv", "keys", "r/", "r0")) == ["r/a", "r/b"]

@@ -11,11 +11,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent.parent / "devnet"))
 
 from devnet_ccproc import ChaincodeThread  # noqa: E402
-from devnet_crypto import Crypto, build_crypto, node_config  # noqa: E402
-from qcchain_devnet.node import DevNet  # noqa: E402
-from qcchain_gateway import Identity, connect, new_channel, new_private_key_signer  # noqa: E402
-
-CHANNEL = "mychannel"
+from devnet_crypto import Crypto, build_crypto  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parent))
+from ledgerkit import Net  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -30,33 +28,6 @@ def chaincode() -> Iterator[ChaincodeThread]:
     cc.stop()
 
 
-class Net:
-    """Start/stop a devnet on one state dir and submit through the Gateway client."""
-
-    def __init__(self, state: Path, crypto: Crypto, cc: ChaincodeThread) -> None:
-        self.state, self.crypto, self.cc = state, crypto, cc
-        self.net: DevNet | None = None
-
-    def start(self) -> None:
-        self.net = DevNet(self.state, node_config(self.crypto, self.cc.port))
-        self.net.start()
-
-    def stop(self) -> None:
-        if self.net is not None:
-            self.net.stop()
-            self.net = None
-
-    def submit(self, *calls: tuple) -> None:
-        user = self.crypto.users["Org1MSP"]
-        assert self.net is not None
-        channel = new_channel(f"127.0.0.1:{self.net.port}", self.crypto.tls_ca.cert_pem)
-        with connect(Identity("Org1MSP", user.cert_pem), channel, new_private_key_signer(user.key),
-                     close_connection=True) as gw:
-            contract = gw.get_network(CHANNEL).get_contract("kv")
-            for fn, args, transient in calls:
-                contract.submit_transaction(fn, *args, transient=transient)
-
-
 @pytest.fixture()
 def make_net(tmp_path: Path, crypto: Crypto, chaincode: ChaincodeThread) -> Iterator[Callable[[str], Net]]:
     nets: list[Net] = []
@@ -68,11 +39,3 @@ def make_net(tmp_path: Path, crypto: Crypto, chaincode: ChaincodeThread) -> Iter
     yield make
     for net in nets:
         net.stop()
-
-
-def puts(prefix: str, n: int) -> list[tuple]:
-    return [("put", (f"{prefix}{i}", f"value-{prefix}{i}"), None) for i in range(n)]
-
-
-def private(key: str, value: bytes) -> tuple:
-    return ("t:put_private", ("secret", key), {"value": value})

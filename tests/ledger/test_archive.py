@@ -6,7 +6,7 @@ import json
 import logging
 
 import pytest
-from conftest import CHANNEL, puts
+from ledgerkit import CHANNEL, puts
 from qcchain_devnet.archive import (archive_blocks, archive_snapshot, archived_height, check_purge,
                                     disk_free_ratio, verify_archive)
 from qcchain_devnet.errors import SnapshotError

@@ -6,7 +6,7 @@ import shutil
 import sqlite3
 
 from click.testing import CliRunner
-from conftest import puts
+from ledgerkit import puts
 from qcchain_cli.main import cli
 
 

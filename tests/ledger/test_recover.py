@@ -7,7 +7,7 @@ import shutil
 import sqlite3
 
 import pytest
-from conftest import CHANNEL, private, puts
+from ledgerkit import CHANNEL, private, puts
 from fabric_protos.common import common_pb2
 from qcchain_devnet.errors import LedgerCorrupted, SnapshotError
 from qcchain_devnet.ledger import Ledger

@@ -7,7 +7,7 @@ import shutil
 import sqlite3
 
 import pytest
-from conftest import CHANNEL, private, puts
+from ledgerkit import CHANNEL, private, puts
 from qcchain_devnet.errors import SnapshotError
 from qcchain_devnet.snapshot import (content_digests, create_snapshot, ledger_path, list_snapshots,
                                      restore_snapshot, verify_snapshot)
