@@ -259,8 +259,11 @@ def revoke(ctx: click.Context, device_id: str, reason: str, cred_dir: Path | Non
 @click.option("--credentials", "cred_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--org", default=None, help="Org segment (for a new account).")
 @click.option("--consumer", is_flag=True, help="A consumer account (reads all telemetry of the broker).")
+@click.option("--kind", type=click.Choice(["device", "consumer", "notifier", "listener"]), default=None,
+              help="Account kind: notifier writes, listener reads qcchain/<org>/notifications (default device).")
 @click.option("--revoke", "do_revoke", is_flag=True, help="Revoke the account instead.")
-def credentials(device_id: str, cred_dir: Path, org: str | None, consumer: bool, do_revoke: bool) -> None:
+def credentials(device_id: str, cred_dir: Path, org: str | None, consumer: bool, kind: str | None,
+                do_revoke: bool) -> None:
     """Issue / rotate (password printed once) or revoke a broker account. Offline: no chain call."""
     from qcchain_iot.errors import CredentialError
 
@@ -275,7 +278,9 @@ def credentials(device_id: str, cred_dir: Path, org: str | None, consumer: bool,
             if known is None:
                 raise CliError("--org is required for a new account")
             org = known.org
-        password = store.issue(device_id, org, kind="consumer" if consumer else "device")
+        if consumer and kind not in (None, "consumer"):
+            raise CliError("--consumer and --kind disagree")
+        password = store.issue(device_id, org, kind=kind or ("consumer" if consumer else "device"))
     except CredentialError as exc:
         raise CliError(str(exc)) from exc
     click.echo(json.dumps({"device_id": device_id, "password": password}))
@@ -413,10 +418,13 @@ def run(ctx: click.Context, broker: str, ca: Path | None, cred_dir: Path, consum
 @iot.command()
 @click.option("--role", required=True, help="Your org's consortium role (events addressed to it are delivered too).")
 @click.option("--webhook", default=None, help="URL: each notification is POSTed as JSON (2xx = delivered).")
-@click.option("--mqtt-topic", default=None, help="Topic: each notification is published with QoS 1.")
+@click.option("--mqtt-topic", default=None,
+              help="qcchain/<org>/notifications (the only topic a notifier account may write): each "
+                   "notification is published with QoS 1.")
 @click.option("--broker", default=None, help="mqtts://HOST:PORT of the broker for --mqtt-topic.")
 @click.option("--ca", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
-@click.option("--mqtt-user", default="qcchain-notifier", show_default=True)
+@click.option("--mqtt-user", default="qcchain-notifier", show_default=True,
+              help="A notifier account (devices credentials --kind notifier).")
 @click.option("--password-env", default="QCCHAIN_NOTIFY_MQTT_PASSWORD", show_default=True,
               help="Variable holding the MQTT password.")
 @click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".qcchain-notify"),

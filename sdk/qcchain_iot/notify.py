@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Protocol
@@ -55,7 +57,11 @@ class WebhookSink:
 
 @dataclass
 class MqttSink:
-    """Publish each notification on ``topic`` with QoS 1 and wait for the broker's PUBACK."""
+    """Publish each notification on ``topic`` with QoS 1 and wait for the broker's PUBACK.
+
+    ``topic`` must be the org's ``qcchain/<org>/notifications`` (:func:`.topics.notification_topic`), the
+    only topic a ``notifier`` account may write: an MQTT 3.1.1 broker acknowledges a publish it drops for
+    the ACL, so a wrong topic cannot be detected here."""
 
     address: BrokerAddress
     topic: str
@@ -64,23 +70,49 @@ class MqttSink:
     client_id: str = "qcchain-notifier"
     timeout: float = 10.0
     _client: Any = None
+    _acked: set[int] = field(default_factory=set)
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def _on_publish(self, _c: object, _u: object, mid: int, _rc: object, _p: object) -> None:
+        with self._cond:
+            self._acked.add(mid)
+            self._cond.notify_all()
+
+    def _connect(self) -> Any:
+        client = make_client(self.address, self.client_id, self.username, self.password, clean_session=True)
+        up, refused = threading.Event(), []
+        client.on_connect = lambda c, u, f, rc, p: (refused.append(str(rc)) if rc.is_failure else None, up.set())
+        client.on_publish = self._on_publish
+        try:
+            client.connect(self.address.host, self.address.port, keepalive=30)
+        except OSError as exc:
+            raise NotifyError(f"cannot reach the broker at {self.address.url()}: {type(exc).__name__}") from exc
+        client.reconnect_delay_set(0.2, 2)
+        client.loop_start()
+        if not up.wait(self.timeout) or refused:
+            client.disconnect()
+            client.loop_stop()
+            raise NotifyError(f"the broker at {self.address.url()} refused the notifier"
+                              f"{': ' + refused[0] if refused else ' (timeout)'}")
+        return client
 
     def deliver(self, note: dict[str, Any]) -> None:
-        """Raises NotifyError: the broker is unreachable or did not acknowledge in time."""
+        """Raises NotifyError: the broker is unreachable, refused the account or did not acknowledge in time
+        (paho resends an unacknowledged message after a reconnect: at least once)."""
         if self._client is None:
-            client = make_client(self.address, self.client_id, self.username, self.password, clean_session=True)
-            try:
-                client.connect(self.address.host, self.address.port, keepalive=30)
-            except OSError as exc:
-                raise NotifyError(f"cannot reach the broker at {self.address.url()}: {type(exc).__name__}") from exc
-            client.loop_start()
-            self._client = client
-        info = self._client.publish(self.topic, json.dumps(note, sort_keys=True).encode(), qos=1)
+            self._client = self._connect()
         try:
-            info.wait_for_publish(self.timeout)
-        except (RuntimeError, ValueError) as exc:
+            mid = self._client.publish(self.topic, json.dumps(note, sort_keys=True).encode(), qos=1).mid
+        except ValueError as exc:
             raise NotifyError(f"publish to {self.topic} failed: {exc}") from exc
-        if not info.is_published():
+        deadline = time.monotonic() + self.timeout
+        with self._cond:
+            while mid not in self._acked and time.monotonic() < deadline:
+                self._cond.wait(max(0.0, deadline - time.monotonic()))
+            acked = mid in self._acked
+            self._acked.discard(mid)
+        if not acked:
+            self.close()            # a late PUBACK must not count for a later message with the same id
             raise NotifyError(f"publish to {self.topic} was not acknowledged within {self.timeout} s")
 
     def close(self) -> None:
@@ -88,6 +120,8 @@ class MqttSink:
             self._client.disconnect()
             self._client.loop_stop()
             self._client = None
+        with self._cond:
+            self._acked.clear()
 
 
 def notifications(payload: bytes, msp_id: str, role: str, block: int, tx_id: str) -> list[dict[str, Any]]:

@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+from brokerkit import make_broker
 from sqlalchemy import func, select, update
 
 from qcchain_iot.consumer import BrokerAddress, Consumer
-from qcchain_iot.embedded import EmbeddedBroker
 from qcchain_iot.errors import BrokerError, ProofError
-from qcchain_iot.mosquitto import MosquittoProcess, find_mosquitto, free_port
+from qcchain_iot.mosquitto import free_port
 from qcchain_iot.pipeline import Message, Pipeline
 from qcchain_iot.reading import encode_reading
 from qcchain_iot.simulate import PROFILES, SimDevice, publish_device, values
@@ -26,14 +26,6 @@ from qcchain_iot.store import alerts, open_store, readings, sqlite_url
 from qcchain_iot.tlsfiles import write_broker_tls
 from qcchain_iot.topics import telemetry_topic
 from qcchain_iot.windows import anchor_pending, seal_windows, verify_reading
-
-
-def _broker(kind, tmp_path, port, cert, key):
-    if kind == "mosquitto":
-        if not find_mosquitto():
-            pytest.skip("mosquitto is not installed")
-        return MosquittoProcess(tmp_path / "mq", port, tmp_path / "cred", cert, key)
-    return EmbeddedBroker(port, tmp_path / "cred", cert, key)
 
 
 class _Consuming:
@@ -68,7 +60,7 @@ def test_end_to_end_consumer_crash_and_revocation(kind, tmp_path, policy, creds)
             for i in range(3)]
     ca, cert, key = write_broker_tls(tmp_path / "tls")
     port = free_port()
-    broker = _broker(kind, tmp_path, port, cert, key)
+    broker = make_broker(kind, tmp_path, port, cert, key)
     broker.start()
     try:
         addr = BrokerAddress("127.0.0.1", port, str(ca))
@@ -102,7 +94,7 @@ def test_broker_restart_loses_nothing(kind, tmp_path, policy, creds):
     dev = SimDevice("UsingUnit", "pv0", creds.issue("pv0", "UsingUnit", device_type="pressure_vessel"))
     ca, cert, key = write_broker_tls(tmp_path / "tls")
     port = free_port()
-    broker = _broker(kind, tmp_path, port, cert, key)
+    broker = make_broker(kind, tmp_path, port, cert, key)
     broker.start()
     addr = BrokerAddress("127.0.0.1", port, str(ca))
     engine = open_store(sqlite_url(str(tmp_path / "ts.db")))
@@ -141,7 +133,7 @@ def test_consumer_crash_and_broker_restart_mid_stream(kind, tmp_path, policy, cr
     dev = SimDevice("UsingUnit", "pv0", creds.issue("pv0", "UsingUnit", device_type="pressure_vessel"))
     ca, cert, key = write_broker_tls(tmp_path / "tls")
     port = free_port()
-    broker = _broker(kind, tmp_path, port, cert, key)
+    broker = make_broker(kind, tmp_path, port, cert, key)
     broker.start()
     addr = BrokerAddress("127.0.0.1", port, str(ca))
     db = tmp_path / "ts.db"
