@@ -144,3 +144,68 @@ def test_kill_between_commit_and_answer_then_resend(stack: Any) -> None:
         http.close()
         gateway.close()
     assert window_hits >= 1, "the server was never frozen between the commit and its answer"
+
+
+def test_kill_the_devnet_while_batches_are_in_flight_then_resend(stack: Any) -> None:
+    """SIGKILL the devnet (orderer + peers + its chaincode server) while the unit streams batches; the operator
+    restarts it on the same port (``qcchain devnet up --dir D --port P --detach``); the server reconnects by
+    itself. Every acknowledged batch is on chain after the crash (acknowledged = durable), and the unit's
+    resend of everything anchors each batch exactly once."""
+    from qcchain_devnet.daemon import status
+
+    proc, url = stack
+    state: Path = proc.state
+    cred = CredentialStore(open_engine(f"sqlite:///{state / 'ingest' / 'ingest.db'}"), time.time).issue(credit_code(32), "断链测试单位")
+    http = httpx.Client(base_url=url + PREFIX, verify=ssl.create_default_context(cafile=proc.cert), timeout=60)
+    token = http.get("/token", params={"appid": cred["appid"], "secret": cred["secret"]}).json()["data"]["access_token"]
+    before = status(state)
+    port = int(str(before["url"]).rsplit(":", 1)[1])
+    docs = [{"access_token": token, "batchNo": batch_no(DAY, 100 + n), "txcode": "02", "busType": "I",
+             "data": [record("02", f"f32-{n}-{i}", batch_no(DAY, 100 + n), "I", DAY, i) for i in range(40)]}
+            for n in range(8)]
+    answers: dict[str, Any] = {}
+
+    def stream() -> None:
+        for doc in docs:
+            try:
+                answers[doc["batchNo"]] = http.post("/syndata", json=doc).json()
+            except httpx.HTTPError as exc:
+                answers[doc["batchNo"]] = exc
+
+    worker = threading.Thread(target=stream)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while len(answers) < 2 and time.monotonic() < deadline:  # a couple acknowledged, the next ones in flight
+        time.sleep(0.01)
+    os.kill(int(before["pid"]), signal.SIGKILL)
+    worker.join(120)
+    assert not worker.is_alive(), "the server did not answer the batches in flight once the devnet died"
+    acked = {n: a["data"]["tx_id"] for n, a in answers.items() if isinstance(a, dict) and a.get("rescode") == "1"}
+    refused = [a for a in answers.values() if isinstance(a, dict) and a.get("rescode") == "0"]
+    assert len(acked) >= 2 and refused, answers                # some acknowledged before, some refused after
+    assert all(a.get("msg") and "Traceback" not in a["msg"] for a in refused)
+    up = subprocess.run(QC + ["devnet", "up", "--dir", str(state), "--port", str(port), "--detach"],
+                        capture_output=True, text=True, cwd=ROOT, timeout=180)
+    assert up.returncode == 0, up.stderr[-1500:]
+    gateway = connect_profile(state / "connection-profiles" / "connection-regulator.json", user="Admin")
+    chain = IngestClient(gateway.get_network("qcchannel").get_contract("qcchain"))
+    try:
+        for number, tx_id in acked.items():                    # acknowledged before the crash: still there
+            header = chain.batch(cred["appid"], number)
+            assert header is not None and header["tx_id"] == tx_id
+        deadline = time.monotonic() + 60
+        for doc in docs:                                        # the unit resends everything
+            while True:
+                answer = http.post("/syndata", json=doc).json()
+                if answer["rescode"] == "1" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)                                 # the server's channel may still be reconnecting
+            assert answer["rescode"] == "1", answer
+            assert chain.batch(cred["appid"], doc["batchNo"])["tx_id"] == answer["data"]["tx_id"]
+            if doc["batchNo"] in acked:
+                assert answer["data"]["tx_id"] == acked[doc["batchNo"]]
+        summary = chain.summary(cred["appid"])
+        assert summary["batches"] == len(docs) and summary["records"] == 40 * len(docs)  # each anchored once
+    finally:
+        http.close()
+        gateway.close()
