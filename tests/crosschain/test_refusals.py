@@ -4,32 +4,17 @@ by governance; the chain keeps exactly the certificates it had."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 
 from qcchain_contracts.bundleverify import parse_bundle, verify_bundle
 from qcchain_contracts.fabricproof import load_anchors
 from qcchain_sdk.contracts.story import EQ
 
+from .chains import crl_revoking
 from .test_devnets import _anchors, _export, _govern, _raw, _xc
-
-
-def _crl_revoking(state: Path, domain: str, host: str) -> str:
-    org = state / "crypto-config" / "peerOrganizations" / domain
-    ca_cert = x509.load_pem_x509_certificate(next((org / "ca").glob("*-cert.pem")).read_bytes())
-    ca_key = serialization.load_pem_private_key((org / "ca" / "priv_sk").read_bytes(), None)
-    peer = x509.load_pem_x509_certificate(next((org / "peers" / host / "msp" / "signcerts").glob("*.pem")).read_bytes())
-    now = dt.datetime.now(dt.timezone.utc)
-    revoked = x509.RevokedCertificateBuilder().serial_number(peer.serial_number).revocation_date(now).build()
-    crl = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject).last_update(now)
-           .next_update(now + dt.timedelta(days=1)).add_revoked_certificate(revoked).sign(ca_key, hashes.SHA256()))
-    return crl.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def test_anchor_refusals(chain_a: Any) -> None:
@@ -64,7 +49,7 @@ def test_chain_refusals_write_nothing(chain_a: Any, chain_b: Any) -> None:
     name = msp.removesuffix("MSP")
     domain = f"{name.lower()}.qcchain.example"
     revoked = json.loads(json.dumps(bundle))
-    revoked["config"]["msps"][msp]["crls"] = [_crl_revoking(chain_a.state, domain, f"peer0.{domain}")]
+    revoked["config"]["msps"][msp]["crls"] = [crl_revoking(chain_a.state / "crypto-config" / "peerOrganizations" / domain, f"peer0.{domain}")]
     with pytest.raises(Exception, match="is revoked"):
         _xc(chain_b).import_bundle("provA", _raw(revoked), EQ)
     # a CRL not signed by the registered CA is ignored, not trusted

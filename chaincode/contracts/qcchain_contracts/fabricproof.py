@@ -7,7 +7,10 @@ re-derived from the protobuf bytes, nothing is taken from the bundle's prose.
   (root + intermediate certificates, CRLs), the chaincode's endorsement policy (Fabric signature-policy
   text: ``AND`` / ``OR`` / ``OutOf`` over ``'MSP.role'``), the orderer signatures a block needs.
 * :func:`verify_block` — data hash, and the orderer signatures of ``metadata[SIGNATURES]`` over
-  ``value || signature_header || DER(header)`` by certificates chained to a registered orderer MSP.
+  ``value || signature_header || DER(header)`` by certificates chained to a registered orderer MSP; the
+  block must be trimmed (:func:`.crosschain_block.trimmed_block`): no unsigned metadata (last config, orderer, the peer's
+  commit hash), canonical encoding, one validation flag per transaction. The flags themselves are set by
+  the committing peer and signed by nobody: only the proven transaction's flag (VALID) is read.
 * :func:`verify_transaction` — transaction ``index`` of a verified block: marked VALID, for the source
   channel, creator signature, every endorsement signature over ``proposal_response_payload || endorser``
   by a certificate of a registered, unrevoked MSP identity valid at the transaction time, the endorsement
@@ -36,6 +39,7 @@ from fabric_protos.ledger.rwset.kvrwset import kv_rwset_pb2
 from fabric_protos.msp import identities_pb2
 from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
 
+from .crosschain_block import require_trimmed
 from .errors import Forbidden, InvalidInput
 from .fabricpolicy import parse_policy, policy_satisfied
 
@@ -245,6 +249,7 @@ def verify_block(raw: bytes, anchors: TrustAnchors) -> common_pb2.Block:
         meta = common_pb2.Metadata.FromString(block.metadata.metadata[0])
     except Exception as exc:  # noqa: BLE001
         raise InvalidInput("block cannot be decoded (or has no signatures metadata)") from exc
+    require_trimmed(block, raw)
     if hashlib.sha256(b"".join(block.data.data)).digest() != block.header.data_hash:
         raise InvalidInput(f"block {block.header.number}: data hash does not match its transactions")
     signed = header_der(block.header)

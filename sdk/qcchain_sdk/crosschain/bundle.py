@@ -5,7 +5,8 @@ From the source: ``records:get`` gives the record's last transaction id and sign
 registration transaction, and ``qscc`` (``GetBlockByTxID`` / ``GetBlockByNumber``) the two blocks and the
 channel config block; the config's MSPs (with CRLs) and the endorsement policy travel in ``config``.
 The whole block of each transaction is carried (Fabric's data hash covers every transaction of a block):
-other transactions of those blocks are disclosed with it.
+other transactions of those blocks are disclosed with it. Blocks are trimmed of the metadata no orderer signs
+(:func:`trimmed_block`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .anchors import config_msps, explicit_policy
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BUNDLE_FORMAT", "BundleError", "tx_index", "export_bundle"]
+__all__ = ["BUNDLE_FORMAT", "BundleError", "tx_index", "trimmed_block", "export_bundle"]
 
 BUNDLE_FORMAT = "qcchain-crosschain-bundle/1"
 
@@ -46,8 +47,30 @@ def tx_index(block_bytes: bytes, tx_id: str) -> int:
     raise BundleError(f"block {block.header.number} does not hold transaction {tx_id}")
 
 
+#: Block metadata entries no orderer signs (LAST_CONFIG, ORDERER: deprecated; COMMIT_HASH: peer-local).
+UNSIGNED_METADATA = (1, 3, 4)
+
+
+def trimmed_block(raw: bytes) -> bytes:
+    """The block as a bundle carries it: unsigned metadata entries emptied, canonical protobuf encoding (the
+    verifier, ``qcchain_contracts.crosschain_block``, refuses anything else: no signature covers it).
+
+    Raises:
+        BundleError: not a block.
+    """
+    try:
+        block = common_pb2.Block.FromString(raw)
+    except Exception as exc:  # noqa: BLE001 - any decode failure
+        raise BundleError("the source returned bytes that are not a block") from exc
+    for i in UNSIGNED_METADATA:
+        if i < len(block.metadata.metadata):
+            block.metadata.metadata[i] = b""
+    block.DiscardUnknownFields()
+    return block.SerializeToString(deterministic=True)
+
+
 def _proof(qscc: Evaluator, channel: str, tx_id: str) -> dict[str, Any]:
-    raw = qscc.evaluate_transaction("GetBlockByTxID", channel, tx_id)
+    raw = trimmed_block(qscc.evaluate_transaction("GetBlockByTxID", channel, tx_id))
     return {"block": base64.b64encode(raw).decode("ascii"), "tx_index": tx_index(raw, tx_id)}
 
 

@@ -33,7 +33,7 @@ from qcchain_model.merkle import InclusionProof, MerkleTree, verify_inclusion
 
 from ..contractlike import Evaluator
 from .anchors import config_msps, explicit_policy
-from .bundle import BUNDLE_FORMAT, BundleError, tx_index
+from .bundle import BUNDLE_FORMAT, BundleError, trimmed_block, tx_index
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def export_ingested_bundle(ingest: Evaluator, qscc: Evaluator, channel: str, cha
     if state.get("placement") == "private_encrypted" and not disclose_private:
         raise BundleError(f"ingested record {record_id} is sealed ({state.get('grade')}); its bundle discloses the "
                           "record to the receiving chain: export it only with disclose_private (--disclose-private)")
-    raw = qscc.evaluate_transaction("GetBlockByTxID", channel, state["tx_id"])
+    raw = trimmed_block(qscc.evaluate_transaction("GetBlockByTxID", channel, state["tx_id"]))
     index = tx_index(raw, state["tx_id"])
     writes = anchor_writes(raw, index, chaincode)
     header_key = _BATCH + state["appid"] + "\x00" + state["batch_no"] + "\x00"
