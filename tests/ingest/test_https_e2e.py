@@ -93,11 +93,11 @@ def test_bad_input_is_refused_and_nothing_stored(server: Server) -> None:
 def test_revoked_appid_loses_its_token(server: Server) -> None:
     cred = server.issue(15)
     token = server.token(cred)
-    subprocess.run(QC + ["ingest", "credentials", "revoke", "--dir", str(server.state), cred["appid"]], check=True,
+    subprocess.run(QC + ["ingest", "credentials", "revoke", *server.where, cred["appid"]], check=True,
                    capture_output=True)
     answer = post(server, body(token, 1, "01", "I", ["r15"]))
     assert answer["rescode"] == "0" and "access_token" in answer["msg"]
-    listed = json.loads(subprocess.run(QC + ["ingest", "credentials", "list", "--dir", str(server.state), "--json"],
+    listed = json.loads(subprocess.run(QC + ["ingest", "credentials", "list", *server.where, "--json"],
                                        check=True, capture_output=True, text=True).stdout)
     assert any(r["appid"] == cred["appid"] and r["status"] == "revoked" for r in listed)
 
@@ -106,14 +106,14 @@ def test_cli_proof_verifies_against_the_chain_and_overdue_lists_tables(server: S
     cred = server.issue(16)
     token = server.token(cred)
     assert post(server, body(token, 1, "06", "I", ["p16-a", "p16-b", "p16-c"]))["rescode"] == "1"
-    out = subprocess.run(QC + ["ingest", "proof", "--dir", str(server.state), "p16-b"], capture_output=True, text=True)
+    out = subprocess.run(QC + ["ingest", "proof", *server.where, "p16-b"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert doc["verified"] is True and doc["proof"]["index"] == 1 and doc["proof"]["size"] == 3
     assert doc["on_chain_root"] == doc["receipt"]["header"]["merkle_root"]
-    missing = subprocess.run(QC + ["ingest", "proof", "--dir", str(server.state), "nope-16"], capture_output=True, text=True)
+    missing = subprocess.run(QC + ["ingest", "proof", *server.where, "nope-16"], capture_output=True, text=True)
     assert missing.returncode != 0 and "no anchored record" in missing.stderr
-    out = subprocess.run(QC + ["ingest", "overdue", "--dir", str(server.state), "--all", "--json"], capture_output=True,
+    out = subprocess.run(QC + ["ingest", "overdue", *server.where, "--all", "--json"], capture_output=True,
                          text=True)
     assert out.returncode == 0, out.stderr
     mine = next(u for u in json.loads(out.stdout) if u["appid"] == cred["appid"])
