@@ -183,3 +183,11 @@ def test_cli_export_ingested(chain_a: Any, ingested: Ingested, tmp_path: Path) -
         assert done.exit_code == 0 and "ingested, with its batch inclusion proof" in done.output, done.output
         ok = CliRunner().invoke(cli, ["crosschain", "verify", str(out), "--anchors", str(tmp_path / "a.json")])
         assert ok.exit_code == 0 and f"valid: {name} (active)" in ok.output, ok.output
+
+
+def test_masking_is_ingest_s() -> None:
+    from qcchain_contracts import crosschain_ingest, ingest
+
+    assert crosschain_ingest.PERSONAL_FIELDS == ingest.PERSONAL_FIELDS
+    person = record("03", "P-1", "2024010100000001", "I", "2024-01-01", 7) | {"linkTel": "13912345678"}
+    assert crosschain_ingest.masked(person) == (ingest.mask_record(person), ["idCardNo", "linkTel"])

@@ -20,10 +20,10 @@ from qcchain_shim import Context, Contract, transaction
 
 from .bundleverify import parse_bundle, verify_bundle
 from .common import caller_msp, record_event, require_int, sm3_hex, tx_time
+from .crosschain_ingest import masked
 from .crosssources import execute_source, propose_source, sign_source
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .fabricproof import load_anchors
-from .ingest import PERSONAL_FIELDS, mask_record
 from .lifecycle import require_serving
 from .placement import require_submitter
 from .store.sources import (find_certificate, find_source, find_source_proposal, list_certificates, list_sources,
@@ -130,8 +130,8 @@ class CrossChain(Contract):
         versions = [*(previous or {}).get("versions", []),
                     {"block": prov["block"], "tx_id": prov["tx_id"], "status": cert["status"], "imported_tx": ctx.stub.get_tx_id()}]
         if prov.get("kind") == "ingested":  # personal fields masked as ingest:get shows them to other orgs
-            cert = {**cert, "record": {**cert["record"], "payload": mask_record(cert["record"]["payload"]),
-                                       "masked": [f for f in PERSONAL_FIELDS if f in cert["record"]["payload"]]}}
+            payload, fields = masked(cert["record"]["payload"])
+            cert = {**cert, "record": {**cert["record"], "payload": payload, "masked": fields}}
         stored = {**cert, "source": source, "bundle_digest": digest, "imported_at": tx_time(ctx),
                   "imported_tx": ctx.stub.get_tx_id(), "imported_by": caller_msp(ctx), "versions": versions}
         put_certificate(ctx.stub, stored)
