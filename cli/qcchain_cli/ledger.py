@@ -1,9 +1,11 @@
-"""``qcchain ledger snapshot|list|verify|restore|archive|verify-archive|check|recover|purge`` for the devnet.
+"""``qcchain ledger snapshot|list|verify|restore|archive|verify-archive|check|recover|purge``.
 
-All commands work on a devnet state directory (``--dir``, default ``$QCCHAIN_DEVNET_DIR`` or ``.devnet``;
-the ledger lives in ``<dir>/ledger/<channel>.sqlite``). ``check``, ``recover``, ``restore`` and ``purge``
-want the devnet stopped. On native Fabric, snapshots are the peer's own (``peer snapshot submitrequest``,
-``peer channel joinbysnapshot``): see docs/OPERATIONS.md.
+On the devnet the commands work on a state directory (``--dir``, default ``$QCCHAIN_DEVNET_DIR`` or
+``.devnet``; the ledger lives in ``<dir>/ledger/<channel>.sqlite``); ``check``, ``recover``, ``restore``
+and ``purge`` want the devnet stopped. On native Fabric, ``snapshot|list|restore|check|recover`` take
+``--network-dir DIR --peer HOST`` and use the peer's own snapshots, ``peer channel joinbysnapshot``,
+``peer node rebuild-dbs`` and re-join (:mod:`qcchain_cli.ledger_fabric`); ``verify`` recognises a Fabric
+snapshot directory. See docs/OPERATIONS.md.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from . import ledger_fabric as fab
 from .errors import CliError
 
 __all__ = ["ledger"]
@@ -45,16 +48,22 @@ def _call(fn, *args, **kw):  # type: ignore[no-untyped-def]
 
 @click.group()
 def ledger() -> None:
-    """Ledger snapshots, verification, restore, archive and tamper recovery (devnet)."""
+    """Ledger snapshots, verification, restore, archive and tamper recovery (devnet; Fabric with --network-dir)."""
 
 
 @ledger.command()
 @_dir_option
 @_channel_option
 @_snaps_option
-def snapshot(state_dir: Path | None, channel: str, snapshots: Path | None) -> None:
+@fab.fabric_options
+def snapshot(state_dir: Path | None, channel: str, snapshots: Path | None, network_dir: Path | None,
+             consortium: Path | None, peer_host: str | None) -> None:
     """Take a consistent snapshot of the channel (blocks, state, history, private data) with an SM3 manifest."""
     from qcchain_devnet.snapshot import create_snapshot
+
+    if network_dir is not None:
+        fab.run_snapshot(network_dir, consortium, peer_host, channel)
+        return
 
     d = _dir(state_dir)
     m = _call(create_snapshot, d, channel, _snaps(d, snapshots))
@@ -65,10 +74,16 @@ def snapshot(state_dir: Path | None, channel: str, snapshots: Path | None) -> No
 @_dir_option
 @_channel_option
 @_snaps_option
-def list_(state_dir: Path | None, channel: str, snapshots: Path | None) -> None:
+@fab.fabric_options
+def list_(state_dir: Path | None, channel: str, snapshots: Path | None, network_dir: Path | None,
+          consortium: Path | None, peer_host: str | None) -> None:
     """List the channel's snapshots and whether each verifies."""
     from qcchain_devnet.errors import SnapshotError
     from qcchain_devnet.snapshot import list_snapshots, verify_snapshot
+
+    if network_dir is not None:
+        fab.run_list(network_dir, consortium, peer_host, channel)
+        return
 
     d = _dir(state_dir)
     paths = list_snapshots(_snaps(d, snapshots), channel)
@@ -86,8 +101,12 @@ def list_(state_dir: Path | None, channel: str, snapshots: Path | None) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--channel", default=None, help="Refuse a snapshot of another channel.")
 def verify(path: Path, channel: str | None) -> None:
-    """Verify a snapshot directory against its SM3 manifest and hash chain."""
+    """Verify a snapshot directory against its SM3 manifest and hash chain (a Fabric snapshot: its metadata)."""
     from qcchain_devnet.snapshot import verify_snapshot
+
+    if fab.is_fabric_snapshot(path):
+        fab.run_verify(path, channel)
+        return
 
     m = _call(verify_snapshot, path, channel)
     click.echo(f"verified: snapshot of {m.channel} at height {m.height}")
@@ -95,12 +114,21 @@ def verify(path: Path, channel: str | None) -> None:
 
 @ledger.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--to", "target", type=click.Path(file_okay=False, path_type=Path), required=True,
+@click.option("--to", "target", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="A new devnet state directory to restore into.")
 @click.option("--channel", default=None, help="Refuse a snapshot of another channel.")
-def restore(path: Path, target: Path, channel: str | None) -> None:
-    """Verify a snapshot and restore it as the channel's ledger in a new state directory."""
+@fab.fabric_options
+def restore(path: Path, target: Path | None, channel: str | None, network_dir: Path | None, consortium: Path | None,
+            peer_host: str | None) -> None:
+    """Verify a snapshot and restore it as the channel's ledger in a new state directory (Fabric: the peer
+    joins the channel from it)."""
     from qcchain_devnet.snapshot import restore_snapshot
+
+    if (target is None) == (network_dir is None):
+        raise CliError("give --to DIR (devnet) or --network-dir DIR --peer HOST (Fabric)")
+    if network_dir is not None:
+        fab.run_restore(path, network_dir, consortium, peer_host)
+        return
 
     m = _call(restore_snapshot, path, target, channel)
     click.echo(f"restored {m.channel} at height {m.height} into {target}")
@@ -153,9 +181,17 @@ def verify_archive_(archive_dir: Path, channel: str) -> None:
 @_dir_option
 @_channel_option
 @_snaps_option
-def check(state_dir: Path | None, channel: str, snapshots: Path | None) -> None:
-    """Detect tampering: re-check the chain and compare state with a rebuild from the last snapshot."""
+@fab.fabric_options
+@click.option("--reference", default=None, metavar="HOST", help="Fabric: the healthy peer to compare with.")
+def check(state_dir: Path | None, channel: str, snapshots: Path | None, network_dir: Path | None,
+          consortium: Path | None, peer_host: str | None, reference: str | None) -> None:
+    """Detect tampering: re-check the chain and compare state with a rebuild from the last snapshot (Fabric:
+    with another peer's state)."""
     from qcchain_devnet.recover import check_ledger
+
+    if network_dir is not None:
+        fab.run_check(network_dir, consortium, peer_host, channel, reference)
+        return
 
     d = _dir(state_dir)
     result = _call(check_ledger, d, channel, _snaps(d, snapshots), d / "tmp")
@@ -171,9 +207,21 @@ def check(state_dir: Path | None, channel: str, snapshots: Path | None) -> None:
 @_snaps_option
 @click.option("--blocks-from", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Another node's ledger file to take the blocks after the snapshot from.")
-def recover(state_dir: Path | None, channel: str, snapshots: Path | None, blocks_from: Path | None) -> None:
-    """Rebuild an altered ledger from the last verified snapshot plus blocks; report what was replaced."""
+@fab.fabric_options
+@click.option("--reference", default=None, metavar="HOST", help="Fabric: the healthy peer to compare with.")
+@click.option("--from-snapshot", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Fabric: re-join the channel from this snapshot (else from the genesis block when needed).")
+@click.option("--rejoin", is_flag=True, help="Fabric: re-join from the genesis block even if the blocks are intact.")
+def recover(state_dir: Path | None, channel: str, snapshots: Path | None, blocks_from: Path | None,
+            network_dir: Path | None, consortium: Path | None, peer_host: str | None, reference: str | None,
+            from_snapshot: Path | None, rejoin: bool) -> None:
+    """Rebuild an altered ledger from the last verified snapshot plus blocks; report what was replaced
+    (Fabric: rebuild-dbs, and re-join from the genesis block or a snapshot when the block store is damaged)."""
     from qcchain_devnet.recover import recover_ledger
+
+    if network_dir is not None:
+        fab.run_recover(network_dir, consortium, peer_host, channel, from_snapshot, reference, rejoin)
+        return
 
     d = _dir(state_dir)
     r = _call(recover_ledger, d, channel, _snaps(d, snapshots), blocks_from)
