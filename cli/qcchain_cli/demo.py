@@ -143,6 +143,8 @@ def run_demo(profiles: dict[str, Path], members: dict[str, dict[str, str]], poli
         config = StoryConfig(CHANNEL, policies, lambda: int(time.time()), digests, demo_payloads(), say=say,
                              qscc=regulator.get_network(CHANNEL).get_contract("qscc"), lifecycle_note=note)
         story = Story(orgs, config)
+        if heights is not None:
+            story.settle = heights.wait_for_block
         story.run()
         if after is not None:
             after(story)
@@ -312,7 +314,8 @@ def run_fabric(state_dir: Path | None, consortium: Path | None, members: dict[st
                 say(f"  time  {name}: {seconds:.1f} s")
             t1 = time.monotonic()
             story = run_demo(net.profiles, members, policies, net.digests, say, FABRIC_LIFECYCLE_NOTE, synced=True,
-                             after=lambda s: (_fabric_upgrade(net, s, say), _write_report(s, report, say)))
+                             after=lambda s: (ingestion_steps(s, net.profiles["Regulator"], say),
+                                              _fabric_upgrade(net, s, say), _write_report(s, report, say)))
             say(f"  time  story ({len(story.steps)} steps, incl. the peer lifecycle upgrade): "
                 f"{time.monotonic() - t1:.1f} s")
             _fabric_genesis_nodes(net.layout, say)

@@ -43,7 +43,8 @@ def _fail(step: str, why: str) -> StoryError:
 class _Unit:
     """The using unit's side: HTTPS calls with its token."""
 
-    def __init__(self, url: str, cert: str, appid: str, secret: str) -> None:
+    def __init__(self, url: str, cert: str, appid: str, secret: str, settle: Any) -> None:
+        self.settle = settle
         self.http = httpx.Client(base_url=url + PREFIX, verify=ssl.create_default_context(cafile=cert), timeout=60)
         self.appid, self.day, self.seq = appid, china_today(time.time()), 0
         answer = self.http.get("/token", params={"appid": appid, "secret": secret}).json()
@@ -59,6 +60,7 @@ class _Unit:
         answer = self.http.post("/syndata", json=body).json()
         if answer["rescode"] != "1":
             raise _fail(f"syndata {txcode}/{bus}", answer["msg"])
+        self.settle(int(answer["data"]["block"]))  # on Fabric: every org's peer holds the batch before reads
         return {"receipt": answer["data"], "records": body["data"]}
 
 
@@ -87,7 +89,7 @@ def ingestion_steps(story: Any, regulator_profile: Path, say: Any) -> None:
                 cred = service.credentials.issue(credit_code(4743), "南京某化工有限公司")
                 done(f"ingestion: {reg.msp_id} serves seed-001 HTTPS ({url}) and issued appid {cred['appid']} "
                      "to a using unit (secret shown once, stored as scrypt)")
-                _unit_steps(_Unit(url, cert, cred["appid"], cred["secret"]), story, done)
+                _unit_steps(_Unit(url, cert, cred["appid"], cred["secret"], story.settle), story, done)
         finally:
             gateway.close()
 

@@ -63,7 +63,8 @@ def test_fabric_demo_runs_the_story_and_takes_the_network_down(tmp_path: Path) -
     out = tmp_path / "net"
     done = _demo("--fabric", "--consortium", str(_consortium_elsewhere(tmp_path)), "--dir", str(out))
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-2000:])
-    assert "demo: all 21 steps held" in done.stdout
+    assert "demo: all 26 steps held" in done.stdout
+    assert "inclusion proof against the root its own peer holds" in done.stdout  # the ingestion steps, on Fabric
     assert "whole chaincode upgraded to v2" in done.stdout and "no mismatch" in done.stdout
     assert "time  network up" in done.stdout and "fabric network stopped" in done.stdout
     assert procs.read_pids(out) == [] and _left_running(out) == []

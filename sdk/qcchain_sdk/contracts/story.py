@@ -115,6 +115,9 @@ class Story:
         self.majority = [self.reg, self.ins, self.use]
         self.steps: list[str] = []
         self.audit: AuditReport | None = None
+        #: Returns once every org's peer holds the given block: a runner on real Fabric sets it (each org reads
+        #: through its own peer); on the devnet every org's view is one ledger, so there is nothing to wait for.
+        self.settle: Callable[[int], None] = lambda _block: None
 
     def done(self, text: str) -> None:
         self.steps.append(text)
