@@ -15,7 +15,7 @@ from typing import Any
 
 from qcchain_sdk.contracts.audit import _detail
 
-__all__ = ["Filters", "Scan", "scan", "detail", "END_OF_TIME"]
+__all__ = ["Filters", "Scan", "scan", "detail", "resume_key", "END_OF_TIME"]
 
 END_OF_TIME = 10**12
 PAGE = 100
@@ -75,7 +75,7 @@ def scan(contract: Any, filters: Filters, want: int, bookmark: str = "", budget_
                 out.events.append(event)
                 if len(out.events) >= want and i + 1 < len(events):
                     # stop mid-page: continue from the next event (the timeline's keys are its bookmark)
-                    out.bookmark = _key_of(events[i + 1])
+                    out.bookmark = resume_key(events[i + 1])
                     return out
         if not out.bookmark or len(out.events) >= want:
             return out
@@ -84,7 +84,7 @@ def scan(contract: Any, filters: Filters, want: int, bookmark: str = "", budget_
             return out
 
 
-def _key_of(event: dict[str, Any]) -> str:
+def resume_key(event: dict[str, Any]) -> str:
     """The state key of an event (``qc.event`` composite key [12-digit time, tx id, kind]), which is the
     bookmark that starts a page at that event."""
     parts = ["qc.event", f"{int(event['at']):012d}", event["tx_id"], event["kind"]]

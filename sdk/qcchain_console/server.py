@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,15 @@ def open_state(state: Path) -> Store:
         raise ConfigError(f"console state directory {state}: {exc.strerror}") from exc
 
 
+def _warm(console: Console) -> None:
+    """Verify the default report's events once at start-up (its first request is then served from the cache)."""
+    try:
+        done = console.verifier.warm(console.chain.default)
+        log.info("audit cache warm: %d items verified", done.items)
+    except Exception as exc:  # noqa: BLE001 - the pages verify on demand instead; logged without payloads
+        log.warning("audit cache warm-up stopped: %s", type(exc).__name__)
+
+
 def open_console(settings: ServeSettings) -> tuple[Starlette, Console]:
     """The app and its context (the chain connection is open; close ``console.chain`` when done).
 
@@ -75,6 +85,7 @@ def open_console(settings: ServeSettings) -> tuple[Starlette, Console]:
         if settings.crypto_dir is not None:
             console.certs = scan_crypto_dir(settings.crypto_dir)
         console.blocks.start()
+        threading.Thread(target=_warm, args=(console,), name="console-audit-warm", daemon=True).start()
         secret = secret_file(settings.state / "session.key").decode("ascii")
     except Exception:
         chain.close()
@@ -97,6 +108,7 @@ def serve(settings: ServeSettings) -> None:
                     log_level="info", access_log=True, server_header=False, proxy_headers=False)
     finally:
         console.blocks.stop()
+        console.verifier.close()
         console.chain.close()
         if console.ingest is not None:
             console.ingest.close()

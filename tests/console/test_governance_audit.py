@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from qcchain_console.auditscan import Filters, _key_of
+from qcchain_console.auditscan import Filters, resume_key
 from qcchain_console.certscan import scan_crypto_dir
 
 from .conftest import csrf_of
@@ -114,4 +114,4 @@ def test_timeline_filters_and_event_bookmarks():
     assert Filters().match(event) and Filters(kind="record", org="UsingUnitMSP", text="hd-1").match(event)
     assert not Filters(kind="executed").match(event) and not Filters(org="RegulatorMSP").match(event)
     assert not Filters(text="EQ-9").match(event)
-    assert _key_of(event) == "\x00qc.event\x00001700000000\x00" + event["tx_id"] + "\x00record\x00"
+    assert resume_key(event) == "\x00qc.event\x00001700000000\x00" + event["tx_id"] + "\x00record\x00"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import time
 from typing import Any
@@ -62,18 +63,21 @@ def _open_warnings(chain: Any) -> dict[str, int]:
     return counts
 
 
+async def _nothing() -> tuple[None, str]:
+    return None, ""
+
+
 async def overview(request: Request) -> Response:
     console = console_of(request)
     chain = console.chain
     now = int(time.time())
-    heights, _ = await attempt(_heights, chain)
-    nodes, nodes_error = await attempt(chain.evaluate, "governance:nodes")
+    # the reads are independent: run them side by side (each waits on the peer or the ingestion server)
+    (heights, _), (nodes, nodes_error), (warnings, warnings_error), (risk, risk_error), (units, _) = await asyncio.gather(
+        attempt(_heights, chain), attempt(chain.evaluate, "governance:nodes"), attempt(_open_warnings, chain),
+        attempt(load_risk, chain, {}), attempt(console.ingest.units) if console.ingest is not None else _nothing())
     certs, certs_error = await attempt(_cert_rows, chain, nodes or [], now, console.certs)
-    warnings, warnings_error = await attempt(_open_warnings, chain)
-    risk, risk_error = await attempt(load_risk, chain, {})
     ingest = None
     if console.ingest is not None:
-        units, _ = await attempt(console.ingest.units)
         per_table: dict[str, list[int]] = {}
         for unit in (units or {}).get("units", []):
             row = per_table.setdefault(unit["txcode"], [0, 0])
