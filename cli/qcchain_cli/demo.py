@@ -305,6 +305,7 @@ def run_fabric(state_dir: Path | None, consortium: Path | None, members: dict[st
 
     _fabric_binaries()
     out, temporary = _fabric_out(state_dir)
+    story = None
     _sigterm_exits()
     say(f"runtime: native Hyperledger Fabric network in {out} (bringing it up...)")
     t0 = time.monotonic()
@@ -327,6 +328,8 @@ def run_fabric(state_dir: Path | None, consortium: Path | None, members: dict[st
         if keep:
             say(f"fabric network kept running in {out}; connection profiles in {out / 'connection-profiles'}; "
                 f"stop it with `scripts/network.sh down --dir {out}`")
+            if story is not None:
+                _keep_keys(out, story, say)
         elif not left:
             say("fabric network stopped" + ("" if temporary else f" (files kept in {out})"))
             if temporary:
@@ -336,6 +339,20 @@ def run_fabric(state_dir: Path | None, consortium: Path | None, members: dict[st
     down = "" if keep else f"network down: {time.monotonic() - t2:.1f} s; "
     say(f"  time  {down}total {time.monotonic() - t0:.1f} s")
     return story
+
+
+def _keep_keys(out: Path, story: Any, say: Any) -> None:
+    """With --keep: each org admin's registered SM2 key as ``OUT/keys/<org>.pem`` (mode 0600, like the
+    network's other private keys), so the kept network can be driven further, and the next commands."""
+    keys = out / "keys"
+    keys.mkdir(mode=0o700, exist_ok=True)
+    for name, org in story.orgs.items():
+        path = keys / f"{name.lower()}.pem"
+        path.write_bytes(org.key.to_pem())
+        path.chmod(0o600)
+    profile = out / "connection-profiles" / "connection-regulator.json"
+    say(f"org admins' registered SM2 keys in {keys}; next, e.g. the ingestion benchmark on this network:")
+    say(f"  qcchain bench ingest --profile {profile} --key {keys / 'regulator.pem'} --duration 60 --json")
 
 
 def _fabric_genesis_nodes(layout: Any, say: Any) -> None:

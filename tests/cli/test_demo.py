@@ -72,3 +72,23 @@ def test_demo_fabric_says_why_it_cannot_run(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setenv("PATH", str(tmp_path))
     result = CliRunner().invoke(cli, ["demo", "--fabric"])
     assert result.exit_code == 1 and "--fabric needs Hyperledger Fabric binaries" in result.output
+
+
+def test_demo_fabric_keep_leaves_the_org_keys_and_names_the_bench_command(tmp_path: Path) -> None:
+    """``demo --fabric --keep``: each org admin's registered SM2 key is left as OUT/keys/<org>.pem (0600) and
+    the ingestion benchmark's command on the kept network is printed (run in the closing note on Fabric)."""
+    from types import SimpleNamespace
+
+    from qcchain_cli.demo import _keep_keys
+    from qcchain_core.gm import SM2PrivateKey
+
+    keys = {name: SM2PrivateKey.generate() for name in ("Regulator", "UsingUnit")}
+    story = SimpleNamespace(orgs={name: SimpleNamespace(key=key) for name, key in keys.items()})
+    lines: list[str] = []
+    _keep_keys(tmp_path, story, lines.append)
+    for name, key in keys.items():
+        path = tmp_path / "keys" / f"{name.lower()}.pem"
+        assert SM2PrivateKey.from_pem(path.read_bytes()).public_key().key_id() == key.public_key().key_id()
+        assert path.stat().st_mode & 0o777 == 0o600
+    assert lines[-1].strip() == (f"qcchain bench ingest --profile {tmp_path}/connection-profiles/connection-regulator.json "
+                                 f"--key {tmp_path}/keys/regulator.pem --duration 60 --json")
