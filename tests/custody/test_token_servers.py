@@ -157,7 +157,7 @@ def _console_key_registered(net: dict[str, object], console_state: Path) -> bool
     return record is not None and record["msp_id"] == "RegulatorMSP"
 
 
-def test_a_wrong_pin_or_foreign_key_is_one_line(hsm, net, tmp_path) -> None:
+def test_a_wrong_pin_foreign_key_or_missing_object_is_one_line(hsm, net, tmp_path) -> None:
     bad = tmp_path / "bad-pin"
     bad.write_text("0000\n")
     port = str(_free_port())
@@ -169,6 +169,9 @@ def test_a_wrong_pin_or_foreign_key_is_one_line(hsm, net, tmp_path) -> None:
                   str(tmp_path / "c2"), "--port", port, "--identity-key", str(net["uri"]),
                   "--identity-pin-file", str(hsm.pin_file), env=env)
     assert foreign.returncode == 1 and "is not the key of the certificate" in foreign.stderr, foreign.stderr
-    for res in (wrong, foreign):
+    absent = _qc("ingest", "serve", "--dir", str(net["state"]), "--port", "0", "--identity-key",
+                 f"pkcs11:token={hsm.token};object=no-such-key", env=net["env"])  # type: ignore[arg-type]
+    assert absent.returncode == 1 and "object 'no-such-key': no such private key" in absent.stderr, absent.stderr
+    for res in (wrong, foreign, absent):
         errors = [line for line in res.stderr.splitlines() if line.startswith("qcchain: error:")]
         assert len(errors) == 1 and hsm.pin not in res.stderr + res.stdout
