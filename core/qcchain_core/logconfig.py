@@ -127,6 +127,11 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+#: HTTP client libraries whose INFO lines are request URLs (Appendix B's token request carries ``secret=`` in its
+#: query): raised to WARNING by :func:`configure`, on top of the redaction every handler applies.
+QUIET_LIBRARIES = ("httpx", "httpcore", "urllib3")
+
+
 def _rotating(path: Path, max_bytes: int, backups: int) -> logging.Handler:
     return logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
 
@@ -169,3 +174,5 @@ def configure(log_dir: Path | str | None = None, *, process: str = "qcchain", le
         h._qcchain = True  # type: ignore[attr-defined]
         root.addHandler(h)
     root.setLevel(min(logging._checkLevel(h.level) for h in handlers) if handlers else level)  # noqa: SLF001
+    for chatty in QUIET_LIBRARIES:  # request lines carry query strings (the token GET's secret): keep them out
+        logging.getLogger(chatty).setLevel(logging.WARNING)

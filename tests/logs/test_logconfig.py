@@ -69,3 +69,19 @@ def test_redaction_last_line_of_defence(logdir: Path) -> None:
         assert secret not in text, secret
     assert text.count("[REDACTED]") >= 8
     assert redact("tx 3f2a… committed") == "tx 3f2a… committed"
+
+
+def test_http_client_request_lines_stay_out_of_the_logs(logdir: Path) -> None:
+    """Appendix B's token request is a GET with ``secret=`` in its query; httpx logs each request URL at INFO.
+    configure() raises the HTTP client libraries to WARNING, so no request line (and no secret) is written."""
+    import httpx
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"rescode": "1"})
+
+    configure(logdir, process="web", stream=None)
+    with httpx.Client(transport=httpx.MockTransport(answer), base_url="https://ingest.example") as client:
+        client.get("/jsdspcloud/servlet/token", params={"appid": "qc1", "secret": "s3cr3t-app-secret"})
+    logging.getLogger("qcchain.test").info("after the request")
+    text = (logdir / "web.log").read_text()
+    assert "after the request" in text and "s3cr3t-app-secret" not in text and "HTTP Request" not in text
