@@ -126,7 +126,7 @@ def run_recover(network_dir: Path, consortium: Path | None, peer: str | None, ch
     layout, peer_bin, host = _target(network_dir, consortium, peer)
     report = _call(recovery.rebuild_peer, layout, peer_bin, host, channel, snapshot, reference, rejoin=rejoin)
     before = report["block_store_before"]
-    click.echo(f"{channel} on {host}: block store before: " + ("intact" if before["intact"] else before["problem"]))
+    click.echo(f"{channel} on {host}: block store before: {recovery.describe_store(before)}")
     for action in report["actions"]:
         click.echo(f"  - {action}")
     proof = report["proof"]

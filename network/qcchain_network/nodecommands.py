@@ -114,8 +114,7 @@ def _recovery(args: argparse.Namespace, layout: Layout) -> int:
     if args.command == "check-peer":
         report = recovery.check_peer(layout, peer_bin, args.node, args.channel, args.reference)
         store, state = report["block_store"], report["state"]
-        print(f"{args.node} {args.channel}: block store "
-              + ("intact" if store["intact"] else f"DAMAGED: {store['problem']}") + f" (height {store['height']}); "
+        print(f"{args.node} {args.channel}: block store {recovery.describe_store(store)}; "
               f"state at block {state['block']} " + ("equal to" if state["equal"] else
                                                       f"DIFFERS ({', '.join(state['differing'])}) from")
               + f" {report['reference']}'s")
@@ -124,8 +123,7 @@ def _recovery(args: argparse.Namespace, layout: Layout) -> int:
         report = recovery.rebuild_peer(layout, peer_bin, args.node, args.channel, args.snapshot, args.reference,
                                        rejoin=args.rejoin)
         before = report["block_store_before"]
-        print(f"{args.node} {args.channel}: block store before: " + ("intact" if before["intact"] else
-                                                                    f"DAMAGED: {before['problem']}"))
+        print(f"{args.node} {args.channel}: block store before: {recovery.describe_store(before)}")
         for action in report["actions"]:
             print(f"  - {action}")
         proof = report["proof"]

@@ -11,7 +11,8 @@
   snapshot is given) ``peer node unjoin`` removes the channel's ledger, which is joined again from the
   genesis block (every block re-fetched from the orderers, which sign them) or from the verified snapshot
   (``peer channel joinbysnapshot``). It then waits for the reference peer's height and block hash and
-  proves the state equal (:func:`compare_state`). The report (what was found, what was replaced, the
+  proves the state equal (:func:`compare_state`). A peer left without the channel (a rebuild stopped
+  half-way) is joined again by running the command again. The report (what was found, what was replaced, the
   proof) is printed, written to ``DIR/recovery/<host>-<time>/report.json`` and logged in ``operations.log``.
 """
 
@@ -31,7 +32,8 @@ from .snapshots import SnapshotError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RecoveryError", "check_peer", "compare_state", "rebuild_peer", "reference_peer", "snapshot_files"]
+__all__ = ["RecoveryError", "check_peer", "compare_state", "describe_store", "rebuild_peer", "reference_peer",
+           "snapshot_files"]
 
 
 class RecoveryError(SnapshotError):
@@ -146,6 +148,13 @@ def _store(check: blockstore.StoreCheck) -> dict[str, Any]:
             "problem": check.problem, "files": [f.__dict__ for f in check.files]}
 
 
+def describe_store(store: dict[str, Any]) -> str:
+    """One phrase for a block-store report: absent, intact (height N) or DAMAGED: the problem."""
+    if not store["files"]:
+        return "absent (no block files)"
+    return f"intact (height {store['height']})" if store["intact"] else f"DAMAGED: {store['problem']}"
+
+
 def _ledger_dirs(peer: PeerNode) -> list[str]:
     """The databases ``peer node rebuild-dbs`` drops (present ones), for the report."""
     root = peer.data_dir / "production" / "ledgersData"
@@ -192,9 +201,10 @@ def rebuild_peer(layout: Layout, peer_bin: Path, host: str, channel: str, snapsh
         report["replaced"] = {"databases": dropped}
         report["actions"].append(f"peer node rebuild-dbs: dropped {', '.join(dropped)} (every channel's state, "
                                  "history and block index are rebuilt from its block store at start)")
+        missing = not blockstore.blocks_dir(peer.data_dir, channel).is_dir()
         reason = "its block store is damaged" if not before.intact else "a snapshot was given" if snap \
-            else "--rejoin" if rejoin else ""
-        if reason:
+            else "--rejoin" if rejoin else "it holds no ledger of the channel" if missing else ""
+        if reason and not missing:
             step = "unjoin"
             admin.run_tool([str(peer_bin), "node", "unjoin", "-c", channel], env=peer_env(layout, peer))
             report["replaced"]["block_files"] = [f.__dict__ for f in before.files]
@@ -209,8 +219,8 @@ def rebuild_peer(layout: Layout, peer_bin: Path, host: str, channel: str, snapsh
         elif reason:
             step = "join"
             admin.peer_join(layout, peer_bin, peer, channel)
-            report["actions"].append(f"joined {channel} from its genesis block; every block pulled again from "
-                                     "the orderers")
+            report["actions"].append(f"joined {channel} from its genesis block ({reason}); every block pulled "
+                                     "again from the orderers")
         step = "catch up"
         tip = _wait_same_tip(layout, peer_bin, peer, ref, channel, timeout)
         step = "compare"
