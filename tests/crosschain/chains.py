@@ -40,6 +40,10 @@ class Chain:
     def qscc(self) -> Any:
         return self.gateways[ORG_NAMES.index("Regulator")].get_network(CHANNEL).get_contract("qscc")
 
+    def gateway_contract(self) -> Any:
+        """The Regulator's Gateway contract of ``qcchain`` (builds proposals: the bundle's attestation)."""
+        return self.gateways[ORG_NAMES.index("Regulator")].get_network(CHANNEL).get_contract("qcchain")
+
 
 def renamed_consortium(tmp: Path) -> Path:
     """The project's consortium renamed (``Pk*`` orgs, ``park.example``) with its policy files, in ``tmp``."""

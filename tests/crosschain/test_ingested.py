@@ -7,57 +7,24 @@ proof, the record or its block, a proof of another leaf, a bundle for another re
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from qcchain_bench.ingestdata import batch_no, credit_code, record
+from qcchain_bench.ingestdata import record
 from qcchain_cli.main import cli
 from qcchain_contracts.bundleverify import parse_bundle, verify_bundle
 from qcchain_contracts.fabricproof import load_anchors
-from qcchain_sdk.contracts.story import ORG_NAMES
 from qcchain_sdk.crosschain import BundleError, export_ingested_bundle
 
+from .conftest import Ingested
 from .test_devnets import CHANNEL, _anchors, _govern, _raw, _xc
 
 SOURCE = "provA-ingest"
-
-
-class Ingested:
-    """What chain A's ingestion service anchored: the service and the record ids per table."""
-
-    def __init__(self, service: Any, personnel: list[str], pictures: list[str]) -> None:
-        self.service, self.personnel, self.pictures = service, personnel, pictures
-
-
-@pytest.fixture(scope="module")
-def ingested(chain_a: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingested]:
-    from qcchain_ingest.anchor import ChainLink
-    from qcchain_ingest.db import open_engine, sqlite_url
-    from qcchain_ingest.service import IngestService
-
-    reg = chain_a.story.orgs["Regulator"]
-    network = chain_a.gateways[ORG_NAMES.index("Regulator")].get_network(CHANNEL)
-    engine = open_engine(sqlite_url(str(tmp_path_factory.mktemp("ingestA") / "ingest.db")))
-    service = IngestService(engine, ChainLink(network, reg.msp_id), reg.key, time.time)
-    cred = service.credentials.issue(credit_code(4711), "南京某锅炉使用单位")
-    token = service.token(cred["appid"], cred["secret"])["access_token"]
-    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d")
-    tag = cred["appid"][-6:]
-    ids = {"03": [f"P03-{tag}-{i}" for i in range(3)], "08": [f"R08-{tag}-{i}" for i in range(2)]}
-    for seq, (txcode, rids) in enumerate(sorted(ids.items()), start=1):
-        bno = batch_no(today, seq)
-        body = {"access_token": token, "batchNo": bno, "txcode": txcode, "busType": "I",
-                "data": [record(txcode, rid, bno, "I", today, 40 + i) for i, rid in enumerate(rids)]}
-        service.syndata(body)
-    yield Ingested(service, ids["03"], ids["08"])
-    engine.dispose()
 
 
 def _export(chain: Any, ing: Ingested, rid: str, with_proof: bool = True, disclose: bool = True) -> dict[str, Any]:

@@ -9,7 +9,7 @@ Bundle (JSON, :data:`BUNDLE_FORMAT`)::
      key_proof{block, tx_index},                            # the tx that registered the signer's SM2 key
      config{block (base64 config block), msps, orderer_msps, endorsement_policy},   # the source's own view
      ingest (null | {leaf, proof}: the batch inclusion proof of an ingested record; key_proof is then null),
-     exported_at}
+     exported_at, [attestation (null | {envelope}: the source's peers' endorsed read of the record)]}
 
 :func:`verify_bundle` re-derives everything from the blocks (see :mod:`.fabricproof`): both blocks signed by
 the registered orderers, both transactions VALID and endorsed per the registered policy by unrevoked
@@ -35,6 +35,7 @@ from qcchain_model.envelope import BUS_DELETE, ENVELOPE_FIELDS
 from cryptography import x509
 
 from .common import sm3_hex
+from .crosschain_attest import parse_attestation, verify_attestation
 from .crosschain_ingest import check_inclusion, parse_ingest
 from .errors import InvalidInput
 from .fabricproof import MspAnchor, ProvenTx, TrustAnchors, verify_block, verify_transaction
@@ -46,6 +47,7 @@ __all__ = ["BUNDLE_FORMAT", "BUNDLE_FIELDS", "MAX_BUNDLE", "parse_bundle", "veri
 
 BUNDLE_FORMAT = "qcchain-crosschain-bundle/1"
 BUNDLE_FIELDS = ("format", "record_id", "source", "record_proof", "key_proof", "config", "ingest", "exported_at")
+OPTIONAL_FIELDS = ("attestation",)
 MAX_BUNDLE = 8 * 1024 * 1024
 
 
@@ -67,8 +69,9 @@ def parse_bundle(raw: bytes | str) -> dict[str, Any]:
         bundle = canonical_loads(data)
     except (CanonicalJSONError, ValueError) as exc:
         raise InvalidInput("bundle is not JSON") from exc
-    if not isinstance(bundle, dict) or sorted(bundle) != sorted(BUNDLE_FIELDS):
-        raise InvalidInput(f"a bundle must have exactly the fields {', '.join(BUNDLE_FIELDS)}")
+    if not isinstance(bundle, dict) or not set(BUNDLE_FIELDS) <= set(bundle) <= set(BUNDLE_FIELDS + OPTIONAL_FIELDS):
+        raise InvalidInput(f"a bundle must have exactly the fields {', '.join(BUNDLE_FIELDS)} "
+                           f"(and optionally {', '.join(OPTIONAL_FIELDS)})")
     if bundle["format"] != BUNDLE_FORMAT:
         raise InvalidInput(f"bundle format {bundle['format']!r} is not {BUNDLE_FORMAT}")
     if not isinstance(bundle["record_id"], str) or not bundle["record_id"]:
@@ -84,7 +87,7 @@ def parse_bundle(raw: bytes | str) -> dict[str, Any]:
         bundle = {**bundle, "ingest": parse_ingest(bundle["ingest"])}
     if not isinstance(bundle["config"], dict):
         raise InvalidInput("bundle config must be an object")
-    return bundle
+    return {**bundle, "attestation": parse_attestation(bundle.get("attestation"))}
 
 
 def _b64(value: Any, what: str) -> bytes:
@@ -176,7 +179,8 @@ def verify_bundle(bundle: dict[str, Any], anchors: TrustAnchors) -> dict[str, An
     """Verify a parsed bundle against ``anchors`` (see module doc). Returns the certificate with provenance:
     ``{record_id, record (metadata, payload if on chain), status (active | revoked), provenance{kind (record |
     ingested), channel, chaincode, block, tx_index, tx_id, tx_time, endorsers, key_block, key_tx_id; for an
-    ingested record also batch [appid, batch_no], leaf_index, merkle_root}}``. For an ingested record
+    ingested record also batch [appid, batch_no], leaf_index, merkle_root; attested_at, attested_by,
+    attestation_tx_id (None/[] without an attestation, :mod:`.crosschain_attest`)}}``. For an ingested record
     (``ingest`` set, see :mod:`.crosschain_ingest`) the batch inclusion proof replaces the key proof and
     ``record`` is the record's state with ``payload`` (the record) and ``batch`` (its header).
 
@@ -201,7 +205,11 @@ def verify_bundle(bundle: dict[str, Any], anchors: TrustAnchors) -> dict[str, An
         _check_record(meta, key)
         deleted = bool(meta.get("deleted")) or meta.get("bus_type") == BUS_DELETE
         extra = {"kind": "record", "key_block": key_tx.block, "key_tx_id": key_tx.tx_id}
+    attested = {"attested_at": None, "attested_by": [], "attestation_tx_id": None}
+    if bundle.get("attestation") is not None:
+        state_key = composite_key("ing.rec" if bundle["ingest"] is not None else "rec", [record_id])
+        attested = verify_attestation(bundle["attestation"], anchors, state_key, f"record {record_id}", record_tx)
     return {"record_id": record_id, "record": meta, "status": "revoked" if deleted else "active",
             "provenance": {"channel": anchors.channel, "chaincode": anchors.chaincode, "block": record_tx.block,
                            "tx_index": record_tx.index, "tx_id": record_tx.tx_id, "tx_time": record_tx.timestamp,
-                           "endorsers": list(record_tx.endorsers), **extra}}
+                           "endorsers": list(record_tx.endorsers), **extra, **attested}}

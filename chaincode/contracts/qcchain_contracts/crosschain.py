@@ -6,6 +6,8 @@
   (:mod:`.bundleverify`) and writes nothing; ``import_bundle`` does the same and records the certificate with
   its provenance (source block height, transaction, time), refusing a bundle not newer than the one already
   imported (stale) and one older than ``min_time``; ``certificate`` / ``certificates`` read them back.
+* Freshness: ``min_time`` bounds the time the bundle shows the record current -- its attestation's (the
+  source's peers' endorsed read, :mod:`.crosschain_attest`) when it has one, else its transaction's.
 * Ingested records (anchored by ``ingest:anchor``) come with their batch inclusion proof instead of an SM2
   key proof (:mod:`.crosschain_ingest`); their personal fields (ID card, phones) are stored masked, the
   record's SM3 digest kept, so a holder of the full record can still check it.
@@ -46,9 +48,11 @@ def _verified(ctx: Context, source: str, bundle: str, record_id: str, min_time: 
         raise InvalidInput(f"bundle is for record {parsed['record_id']}, not {record_id}")
     cert = verify_bundle(parsed, load_anchors(record["document"]))
     require_int(min_time, "min_time", 0)
-    if cert["provenance"]["tx_time"] < min_time:
-        raise Conflict(f"bundle shows the record at time {cert['provenance']['tx_time']}, older than the "
-                       f"demanded bound {min_time}")
+    prov = cert["provenance"]
+    shown = prov["attested_at"] if prov.get("attested_at") is not None else prov["tx_time"]
+    if shown < min_time:
+        raise Conflict(f"bundle shows the record {'current' if prov.get('attested_at') else 'written'} at time {shown}, "
+                       f"older than the demanded bound {min_time}")
     return cert, sm3_hex(raw)
 
 

@@ -46,7 +46,7 @@ from .fabricpolicy import parse_policy, policy_satisfied
 log = logging.getLogger(__name__)
 
 __all__ = ["MspAnchor", "TrustAnchors", "ProvenTx", "load_anchors", "verify_block", "verify_transaction",
-           "header_der"]
+           "header_der", "endorsements", "require_proposal_hash", "read_versions"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ENDORSER_TRANSACTION = 3
@@ -314,14 +314,34 @@ def verify_transaction(block: common_pb2.Block, index: int, anchors: TrustAnchor
     at = int(chdr.timestamp.seconds)
     _msp, creator, _ous = check_identity(shdr.creator, anchors.msps, at, "creator")
     _verify_sig(creator, env.payload, env.signature, "creator")
-    endorsers = _endorsers(cap, at, anchors)
+    require_proposal_hash(payload, cap, prp, chdr.tx_id)
+    endorsers = endorsements(cap, at, anchors)
     if not policy_satisfied(parse_policy(anchors.endorsement_policy), endorsers):
         raise InvalidInput(f"endorsements of {chdr.tx_id} ({', '.join(m for m, _ in endorsers) or 'none'}) do not "
                            f"satisfy the endorsement policy {anchors.endorsement_policy}")
     return ProvenTx(chdr.tx_id, number, index, at, tuple(m for m, _ in endorsers), _writes(rwset, anchors.chaincode))
 
 
-def _endorsers(cap: Any, at: int, anchors: TrustAnchors) -> list[tuple[str, frozenset[str]]]:
+def require_proposal_hash(payload: Any, cap: Any, prp: Any, tx_id: str) -> None:
+    """The endorsed proposal is the one in the envelope: ``proposal_hash`` = SHA-256(channel header ||
+    signature header || proposal payload without transient), as Fabric's validator checks.
+
+    Raises:
+        InvalidInput: it is another proposal's response.
+    """
+    expected = hashlib.sha256(payload.header.channel_header + payload.header.signature_header
+                              + cap.chaincode_proposal_payload).digest()
+    if expected != prp.proposal_hash:
+        raise InvalidInput(f"the endorsements of {tx_id} are for another proposal (proposal hash differs)")
+
+
+def endorsements(cap: Any, at: int, anchors: TrustAnchors) -> list[tuple[str, frozenset[str]]]:
+    """(MSP, OUs) of each distinct endorser of a ``ChaincodeActionPayload``: identity chained to a registered
+    MSP, unrevoked, valid at ``at``, signature over ``proposal_response_payload || endorser``.
+
+    Raises:
+        Forbidden: an endorser outside the registered MSPs. InvalidInput: revoked, expired, bad signature.
+    """
     prp_bytes = cap.action.proposal_response_payload
     out, seen = [], set()
     for endorsement in cap.action.endorsements:
@@ -342,4 +362,15 @@ def _writes(rwset: Any, chaincode: str) -> dict[str, tuple[bytes, bool]]:
         kv = kv_rwset_pb2.KVRWSet.FromString(ns.rwset)
         for write in kv.writes:
             out[write.key] = (bytes(write.value), bool(write.is_delete))
+    return out
+
+
+def read_versions(rwset: Any, chaincode: str) -> dict[str, tuple[int, int] | None]:
+    """Key -> (block, tx) version read by a transaction in ``chaincode``'s namespace (None: read as absent)."""
+    out: dict[str, tuple[int, int] | None] = {}
+    for ns in rwset.ns_rwset:
+        if ns.namespace != chaincode:
+            continue
+        for read in kv_rwset_pb2.KVRWSet.FromString(ns.rwset).reads:
+            out[read.key] = (int(read.version.block_num), int(read.version.tx_num)) if read.HasField("version") else None
     return out

@@ -6,7 +6,8 @@ registration transaction, and ``qscc`` (``GetBlockByTxID`` / ``GetBlockByNumber`
 channel config block; the config's MSPs (with CRLs) and the endorsement policy travel in ``config``.
 The whole block of each transaction is carried (Fabric's data hash covers every transaction of a block):
 other transactions of those blocks are disclosed with it. Blocks are trimmed of the metadata no orderer signs
-(:func:`trimmed_block`).
+(:func:`trimmed_block`). With a Gateway contract of the chaincode, the bundle also carries its attestation
+(:func:`attestation`: the record read, endorsed by the source's peers, not submitted).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 from typing import Any
 
 from fabric_protos.common import common_pb2
+from fabric_protos.gateway import gateway_pb2
 
 from ..contractlike import Evaluator
 from ..errors import AppError
@@ -24,7 +26,7 @@ from .anchors import config_msps, explicit_policy
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BUNDLE_FORMAT", "BundleError", "tx_index", "trimmed_block", "export_bundle"]
+__all__ = ["BUNDLE_FORMAT", "BundleError", "tx_index", "trimmed_block", "attestation", "export_bundle"]
 
 BUNDLE_FORMAT = "qcchain-crosschain-bundle/1"
 
@@ -74,9 +76,28 @@ def _proof(qscc: Evaluator, channel: str, tx_id: str) -> dict[str, Any]:
     return {"block": base64.b64encode(raw).decode("ascii"), "tx_index": tx_index(raw, tx_id)}
 
 
+def attestation(contract: Any, function: str, record_id: str) -> dict[str, str]:
+    """The bundle's attestation (checked by ``qcchain_contracts.crosschain_attest``), ``{envelope}`` (base64
+    ``common.Envelope``): ``function`` (``records:get`` / ``ingest:get``) of ``record_id`` endorsed by the
+    source's peers through ``contract`` -- a ``qcchain_gateway`` Contract of the chaincode's default contract --
+    and never submitted (nothing is written on the source). Its read set shows the record's version in the
+    peers' committed state: the bundle's transaction committed VALID and was current at the proposal's time.
+
+    Raises:
+        BundleError: ``contract`` cannot build proposals (not a Gateway contract).
+        qcchain_gateway.errors.EndorseError: the peers did not endorse the read (NotFound, Forbidden...).
+    """
+    if not hasattr(contract, "new_proposal"):
+        raise BundleError("an attestation needs a Gateway contract of the source chaincode (new_proposal)")
+    transaction = contract.new_proposal(function, arguments=[record_id]).endorse()
+    envelope = gateway_pb2.PreparedTransaction.FromString(transaction.bytes()).envelope
+    return {"envelope": base64.b64encode(envelope.SerializeToString()).decode("ascii")}
+
+
 def export_bundle(records: Evaluator, keys: Evaluator, qscc: Evaluator, channel: str, chaincode: str,
-                  record_id: str, endorsement_rule: str, exported_at: int) -> dict[str, Any]:
-    """The bundle of ``record_id``'s current version on ``channel``.
+                  record_id: str, endorsement_rule: str, exported_at: int, attestor: Any = None) -> dict[str, Any]:
+    """The bundle of ``record_id``'s current version on ``channel``; with ``attestor`` (a Gateway contract of
+    the chaincode) also its attestation (``records:get`` endorsed, not submitted; :mod:`.attest`).
 
     Raises:
         BundleError: the record has no transaction id or its signer key no registration transaction.
@@ -88,8 +109,11 @@ def export_bundle(records: Evaluator, keys: Evaluator, qscc: Evaluator, channel:
         raise BundleError(f"record {record_id} or its key has no transaction id on the source")
     config_block = qscc.evaluate_transaction("GetBlockByNumber", channel, "0")
     app, orderer = config_msps(config_block)
-    return {"format": BUNDLE_FORMAT, "record_id": record_id, "source": {"channel": channel, "chaincode": chaincode},
-            "record_proof": _proof(qscc, channel, meta["tx_id"]), "key_proof": _proof(qscc, channel, key["registered_tx"]),
-            "config": {"block": base64.b64encode(config_block).decode("ascii"), "msps": app, "orderer_msps": orderer,
-                       "endorsement_policy": explicit_policy(endorsement_rule, sorted(app))},
-            "ingest": None, "exported_at": exported_at}
+    bundle = {"format": BUNDLE_FORMAT, "record_id": record_id, "source": {"channel": channel, "chaincode": chaincode},
+              "record_proof": _proof(qscc, channel, meta["tx_id"]), "key_proof": _proof(qscc, channel, key["registered_tx"]),
+              "config": {"block": base64.b64encode(config_block).decode("ascii"), "msps": app, "orderer_msps": orderer,
+                         "endorsement_policy": explicit_policy(endorsement_rule, sorted(app))},
+              "ingest": None, "exported_at": exported_at}
+    if attestor is not None:
+        bundle["attestation"] = attestation(attestor, "records:get", record_id)
+    return bundle

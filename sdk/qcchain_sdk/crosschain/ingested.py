@@ -33,7 +33,7 @@ from qcchain_model.merkle import InclusionProof, MerkleTree, verify_inclusion
 
 from ..contractlike import Evaluator
 from .anchors import config_msps, explicit_policy
-from .bundle import BUNDLE_FORMAT, BundleError, trimmed_block, tx_index
+from .bundle import BUNDLE_FORMAT, BundleError, attestation, trimmed_block, tx_index
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +83,12 @@ def _from_writes(writes: dict[str, bytes], state: dict[str, Any], count: int) ->
 
 def export_ingested_bundle(ingest: Evaluator, qscc: Evaluator, channel: str, chaincode: str, record_id: str,
                            endorsement_rule: str, exported_at: int, inclusion: dict[str, Any] | None = None,
-                           disclose_private: bool = False) -> dict[str, Any]:
+                           disclose_private: bool = False, attestor: Any = None) -> dict[str, Any]:
     """The bundle of ingested record ``record_id``'s current version on ``channel``.
 
     ``ingest`` evaluates the ``ingest`` contract (``get``); ``inclusion`` is ``{record, proof}`` from the
-    ingestion service (needed for sealed records and deletes, checked against the chain when given).
+    ingestion service (needed for sealed records and deletes, checked against the chain when given);
+    ``attestor`` (a Gateway contract of the chaincode) adds the attestation (``ingest:get`` endorsed).
 
     Raises:
         BundleError: no anchoring transaction, a sealed record without ``disclose_private``, no inclusion
@@ -121,8 +122,11 @@ def export_ingested_bundle(ingest: Evaluator, qscc: Evaluator, channel: str, cha
         leaf, proof = rebuilt
     config_block = qscc.evaluate_transaction("GetBlockByNumber", channel, "0")
     app, orderer = config_msps(config_block)
-    return {"format": BUNDLE_FORMAT, "record_id": record_id, "source": {"channel": channel, "chaincode": chaincode},
-            "record_proof": {"block": base64.b64encode(raw).decode("ascii"), "tx_index": index}, "key_proof": None,
-            "config": {"block": base64.b64encode(config_block).decode("ascii"), "msps": app, "orderer_msps": orderer,
-                       "endorsement_policy": explicit_policy(endorsement_rule, sorted(app))},
-            "ingest": {"leaf": base64.b64encode(leaf).decode("ascii"), "proof": proof}, "exported_at": exported_at}
+    bundle = {"format": BUNDLE_FORMAT, "record_id": record_id, "source": {"channel": channel, "chaincode": chaincode},
+              "record_proof": {"block": base64.b64encode(raw).decode("ascii"), "tx_index": index}, "key_proof": None,
+              "config": {"block": base64.b64encode(config_block).decode("ascii"), "msps": app, "orderer_msps": orderer,
+                         "endorsement_policy": explicit_policy(endorsement_rule, sorted(app))},
+              "ingest": {"leaf": base64.b64encode(leaf).decode("ascii"), "proof": proof}, "exported_at": exported_at}
+    if attestor is not None:
+        bundle["attestation"] = attestation(attestor, "ingest:get", record_id)
+    return bundle
