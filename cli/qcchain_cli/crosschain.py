@@ -81,35 +81,40 @@ def anchors(ctx: click.Context, endorsement_rule: str, output: Path) -> None:
                    "needed when the record is sealed (L2/L3) or deleted.")
 @click.option("--disclose-private", is_flag=True,
               help="Allow exporting a sealed ingested record: the bundle carries its plaintext.")
+@click.option("--no-attestation", is_flag=True,
+              help="Leave out the attestation (the record read, endorsed by the source's peers, not submitted) "
+                   "that proves the version committed and was current at export.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Where to write the bundle.")
 @common_options()
 @click.pass_context
 def export(ctx: click.Context, record_id: str, endorsement_rule: str, inclusion_file: Path | None,
-           disclose_private: bool, output: Path) -> None:
+           disclose_private: bool, no_attestation: bool, output: Path) -> None:
     """Write the proof bundle of RECORD_ID's current version (a record, or an ingested record with its
     batch inclusion proof)."""
     from qcchain_gateway.errors import NotFoundError
     from qcchain_sdk.crosschain import export_bundle, export_ingested_bundle
 
     net, qscc = _network(ctx), connect_contract(ctx, "qscc")
+    attestor = None if no_attestation else connect_contract(ctx)
     inclusion = _read_json(inclusion_file, "inclusion proof") if inclusion_file else None
 
     def ingested() -> dict[str, Any]:
         return export_ingested_bundle(net("ingest"), qscc, qscc.channel, "qcchain", record_id, endorsement_rule,
-                                      int(time.time()), inclusion, disclose_private)
+                                      int(time.time()), inclusion, disclose_private, attestor)
 
     def build() -> dict[str, Any]:
         if inclusion is not None:
             return ingested()
         try:
             return export_bundle(net("records"), net("keys"), qscc, qscc.channel, "qcchain", record_id,
-                                 endorsement_rule, int(time.time()))
+                                 endorsement_rule, int(time.time()), attestor)
         except NotFoundError:
             return ingested()  # not a records:* record: an ingested one (or NotFound again)
 
     bundle = sdk_call(build)
     output.write_text(json.dumps(bundle))
-    kind = "ingested, with its batch inclusion proof" if bundle["ingest"] else "record"
+    kind = ("ingested, with its batch inclusion proof" if bundle["ingest"] else "record") + (
+        ", attested" if bundle.get("attestation") else "")
     emit(ctx, {"output": str(output), "record_id": record_id, "ingested": bundle["ingest"] is not None},
          lambda r: [f"bundle of {record_id} ({kind}) -> {r['output']} (blocks carry every transaction of their block)"])
 
@@ -227,7 +232,10 @@ def verify(ctx: click.Context, bundle_file: Path, source: str, anchors_file: Pat
             raise CliError(f"bundle refused: {exc}") from exc
         note = "offline, anchors " + (str(anchors_file) if anchors_file else "from the bundle itself (self-consistency only)")
     emit(ctx, result, lambda c: [f"valid: {c['record_id']} ({c['status']}) at source block {c['provenance']['block']}, "
-                                 f"endorsed by {', '.join(c['provenance']['endorsers'])} [{note}]"])
+                                 f"endorsed by {', '.join(c['provenance']['endorsers'])}"
+                                 + (f"; current at {c['provenance']['attested_at']} (attested by "
+                                    f"{', '.join(c['provenance']['attested_by'])})" if c["provenance"].get("attested_at")
+                                    else "; not attested") + f" [{note}]"])
 
 
 @crosschain.command("list")

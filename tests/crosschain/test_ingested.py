@@ -147,9 +147,12 @@ def test_cli_export_ingested(chain_a: Any, ingested: Ingested, tmp_path: Path) -
     for name, args in ((rid, ["--inclusion", str(tmp_path / "inc.json"), "--disclose-private"]), (picture, [])):
         out = tmp_path / f"{name}.json"
         done = CliRunner().invoke(cli, [*base, name, *args, "-o", str(out)])
-        assert done.exit_code == 0 and "ingested, with its batch inclusion proof" in done.output, done.output
+        assert done.exit_code == 0 and "ingested, with its batch inclusion proof, attested" in done.output, done.output
         ok = CliRunner().invoke(cli, ["crosschain", "verify", str(out), "--anchors", str(tmp_path / "a.json")])
-        assert ok.exit_code == 0 and f"valid: {name} (active)" in ok.output, ok.output
+        assert ok.exit_code == 0 and f"valid: {name} (active)" in ok.output and "; current at " in ok.output, ok.output
+    bare = CliRunner().invoke(cli, [*base, picture, "--no-attestation", "-o", str(tmp_path / "bare.json")])
+    assert bare.exit_code == 0 and "attested" not in bare.output, bare.output
+    assert "attestation" not in json.loads((tmp_path / "bare.json").read_text())
 
 
 def test_masking_is_ingest_s() -> None:

@@ -3,7 +3,8 @@ orgs, cryptogen CAs, one raft orderer, ``qcchain_contracts`` deployed as CCaaS o
 proof bundle -- a real Fabric block with its orderer signature, the peers' endorsements, the channel's MSP
 config -- registered by governance, verified in chaincode and imported on a devnet consortium with different
 crypto material and org names (``Pk*``, ``park.example``). Refused there, nothing written: flipped bytes of
-the Fabric block, an endorser revoked by a CRL that the Fabric org's CA signed, an MSP not registered.
+the Fabric block, an endorser revoked by a CRL that the Fabric org's CA signed, an MSP not registered. The bundle
+is attested: the Fabric peers' endorsed (never submitted) read of EQ shows the version the block proves.
 
 Skipped, saying why, when the Fabric binaries (``FABRIC_BIN`` or ``PATH``) or Fabric's base config are absent.
 """
@@ -128,13 +129,24 @@ def _flip(bundle: dict[str, Any], offset: int) -> bytes:
 
 def test_fabric_certificate_imported_on_devnet(fabric_a: Chain, devnet_b: Chain) -> None:
     net = fabric_a.net()
-    bundle = export_bundle(net("records"), net("keys"), fabric_a.qscc(), CHANNEL, "qcchain", EQ, RULE, int(time.time()))
+    bundle = export_bundle(net("records"), net("keys"), fabric_a.qscc(), CHANNEL, "qcchain", EQ, RULE, int(time.time()),
+                           attestor=fabric_a.gateway_contract())
     doc = _anchors(fabric_a)
     assert sorted(doc["msps"]) == sorted(f"{n}MSP" for n in ORG_NAMES) and list(doc["orderer_msps"]) == ["OrdererMSP"]
     assert doc["endorsement_policy"].startswith("OutOf(3, ")
     offline = verify_bundle(parse_bundle(_raw(bundle)), load_anchors(doc))
     endorsers = offline["provenance"]["endorsers"]
     assert offline["status"] == "active" and len(set(endorsers)) >= 3
+    # the Fabric peers' endorsed read (never submitted) shows this version: committed VALID, current at export
+    assert offline["provenance"]["attested_at"] >= offline["provenance"]["tx_time"]
+    assert len(set(offline["provenance"]["attested_by"])) >= 3
+    envelope = base64.b64decode(bundle["attestation"]["envelope"])
+    for offset in range(0, len(envelope), max(1, len(envelope) // 40)):
+        flipped = bytearray(envelope)
+        flipped[offset] ^= 0x02
+        with pytest.raises(Exception):
+            verify_bundle(parse_bundle(_raw(dict(bundle, attestation={"envelope": base64.b64encode(bytes(flipped)).decode()}))),
+                          load_anchors(doc))
     # B (devnet, own CAs, Pk* orgs) registers the Fabric network by 3 of its 5 orgs' signatures
     _govern(devnet_b, "source_register", doc, SOURCE)
     assert _xc(devnet_b).verify(SOURCE, _raw(bundle), EQ)["provenance"]["tx_id"] == offline["provenance"]["tx_id"]
