@@ -13,6 +13,7 @@ each pending alert through the Gateway (``submit`` returns once the block is com
 from __future__ import annotations
 
 import multiprocessing
+import os
 import statistics
 import tempfile
 import threading
@@ -40,13 +41,20 @@ from .iotchain import iot_chain
 __all__ = ["run_iot_bench"]
 
 
-def _publish(args: tuple[BrokerAddress, SimDevice, str, int, int]) -> int:
-    address, dev, profile, count, seed = args
+def _publish(address: BrokerAddress, dev: SimDevice, profile: str, count: int, seed: int, start: Any,
+             results: Any) -> None:
+    """One device process: connect, wait at ``start`` (a barrier: every device connected), publish."""
+    series = list(values(PROFILES[profile], count, 0.01, seed))
+    cpu = [0.0]
+
+    def ready() -> None:
+        start.wait(60)
+        cpu[0] = time.process_time()
     try:
-        return publish_device(address, dev, list(values(PROFILES[profile], count, 0.01, seed)), linger_s=0.2,
-                              timeout=300)
+        acked = publish_device(address, dev, series, linger_s=0.0, timeout=300, ready=ready)
     except BrokerError:
-        return 0
+        acked = 0
+    results.put((acked, time.process_time() - cpu[0]))
 
 
 def _percentile(values_: list[float], q: float) -> float | None:
@@ -85,17 +93,19 @@ def run_iot_bench(policy: WarningsPolicy, broker: str = "mosquitto", devices: in
             address = BrokerAddress("127.0.0.1", port, str(ca))
         try:
             if not chain:
-                return _measure(policy, address, broker, creds, cpw, fleet, per_device, work, None)
+                return _measure(policy, address, broker, creds, cpw, fleet, per_device, work, None,
+                                _broker_stat(server))
             with iot_chain(work / "devnet", [d.device_id for d in fleet]) as net:
                 return _measure(policy, address, broker, creds, cpw, fleet, per_device, work,
-                                (net.warnings("UsingUnit"), net.msp("UsingUnit")))
+                                (net.warnings("UsingUnit"), net.msp("UsingUnit")), _broker_stat(server))
         finally:
             if server is not None:
                 server.stop()
 
 
 def _measure(policy: WarningsPolicy, address: BrokerAddress, broker: str, creds: CredentialStore, cpw: str,
-             fleet: list[SimDevice], per_device: int, work: Path, chain: tuple[Any, str] | None) -> dict[str, Any]:
+             fleet: list[SimDevice], per_device: int, work: Path, chain: tuple[Any, str] | None,
+             broker_stat: str | None = None) -> dict[str, Any]:
     engine = open_store(sqlite_url(str(work / "bench.db")))
     relay_stop = threading.Event()
     relay_thread = None
@@ -109,9 +119,15 @@ def _measure(policy: WarningsPolicy, address: BrokerAddress, broker: str, creds:
         relay_thread = threading.Thread(target=relay_loop, daemon=True)
         relay_thread.start()
     detected: list[tuple[str, int, int]] = []   # (device, seq, committed ms)
+    progress: dict[str, Any] = {"stored": 0, "last_ms": now_ms(), "cpu0": None, "cpu": 0.0}
 
     def on_batch(result: BatchResult) -> None:
         at = now_ms()
+        progress["stored"] += result.stored
+        progress["last_ms"] = at
+        if progress["cpu0"] is None:
+            progress["cpu0"] = time.thread_time()        # the consumer thread: MQTT, validation, storage
+        progress["cpu"] = time.thread_time() - progress["cpu0"]
         detected.extend((a.device_id, a.reading_seq, at) for a in result.alerts if a.rule != "offline")
     consumer = Consumer(Pipeline(engine, policy, creds.active_devices()), address, "bench-consumer", cpw,
                         on_batch=on_batch)
@@ -121,21 +137,34 @@ def _measure(policy: WarningsPolicy, address: BrokerAddress, broker: str, creds:
     if not consumer._connected.wait(15):
         raise BenchError(f"the consumer could not connect to {address.url()}")
     sent_total = per_device * len(fleet)
-    jobs = [(address, dev, "climb" if i % 2 == 0 else "normal", per_device, i + 1) for i, dev in enumerate(fleet)]
-    start = time.monotonic()
-    with multiprocessing.get_context("spawn").Pool(len(fleet)) as pool:
-        acked = sum(pool.map(_publish, jobs))
-    stored, last_change, previous, end_ms = 0, time.monotonic(), -1, now_ms()
-    while stored < sent_total and time.monotonic() - last_change < 10:
-        with engine.connect() as conn:
-            stored = int(conn.execute(select(func.count()).select_from(readings)).scalar() or 0)
-        if stored != previous:
-            previous, last_change, end_ms = stored, time.monotonic(), now_ms()
-        time.sleep(0.02)
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(len(fleet) + 1), ctx.Queue()
+    procs = [ctx.Process(target=_publish, args=(address, dev, "climb" if i % 2 == 0 else "normal", per_device, i + 1,
+                                                barrier, results), daemon=True) for i, dev in enumerate(fleet)]
+    for proc in procs:
+        proc.start()
+    try:
+        barrier.wait(120)                  # every device connected: the fleet starts publishing together
+    except threading.BrokenBarrierError as exc:
+        raise BenchError("the simulated devices did not all connect within 120 s") from exc
+    start_ms, broker_cpu0 = now_ms(), _process_cpu(broker_stat)
+    answers = [results.get(timeout=600) for _ in procs]
+    acked, publishers_cpu = sum(a for a, _ in answers), sum(c for _, c in answers)
+    for proc in procs:
+        proc.join(30)
+    last_change, previous = time.monotonic(), -1
+    while progress["stored"] < sent_total and time.monotonic() - last_change < 10:
+        if progress["stored"] != previous:
+            previous, last_change = progress["stored"], time.monotonic()
+        time.sleep(0.05)
+    end_ms = progress["last_ms"]
+    broker_cpu = _process_cpu(broker_stat) - broker_cpu0 if broker_stat else None
+    with engine.connect() as conn:
+        stored = int(conn.execute(select(func.count()).select_from(readings)).scalar() or 0)
     with engine.connect() as conn:
         first_ms = conn.execute(select(func.min(readings.c.received_ms))).scalar() or end_ms
     elapsed = (end_ms - first_ms) / 1000.0   # first reading received -> last reading stored (no process start-up)
-    wall = last_change - start
+    wall = (end_ms - start_ms) / 1000.0      # all devices released -> last reading stored
     stop.set()
     thread.join(15)
     if relay_thread is not None:
@@ -157,11 +186,38 @@ def _measure(policy: WarningsPolicy, address: BrokerAddress, broker: str, creds:
             "readings_stored": stored, "readings_lost": max(0, min(acked, sent_total) - stored),
             "readings_per_s": round(stored / elapsed, 1) if elapsed > 0 else None, "seconds": round(elapsed, 2), "wall_seconds": round(wall, 2),
             "warnings": len(latencies),
+            # CPU per 1000 readings: what the 2 cores must supply, whatever else runs on the machine
+            "cpu_ms_per_1000_readings": {
+                "consumer_thread": round(progress["cpu"] * 1e6 / max(stored, 1), 1),
+                "broker": round(broker_cpu * 1e6 / max(stored, 1), 1) if broker_cpu is not None else None,
+                "publishers": round(publishers_cpu * 1e6 / max(stored, 1), 1)},
+            "load_average": [round(x, 2) for x in os.getloadavg()],
             "warning_latency_ms": {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95),
                                    "mean": round(statistics.fmean(latencies), 1) if latencies else None},
             "warnings_pending": _pending(engine) if chain is not None else None,
             "warning_latency_scope": "reading received -> warning committed on chain (devnet, Gateway submit)"
             if chain is not None else "reading received -> warning committed in the store (no chain)"}
+
+
+def _broker_stat(server: Any) -> str | None:
+    """The /proc stat file of our broker: Mosquitto's process or the embedded broker's thread."""
+    if isinstance(server, MosquittoProcess) and server.proc is not None:
+        return f"/proc/{server.proc.pid}/stat"
+    thread = getattr(server, "_thread", None)
+    if thread is not None and thread.native_id:
+        return f"/proc/{os.getpid()}/task/{thread.native_id}/stat"
+    return None
+
+
+def _process_cpu(stat: str | None) -> float:
+    """User + system CPU seconds from a /proc stat file (Linux), 0.0 when unreadable."""
+    if not stat:
+        return 0.0
+    try:
+        fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _pending(engine: Any) -> int:

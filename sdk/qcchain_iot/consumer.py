@@ -1,13 +1,13 @@
-"""The telemetry consumer: one MQTT client with a persistent session (clean_session false, fixed client
-id) subscribed with QoS 1, acknowledging each message only after its batch is committed by the
-:class:`~.pipeline.Pipeline` (paho's manual acknowledgement), and only on the connection it arrived on. A consumer or broker restart therefore
-loses no reading: unacknowledged messages are redelivered, and redeliveries are recognised as stored.
+"""The telemetry consumer: one MQTT client (:class:`~.mqttclient.LeanClient`) with a persistent session
+(clean session false, fixed client id) subscribed with QoS 1, acknowledging a batch's messages only after
+the :class:`~.pipeline.Pipeline` committed it, on the connection they arrived on (one thread does both).
+A consumer or broker restart therefore loses no reading: unacknowledged messages are redelivered, and
+redeliveries are recognised as stored. :func:`make_client` builds the paho clients of everything else.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import ssl
 import threading
 import time
@@ -17,6 +17,7 @@ from typing import Callable
 import paho.mqtt.client as mqtt
 
 from .errors import BrokerError
+from .mqttclient import LeanClient
 from .pipeline import BatchResult, Message, Pipeline
 from .topics import SUBSCRIPTION
 
@@ -64,76 +65,58 @@ class Consumer:
     batch_wait_s: float = 0.01
     ticks: list[tuple[float, Callable[[], None]]] = field(default_factory=list)  # (period s, action)
     on_batch: Callable[[BatchResult], None] | None = None
-    _queue: "queue.Queue[tuple[Message, int, int, int]]" = field(default_factory=queue.Queue)
+    reconnect_max_s: float = 2.0
     _connected: threading.Event = field(default_factory=threading.Event)
-    _refused: list[str] = field(default_factory=list)
-    _generation: int = 0      # connections so far: a message is acknowledged only on the one it came on
 
-    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, rc: object, _p: object) -> None:
-        if getattr(rc, "is_failure", False):
-            self._refused.append(str(rc))
-            return
-        self._generation += 1
-        client.subscribe(SUBSCRIPTION, qos=1)
+    def connect(self) -> LeanClient:
+        """Connect (persistent session) and subscribe with QoS 1.
+
+        Raises:
+            BrokerError: unreachable, refused (the broker's reason) or timed out.
+        """
+        client = LeanClient(self.address, self.client_id, self.username, self.password, clean_session=False)
+        client.connect()
+        client.subscribe(SUBSCRIPTION, 1)
         self._connected.set()
-
-    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        self._queue.put((Message(msg.topic, bytes(msg.payload), now_ms()), msg.mid, msg.qos, self._generation))
-
-    def connect(self, timeout: float = 10.0) -> mqtt.Client:
-        """Connect and subscribe. Raises BrokerError: unreachable, refused or timed out."""
-        client = make_client(self.address, self.client_id, self.username, self.password, clean_session=False,
-                             manual_ack=True)
-        client.on_connect = self._on_connect
-        client.on_message = self._on_message
-        try:
-            client.connect(self.address.host, self.address.port, keepalive=30)
-        except OSError as exc:
-            raise BrokerError(f"cannot reach the broker at {self.address.url()}: {type(exc).__name__}") from exc
-        client.loop_start()
-        deadline = time.monotonic() + timeout
-        while not self._connected.is_set() and time.monotonic() < deadline and not self._refused:
-            time.sleep(0.01)
-        if not self._connected.is_set():
-            client.loop_stop()
-            raise BrokerError(f"the broker at {self.address.url()} refused the consumer"
-                              f"{': ' + self._refused[0] if self._refused else ' (timeout)'}")
         return client
 
-    def _drain(self) -> list[tuple[Message, int, int, int]]:
-        try:
-            items = [self._queue.get(timeout=self.batch_wait_s)]
-        except queue.Empty:
-            return []
-        while len(items) < self.batch_max:
+    def _reconnect(self, client: LeanClient, stop: threading.Event) -> None:
+        delay = 0.1
+        while not stop.is_set():
             try:
-                items.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        return items
+                client.connect()
+                client.subscribe(SUBSCRIPTION, 1)
+                log.info("consumer reconnected to %s", self.address.url())
+                return
+            except BrokerError as exc:
+                log.warning("consumer reconnect failed: %s", exc)
+                stop.wait(delay)
+                delay = min(delay * 2, self.reconnect_max_s)
 
     def run(self, stop: threading.Event) -> None:
-        """Consume until ``stop`` is set. Raises BrokerError (connection) and StoreError (database): the
-        unacknowledged messages of a failed batch stay with the broker."""
+        """Consume until ``stop`` is set, reconnecting after a broker failure. Raises BrokerError (the first
+        connection) and StoreError (database): the unacknowledged messages of a failed batch stay with the
+        broker."""
         client = self.connect()
         next_tick = [time.monotonic() + period for period, _ in self.ticks]
         try:
             while not stop.is_set():
-                items = self._drain()
-                if items:
-                    result = self.pipeline.process([m for m, _, _, _ in items])
-                    # a message received before a reconnect is not acknowledged: the broker redelivers it
-                    # (found stored, acknowledged then), and its old packet id may now name another message
-                    for _, mid, qos, generation in items:
-                        if qos and generation == self._generation:
-                            client.ack(mid, qos)
-                    if self.on_batch:
-                        self.on_batch(result)
+                try:
+                    items = client.poll(self.batch_max, self.batch_wait_s)
+                    if items:
+                        at = now_ms()
+                        result = self.pipeline.process([Message(t, p, at) for t, p, _, _ in items])
+                        client.ack([pid for _, _, qos, pid in items if qos])
+                        if self.on_batch:
+                            self.on_batch(result)
+                except BrokerError as exc:
+                    # what was not acknowledged is redelivered on the new connection (found stored, acked then)
+                    log.warning("consumer connection lost: %s", exc)
+                    self._reconnect(client, stop)
                 now = time.monotonic()
                 for i, (period, action) in enumerate(self.ticks):
                     if now >= next_tick[i]:
                         action()
                         next_tick[i] = now + period
         finally:
-            client.disconnect()
-            client.loop_stop()
+            client.close()

@@ -14,7 +14,8 @@ from .errors import MqttProtocolError as ProtocolViolation
 
 __all__ = ["Connect", "Publish", "split_packets", "decode_connect", "decode_publish",
            "decode_subscribe", "decode_unsubscribe", "decode_packet_id", "encode_connack", "encode_publish",
-           "encode_ack", "encode_suback", "PINGRESP", "topic_matches", "valid_filter", "valid_topic",
+           "encode_ack", "encode_suback", "encode_remaining", "PINGRESP", "topic_matches", "valid_filter",
+           "valid_topic",
            "CONNECT", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP", "SUBSCRIBE", "UNSUBSCRIBE",
            "PINGREQ", "DISCONNECT"]
 
@@ -182,7 +183,8 @@ def decode_unsubscribe(body: bytes) -> tuple[int, list[str]]:
     return packet_id, topics
 
 
-def _remaining(n: int) -> bytes:
+def encode_remaining(n: int) -> bytes:
+    """The remaining-length field of ``n`` bytes."""
     out = bytearray()
     while True:
         byte, n = n % 128, n // 128
@@ -199,7 +201,7 @@ def encode_publish(topic: bytes, payload: bytes, qos: int, packet_id: int | None
     """``topic`` already UTF-8 encoded."""
     head = struct.pack("!H", len(topic)) + topic + (struct.pack("!H", packet_id) if qos else b"")
     flags = (PUBLISH << 4) | (qos << 1) | (0x08 if dup and qos else 0)
-    return bytes([flags]) + _remaining(len(head) + len(payload)) + head + payload
+    return bytes([flags]) + encode_remaining(len(head) + len(payload)) + head + payload
 
 
 def encode_ack(kind: int, packet_id: int) -> bytes:
@@ -208,7 +210,7 @@ def encode_ack(kind: int, packet_id: int) -> bytes:
 
 
 def encode_suback(packet_id: int, codes: list[int]) -> bytes:
-    return bytes([SUBACK << 4]) + _remaining(2 + len(codes)) + struct.pack("!H", packet_id) + bytes(codes)
+    return bytes([SUBACK << 4]) + encode_remaining(2 + len(codes)) + struct.pack("!H", packet_id) + bytes(codes)
 
 
 def valid_topic(topic: str) -> bool:

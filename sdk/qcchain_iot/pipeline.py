@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from qcchain_core.canonical import canonical_json
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,6 +27,9 @@ from .topics import parse_topic
 log = logging.getLogger(__name__)
 
 __all__ = ["Message", "BatchResult", "Pipeline"]
+
+_COLUMNS = ("device_id", "seq", "org", "ts_ms", "quantity", "value", "unit", "received_ms")
+_INSERT = f"INSERT INTO {readings.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Pipeline:
         self.policy = policy
         self.device_types = device_types
         self.detector = Detector(policy, device_types)
+        self._max_seq: dict[str, int] = {}     # highest stored seq per device: a higher one is new for sure
         self.restore()
 
     def restore(self) -> None:
@@ -67,6 +71,8 @@ class Pipeline:
                        for r in conn.execute(select(episodes))]
                 warm_ms = int(max(self.policy.prediction["window_s"], 60) * 1000)
                 last = conn.execute(select(devices_seen.c.device_id, devices_seen.c.last_ts_ms)).all()
+                max_seq = dict(conn.execute(select(readings.c.device_id, func.max(readings.c.seq))
+                                            .group_by(readings.c.device_id)).all())
                 rows = []
                 for device_id, last_ts in last:
                     rows += conn.execute(select(readings).where(and_(
@@ -75,6 +81,7 @@ class Pipeline:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot restore the detector: {type(exc).__name__}") from exc
         self.detector = Detector(self.policy, self.device_types)
+        self._max_seq = {d: int(m) for d, m in max_seq.items()}
         for row in rows:
             self.detector.observe(Reading(row.org, row.device_id, row.seq, row.ts_ms, row.quantity, row.value,
                                           row.unit))
@@ -120,25 +127,33 @@ class Pipeline:
         except SQLAlchemyError as exc:
             self.restore()
             raise StoreError(f"storing a batch failed: {type(exc).__name__}") from exc
+        for r, _ in new:
+            if r.seq > self._max_seq.get(r.device_id, -1):
+                self._max_seq[r.device_id] = r.seq
         result.alerts = tuple(found)
         return result
 
     def _insert_new(self, conn: Connection, items: list[tuple[Reading, int]],
                     result: BatchResult) -> list[tuple[Reading, int]]:
-        keys = [(r.device_id, r.seq) for r, _ in items]
+        # a seq above the device's highest stored one is new; only the others (redeliveries, late or
+        # out-of-order readings) are looked up
+        unsure = [(r.device_id, r.seq) for r, _ in items if r.seq <= self._max_seq.get(r.device_id, -1)]
         existing: set[tuple[str, int]] = set()
-        for i in range(0, len(keys), 400):
-            chunk = keys[i:i + 400]
+        for i in range(0, len(unsure), 400):
+            chunk = unsure[i:i + 400]
             existing |= {(d, s) for d, s in conn.execute(
                 select(readings.c.device_id, readings.c.seq).where(
                     tuple_(readings.c.device_id, readings.c.seq).in_(chunk)))}
-        new = [(r, rec) for r, rec in items if (r.device_id, r.seq) not in existing]
+        new = [(r, rec) for r, rec in items if (r.device_id, r.seq) not in existing] if existing else items
         result.duplicates += len(items) - len(new)
         result.stored = len(new)
         if new:
-            conn.execute(readings.insert(), [
-                {"device_id": r.device_id, "seq": r.seq, "org": r.org, "ts_ms": r.ts_ms, "quantity": r.quantity,
-                 "value": r.value, "unit": r.unit, "received_ms": rec, "window_id": None} for r, rec in new])
+            rows = [(r.device_id, r.seq, r.org, r.ts_ms, r.quantity, r.value, r.unit, rec) for r, rec in new]
+            mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
+            if mark:                                    # the driver's executemany: no per-row SQL compilation
+                conn.exec_driver_sql(_INSERT.replace("?", mark), rows)
+            else:
+                conn.execute(readings.insert(), [dict(zip(_COLUMNS, row)) for row in rows])
         return new
 
     def _write_detection(self, conn: Connection, found: list[Alert], new: list[tuple[Reading, int]]) -> None:

@@ -10,12 +10,11 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
-import paho.mqtt.client as mqtt
-
-from .consumer import BrokerAddress, make_client, now_ms
+from .consumer import BrokerAddress, now_ms
 from .errors import BrokerError
+from .mqttclient import LeanClient
 from .reading import encode_reading
 from .topics import telemetry_topic
 
@@ -70,36 +69,61 @@ class SimDevice:
 
 def publish_device(address: BrokerAddress, dev: SimDevice, series: list[tuple[int, float]], *,
                    first_seq: int = 0, period_ms: int = 0, t0_ms: int | None = None,
-                   stop: threading.Event | None = None, timeout: float = 60.0, linger_s: float = 1.0) -> int:
+                   stop: threading.Event | None = None, timeout: float = 60.0, linger_s: float = 1.0,
+                   window: int = 500, burst: int = 50, ready: Callable[[], object] | None = None) -> int:
     """Publish ``series`` as device ``dev`` (QoS 1), at most one reading per ``period_ms`` (0: as fast as
-    possible; timestamps then are the send times); wait for every PUBACK; how many were acknowledged.
+    possible, ``burst`` messages per write, at most ``window`` unacknowledged; timestamps then are the send
+    times); wait for every PUBACK, reconnecting and resending what was not acknowledged when the broker
+    goes away (at least once); how many were acknowledged. ``ready`` is called once connected, before
+    the first reading (the bench's start barrier).
 
     Raises:
-        BrokerError: the broker refused the device or did not acknowledge in time.
+        BrokerError: the broker refused the device, or did not acknowledge everything within ``timeout``.
     """
-    client = make_client(address, f"sim-{dev.device_id}", dev.device_id, dev.password, clean_session=True)
-    refused: list[str] = []
-    up = threading.Event()
-    acked: set[int] = set()        # PUBACKed packet ids; paho resends unacknowledged ones after a reconnect
-    lock = threading.Condition()
+    client = LeanClient(address, f"sim-{dev.device_id}", dev.device_id, dev.password, clean_session=True)
+    client.connect()
+    if ready is not None:
+        ready()
+    topic = telemetry_topic(dev.org, dev.device_id)
+    outstanding: dict[int, tuple[str, bytes]] = {}       # packet id -> message not yet acknowledged
+    deadline = time.monotonic() + timeout
+    acked = 0
 
-    def on_publish(_c: object, _u: object, mid: int, _rc: object, _p: object) -> None:
-        with lock:
-            acked.add(mid)
-            lock.notify_all()
-    client.on_connect = lambda c, u, f, rc, p: (refused.append(str(rc)) if rc.is_failure else None, up.set())
-    client.on_publish = on_publish
+    def settle(wait: float) -> None:
+        nonlocal acked
+        client.wait_acks(wait)
+        for pid in [p for p in outstanding if p in client.acked]:
+            del outstanding[pid]
+            acked += 1
+
+    def guarded(action: Callable[[], None]) -> None:
+        while True:
+            try:
+                action()
+                return
+            except BrokerError as exc:
+                if "refused" in str(exc) or time.monotonic() > deadline:
+                    raise
+                log.info("device %s reconnecting: %s", dev.device_id, exc)
+                time.sleep(0.2)
+                try:
+                    client.connect()
+                except BrokerError as again:
+                    if "refused" in str(again) and "unavailable" not in str(again):
+                        raise
+                    continue
+                resend = list(outstanding.values())          # clean session: the broker forgot them
+                outstanding.clear()
+                for pid, item in zip(client.publish(resend, dup=True), resend):
+                    outstanding[pid] = item
+
+    def send(items: list[tuple[str, bytes]]) -> None:
+        for pid, item in zip(client.publish(items), items):
+            outstanding[pid] = item
+
     try:
-        client.connect(address.host, address.port, keepalive=30)
-    except OSError as exc:
-        raise BrokerError(f"device {dev.device_id} cannot reach {address.url()}: {type(exc).__name__}") from exc
-    client.reconnect_delay_set(0.2, 2)
-    client.loop_start()
-    try:
-        if not up.wait(10) or refused:
-            raise BrokerError(f"the broker refused device {dev.device_id}{': ' + refused[0] if refused else ''}")
-        topic, mids = telemetry_topic(dev.org, dev.device_id), []
         start = t0_ms if t0_ms is not None else now_ms()
+        batch: list[tuple[str, bytes]] = []
         for i, value in series:
             if stop is not None and stop.is_set():
                 break
@@ -111,18 +135,20 @@ def publish_device(address: BrokerAddress, dev: SimDevice, series: list[tuple[in
                 ts = due
             else:
                 ts = now_ms()
-            # while the broker is away the message is queued by paho (rc "no connection") and sent on reconnect
-            mids.append(client.publish(topic, encode_reading(first_seq + i, ts, dev.quantity, value, dev.unit),
-                                       qos=1).mid)
-        deadline = time.monotonic() + timeout
-        with lock:
-            while not acked.issuperset(mids) and time.monotonic() < deadline:
-                lock.wait(max(0.0, min(0.5, deadline - time.monotonic())))
-            count = sum(1 for m in mids if m in acked)
-        if count < len(mids):
-            raise BrokerError(f"device {dev.device_id}: {len(mids) - count} readings not acknowledged")
-        return count
-    finally:
+            batch.append((topic, encode_reading(first_seq + i, ts, dev.quantity, value, dev.unit)))
+            if period_ms or len(batch) >= burst:
+                items, batch = batch, []
+                guarded(lambda: send(items))
+                guarded(lambda: settle(0.0))
+                while len(outstanding) >= window and time.monotonic() < deadline:
+                    guarded(lambda: settle(0.2))
+        if batch:
+            guarded(lambda: send(batch))
+        while outstanding and time.monotonic() < deadline:
+            guarded(lambda: settle(0.2))
+        if outstanding:
+            raise BrokerError(f"device {dev.device_id}: {len(outstanding)} readings not acknowledged")
         time.sleep(linger_s)
-        client.disconnect()
-        client.loop_stop()
+        return acked
+    finally:
+        client.close()
