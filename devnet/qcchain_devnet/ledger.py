@@ -356,20 +356,20 @@ class Ledger:
                       "ON CONFLICT(ns, key) DO UPDATE SET value=excluded.value, vb=excluded.vb, vt=excluded.vt",
                       upserts)
         w.executemany("INSERT OR REPLACE INTO state (ns, key, value, vb, vt, meta) VALUES (?,?,?,?,?,?)", replaces)
-        for (ns, coll, kh), (vh, (vb, vt), meta) in batch.pvt_hash.items():
-            if vh is None:
-                w.execute("DELETE FROM pvt_hash WHERE ns=? AND coll=? AND khash=?", (ns, coll, kh))
-            else:
-                w.execute("INSERT INTO pvt_hash (ns, coll, khash, vhash, vb, vt, meta) VALUES (?,?,?,?,?,?,?) "
-                          "ON CONFLICT(ns, coll, khash) DO UPDATE SET vhash=excluded.vhash, vb=excluded.vb, "
-                          "vt=excluded.vt, meta=COALESCE(excluded.meta, pvt_hash.meta)",
-                          (ns, coll, kh, vh, vb, vt, encode_metadata(meta or {})))
-        for (org, ns, coll, key), (value, (vb, vt)) in batch.pvt.items():
-            if value is None:
-                w.execute("DELETE FROM pvt WHERE org=? AND ns=? AND coll=? AND key=?", (org, ns, coll, key.encode()))
-            else:
-                w.execute("INSERT OR REPLACE INTO pvt (org, ns, coll, key, value, vb, vt) VALUES (?,?,?,?,?,?,?)",
-                          (org, ns, coll, key.encode(), value, vb, vt))
+        # distinct keys per table: deletes and upserts may go as two statements, each over many rows
+        w.executemany("DELETE FROM pvt_hash WHERE ns=? AND coll=? AND khash=?",
+                      [(ns, coll, kh) for (ns, coll, kh), (vh, _v, _m) in batch.pvt_hash.items() if vh is None])
+        w.executemany("INSERT INTO pvt_hash (ns, coll, khash, vhash, vb, vt, meta) VALUES (?,?,?,?,?,?,?) "
+                      "ON CONFLICT(ns, coll, khash) DO UPDATE SET vhash=excluded.vhash, vb=excluded.vb, "
+                      "vt=excluded.vt, meta=COALESCE(excluded.meta, pvt_hash.meta)",
+                      [(ns, coll, kh, vh, vb, vt, encode_metadata(meta) if meta else None)
+                       for (ns, coll, kh), (vh, (vb, vt), meta) in batch.pvt_hash.items() if vh is not None])
+        w.executemany("DELETE FROM pvt WHERE org=? AND ns=? AND coll=? AND key=?",
+                      [(org, ns, coll, key.encode()) for (org, ns, coll, key), (value, _v) in batch.pvt.items()
+                       if value is None])
+        w.executemany("INSERT OR REPLACE INTO pvt (org, ns, coll, key, value, vb, vt) VALUES (?,?,?,?,?,?,?)",
+                      [(org, ns, coll, key.encode(), value, vb, vt)
+                       for (org, ns, coll, key), (value, (vb, vt)) in batch.pvt.items() if value is not None])
         w.executemany("INSERT OR REPLACE INTO history (ns, key, block, tx, txid, value, is_delete, ts_s, ts_n) "
                       "VALUES (?,?,?,?,?,?,?,?,?)",
                       [(ns, key.encode(), *rest) for ns, key, *rest in batch.history])
