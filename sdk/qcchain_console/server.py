@@ -17,6 +17,7 @@ from .certscan import scan_crypto_dir
 from .chain import ChainSettings, OrgChain, secret_file
 from .errors import ConfigError
 from .ingestadmin import IngestAdmin
+from .pages import ingestion
 from .store import Store
 from .tlscert import ensure_self_signed
 from .web import Console
@@ -58,7 +59,12 @@ def open_state(state: Path) -> Store:
 
 
 def _warm(console: Console) -> None:
-    """Verify the default report's events once at start-up (its first request is then served from the cache)."""
+    """Check the newest ingested batches on chain and verify the default report's events once at start-up
+    (their first requests are then served from the caches)."""
+    try:
+        ingestion.warm(console)
+    except Exception as exc:  # noqa: BLE001 - the page checks on demand instead; logged without payloads
+        log.warning("ingestion batch check warm-up stopped: %s", type(exc).__name__)
     try:
         done = console.verifier.warm(console.chain.default)
         log.info("audit cache warm: %d items verified", done.items)

@@ -33,7 +33,7 @@ KINDS = ("bootstrap", "key_registered", "key_revoked", "record", "proposed", "si
 PAGE_ROWS = 50
 REPORT_ROWS = 1000
 CSV_ROWS = 5000
-BUDGET_S = {"page": 0.3, "search": 1.8, "report": 1.0, "csv": 2.5}  # reading the timeline
+BUDGET_S = {"page": 0.3, "search": 1.8, "report": 1.0, "csv": 2.0}  # reading the timeline
 VERIFY_S = {"page": 0.3, "search": 0.6, "report": 1.5, "csv": 0.0}  # then re-verifying what is shown (H-8)
 
 

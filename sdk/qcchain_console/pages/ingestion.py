@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from qcchain_sdk.contracts.ingest import IngestClient
@@ -25,25 +26,34 @@ _TXCODE = re.compile(r"^0[1-9]$")
 BATCH_ROWS = 50
 
 
+def _check(client: IngestClient, row: dict[str, Any]) -> dict[str, Any]:
+    header = client.batch(row["appid"], row["batch_no"])
+    if header is None:
+        return {"ok": False, "why": "not on chain"}
+    if header.get("merkle_root") != row["merkle_root"] or int(header.get("count", -1)) != int(row["count"]):
+        return {"ok": False, "why": "differs from the header on chain"}
+    return {"ok": True, "why": "", "tx_id": header.get("tx_id", ""), "grade": header.get("grade", "")}
+
+
 def check_on_chain(console: Console, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each anchored batch row with ``chain``: ``{"ok", "why", "block"?}`` from its on-chain header (cached
-    once it holds). Raises the gateway's errors for a failed read other than "not found"."""
+    """Each batch row with ``chain``: None while anchoring, else ``{"ok", "why", ...}`` from its on-chain
+    header (read side by side; remembered once it holds — a header never changes). Raises the gateway's
+    errors for a failed read other than "not found"."""
     client = IngestClient(console.chain.default)
-    out = []
-    for row in rows:
-        key = (row["appid"], row["batch_no"])
-        known = console.batch_checks.get(key)
-        if known is None and row["status"] == "anchored":
-            header = client.batch(*key)
-            if header is None:
-                known = {"ok": False, "why": "not on chain"}
-            elif header.get("merkle_root") != row["merkle_root"] or int(header.get("count", -1)) != int(row["count"]):
-                known = {"ok": False, "why": "differs from the header on chain"}
-            else:
-                known = {"ok": True, "why": "", "tx_id": header.get("tx_id", ""), "grade": header.get("grade", "")}
-                console.batch_checks[key] = known  # a header never changes: checked once
-        out.append({**row, "chain": known})
-    return out
+    todo = [r for r in rows if r["status"] == "anchored" and (r["appid"], r["batch_no"]) not in console.batch_checks]
+    with ThreadPoolExecutor(min(8, max(1, len(todo)))) as pool:
+        fresh = dict(zip([(r["appid"], r["batch_no"]) for r in todo], pool.map(lambda r: _check(client, r), todo)))
+    for key, result in fresh.items():
+        if result["ok"]:
+            console.batch_checks[key] = result
+    return [{**r, "chain": console.batch_checks.get((r["appid"], r["batch_no"])) or fresh.get((r["appid"], r["batch_no"]))}
+            for r in rows]
+
+
+def warm(console: Console) -> None:
+    """Check the newest batches once at start-up. Raises IngestAdminError or the gateway's errors."""
+    if console.ingest is not None:
+        check_on_chain(console, console.ingest.batches("", "", BATCH_ROWS))
 
 
 def _names(credentials: list[dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
