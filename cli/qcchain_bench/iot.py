@@ -36,7 +36,7 @@ from qcchain_iot.store import alerts, open_store, readings, sqlite_url
 from qcchain_iot.tlsfiles import write_broker_tls
 
 from .errors import BenchError
-from .iotchain import iot_chain
+from .iotchain import CHANNEL, iot_chain
 
 __all__ = ["run_iot_bench"]
 
@@ -55,6 +55,23 @@ def _publish(address: BrokerAddress, dev: SimDevice, profile: str, count: int, s
     except BrokerError:
         acked = 0
     results.put((acked, time.process_time() - cpu[0]))
+
+
+def _relay_process(db_url: str, profile: str, msp: str, stop: Any, workers: int = 16) -> None:
+    """The warnings relay in its own process: pending alerts -> ``warnings:raise_warning`` through the
+    org's Gateway, ``workers`` transactions in flight, until ``stop`` is set."""
+    from qcchain_gateway.profile import connect_profile
+    from qcchain_sdk.contracts.warnings import WarningsClient
+
+    gateway = connect_profile(Path(profile), user="Admin")
+    try:
+        contract = gateway.get_network(CHANNEL).get_contract("qcchain")
+        relay = WarningRelay(open_store(db_url), WarningsClient(contract), msp)
+        while not stop.is_set():
+            if relay.relay(500, workers=workers).raised == 0:
+                time.sleep(0.01)
+    finally:
+        gateway.close()
 
 
 def _percentile(values_: list[float], q: float) -> float | None:
@@ -95,29 +112,25 @@ def run_iot_bench(policy: WarningsPolicy, broker: str = "mosquitto", devices: in
             if not chain:
                 return _measure(policy, address, broker, creds, cpw, fleet, per_device, work, None,
                                 _broker_stat(server))
-            with iot_chain(work / "devnet", [d.device_id for d in fleet]) as net:
+            with iot_chain(work / "devnet", [d.device_id for d in fleet], detached=True) as net:
                 return _measure(policy, address, broker, creds, cpw, fleet, per_device, work,
-                                (net.warnings("UsingUnit"), net.msp("UsingUnit")), _broker_stat(server))
+                                (net.profiles["UsingUnit"], net.msp("UsingUnit")), _broker_stat(server))
         finally:
             if server is not None:
                 server.stop()
 
 
 def _measure(policy: WarningsPolicy, address: BrokerAddress, broker: str, creds: CredentialStore, cpw: str,
-             fleet: list[SimDevice], per_device: int, work: Path, chain: tuple[Any, str] | None,
+             fleet: list[SimDevice], per_device: int, work: Path, chain: tuple[Path, str] | None,
              broker_stat: str | None = None) -> dict[str, Any]:
     engine = open_store(sqlite_url(str(work / "bench.db")))
-    relay_stop = threading.Event()
-    relay_thread = None
-    if chain is not None:
-        relay = WarningRelay(engine, chain[0], chain[1])
-
-        def relay_loop() -> None:
-            while not relay_stop.is_set():
-                if relay.relay(500).raised == 0:
-                    time.sleep(0.01)
-        relay_thread = threading.Thread(target=relay_loop, daemon=True)
-        relay_thread.start()
+    relay_stop, relay_proc = None, None
+    if chain is not None:              # the relay in its own process: Gateway signing off the consumer's GIL
+        ctx = multiprocessing.get_context("spawn")
+        relay_stop = ctx.Event()
+        relay_proc = ctx.Process(target=_relay_process, args=(sqlite_url(str(work / "bench.db")), str(chain[0]),
+                                                              chain[1], relay_stop), daemon=True)
+        relay_proc.start()
     detected: list[tuple[str, int, int]] = []   # (device, seq, committed ms)
     progress: dict[str, Any] = {"stored": 0, "last_ms": now_ms(), "cpu0": None, "cpu": 0.0}
 
@@ -167,12 +180,12 @@ def _measure(policy: WarningsPolicy, address: BrokerAddress, broker: str, creds:
     wall = (end_ms - start_ms) / 1000.0      # all devices released -> last reading stored
     stop.set()
     thread.join(15)
-    if relay_thread is not None:
+    if relay_proc is not None and relay_stop is not None:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and _pending(engine):
+        while time.monotonic() < deadline and _pending(engine) and relay_proc.is_alive():
             time.sleep(0.05)
         relay_stop.set()
-        relay_thread.join(15)
+        relay_proc.join(30)
         detected = _committed(engine)
     latencies = []
     with engine.connect() as conn:

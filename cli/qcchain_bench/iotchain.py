@@ -16,7 +16,8 @@ import yaml
 
 from qcchain_consortium.consortium import load_consortium
 from qcchain_core.gm import sm3
-from qcchain_devnet.daemon import UpOptions, running_devnet
+from qcchain_devnet.daemon import UpOptions, running_devnet, start_detached
+from qcchain_devnet.daemon import stop as stop_devnet
 from qcchain_sdk.contracts.bootstrap import bootstrap_consortium
 from qcchain_sdk.contracts.story import StoryConfig, orgs_from_profiles
 from qcchain_sdk.contracts.warnings import DevicesClient, WarningsClient
@@ -59,9 +60,11 @@ class IotChain:
 
 
 @contextlib.contextmanager
-def iot_chain(state_dir: Path, device_ids: Sequence[str], owner: str = "UsingUnit") -> Iterator[IotChain]:
-    """A devnet running in this process from the empty ``state_dir``, bootstrapped, with ``device_ids``
-    registered by ``owner``; stopped on exit.
+def iot_chain(state_dir: Path, device_ids: Sequence[str], owner: str = "UsingUnit",
+              detached: bool = False) -> Iterator[IotChain]:
+    """A devnet running from the empty ``state_dir`` — in this process, or in its own process when
+    ``detached`` (the bench: it must not share this process's interpreter lock with the consumer) —
+    bootstrapped, with ``device_ids`` registered by ``owner``; stopped on exit.
 
     Raises:
         BenchError: the devnet did not start or the bootstrap / a registration was refused.
@@ -72,7 +75,13 @@ def iot_chain(state_dir: Path, device_ids: Sequence[str], owner: str = "UsingUni
                 for n in ("governance", "grading", "sharing", "warnings")}
     stack = contextlib.ExitStack()
     try:
-        stack.enter_context(running_devnet(UpOptions(state_dir=state_dir, port=0, chaincode_module="qcchain_contracts")))
+        options = UpOptions(state_dir=state_dir, port=0, chaincode_module="qcchain_contracts")
+        if detached:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            start_detached(options)
+            stack.callback(lambda: stop_devnet(state_dir))
+        else:
+            stack.enter_context(running_devnet(options))
         info = json.loads((state_dir / "devnet.json").read_text(encoding="utf-8"))
         profiles = {name: Path(p) for name, p in info["connection_profiles"].items()}
         orgs, gateways = orgs_from_profiles(profiles, CHANNEL, members)

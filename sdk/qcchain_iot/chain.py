@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -104,31 +105,37 @@ class WarningRelay:
         except SQLAlchemyError as exc:
             raise StoreError(f"marking a warning committed failed: {type(exc).__name__}") from exc
 
-    def relay(self, limit: int = 100) -> RelayResult:
-        """Raise every pending alert on chain (at most ``limit``); a refused one stays pending and is
-        counted in ``failed`` (logged with the contract's reason).
+    def _raise(self, alert: Any, row: Any) -> str:
+        """Raise one alert's warning; ``raised``, ``duplicates`` or ``failed`` (logged): the counter to bump."""
+        if row is None:
+            log.warning("warning %s: its reading is not stored; left pending", alert.warning_id[:16])
+            return "failed"
+        doc = device_warning(alert.warning_id, alert.colour, SOURCE_OF_RULE.get(alert.rule, "device"),
+                             alert.device_id, alert.rule, self.responsible_msp,
+                             summary_of(alert.rule, alert.quantity, alert.colour, alert.detail), leaf_dict(row))
+        try:
+            answer = self.warnings.raise_warning(doc)
+        except GatewayError as exc:   # a refusal or a transport error: retried next round
+            log.warning("warning %s not raised: %s", alert.warning_id[:16], str(exc)[:300])
+            return "failed"
+        self._mark(alert.warning_id)
+        return "duplicates" if answer.get("duplicate") else "raised"
+
+    def relay(self, limit: int = 100, workers: int = 1) -> RelayResult:
+        """Raise every pending alert on chain (at most ``limit``), ``workers`` transactions in flight at
+        once (distinct warnings write distinct keys, so concurrent ones share a block without conflict);
+        a refused one stays pending and is counted in ``failed`` (logged with the contract's reason).
 
         Raises:
             StoreError: the outbox cannot be read or updated.
         """
         result = RelayResult()
-        for alert, row in self._pending(limit):
-            if row is None:
-                log.warning("warning %s: its reading is not stored; left pending", alert.warning_id[:16])
-                result.failed += 1
-                continue
-            doc = device_warning(alert.warning_id, alert.colour, SOURCE_OF_RULE.get(alert.rule, "device"),
-                                 alert.device_id, alert.rule, self.responsible_msp,
-                                 summary_of(alert.rule, alert.quantity, alert.colour, alert.detail), leaf_dict(row))
-            try:
-                answer = self.warnings.raise_warning(doc)
-            except GatewayError as exc:   # a refusal or a transport error: retried next round
-                log.warning("warning %s not raised: %s", alert.warning_id[:16], str(exc)[:300])
-                result.failed += 1
-                continue
-            self._mark(alert.warning_id)
-            if answer.get("duplicate"):
-                result.duplicates += 1
-            else:
-                result.raised += 1
+        pending = self._pending(limit)
+        if workers <= 1 or len(pending) <= 1:
+            outcomes = [self._raise(a, row) for a, row in pending]
+        else:
+            with ThreadPoolExecutor(min(workers, len(pending)), thread_name_prefix="relay") as pool:
+                outcomes = list(pool.map(lambda item: self._raise(*item), pending))
+        for outcome in outcomes:
+            setattr(result, outcome, getattr(result, outcome) + 1)
         return result

@@ -109,6 +109,8 @@ class MqttBroker:
                 if not data:
                     break
                 buf += data
+                if conn.session is None and buf[0] >> 4 != w.CONNECT:
+                    raise MqttProtocolError("first packet is not CONNECT")
                 for ptype, flags, body in w.split_packets(buf, MAX_PACKET):
                     if conn.session is None:
                         if ptype != w.CONNECT:

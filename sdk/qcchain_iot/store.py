@@ -122,7 +122,7 @@ def open_store(url: str, schema: str | None = None) -> Engine:
             def _pragmas(conn: Any, _record: Any) -> None:
                 cur = conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA synchronous=FULL")     # a commit is on disk before its readings are acknowledged
                 cur.close()
         else:
             engine = create_engine(url, pool_size=4, max_overflow=4, pool_pre_ping=True)
