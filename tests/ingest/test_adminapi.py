@@ -132,3 +132,25 @@ def test_refusal_log_keeps_a_bounded_number_per_appid(tmp_path: Path) -> None:
     assert rows[0]["violations"] == [{"index": 0, "field": "$.x", "reason": "r"}]
     other = log.list("qc2")[0]
     assert (other["batch_no"], other["txcode"], other["violations"]) == ("", "", [])
+
+
+def test_admin_key_cli_writes_the_key_once_lists_and_revokes(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from qcchain_cli.ingest import ingest
+
+    url, out = f"sqlite:///{tmp_path / 'cli.db'}", tmp_path / "admin.key"
+    runner = CliRunner()
+    done = runner.invoke(ingest, ["admin-key", "issue", "--db", url, "--dir", str(tmp_path), "--name", "console-x",
+                                  "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    key = out.read_text().strip()
+    assert key.startswith("qcadm.") and key not in done.output and out.stat().st_mode & 0o777 == 0o600
+    again = runner.invoke(ingest, ["admin-key", "issue", "--db", url, "--dir", str(tmp_path), "--name", "y", "--out", str(out)])
+    assert again.exit_code != 0 and out.read_text().strip() == key  # an existing file is never overwritten
+    listed = json.loads(runner.invoke(ingest, ["admin-key", "list", "--db", url, "--dir", str(tmp_path), "--json"]).output)
+    assert [(k["key_id"], k["name"], k["revoked_at"]) for k in listed] == [(key.split(".")[1], "console-x", 0)]
+    assert runner.invoke(ingest, ["admin-key", "revoke", key.split(".")[1], "--db", url, "--dir", str(tmp_path)]).exit_code == 0
+    engine = open_engine(url)
+    with pytest.raises(Exception, match="admin authentication failed"):
+        AdminKeys(engine, time.time).authenticate(f"Bearer {key}")
