@@ -29,14 +29,12 @@ from qcchain_model.merkle import InclusionProof, verify_inclusion
 
 from .common import sm3_hex
 from .errors import InvalidInput
+from .masking import PERSONAL_FIELDS, masked_fields
 
 log = logging.getLogger(__name__)
 
 __all__ = ["INGEST_FIELDS", "PERSONAL_FIELDS", "parse_ingest", "check_inclusion", "masked"]
 
-#: The personal fields ``ingest:get`` masks for other orgs (the ingest front's ``PERSONAL_FIELDS``; a front
-#: may not import another, so the list is restated here and a test holds the two equal).
-PERSONAL_FIELDS = ("idCardNo", "linkTel", "dLinkTel")
 
 INGEST_FIELDS = ("leaf", "proof")
 _PROOF_FIELDS = ["index", "leaf", "root", "siblings", "size"]
@@ -117,10 +115,4 @@ def check_inclusion(ingest: dict[str, Any], state: dict[str, Any], header: dict[
 
 def masked(record: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """(the record with its personal fields masked as ``ingest:get`` masks them, the fields masked)."""
-    out, fields = dict(record), []
-    for field in PERSONAL_FIELDS:
-        value = out.get(field)
-        if isinstance(value, str) and value:
-            out[field] = value[:3] + "*" * max(len(value) - 5, 1) + value[-2:] if len(value) > 5 else "*" * len(value)
-            fields.append(field)
-    return out, fields
+    return masked_fields(record)

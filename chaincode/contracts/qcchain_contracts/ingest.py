@@ -43,6 +43,7 @@ from .common import caller_msp, get_json, put_json, record_event, sm3_hex, tx_ti
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .grading_rules import may_read, placement_of, strictest_grade
 from .lifecycle import require_serving
+from .masking import PERSONAL_FIELDS, mask_record
 from .signatures import org_encryption_key
 from .store.members import list_members, role_of
 from .store.policies import get_policy
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 __all__ = ["Ingest", "BATCH_FIELDS", "PERSONAL_FIELDS", "mask_record"]
 
 BATCH_FIELDS = ("appid", "batch_no", "bus_type", "merkle_root", "org_no", "records", "txcode", "unit_name")
-PERSONAL_FIELDS = ("idCardNo", "linkTel", "dLinkTel")
 SENDER_ROLE = "using_unit"
 COLLECTION = "collectionL3"
 MAX_RECORDS = 5000
@@ -61,16 +61,6 @@ _APPID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _BATCH_NO = re.compile(r"^\d{8}(?!00000000)\d{8}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _CST = dt.timezone(dt.timedelta(hours=8))
-
-
-def mask_record(record: dict[str, Any]) -> dict[str, Any]:
-    """The record with personal fields masked (first 3 and last 2 characters kept)."""
-    out = dict(record)
-    for field in PERSONAL_FIELDS:
-        value = out.get(field)
-        if isinstance(value, str) and value:
-            out[field] = value[:3] + "*" * max(len(value) - 5, 1) + value[-2:] if len(value) > 5 else "*" * len(value)
-    return out
 
 
 def _v(index: int | None, field: str, reason: str) -> dict[str, Any]:
