@@ -6,7 +6,9 @@
 - ``--key``: an SM2 key — a keystore label (``--keystore``, env ``QCCHAIN_KEYSTORE``) or a PEM file;
 - one password for both: ``--password-file FILE``, else env ``QCCHAIN_KEYSTORE_PASSWORD``, else a prompt
   on a terminal; a missing password is reported as missing;
-- ``--json`` prints JSON; otherwise tables and sentences.
+- ``--json`` prints JSON; otherwise tables and sentences;
+- ``--identity-key pkcs11:token=T;object=K`` (PIN from ``--identity-pin-file`` or env ``QCCHAIN_PKCS11_PIN``):
+  the profile user's Fabric identity signs on a PKCS#11 token instead of the key file in its MSP keystore.
 
 Environment variables are read here, at the CLI entry point, and nowhere below it.
 """
@@ -23,6 +25,7 @@ from typing import Any
 import click
 
 from .errors import CliError, one_line
+from .keys_token import PIN_ENV, bind_identity_key
 
 PASSWORD_ENV = "QCCHAIN_KEYSTORE_PASSWORD"
 KEYSTORE_ENV = "QCCHAIN_KEYSTORE"
@@ -58,6 +61,11 @@ _OPTIONS = {
                         help=f"Keystore directory [default: env {KEYSTORE_ENV}, else ~/.qcchain/keystore]."),
     "password_file": _option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
                              help=f"Read the key password from this file (else env {PASSWORD_ENV})."),
+    "identity_key": _option("--identity-key", metavar="pkcs11:token=T;object=K",
+                            help="Sign as the profile's user with this ECDSA P-256 key on a PKCS#11 token (RFC 7512 "
+                                 "URI) instead of the key file in its MSP keystore/."),
+    "identity_pin_file": _option("--identity-pin-file", type=click.Path(dir_okay=False, path_type=Path),
+                                 help=f"With --identity-key: read the token's user PIN from this file [else env {PIN_ENV}]."),
 }
 
 
@@ -208,7 +216,11 @@ def profile_contract(ctx: click.Context, name: str) -> Any:
 
     obj = ctx.ensure_object(dict)
     if "gateway" not in obj:
-        obj["gateway"] = sdk_call(lambda: connect_profile(profile_path(ctx), user=opt(ctx, "user")))
+        profile = profile_path(ctx)
+        signer = bind_identity_key(profile, opt(ctx, "user"), opt(ctx, "identity_key"), opt(ctx, "identity_pin_file"))
+        if signer is not None:
+            ctx.find_root().call_on_close(signer.close)
+        obj["gateway"] = sdk_call(lambda: connect_profile(profile, user=opt(ctx, "user")))
         ctx.find_root().call_on_close(obj["gateway"].close)
     return obj["gateway"].get_network(opt(ctx, "channel")).get_contract(name)
 

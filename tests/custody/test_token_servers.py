@@ -175,3 +175,18 @@ def test_a_wrong_pin_foreign_key_or_missing_object_is_one_line(hsm, net, tmp_pat
     for res in (wrong, foreign, absent):
         errors = [line for line in res.stderr.splitlines() if line.startswith("qcchain: error:")]
         assert len(errors) == 1 and hsm.pin not in res.stderr + res.stdout
+
+
+def test_every_online_command_signs_with_the_token_identity(net) -> None:
+    """The shared ``--identity-key`` option (any online command group, before or after the sub-command): with
+    the key file gone from the MSP keystore, a command fails without it and is served with it."""
+    env = net["env"]  # type: ignore[assignment]
+    without = _qc("records", "query", "equipment", "32010001", "--profile", str(net["profile"]), env=env)
+    assert without.returncode == 1 and "no private key" in without.stderr, without.stderr
+    listed = _qc("records", "--identity-key", str(net["uri"]), "query", "equipment", "32010001",
+                 "--profile", str(net["profile"]), "--json", env=env)
+    assert listed.returncode == 0, listed.stderr[-1500:]
+    assert json.loads(listed.stdout)["records"] == []
+    after = _qc("records", "query", "equipment", "32010001", "--profile", str(net["profile"]),
+                "--identity-key", str(net["uri"]), "--json", env=env)
+    assert after.returncode == 0 and json.loads(after.stdout)["records"] == [], after.stderr[-1500:]
