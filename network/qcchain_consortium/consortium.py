@@ -4,7 +4,8 @@ Validation collects EVERY problem before raising one :class:`ConsortiumError`: Y
 Schema (``network/consortium.schema.json``), the policy files (``policies/endorsement.yaml``,
 ``policies/collections.yaml``) and the semantic rules (unknown org in a channel, duplicate names, MSP
 IDs or domains, unknown policy or collection names, bad policy syntax, a policy naming an org outside
-its channel, too few BFT nodes, port clashes).
+its channel, too few BFT nodes, a host that is not an IPv4 address or host name, a loopback host mixed with
+hosts elsewhere, ports used twice on one host).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from qcchain_model.creditcode import validate_credit_code
 
 from .errors import ConsortiumError, ConsortiumFileNotFound, Problem
+from .hosts import host_error, loopback_mix
 from .policy import check_rule, is_implicit_meta, members_policy
 from .ports import PortPlan, plan_ports, port_clashes
 from .sources import NETWORK_DIR, load_collections, load_endorsement, load_schema, read_yaml, schema_problems
@@ -71,6 +73,8 @@ class Org:
     full_name: str = ""
     credit_code: str = ""
     base_port: int | None = None
+    #: where its peers listen and are reached (None: the network's host)
+    host: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,8 @@ class OrdererOrg:
     batch_timeout: str = "200ms"
     max_message_count: int = 10
     base_port: int | None = None
+    #: where its orderers listen and are reached (None: the network's host)
+    host: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,16 +133,26 @@ class Consortium:
                 return org
         raise KeyError(f"no org named {name!r} in consortium {self.name!r}")
 
+    def host_of(self, org: Org | OrdererOrg) -> str:
+        """Where ``org``'s processes listen and are reached: its own ``host``, else the network's."""
+        return org.host or self.host
+
+    @property
+    def multi_host(self) -> bool:
+        """True when some org (or the orderer org) names a host other than the network's."""
+        return any(self.host_of(o) != self.host for o in [self.orderer, *self.orgs, *self.retired])
+
     def ports(self) -> PortPlan:
         """The port plan of the network (see :mod:`qcchain_consortium.ports`)."""
         planned = [o for o in list(self.orgs) + list(self.retired) if o.name not in self.joined]
-        return _port_plan(self.base_port, self.orderer, planned, self.channels)
+        return _port_plan(self.base_port, self.orderer, planned, self.channels, self.host)
 
 
-def _port_plan(base: int, orderer: OrdererOrg, orgs: list[Org], channels: list[Channel]) -> PortPlan:
+def _port_plan(base: int, orderer: OrdererOrg, orgs: list[Org], channels: list[Channel], host: str) -> PortPlan:
     ccs = [cc.name for ch in channels for cc in ch.chaincodes]
     return plan_ports(base, orderer.nodes, orderer.base_port,
-                      [(o.name, o.peers, o.base_port) for o in orgs], ccs)
+                      [(o.name, o.peers, o.base_port) for o in orgs], ccs,
+                      hosts={o.name: o.host or host for o in orgs}, orderer_host=orderer.host or host, host=host)
 
 
 def load_consortium(path: Path | str | None = None) -> Consortium:
@@ -187,25 +203,50 @@ def _build(data: dict[str, Any], source: Path, problems: list[Problem]) -> Conso
     colls = load_collections(collections, problems) if collections.is_file() else None
     orgs = [Org(name=o["name"], msp_id=o["msp_id"], role=o["role"], domain=o["domain"], peers=o.get("peers", 1),
                 full_name=o.get("full_name", ""), credit_code=o.get("credit_code", ""),
-                base_port=o.get("base_port")) for o in data["orgs"]]
+                base_port=o.get("base_port"), host=o.get("host")) for o in data["orgs"]]
     raw_ord = data["orderer"]
     consensus = raw_ord["consensus"]
     orderer = OrdererOrg(name=raw_ord["name"], msp_id=raw_ord["msp_id"], domain=raw_ord["domain"],
                          consensus=consensus, nodes=raw_ord.get("nodes", DEFAULT_NODES[consensus]),
                          batch_timeout=raw_ord.get("batch_timeout", "200ms"),
                          max_message_count=raw_ord.get("max_message_count", 10),
-                         base_port=raw_ord.get("base_port"))
+                         base_port=raw_ord.get("base_port"), host=raw_ord.get("host"))
     _check_orgs(orgs, orderer, file, problems)
     by_name = {o.name: o for o in orgs}
     channels = [_channel(i, ch, by_name, rules, colls, file, problems) for i, ch in enumerate(data["channels"])]
     _check_channels(channels, file, problems)
     net = data.get("network", {})
     base = net.get("base_port", 7050)
-    for clash in port_clashes(_port_plan(base, orderer, orgs, channels)):
+    host = net.get("host", "127.0.0.1")
+    _check_hosts(host, orgs, orderer, data["channels"], file, problems)
+    for clash in port_clashes(_port_plan(base, orderer, orgs, channels, host)):
         problems.append(Problem(file, "$.network.base_port", f"port clash: {clash}"))
     return Consortium(name=data["name"], orgs=orgs, orderer=orderer, channels=channels,
-                      fabric_version=data.get("fabric_version", "3.1.5"), host=net.get("host", "127.0.0.1"),
+                      fabric_version=data.get("fabric_version", "3.1.5"), host=host,
                       base_port=base, source=source, policy_files=used)
+
+
+CC_SERVERS = "network.host (the chaincode servers)"
+
+
+def _check_hosts(host: str, orgs: list[Org], orderer: OrdererOrg, channels: list[dict[str, Any]], file: str,
+                 problems: list[Problem]) -> None:
+    """Each host an IPv4 address or host name; no loopback host while other processes are elsewhere."""
+    where = {"$.network.host": host, "$.orderer.host": orderer.host}
+    where.update({f"$.orgs[{i}].host": o.host for i, o in enumerate(orgs)})
+    for path, value in where.items():
+        error = host_error(value) if value is not None else None
+        if error:
+            problems.append(Problem(file, path, error))
+    paths = {orderer.name: "$.orderer.host", **{o.name: f"$.orgs[{i}].host" for i, o in enumerate(orgs)}}
+    used = {orderer.name: orderer.host or host, **{o.name: o.host or host for o in orgs}}
+    if any(ch.get("chaincodes") for ch in channels):
+        paths[CC_SERVERS] = "$.network.host"
+        used[CC_SERVERS] = host
+    if any(value is not None and host_error(value) for value in where.values()):
+        return
+    for owner, message in loopback_mix(used):
+        problems.append(Problem(file, paths[owner], message))
 
 
 def _dupes(values: list[str]) -> list[tuple[int, str]]:

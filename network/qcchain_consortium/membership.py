@@ -27,6 +27,7 @@ from qcchain_model.creditcode import validate_credit_code
 
 from .consortium import ChaincodeDef, Channel, CollectionDef, Consortium, Org
 from .errors import NetworkError
+from .hosts import host_error
 from .policy import members_policy
 from .sources import load_schema
 
@@ -56,6 +57,8 @@ class JoiningOrg:
             org["full_name"] = self.org.full_name
         if self.org.credit_code:
             org["credit_code"] = self.org.credit_code
+        if self.org.host:
+            org["host"] = self.org.host
         return {"org": org, "channels": list(self.channels), "own_channel": self.own_channel}
 
 
@@ -77,6 +80,8 @@ def parse_org_file(doc: Any, source: str = "org file") -> JoiningOrg:
     raw = doc["org"]
     if "base_port" in raw:
         raise MembershipError(f"{source}: org.base_port: a joining org's ports are placed by the network tools")
+    if raw.get("host") is not None and host_error(raw["host"]):
+        raise MembershipError(f"{source}: org.host: {host_error(raw['host'])}")
     if not raw.get("credit_code"):
         raise MembershipError(f"{source}: org.credit_code: a member needs its unified social credit code")
     try:
@@ -91,7 +96,8 @@ def parse_org_file(doc: Any, source: str = "org file") -> JoiningOrg:
     if not isinstance(own, bool):
         raise MembershipError(f"{source}: own_channel: must be true or false")
     org = Org(name=raw["name"], msp_id=raw["msp_id"], role=raw["role"], domain=raw["domain"],
-              peers=raw.get("peers", 1), full_name=raw.get("full_name", ""), credit_code=raw["credit_code"])
+              peers=raw.get("peers", 1), full_name=raw.get("full_name", ""), credit_code=raw["credit_code"],
+              host=raw.get("host"))
     return JoiningOrg(org, tuple(channels), own)
 
 

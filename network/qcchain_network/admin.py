@@ -63,7 +63,7 @@ def admin_env(layout: Layout, org: Org, peer: PeerNode | None = None) -> dict[st
         "FABRIC_LOGGING_SPEC": "warning",
         "CORE_PEER_LOCALMSPID": org.msp_id,
         "CORE_PEER_MSPCONFIGPATH": str(layout.user_msp(org)),
-        "CORE_PEER_ADDRESS": f"{layout.host}:{target.listen}",
+        "CORE_PEER_ADDRESS": f"{target.address}:{target.listen}",
         "CORE_PEER_TLS_ENABLED": "true",
         "CORE_PEER_TLS_ROOTCERT_FILE": str(peer_ca(layout, target)),
     }
@@ -72,7 +72,7 @@ def admin_env(layout: Layout, org: Org, peer: PeerNode | None = None) -> dict[st
 def orderer_args(layout: Layout, node: OrdererNode | None = None) -> list[str]:
     """``--orderer ... --tls --cafile ... --ordererTLSHostnameOverride ...`` for peer CLI commands."""
     node = node or layout.orderers[0]
-    return ["-o", f"{layout.host}:{node.listen}", "--ordererTLSHostnameOverride", node.host,
+    return ["-o", f"{node.address}:{node.listen}", "--ordererTLSHostnameOverride", node.host,
             "--tls", "--cafile", str(orderer_ca(layout))]
 
 
@@ -84,7 +84,7 @@ def osnadmin_join(layout: Layout, osnadmin: Path, node: OrdererNode, channel: st
     """
     tls = layout.orderer_admin_tls
     argv = [str(osnadmin), "channel", "join", "--channelID", channel,
-            "--config-block", str(layout.block_file(channel)), "-o", f"{layout.host}:{node.admin}",
+            "--config-block", str(layout.block_file(channel)), "-o", f"{node.address}:{node.admin}",
             "--ca-file", str(orderer_ca(layout)), "--client-cert", str(tls / "client.crt"),
             "--client-key", str(tls / "client.key")]
     for attempt in range(20):  # the admin listener may open a moment after /healthz answers

@@ -8,7 +8,10 @@ org. A bundle holds, re-rooted at ``R/<org>`` (the directory it is unpacked to o
 - the others' PUBLIC material only: each other org's MSP (``cacerts``, ``tlscacerts``, ``config.yaml``)
   and its peers' TLS CA; the orderer org's MSP and TLS CA — never another org's private key;
 - the genesis blocks of its channels, its connection profile (member orgs) and ``endpoints.json``
-  (orderer endpoints and anchor peers).
+  (orderer endpoints and anchor peers; with per-org hosts, every node's host address).
+
+Every listen and advertised address in it is the node's own (its org's ``host``), so the bundle runs as is
+on that org's host.
 
 :func:`plan` is pure (source path or text per bundle path); :func:`write` copies it and re-checks that no
 file of the bundle is a private key of another organisation (:func:`foreign_keys`).
@@ -102,11 +105,14 @@ def plan(layout: Layout, org_name: str, root: Path, ovl: Overlay) -> dict[Path, 
         service.pop("depends_on", None)  # the orderers are another org's hosts
     files[Path("compose/compose.yaml")] = yaml.safe_dump({"name": f"qcchain-{org_name.lower()}",
                                                           "services": services}, sort_keys=False)
-    files[Path("endpoints.json")] = json.dumps({
+    endpoints = {
         "orderers": [f"{n.host}:{n.listen}" for n in layout.orderers],
         "anchor_peers": {o.msp_id: f"{layout.peers_of(o.name)[0].host}:{layout.peers_of(o.name)[0].listen}"
                          for o in c.orgs if layout.peers_of(o.name)},
-        "address": layout.host}, indent=2) + "\n"
+        "address": layout.host}
+    if c.multi_host:  # each node's own host address (its TLS certificate names it too)
+        endpoints["addresses"] = {n.host: n.address for n in [*layout.orderers, *layout.peers]}
+    files[Path("endpoints.json")] = json.dumps(endpoints, indent=2) + "\n"
     if own is not None and all((p.tls_dir / "ca.crt").is_file() for p in layout.peers_of(own.name)):
         profile = connection_profile(layout, own.name)  # TLS CA certificates read here, paths re-rooted
         profile["organizations"][own.name]["users"] = {u: {"mspConfigPath": str(there.user_msp(own, u))}

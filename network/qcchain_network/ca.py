@@ -99,11 +99,11 @@ def enrollees(layout: Layout, node: CANode) -> list[Enrollee]:
     found: list[Enrollee] = []
     if node.kind == "orderer":
         for o in layout.orderers:
-            found.append(Enrollee(o.host, "orderer", o.msp_dir, o.tls_dir, _hosts(layout, o.host), True))
+            found.append(Enrollee(o.host, "orderer", o.msp_dir, o.tls_dir, _hosts(layout, o.host, o.address), True))
     else:
         for p in layout.peers:
             if p.org == node.org:
-                found.append(Enrollee(p.host, "peer", p.msp_dir, p.tls_dir, _hosts(layout, p.host), True))
+                found.append(Enrollee(p.host, "peer", p.msp_dir, p.tls_dir, _hosts(layout, p.host, p.address), True))
     users = [("Admin", "admin")] + ([("User1", "client")] if node.kind == "peer" else [])
     for user, kind in users:
         name = f"{user}@{node.domain}"
@@ -112,8 +112,8 @@ def enrollees(layout: Layout, node: CANode) -> list[Enrollee]:
     return found
 
 
-def _hosts(layout: Layout, host: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys((host, host.split(".")[0], "localhost", layout.host)))
+def _hosts(layout: Layout, host: str, address: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((host, host.split(".")[0], "localhost", layout.host, address)))
 
 
 def server_config(layout: Layout, node: CANode, registrar_secret: str) -> dict[str, Any]:

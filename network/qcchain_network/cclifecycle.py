@@ -116,7 +116,7 @@ def deploy(layout: Layout, peer_bin: Path, channel: Channel, name: str, pkg: Pac
         targets: list[str] = []
         for member in channel.members:
             peer = layout.peers_of(member)[0]
-            targets += ["--peerAddresses", f"{layout.host}:{peer.listen}", "--tlsRootCertFiles",
+            targets += ["--peerAddresses", f"{peer.address}:{peer.listen}", "--tlsRootCertFiles",
                         str(admin.peer_ca(layout, peer))]
         org0 = layout.consortium.org(channel.members[0])
         admin.run_tool([str(peer_bin), "lifecycle", "chaincode", "commit", *common, *targets],

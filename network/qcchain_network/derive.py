@@ -36,6 +36,8 @@ class OrdererNode:
     data_dir: Path
     env_file: Path
     log_file: Path
+    #: where it listens and is reached (its org's host, else the network's)
+    address: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class PeerNode:
     data_dir: Path
     env_file: Path
     log_file: Path
+    #: where it listens and is reached (its org's host, else the network's)
+    address: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,11 @@ class Layout:
         dom = self.consortium.orderer.domain
         return self.orderer_org_dir / "users" / f"Admin@{dom}" / "tls"
 
+    def addresses(self) -> list[str]:
+        """Every distinct host address of the network's processes (the network's host first)."""
+        found = [self.host] + [n.address for n in self.orderers] + [p.address for p in self.peers]
+        return list(dict.fromkeys(found))
+
     def peers_of(self, org_name: str) -> list[PeerNode]:
         """The peers of one org, peer0 first."""
         return [p for p in self.peers if p.org == org_name]
@@ -132,7 +141,7 @@ def derive(consortium: Consortium, out: Path, log_spec: str = DEFAULT_LOG_SPEC,
         node_dir = out / "crypto" / "ordererOrganizations" / ord_org.domain / "orderers" / host
         orderers.append(OrdererNode(i, host, block.listen, block.second, block.operations, node_dir / "msp",
                                     node_dir / "tls", out / "data" / host, out / "env" / f"{host}.env",
-                                    out / "logs" / f"{host}.log"))
+                                    out / "logs" / f"{host}.log", block.host))
     peers = []
     homes = dict(homes or {})
     for org in consortium.orgs:
@@ -144,7 +153,7 @@ def derive(consortium: Consortium, out: Path, log_spec: str = DEFAULT_LOG_SPEC,
             node_dir = (homes.get(org.name) or out / "crypto") / "peerOrganizations" / org.domain / "peers" / host
             peers.append(PeerNode(org.name, org.msp_id, i, host, block.listen, block.second, block.operations,
                                   node_dir / "msp", node_dir / "tls", out / "data" / host,
-                                  out / "env" / f"{host}.env", out / "logs" / f"{host}.log"))
+                                  out / "env" / f"{host}.env", out / "logs" / f"{host}.log", block.host))
     layout = Layout(consortium, out, consortium.host, orderers, peers, dict(plan.chaincodes), log_spec, homes)
     return apply_overlay(layout, overlay) if overlay is not None else layout
 
@@ -176,14 +185,16 @@ def apply_overlay(layout: Layout, overlay: Overlay) -> Layout:
             node_dir = layout.orderer_org_dir / "orderers" / a.host
             orderers.append(OrdererNode(a.index, a.host, port, port + 1, port + 2, node_dir / "msp",
                                         node_dir / "tls", out / "data" / a.host, out / "env" / f"{a.host}.env",
-                                        out / "logs" / f"{a.host}.log"))
+                                        out / "logs" / f"{a.host}.log",
+                                        layout.consortium.host_of(layout.consortium.orderer)))
             continue
         if a.org not in orgs:
             raise OverlayError(f"{OVERLAY_FILE}: added peer {a.host} belongs to unknown org {a.org!r}")
         node_dir = layout.org_dir(orgs[a.org]) / "peers" / a.host
         peers.append(PeerNode(a.org, orgs[a.org].msp_id, a.index, a.host, port, port + 1, port + 2,
                               node_dir / "msp", node_dir / "tls", out / "data" / a.host,
-                              out / "env" / f"{a.host}.env", out / "logs" / f"{a.host}.log"))
+                              out / "env" / f"{a.host}.env", out / "logs" / f"{a.host}.log",
+                              layout.consortium.host_of(orgs[a.org])))
     order = {o.name: i for i, o in enumerate(layout.consortium.orgs)}
     peers.sort(key=lambda p: (order[p.org], p.index))
     orderers.sort(key=lambda n: n.index)

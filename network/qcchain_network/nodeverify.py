@@ -68,7 +68,7 @@ def verify(layout: Layout, registry: Registry) -> list[Row]:
     for ch in layout.consortium.channels:
         config, _ = configupdate.fetch_config(layout, bins, ch.name, via, latest_block_path(layout, ch.name))
         found[ch.name] = configupdate.consenters(config)
-    hosts = {f"{layout.host}:{n.listen}": n.host for n in layout.orderers}
+    hosts = {f"{n.address}:{n.listen}": n.host for n in layout.orderers}
     cache: dict[str, dict[str, Any] | None] = {}
 
     def lookup(node_id: str) -> dict[str, Any] | None:

@@ -40,7 +40,8 @@ def crypto_config(joining: JoiningOrg) -> dict[str, object]:
     """cryptogen's config for the joining org alone (NodeOUs, ``peers`` peers, one user)."""
     org = joining.org
     return {"PeerOrgs": [{"Name": org.name, "Domain": org.domain, "EnableNodeOUs": True,
-                          "Template": {"Count": org.peers, "SANS": ["localhost", "127.0.0.1"]},
+                          "Template": {"Count": org.peers,
+                                       "SANS": ["localhost", "127.0.0.1", *filter(None, [org.host])]},
                           "Users": {"Count": 1}}]}
 
 

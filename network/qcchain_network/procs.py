@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -41,14 +42,27 @@ class Proc:
 
 
 def check_ports_free(host: str, ports: list[tuple[str, int]]) -> None:
-    """Raises PortInUse naming the first (owner, port) that cannot be bound on ``host``."""
+    """Raises PortInUse naming the first (owner, port) that cannot be bound on ``host``; when ``host`` is
+    not an address of this machine (another host, or another network namespace), the first port where
+    something already accepts connections."""
     for owner, port in ports:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((host, port))
-            except OSError:
+            except OSError as exc:
+                if exc.errno == errno.EADDRNOTAVAIL and not _accepts(host, port):
+                    continue
                 raise PortInUse(f"port {host}:{port} (planned for {owner}) is already in use") from None
+
+
+def _accepts(host: str, port: int) -> bool:
+    """True when something accepts a TCP connection at ``host:port`` (a remote port in use)."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _describe(node: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ from . import admin, procs
 from . import backend as backends
 from . import ca as fabric_ca
 from .binaries import base_config_dir, find_all
-from .derive import DEFAULT_LOG_SPEC, Layout
+from .derive import DEFAULT_LOG_SPEC, Layout, OrdererNode, PeerNode
 from .errors import NetworkError
 from .netdir import load_layout
 from .render import render_all, render_profiles
@@ -57,10 +57,17 @@ def prepare_config(layout: Layout, base: Path) -> None:
     shutil.copy(base / "orderer.yaml", cfg / "orderer.yaml")
 
 
-def _planned_ports(layout: Layout) -> list[tuple[str, int]]:
-    ports = [(n.host, p) for n in layout.orderers for p in (n.listen, n.admin, n.operations)]
-    ports += [(p.host, q) for p in layout.peers for q in (p.listen, p.chaincode, p.operations)]
+def _planned_ports(layout: Layout) -> list[tuple[str, str, int]]:
+    """``(owner, address, port)`` of every planned orderer and peer port."""
+    ports = [(n.host, n.address, p) for n in layout.orderers for p in (n.listen, n.admin, n.operations)]
+    ports += [(p.host, p.address, q) for p in layout.peers for q in (p.listen, p.chaincode, p.operations)]
     return ports
+
+
+def _check_free(ports: list[tuple[str, str, int]]) -> None:
+    """Raises PortInUse naming the first planned port taken (on its own host address)."""
+    for address in dict.fromkeys(a for _, a, _ in ports):
+        procs.check_ports_free(address, [(owner, port) for owner, a, port in ports if a == address])
 
 
 def generate(layout: Layout, bins: dict[str, Path], ca_bins: dict[str, Path] | None = None) -> None:
@@ -83,18 +90,27 @@ def generate(layout: Layout, bins: dict[str, Path], ca_bins: dict[str, Path] | N
     render_profiles(layout)
 
 
+def _node(layout: Layout, host: str) -> OrdererNode | PeerNode:
+    """The orderer or peer named ``host``.
+
+    Raises:
+        KeyError: no such node.
+    """
+    for node in [*layout.orderers, *layout.peers]:
+        if node.host == host:
+            return node
+    raise KeyError(f"no orderer or peer named {host!r} in consortium {layout.consortium.name!r}")
+
+
 def _node_command(layout: Layout, bins: dict[str, Path], host: str) -> tuple[list[str], dict[str, str], Path,
                                                                               int, int, Path]:
     """argv, env, log file, operations port, TLS listen port and TLS CA file of one node."""
-    for node in layout.orderers:
-        if node.host == host:
-            return ([str(bins["orderer"])], orderer_env(layout, node), node.log_file, node.operations, node.listen,
-                    node.tls_dir / "ca.crt")
-    for peer in layout.peers:
-        if peer.host == host:
-            return ([str(bins["peer"]), "node", "start"], peer_env(layout, peer), peer.log_file, peer.operations,
-                    peer.listen, peer.tls_dir / "ca.crt")
-    raise KeyError(f"no orderer or peer named {host!r} in consortium {layout.consortium.name!r}")
+    node = _node(layout, host)
+    if isinstance(node, OrdererNode):
+        return ([str(bins["orderer"])], orderer_env(layout, node), node.log_file, node.operations, node.listen,
+                node.tls_dir / "ca.crt")
+    return ([str(bins["peer"]), "node", "start"], peer_env(layout, node), node.log_file, node.operations,
+            node.listen, node.tls_dir / "ca.crt")
 
 
 def _launch(layout: Layout, bins: dict[str, Path], host: str,
@@ -104,8 +120,9 @@ def _launch(layout: Layout, bins: dict[str, Path], host: str,
 
 
 def _await(layout: Layout, proc: procs.Proc, ops: int, listen: int, ca: Path, backend: backends.Backend) -> None:
-    procs.wait_healthy(f"http://{layout.host}:{ops}/healthz", proc, is_alive=backend.alive)
-    procs.wait_listening(layout.host, listen, proc, tls_ca=ca, server_name=proc.name, is_alive=backend.alive)
+    address = _node(layout, proc.name).address
+    procs.wait_healthy(f"http://{address}:{ops}/healthz", proc, is_alive=backend.alive)
+    procs.wait_listening(address, listen, proc, tls_ca=ca, server_name=proc.name, is_alive=backend.alive)
 
 
 def start_node(layout: Layout, host: str) -> procs.Proc:
@@ -120,7 +137,7 @@ def start_node(layout: Layout, host: str) -> procs.Proc:
     _, _, _, ops, listen, _ = _node_command(layout, bins, host)
     if host in backend.running(layout.out):
         raise procs.StartError(f"{host} is already running")
-    procs.check_ports_free(layout.host, [(host, listen), (host, ops)])
+    procs.check_ports_free(_node(layout, host).address, [(host, listen), (host, ops)])
     proc, ops, listen, ca = _launch(layout, bins, host, backend)
     _await(layout, proc, ops, listen, ca, backend)
     return proc
@@ -188,8 +205,8 @@ def _idempotent(join: Callable[..., None], *args: Any) -> None:
             raise
 
 
-def _known_peers(layout: Layout, port: int) -> dict[str, int]:
-    with urllib.request.urlopen(f"http://{layout.host}:{port}/metrics", timeout=2) as resp:
+def _known_peers(address: str, port: int) -> dict[str, int]:
+    with urllib.request.urlopen(f"http://{address}:{port}/metrics", timeout=2) as resp:
         text = resp.read().decode("utf-8", "replace")
     found = re.findall(r'^gossip_membership_total_peers_known\{channel="([^"]+)"\} ([0-9.e+]+)$', text, re.M)
     return {channel: int(float(value)) for channel, value in found}
@@ -202,20 +219,20 @@ def wait_gossip(layout: Layout, timeout: float = 90.0) -> float:
         GossipTimeout: membership incomplete after ``timeout`` seconds (names channel and peer).
     """
     t0 = time.monotonic()
-    pending = {(p.host, p.operations, ch.name, sum(len(layout.peers_of(m)) for m in ch.members) - 1)
+    pending = {(p.host, p.address, p.operations, ch.name, sum(len(layout.peers_of(m)) for m in ch.members) - 1)
                for ch in layout.consortium.channels for p in layout.peers if p.org in ch.members}
     while pending:
         for item in sorted(pending):
-            host, port, channel, expected = item
+            host, address, port, channel, expected = item
             try:
-                if _known_peers(layout, port).get(channel, 0) >= expected:
+                if _known_peers(address, port).get(channel, 0) >= expected:
                     pending.discard(item)
             except OSError:
                 pass
         if not pending:
             break
         if time.monotonic() - t0 > timeout:
-            host, _, channel, expected = sorted(pending)[0]
+            host, _, _, channel, expected = sorted(pending)[0]
             raise GossipTimeout(f"{host} does not see the {expected} other peer(s) of {channel} "
                                 f"after {timeout:.0f}s")
         time.sleep(0.25)
@@ -289,7 +306,7 @@ def up(consortium_file: Path | None, out: Path, log_spec: str = DEFAULT_LOG_SPEC
     fresh = not (layout.out / "crypto").exists()
     ca_bins = _ca_mode(layout, ca_mode, fresh)
     ca_ports = fabric_ca.planned_ports(layout) if ca_bins else []
-    procs.check_ports_free(layout.host, _planned_ports(layout) + ca_ports)
+    _check_free(_planned_ports(layout) + [(owner, layout.host, port) for owner, port in ca_ports])
     layout.out.mkdir(parents=True, exist_ok=True)
     backends.write_mode(layout.out, backend.mode)
     t0 = time.monotonic()

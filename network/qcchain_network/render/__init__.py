@@ -29,12 +29,13 @@ __all__ = ["render_all", "render_profiles", "rendered_files", "rendered_profiles
 def network_json(layout: Layout) -> dict[str, Any]:
     """The derived plan as JSON, read by ``scripts/network.sh`` through :mod:`qcchain_network.runner`."""
     c = layout.consortium
+    at = (lambda node: {"address": node.address}) if c.multi_host else (lambda node: {})
     return {
         "name": c.name, "fabric_version": c.fabric_version, "host": layout.host,
         "consensus": c.orderer.consensus,
-        "orderers": [{"host": n.host, "listen": n.listen, "admin": n.admin, "operations": n.operations}
+        "orderers": [{"host": n.host, **at(n), "listen": n.listen, "admin": n.admin, "operations": n.operations}
                      for n in layout.orderers],
-        "peers": [{"org": p.org, "msp_id": p.msp_id, "host": p.host, "listen": p.listen,
+        "peers": [{"org": p.org, "msp_id": p.msp_id, "host": p.host, **at(p), "listen": p.listen,
                    "chaincode": p.chaincode, "operations": p.operations} for p in layout.peers],
         "channels": [{"name": ch.name, "members": ch.members,
                       "chaincodes": [{"name": cc.name, "policy_name": cc.policy_name,

@@ -28,7 +28,7 @@ def _org(layout: Layout, org: Org) -> dict[str, Any]:
             "Admins": _sig(f"OR('{m}.admin')"),
             "Endorsement": _sig(f"OR('{m}.peer')"),
         },
-        "AnchorPeers": [{"Host": layout.host, "Port": layout.peers_of(org.name)[0].listen}],
+        "AnchorPeers": [{"Host": layout.peers_of(org.name)[0].address, "Port": layout.peers_of(org.name)[0].listen}],
     }
 
 
@@ -38,7 +38,7 @@ def _orderer_org(layout: Layout) -> dict[str, Any]:
         "Name": m, "ID": m, "MSPDir": str(layout.orderer_org_dir / "msp"),
         "Policies": {"Readers": _sig(f"OR('{m}.member')"), "Writers": _sig(f"OR('{m}.member')"),
                      "Admins": _sig(f"OR('{m}.admin')")},
-        "OrdererEndpoints": [f"{layout.host}:{n.listen}" for n in layout.orderers],
+        "OrdererEndpoints": [f"{n.address}:{n.listen}" for n in layout.orderers],
     }
 
 
@@ -56,13 +56,13 @@ def _orderer(layout: Layout) -> dict[str, Any]:
     if ord_org.consensus == "raft":
         section["OrdererType"] = "etcdraft"
         section["EtcdRaft"] = {"Consenters": [
-            {"Host": layout.host, "Port": n.listen, "ClientTLSCert": str(n.tls_dir / "server.crt"),
+            {"Host": n.address, "Port": n.listen, "ClientTLSCert": str(n.tls_dir / "server.crt"),
              "ServerTLSCert": str(n.tls_dir / "server.crt")} for n in layout.orderers]}
     else:
         section["OrdererType"] = "BFT"
         section["Policies"]["BlockValidation"] = _meta("MAJORITY Writers")  # ignored by BFT; kept explicit
         section["ConsenterMapping"] = [
-            {"ID": n.index + 1, "Host": layout.host, "Port": n.listen, "MSPID": ord_org.msp_id,
+            {"ID": n.index + 1, "Host": n.address, "Port": n.listen, "MSPID": ord_org.msp_id,
              "Identity": str(n.msp_dir / "signcerts" / f"{n.host}-cert.pem"),
              "ClientTLSCert": str(n.tls_dir / "server.crt"), "ServerTLSCert": str(n.tls_dir / "server.crt")}
             for n in layout.orderers]

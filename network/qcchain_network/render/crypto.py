@@ -10,17 +10,25 @@ from ..derive import Layout, ca_nodes
 SANS = ["localhost", "127.0.0.1"]
 
 
+def sans(address: str) -> list[str]:
+    """The TLS subject alternative names of a node reached at ``address`` (besides its host names); the
+    shared :data:`SANS` list itself for a loopback node (the YAML then stays as it was, with an alias)."""
+    return SANS if address in SANS else [*SANS, address]
+
+
 def crypto_config(layout: Layout) -> dict[str, Any]:
-    """cryptogen's input: orderer org with one spec per node, peer orgs with a template of N peers."""
+    """cryptogen's input: orderer org with one spec per node, peer orgs with a template of N peers; each
+    node's TLS certificate also names its org's host address."""
     ord_org = layout.consortium.orderer
+    c = layout.consortium
     return {
         "OrdererOrgs": [{
             "Name": ord_org.name, "Domain": ord_org.domain, "EnableNodeOUs": True,
-            "Specs": [{"Hostname": node.host.split(".")[0], "SANS": SANS} for node in layout.orderers],
+            "Specs": [{"Hostname": node.host.split(".")[0], "SANS": sans(node.address)} for node in layout.orderers],
         }],
         "PeerOrgs": [{
             "Name": org.name, "Domain": org.domain, "EnableNodeOUs": True,
-            "Template": {"Count": org.peers, "SANS": SANS},
+            "Template": {"Count": org.peers, "SANS": sans(c.host_of(org))},
             "Users": {"Count": 1},
         } for org in layout.consortium.orgs],
     }

@@ -6,8 +6,9 @@ from ..derive import Layout, OrdererNode, PeerNode
 
 
 def peer_env(layout: Layout, peer: PeerNode) -> dict[str, str]:
-    """Environment of one peer (FABRIC-NOTES.md "Settings that mattered")."""
-    host = layout.host
+    """Environment of one peer (FABRIC-NOTES.md "Settings that mattered"); it listens on and advertises
+    its own address (its org's host)."""
+    host = peer.address
     anchor = layout.peers_of(peer.org)[0]
     tls = peer.tls_dir
     return {
@@ -18,7 +19,7 @@ def peer_env(layout: Layout, peer: PeerNode) -> dict[str, str]:
         "CORE_PEER_ADDRESS": f"{host}:{peer.listen}",
         "CORE_PEER_CHAINCODELISTENADDRESS": f"{host}:{peer.chaincode}",
         "CORE_PEER_CHAINCODEADDRESS": f"{host}:{peer.chaincode}",
-        "CORE_PEER_GOSSIP_BOOTSTRAP": f"{host}:{anchor.listen}",
+        "CORE_PEER_GOSSIP_BOOTSTRAP": f"{anchor.address}:{anchor.listen}",
         "CORE_PEER_GOSSIP_EXTERNALENDPOINT": f"{host}:{peer.listen}",
         "CORE_PEER_GOSSIP_RECONNECTINTERVAL": "5s",
         "CORE_PEER_LOCALMSPID": peer.msp_id,
@@ -37,8 +38,9 @@ def peer_env(layout: Layout, peer: PeerNode) -> dict[str, str]:
 
 
 def orderer_env(layout: Layout, node: OrdererNode) -> dict[str, str]:
-    """Environment of one orderer; its TLS pair doubles as its cluster client certificate."""
-    host = layout.host
+    """Environment of one orderer (listening on its own address, the orderer org's host); its TLS pair
+    doubles as its cluster client certificate."""
+    host = node.address
     tls = node.tls_dir
     ca = str(tls / "ca.crt")
     admin_ca = str(layout.orderer_org_dir / "tlsca" / f"tlsca.{layout.consortium.orderer.domain}-cert.pem")

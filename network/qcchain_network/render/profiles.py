@@ -32,7 +32,7 @@ def connection_profile(layout: Layout, org_name: str) -> dict[str, Any]:
             "mspid": org.msp_id, "peers": [p.host for p in peers],
             "users": {u: {"mspConfigPath": str(layout.user_msp(org, u))} for u in ("Admin", "User1")}}},
         "peers": {p.host: {
-            "url": f"grpcs://{layout.host}:{p.listen}", "tlsCACerts": {"pem": _pem(p.tls_dir / "ca.crt")},
+            "url": f"grpcs://{p.address}:{p.listen}", "tlsCACerts": {"pem": _pem(p.tls_dir / "ca.crt")},
             "grpcOptions": {"ssl-target-name-override": p.host, "hostnameOverride": p.host}} for p in peers},
         "channels": {ch.name: {"peers": {p.host: {} for p in peers}, "chaincodes": [c.name for c in ch.chaincodes]}
                      for ch in channels},
