@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -138,4 +138,30 @@ class WarningRelay:
                 outcomes = list(pool.map(lambda item: self._raise(*item), pending))
         for outcome in outcomes:
             setattr(result, outcome, getattr(result, outcome) + 1)
+        return result
+
+    def run(self, stop: Any, workers: int = 16, poll_s: float = 0.01, limit: int = 500) -> RelayResult:
+        """Relay continuously until ``stop`` (an Event) is set: every pending alert goes to the next free one of
+        ``workers`` submitters as soon as it is in the outbox (no waiting for a round to finish).
+
+        Raises:
+            StoreError: the outbox cannot be read or updated.
+        """
+        result = RelayResult()
+        inflight: dict[str, Future[str]] = {}
+        retry_at: dict[str, float] = {}          # a refused alert waits a second before its next try
+        with ThreadPoolExecutor(workers, thread_name_prefix="relay") as pool:
+            while not stop.is_set() or inflight:
+                for wid in [w for w, f in inflight.items() if f.done()]:
+                    outcome = inflight.pop(wid).result()
+                    setattr(result, outcome, getattr(result, outcome) + 1)
+                    if outcome == "failed":
+                        retry_at[wid] = time.monotonic() + 1.0
+                if not stop.is_set() and len(inflight) < 2 * workers:
+                    now = time.monotonic()
+                    for alert, row in self._pending(limit):
+                        wid = alert.warning_id
+                        if wid not in inflight and retry_at.get(wid, 0.0) <= now and len(inflight) < 2 * workers:
+                            inflight[wid] = pool.submit(self._raise, alert, row)
+                time.sleep(poll_s)
         return result

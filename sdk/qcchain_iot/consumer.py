@@ -61,7 +61,7 @@ class Consumer:
     username: str
     password: str
     client_id: str = "qcchain-iot-consumer"
-    batch_max: int = 2000
+    batch_max: int = 500
     batch_wait_s: float = 0.01
     ticks: list[tuple[float, Callable[[], None]]] = field(default_factory=list)  # (period s, action)
     on_batch: Callable[[BatchResult], None] | None = None

@@ -101,3 +101,29 @@ def test_windows_anchored_on_chain_prove_and_tamper_fails(tmp_path, policy, chai
     with pytest.raises(Exception, match="does not match"):
         regulator.prove("pv1", window_id, {**leaf, "value": 0.9}, proof.to_dict())
     assert anchor.anchored_root(999, "pv1") is None
+
+
+def test_continuous_relay_raises_pending_alerts_and_stops(tmp_path, policy, chain):
+    import threading
+    import time
+
+    _kit, unit = chain
+    engine = open_store(sqlite_url(str(tmp_path / "ts.db")))
+    _climb(engine, policy)
+    with engine.connect() as conn:
+        n = len(conn.execute(select(alerts.c.warning_id)).all())
+    stop = threading.Event()
+    out = []
+    relay = WarningRelay(engine, WarningsClient(unit), "UsingUnitMSP")
+    thread = threading.Thread(target=lambda: out.append(relay.run(stop, workers=1)))   # MockStub: one at a time
+    thread.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if not conn.execute(select(alerts.c.warning_id).where(alerts.c.status == "pending")).all():
+                break
+        time.sleep(0.05)
+    stop.set()
+    thread.join(10)
+    assert out and out[0].raised == n and out[0].failed == 0
+    assert len(WarningsClient(unit).list(limit=500)) == n
