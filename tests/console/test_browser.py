@@ -215,6 +215,8 @@ def test_ingestion_page_batches_refusals_overdue_and_appid_issue_then_revoke(con
     assert ingest.refused_field in refused.text and ingest.appid in refused.text and "0" * 60 not in driver.page_source
     late = driver.find_elements(by("CSS_SELECTOR"), f'#overdue tr.overdue[data-appid="{ingest.appid}"]')
     assert {r.get_attribute("data-txcode") for r in late} == {"01", "03", "04", "05", "06", "07", "08", "09"}
+    on_chain = driver.find_element(by("CSS_SELECTOR"), f'#credentials tr[data-appid="{ingest.appid}"] .on-chain').text
+    assert on_chain == "1 / 3"  # ingest:summary on chain: the one anchored batch, its three records
     shot(driver, shots, "regulator-ingestion")
     # issue an appid from the page: the secret is shown once and works at the ingestion server
     driver.find_element(by("ID"), "issue-org-no").send_keys(credit_code(2026))

@@ -80,7 +80,8 @@ async def _page(request: Request, status: int = 200, **extra: Any) -> Response:
                   recent_refusals=(units or {}).get("refusals_recent"), names=_names(creds), credentials=creds or [],
                   creds_error=creds_error, batches=checked or [], batches_error=batches_error or chain_error,
                   refusals=refusals or [], refusals_error=refusals_error,
-                  overdue=[u for u in late if u["late"]], overdue_error=overdue_error, **extra)
+                  overdue=[u for u in late if u["late"]], overdue_error=overdue_error,
+                  on_chain={u["appid"]: u for u in overdue or []}, **extra)
 
 
 async def ingestion(request: Request) -> Response:
