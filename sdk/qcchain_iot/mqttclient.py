@@ -43,6 +43,8 @@ class LeanClient:
         self.sock: socket.socket | None = None
         self.generation = 0                 # connections made so far
         self._buf = bytearray()
+        self._rbuf = bytearray(1 << 16)
+        self._rview = memoryview(self._rbuf)
         self._packets: deque[tuple[int, int, bytes]] = deque()
         self._last_send = 0.0
         self._pid = 0
@@ -128,11 +130,11 @@ class LeanClient:
         got = eof = False
         try:
             while True:
-                data = self.sock.recv(1 << 18)
-                if not data:
+                n = self.sock.recv_into(self._rbuf)        # a TLS record is at most 16 KiB: no big allocation
+                if not n:
                     eof = True
                     break
-                self._buf += data
+                self._buf += self._rview[:n]
                 got = True
                 self.sock.settimeout(0.0)
                 if len(self._buf) > (1 << 22):

@@ -30,6 +30,15 @@ __all__ = ["Message", "BatchResult", "Pipeline"]
 
 _COLUMNS = ("device_id", "seq", "org", "ts_ms", "quantity", "value", "unit", "received_ms")
 _INSERT = f"INSERT INTO {readings.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_EPISODE_COLUMNS = ("device_id", "rule", "quantity", "colour", "warning_id", "clear_count", "open")
+_EPISODE_DELETE = f"DELETE FROM {episodes.name} WHERE device_id = ? AND rule = ? AND quantity = ?"
+_EPISODE_INSERT = (f"INSERT INTO {episodes.name} ({', '.join(_EPISODE_COLUMNS)}) "
+                   f"VALUES ({', '.join('?' * len(_EPISODE_COLUMNS))})")
+
+
+def _mark(conn: Connection) -> str | None:
+    """The driver's placeholder for hand-written SQL (qmark / format), or None: use SQLAlchemy."""
+    return {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
 
 
 @dataclass(frozen=True)
@@ -149,7 +158,7 @@ class Pipeline:
         result.stored = len(new)
         if new:
             rows = [(r.device_id, r.seq, r.org, r.ts_ms, r.quantity, r.value, r.unit, rec) for r, rec in new]
-            mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
+            mark = _mark(conn)
             if mark:                                    # the driver's executemany: no per-row SQL compilation
                 conn.exec_driver_sql(_INSERT.replace("?", mark), rows)
             else:
@@ -175,12 +184,16 @@ class Pipeline:
     def _write_episodes(conn: Connection, changed: list[Episode]) -> None:
         if not changed:
             return
+        mark = _mark(conn)
+        keys = [(e.device_id, e.rule, e.quantity) for e in changed]
+        rows = [(e.device_id, e.rule, e.quantity, e.colour, e.warning_id, e.clear_count, e.open) for e in changed]
+        if mark:                                        # the driver's executemany: no per-batch SQL compilation
+            conn.exec_driver_sql(_EPISODE_DELETE.replace("?", mark), keys)
+            conn.exec_driver_sql(_EPISODE_INSERT.replace("?", mark), rows)
+            return
         conn.execute(episodes.delete().where(or_(*[and_(
-            episodes.c.device_id == e.device_id, episodes.c.rule == e.rule, episodes.c.quantity == e.quantity)
-            for e in changed])))
-        conn.execute(episodes.insert(), [
-            {"device_id": e.device_id, "rule": e.rule, "quantity": e.quantity, "colour": e.colour,
-             "warning_id": e.warning_id, "clear_count": e.clear_count, "open": e.open} for e in changed])
+            episodes.c.device_id == d, episodes.c.rule == r, episodes.c.quantity == q) for d, r, q in keys])))
+        conn.execute(episodes.insert(), [dict(zip(_EPISODE_COLUMNS, row)) for row in rows])
 
     @staticmethod
     def _upsert_seen(conn: Connection, latest: dict[str, tuple[Reading, int]]) -> None:
