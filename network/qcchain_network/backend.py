@@ -330,4 +330,17 @@ def backend_for(out: Path, docker: bool | None = None) -> Backend:
     """
     if resolve_mode(out, docker) == "docker":
         return DockerBackend(out)
-    return NativeBackend()
+    return native_for(out)
+
+
+def native_for(out: Path) -> Backend:
+    """Native processes -- inside the network namespaces recorded in ``<out>/netns.json`` when there is one
+    (:mod:`qcchain_network.netns`: hosts simulated on one machine).
+
+    Raises:
+        NetnsError: ``netns.json`` is malformed.
+    """
+    from . import netns  # netns builds on NativeBackend
+
+    namespaces = netns.load(out)
+    return netns.NetnsBackend(namespaces) if namespaces else NativeBackend()

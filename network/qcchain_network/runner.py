@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import yaml
 
-from . import admin, procs
+from . import admin, netns, procs
 from . import backend as backends
 from . import ca as fabric_ca
 from .binaries import base_config_dir, find_all
@@ -285,19 +285,26 @@ def _backend_for_up(layout: Layout, docker: bool, ca_mode: bool) -> backends.Bac
             raise NetworkError("--docker: this network was generated with --ca, which Docker mode does not run")
         backends.docker_check(backends.pinned_images(layout))
         return backends.DockerBackend(layout.out)
-    return backends.NativeBackend()
+    return backends.native_for(layout.out)
 
 
 def up(consortium_file: Path | None, out: Path, log_spec: str = DEFAULT_LOG_SPEC, ca_mode: bool = False,
-       docker: bool = False) -> Layout:
+       docker: bool = False, namespaces: dict[str, str] | None = None) -> Layout:
     """Bring the network up -- native processes, or Docker containers with ``docker`` (crypto from Fabric
     CA servers with ``ca_mode``, native only); on any failure stop everything started here and re-raise.
+    ``namespaces`` (host address -> network namespace, native only) starts each node whose address is
+    there inside that namespace (:mod:`qcchain_network.netns`; recorded, so later node commands do too).
 
     Raises:
         ConsortiumError, BinaryNotFound, PortInUse, ToolError, StartError, GossipTimeout, RenderError,
-        ModeMismatch (the other mode than the recorded one), DockerError (docker/compose/images missing).
+        ModeMismatch (the other mode than the recorded one), DockerError (docker/compose/images missing),
+        NetnsError (``namespaces`` names an address no node has), NetworkError (``docker`` with ``namespaces``).
     """
     layout = load_layout(consortium_file, out, log_spec)
+    if namespaces:
+        if docker:
+            raise NetworkError("--docker with network namespaces: not supported (native processes only)")
+        netns.record(layout.out, namespaces, layout)
     backend = _backend_for_up(layout, docker, ca_mode)
     bins = find_all()
     base = base_config_dir(bins["peer"])
