@@ -14,6 +14,7 @@ from . import nodeops, nodeverify, procs, recovery, testadmins
 from .binaries import find_binary
 from .consistency import wait_endorsable
 from .derive import Layout
+from .errors import NetworkError
 from .errors import NetworkError, RegistryError
 from .netdir import load_layout
 from .noderecord import GOVERNANCE_CHANNEL
@@ -34,7 +35,10 @@ def add_options(p: argparse.ArgumentParser) -> None:
                      help="add-*: test networks only: admit the node with the test admins' SM2 keys")
     reg.add_argument("--no-registry", action="store_true",
                      help="add-*/remove-*: do not check or record the node on chain (logged as such)")
-    p.add_argument("--purge", action="store_true", help="remove-peer: also delete its data directory")
+    p.add_argument("--purge", action="store_true", help="remove-peer: also delete its data directory (refused while "
+                   "it holds blocks its org's peer0 does not)")
+    p.add_argument("--force", action="store_true", help="remove-peer --purge: delete even so (needs --reason)")
+    p.add_argument("--reason", default=None, help="remove-peer --purge --force: why (written to the operations log)")
     p.add_argument("--reference", default=None, metavar="HOST",
                    help="check-peer/rebuild-peer: the healthy peer to compare with (default: a running peer of "
                         "the channel)")
@@ -92,7 +96,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"added consenter {node.host} at {layout.host}:{node.listen} to "
               f"{len(layout.consortium.channels)} channel(s) in {time.monotonic() - t0:.1f}s")
     elif args.command == "remove-peer":
-        nodeops.remove_peer(layout, args.node, registry, purge=args.purge)
+        if args.force and not (args.reason or "").strip():
+            raise NetworkError("--force needs --reason TEXT (it is written to the operations log)")
+        nodeops.remove_peer(layout, args.node, registry, purge=args.purge,
+                            force_reason=args.reason.strip() if args.force else None)
         print(f"removed {args.node}" + ("" if args.purge else " (its data directory is kept)"))
     elif args.command == "remove-orderer":
         nodeops.remove_orderer(layout, args.node, registry)

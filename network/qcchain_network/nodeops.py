@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from . import admin, ca, canodes, configupdate, overlay, procs, revocation, runner, snapshots
+from . import admin, blockstore, ca, canodes, configupdate, overlay, procs, revocation, runner, snapshots
 from .binaries import FABRIC_TOOLS, find_all
 from .derive import CANode, Layout, OrdererNode, PeerNode, apply_overlay, derive
 from .errors import NetworkError
@@ -234,11 +234,42 @@ def _rollback(layout: Layout, host: str) -> None:
         overlay.save(layout.out, ovl.forget(host))
 
 
-def remove_peer(layout: Layout, host: str, registry: Registry, purge: bool = False) -> None:
+def _held_elsewhere(layout: Layout, bins: dict[str, Path], peer: PeerNode) -> list[str]:
+    """Why deleting ``peer``'s data would lose something (empty: every block it holds, on every channel of its
+    org, is also held by its org's peer0, which keeps the org's private data too)."""
+    anchor = next(p for p in layout.peers if p.org == peer.org and p.index == 0)
+    running = _running(layout)
+    missing = []
+    for channel in _peer_channels(layout, peer.org):
+        mine = blockstore.scan(peer.data_dir, channel).height
+        if mine == 0:
+            continue
+        if anchor.host not in running:
+            missing.append(f"{channel}: {anchor.host} is not running to hold its {mine} blocks")
+            continue
+        out = admin.run_tool([str(bins["peer"]), "channel", "getinfo", "-c", channel],
+                             env=admin.admin_env(layout, layout.consortium.org(peer.org), anchor))
+        try:
+            theirs = int(json.loads(out[out.index("{"):])["height"])
+        except (ValueError, KeyError, TypeError):
+            missing.append(f"{channel}: the height of {anchor.host} is not readable")
+            continue
+        if theirs < mine:
+            missing.append(f"{channel}: {anchor.host} holds {theirs} blocks, {peer.host} {mine}")
+    return missing
+
+
+def remove_peer(layout: Layout, host: str, registry: Registry, purge: bool = False,
+                force_reason: str | None = None) -> None:
     """Stop a peer, drop it from the overlay (its data dir is kept unless ``purge``), attest ``node_left``.
 
+    ``purge`` deletes the data directory only if every block it holds is also held by its org's peer0 (T-8.1.2h:
+    never delete data not kept elsewhere); ``force_reason`` overrides that check and is written to the
+    operations log.
+
     Raises:
-        NodeOpError: no such peer, or it is its org's peer0 (anchor and gossip bootstrap).
+        NodeOpError: no such peer, it is its org's peer0 (anchor and gossip bootstrap), or ``purge`` would
+            delete blocks held nowhere else (nothing is changed).
     """
     peer = next((p for p in layout.peers if p.host == host), None)
     if peer is None:
@@ -246,6 +277,12 @@ def remove_peer(layout: Layout, host: str, registry: Registry, purge: bool = Fal
     if peer.index == 0:
         raise NodeOpError(f"{host} is its org's anchor and gossip bootstrap peer; it cannot be removed")
     bins = tool_paths()
+    if purge and force_reason is None:
+        missing = _held_elsewhere(layout, bins, peer)
+        if missing:
+            raise NodeOpError(f"--purge refused, {host} holds data kept nowhere else ({'; '.join(missing)}); "
+                              "let peer0 catch up or archive a snapshot (network.sh snapshot), or give "
+                              "--force --reason TEXT")
     ca_node = _ca_for_removal(layout, "peer", peer.org)
     if host in _running(layout):
         runner.stop_node(layout, host)
@@ -263,9 +300,11 @@ def remove_peer(layout: Layout, host: str, registry: Registry, purge: bool = Fal
         revoked = _revoke(layout, bins, ca_node, peer, layout.consortium.org(peer.org).msp_id,
                           _peer_channels(layout, peer.org), running_orderer(layout))
     except NodeOpError as exc:
-        _log(layout, "remove", host, "peer", peer.org, f"failed: {exc}"[:300], purged=purge, registry=registry.mode)
+        _log(layout, "remove", host, "peer", peer.org, f"failed: {exc}"[:300], purged=purge, registry=registry.mode,
+             **({"purge_forced": force_reason} if purge and force_reason is not None else {}))
         raise
-    _log(layout, "remove", host, "peer", peer.org, "ok", purged=purge, registry=registry.mode, **revoked)
+    _log(layout, "remove", host, "peer", peer.org, "ok", purged=purge, registry=registry.mode, **revoked,
+         **({"purge_forced": force_reason} if purge and force_reason is not None else {}))
 
 
 def _osnadmin(layout: Layout, bins: dict[str, Path], node: OrdererNode, *args: str) -> dict[str, Any]:

@@ -196,9 +196,30 @@ def test_add_and_remove_nodes(net: tuple[list[str], Path], fabric_binaries: Path
     failing = _sh("verify-nodes", *args)
     assert failing.returncode == 1 and "FAIL (not admitted)" in failing.stdout, failing.stdout
     assert _sh("remove-orderer", "orderer4.qcchain.example", *args, "--no-registry").returncode == 0
+    # --purge never deletes blocks held nowhere else (T-8.1.2h): with the org's peer0 stopped it is refused and
+    # nothing changes; --force needs a reason
+    removed_peer = next(p for p in _layout(net).peers if p.host == "peer2.inspection.qcchain.example")
+    assert _sh("stop-node", "peer0.inspection.qcchain.example", *args).returncode == 0
+    kept = _sh("remove-peer", "peer2.inspection.qcchain.example", *args, "--purge")
+    assert kept.returncode == 1 and "--purge refused" in kept.stderr and "is not running" in kept.stderr, kept.stderr
+    assert len(kept.stderr.strip().splitlines()) == 1
+    no_reason = _sh("remove-peer", "peer2.inspection.qcchain.example", *args, "--purge", "--force")
+    assert no_reason.returncode == 1 and "--force needs --reason" in no_reason.stderr, no_reason.stderr
+    assert "peer2.inspection.qcchain.example" in [p.host for p in _layout(net).peers]
+    assert removed_peer.data_dir.is_dir()
+    assert _sh("start-node", "peer0.inspection.qcchain.example", *args).returncode == 0
+    from qcchain_network.consistency import wait_endorsable
+
+    for profile in sorted((Path(args[-1]) / "connection-profiles").glob("connection-*.json")):
+        wait_endorsable(profile, "qcchannel", timeout=90)  # the restarted anchor peer is discovered again
+    layout = _layout(net)
+    _wait("peer0 back at peer2's height", lambda: _peer_height(
+        layout, fabric_binaries, "peer0.inspection.qcchain.example") >= _peer_height(
+        layout, fabric_binaries, "peer2.inspection.qcchain.example"))
     t2 = time.monotonic()
-    gone = _sh("remove-peer", "peer2.inspection.qcchain.example", *args)
+    gone = _sh("remove-peer", "peer2.inspection.qcchain.example", *args, "--purge")
     assert gone.returncode == 0, gone.stderr
+    assert not removed_peer.data_dir.exists()  # peer0 holds every block it had: purged
     fabric_timings["remove-peer (stop + registry + CRL config update)"] = time.monotonic() - t2
     _check_revoked(_layout(net), fabric_binaries, "peer2.inspection.qcchain.example")
     ops = [json.loads(line) for line in (Path(args[-1]) / "operations.log").read_text().splitlines()]
@@ -210,6 +231,7 @@ def test_add_and_remove_nodes(net: tuple[list[str], Path], fabric_binaries: Path
     assert any(o["op"] == "add" and o["result"].startswith("failed: refused") for o in ops)
     assert {o["node"] for o in ops if o["op"] == "remove"} == {"orderer3.qcchain.example", "orderer4.qcchain.example",
                                                                "peer2.inspection.qcchain.example"}
+    assert [o["purged"] for o in ops if o["op"] == "remove" and o["node"].startswith("peer2")] == [True]
 
 
 def test_bft_add_and_remove_consenter(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path,
