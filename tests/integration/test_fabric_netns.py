@@ -10,7 +10,9 @@ orderer (deliver, broadcast), peer to peer (gossip, the gateway's endorsement ac
 chaincode server, client to gateway -- crosses the bridge. Governance is bootstrapped (the test admins'
 keys registered, the genesis nodes admitted by a governed proposal), Inspection submits a record through
 its gateway (endorsed by both orgs' peers), Regulator reads it through its own gateway in another
-namespace and Inspection's second peer has it by gossip. Everything is torn down, also on failure.
+namespace and Inspection's second peer has it by gossip. A second test runs the whole consortium story
+(default consortium: five orgs and the orderer org on six hosts) the same way. Everything is torn down,
+also on failure.
 Skipped without Fabric binaries or without the right to create network namespaces.
 """
 
@@ -57,7 +59,7 @@ def _free_base(address: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def lab() -> Iterator[Lab]:
+def lab(fabric_binaries: Path) -> Iterator[Lab]:
     try:
         probe()
     except LabUnavailable as exc:
@@ -85,7 +87,7 @@ def _consortium(work: Path, lab: Lab) -> Path:
 
 
 @pytest.fixture(scope="module")
-def net(lab: Lab, tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path) -> Iterator[tuple[Path, Path]]:
+def net(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     from qcchain_network import procs, runner
 
     work = tmp_path_factory.mktemp("netns")
@@ -108,6 +110,65 @@ def net(lab: Lab, tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Pat
         left = [p.name for p in procs.read_pids(out) if procs.alive(p.pid)]
         assert not left, f"processes left running: {left}"
         print("\nmulti-host timings (s): " + json.dumps({k: round(v, 1) for k, v in TIMINGS.items()}, indent=1))
+
+
+STORY_HOSTS = {"Orderer": 10, "Inspection": 2, "Regulator": 3, "UsingUnit": 4, "Manufacturer": 5, "Maintenance": 6}
+
+
+def test_consortium_story_across_six_hosts(tmp_path: Path, fabric_binaries: Path) -> None:
+    """The default consortium (5 orgs, raft x3, 5 channels), each org and the orderer org on its own host:
+    the whole consortium story (``qcchain demo --fabric``'s steps: governance bootstrap, keys, governed
+    deploy, records of every grade by their owners, sharing, freeze/thaw, the audit) with every submit
+    waiting until every org's peer committed it, then the whole-chaincode upgrade with ``peer lifecycle``
+    across the hosts (install on each org's peer, approve by each org, commit, new chaincode server)."""
+    from qcchain_cli.demo import FABRIC_LIFECYCLE_NOTE, _fabric_upgrade, consortium_members, load_policies, run_demo
+    from qcchain_network import procs, runner
+    from qcchain_network.demo.storyrunner import deploy_story
+
+    try:
+        probe()
+    except LabUnavailable as exc:
+        pytest.skip(f"multi-host (network namespace) test skipped: {exc}")
+    root = HERE.parents[1]
+    lab = Lab(dict(STORY_HOSTS))
+    out = tmp_path / "net"
+    timings: dict[str, float] = {}
+    try:
+        lab.create()
+        data = yaml.safe_load((root / "network" / "consortium.yaml").read_text())
+        data["policies"] = {k: str((root / "network" / v).resolve()) for k, v in data["policies"].items()}
+        data["network"].update(host=lab.root, base_port=_free_base(lab.root))
+        data["orderer"]["host"] = lab.address("Orderer")
+        for org in data["orgs"]:
+            org["host"] = lab.address(org["name"])
+        consortium = tmp_path / "consortium.yaml"
+        consortium.write_text(yaml.safe_dump(data, sort_keys=False))
+        t0 = time.monotonic()
+        runner.up(consortium, out, namespaces=lab.namespaces())
+        timings["network up (5 orgs + orderer org on 6 hosts, 5 channels)"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        net = deploy_story(out, consortium)
+        timings["deploy qcchain on qcchannel until the gateway endorses"] = time.monotonic() - t0
+        for name, pid in ((p.name, p.pid) for p in procs.read_pids(out) if p.name.startswith("peer")):
+            org = next(o.name for o in net.layout.consortium.orgs if name.endswith(o.domain))
+            assert os.stat(f"/proc/{pid}/ns/net").st_ino == netns_inode(lab.namespace(org)), name
+        lines: list[str] = []
+        t0 = time.monotonic()
+        story = run_demo(net.profiles, consortium_members(consortium, lines.append), load_policies(root / "policies"),
+                         net.digests, lines.append, FABRIC_LIFECYCLE_NOTE, synced=True,
+                         after=lambda s: _fabric_upgrade(net, s, lines.append))
+        timings[f"story ({len(story.steps)} steps, incl. the peer lifecycle upgrade)"] = time.monotonic() - t0
+        assert story.audit is not None and story.audit.ok
+        assert any("whole chaincode upgraded to v2" in step for step in story.steps), story.steps[-3:]
+    finally:
+        t0 = time.monotonic()
+        runner.down(out)
+        timings["network down"] = time.monotonic() - t0
+        left = lab.remove()
+        print("\nstory across 6 hosts, timings (s): " + json.dumps({k: round(v, 1) for k, v in timings.items()},
+                                                                    indent=1))
+    assert not left, f"namespaces or links left behind: {left}"
+    assert not [p.name for p in procs.read_pids(out) if procs.alive(p.pid)]
 
 
 def test_each_org_runs_in_its_own_namespace_from_its_bundle(lab: Lab, net: tuple[Path, Path]) -> None:
@@ -193,3 +254,4 @@ def _read(profile: Path, record_id: str, timeout: float = 30.0) -> dict[str, Any
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
