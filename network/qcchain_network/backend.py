@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from . import procs
+from . import netns, procs
 from .derive import Layout
 from .errors import NetworkError
 from .render import write_compose
@@ -333,14 +333,29 @@ def backend_for(out: Path, docker: bool | None = None) -> Backend:
     return native_for(out)
 
 
+class NetnsBackend(NativeBackend):
+    """Native processes; a node whose address is in a recorded network namespace starts inside it
+    (:mod:`qcchain_network.netns`: hosts simulated on one machine)."""
+
+    def __init__(self, namespaces: dict[str, str], ip: str = "ip") -> None:
+        self.namespaces = dict(namespaces)
+        self.ip = ip
+
+    def wrap(self, layout: Layout, host: str, argv: list[str]) -> list[str]:
+        """``argv`` prefixed with ``ip netns exec NS`` when node ``host`` is at a namespaced address."""
+        return netns.wrap(layout, self.namespaces, host, argv, self.ip)
+
+    def start(self, layout: Layout, host: str, argv: list[str], env: dict[str, str],
+              log_file: Path) -> procs.Proc:
+        """Start the node (inside its namespace when it has one; see :func:`procs.start`)."""
+        return procs.start(layout.out, host, self.wrap(layout, host, argv), env, log_file)
+
+
 def native_for(out: Path) -> Backend:
-    """Native processes -- inside the network namespaces recorded in ``<out>/netns.json`` when there is one
-    (:mod:`qcchain_network.netns`: hosts simulated on one machine).
+    """Native processes -- inside the network namespaces recorded in ``<out>/netns.json`` when there is one.
 
     Raises:
         NetnsError: ``netns.json`` is malformed.
     """
-    from . import netns  # netns builds on NativeBackend
-
     namespaces = netns.load(out)
-    return netns.NetnsBackend(namespaces) if namespaces else NativeBackend()
+    return NetnsBackend(namespaces) if namespaces else NativeBackend()

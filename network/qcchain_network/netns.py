@@ -4,10 +4,10 @@ network boundaries.
 
 The namespaces themselves (and the veth pairs and bridge joining them) are made by whoever simulates the
 hosts (``tests/integration/test_fabric_netns.py``); this module only records which address lives in which
-namespace (``<out>/netns.json``: ``{"namespaces": {address: namespace}}``) and starts a node whose address
-is in one with ``ip netns exec NAMESPACE`` in front of its command (:class:`NetnsBackend`; ``ip netns exec``
-replaces itself with the node, so its PID and process group are the node's and ``down`` stops it as any
-native process). Everything else -- admin commands, health checks, the chaincode servers, SDK clients --
+namespace (``<out>/netns.json``: ``{"namespaces": {address: namespace}}``) and puts ``ip netns exec
+NAMESPACE`` in front of the command of a node whose address is in one (:func:`wrap`, used by
+:class:`qcchain_network.backend.NetnsBackend`; ``ip netns exec`` replaces itself with the node, so its PID
+and process group are the node's and ``down`` stops it as any native process). Everything else -- admin commands, health checks, the chaincode servers, SDK clients --
 runs where it is and reaches the nodes over the network like another host would.
 """
 
@@ -17,12 +17,10 @@ import json
 import re
 from pathlib import Path
 
-from . import procs
-from .backend import NativeBackend
 from .derive import Layout
 from .errors import NetworkError
 
-__all__ = ["FILE", "NetnsError", "NetnsBackend", "record", "load"]
+__all__ = ["FILE", "NetnsError", "record", "load", "wrap"]
 
 FILE = "netns.json"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -76,21 +74,9 @@ def load(out: Path) -> dict[str, str]:
     return _check(raw.get("namespaces") if isinstance(raw, dict) else None, str(path))  # type: ignore[arg-type]
 
 
-class NetnsBackend(NativeBackend):
-    """Native processes; a node whose address is in a recorded namespace starts inside it."""
-
-    def __init__(self, namespaces: dict[str, str], ip: str = "ip") -> None:
-        self.namespaces = dict(namespaces)
-        self.ip = ip
-
-    def wrap(self, layout: Layout, host: str, argv: list[str]) -> list[str]:
-        """``argv`` prefixed with ``ip netns exec NS`` when node ``host`` is at a namespaced address."""
-        for node in [*layout.orderers, *layout.peers]:
-            if node.host == host and node.address in self.namespaces:
-                return [self.ip, "netns", "exec", self.namespaces[node.address], *argv]
-        return list(argv)
-
-    def start(self, layout: Layout, host: str, argv: list[str], env: dict[str, str],
-              log_file: Path) -> procs.Proc:
-        """Start the node (inside its namespace when it has one; see :func:`procs.start`)."""
-        return procs.start(layout.out, host, self.wrap(layout, host, argv), env, log_file)
+def wrap(layout: Layout, namespaces: dict[str, str], host: str, argv: list[str], ip: str = "ip") -> list[str]:
+    """``argv`` prefixed with ``ip netns exec NS`` when node ``host`` is at an address of ``namespaces``."""
+    for node in [*layout.orderers, *layout.peers]:
+        if node.host == host and node.address in namespaces:
+            return [ip, "netns", "exec", namespaces[node.address], *argv]
+    return list(argv)

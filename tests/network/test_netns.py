@@ -23,11 +23,11 @@ def _spread(data: Any) -> None:
 def test_record_load_and_wrap(tmp_path: Path, edit: Callable[[str, Callable[[Any], None]], Path]) -> None:
     layout = derive(load_consortium(edit("network/consortium.yaml", _spread)), tmp_path)
     assert isinstance(backend.backend_for(tmp_path), backend.NativeBackend)
-    assert not isinstance(backend.backend_for(tmp_path), netns.NetnsBackend)
+    assert not isinstance(backend.backend_for(tmp_path), backend.NetnsBackend)
     netns.record(tmp_path, {"10.20.0.10": "ns-ord", "10.20.0.2": "ns-insp"}, layout)
     assert netns.load(tmp_path) == {"10.20.0.10": "ns-ord", "10.20.0.2": "ns-insp"}
     chosen = backend.backend_for(tmp_path)
-    assert isinstance(chosen, netns.NetnsBackend) and chosen.mode == "native"
+    assert isinstance(chosen, backend.NetnsBackend) and chosen.mode == "native"
     assert chosen.wrap(layout, "orderer1.qcchain.example", ["orderer"]) == ["ip", "netns", "exec", "ns-ord", "orderer"]
     assert chosen.wrap(layout, "peer0.inspection.qcchain.example", ["peer", "node", "start"])[:4] == [
         "ip", "netns", "exec", "ns-insp"]
