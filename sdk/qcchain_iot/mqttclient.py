@@ -184,12 +184,7 @@ class LeanClient:
             while self._packets and len(out) < max_messages:
                 ptype, flags, body = self._packets.popleft()
                 if ptype == w.PUBLISH:
-                    try:
-                        p = w.decode_publish(flags, body)
-                    except MqttProtocolError as exc:
-                        self.close()
-                        raise BrokerError(f"the broker sent a malformed PUBLISH: {exc}") from exc
-                    out.append((p.topic, p.payload, p.qos, p.packet_id or 0))
+                    out.append(_publish_fields(flags, body, self))
                 elif ptype == w.PUBACK and len(body) == 2:
                     self.acked.add(struct.unpack("!H", body)[0])
             if len(out) >= max_messages:
@@ -236,3 +231,24 @@ class LeanClient:
             self._send(b"".join(parts))
         return pids
 
+
+def _publish_fields(flags: int, body: bytes, client: LeanClient) -> Received:
+    """``(topic, payload, qos, packet id)`` of a PUBLISH from the broker (the hot path: no objects).
+
+    Raises:
+        BrokerError: malformed (the connection is closed).
+    """
+    qos = (flags >> 1) & 0x03
+    try:
+        n = (body[0] << 8) | body[1]
+        pos = 2 + n + (2 if qos else 0)
+        if qos == 3 or len(body) < pos:
+            raise MqttProtocolError("bad QoS or truncated PUBLISH")
+        topic = body[2:2 + n].decode("utf-8")
+        pid = ((body[pos - 2] << 8) | body[pos - 1]) if qos else 0
+        if qos and not pid:
+            raise MqttProtocolError("packet id 0")
+    except (IndexError, UnicodeDecodeError, MqttProtocolError) as exc:
+        client.close()
+        raise BrokerError(f"the broker sent a malformed PUBLISH: {type(exc).__name__}") from exc
+    return topic, body[pos:], qos, pid

@@ -66,6 +66,7 @@ class Pipeline:
         self.device_types = device_types
         self.detector = Detector(policy, device_types)
         self._max_seq: dict[str, int] = {}     # highest stored seq per device: a higher one is new for sure
+        self._topics: dict[str, tuple[str, str]] = {}
         self.restore()
 
     def restore(self) -> None:
@@ -102,7 +103,12 @@ class Pipeline:
         parsed: dict[tuple[str, int], tuple[Reading, int]] = {}
         for msg in batch:
             try:
-                org, device_id = parse_topic(msg.topic)
+                where = self._topics.get(msg.topic)
+                if where is None:                       # parse_topic is pure: cached per topic string
+                    if len(self._topics) > 100_000:
+                        self._topics.clear()
+                    where = self._topics[msg.topic] = parse_topic(msg.topic)
+                org, device_id = where
                 if device_id not in self.device_types:
                     raise ReadingRejected("device is not registered or not active")
                 r = parse_reading(org, device_id, msg.payload, self.policy, msg.received_ms)

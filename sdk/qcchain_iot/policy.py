@@ -50,6 +50,12 @@ class WarningsPolicy:
     units: dict[str, tuple[str, float, float]]           # quantity -> (unit, min, max)
     rules: dict[tuple[str, str], QuantityRule]            # (device type, quantity) -> rule
 
+    def __post_init__(self) -> None:
+        # the plain sections as instance attributes: per-reading lookups never reach __getattr__ (slow path)
+        for name, value in self.doc.items():
+            if isinstance(name, str) and name.isidentifier() and name not in self.__dataclass_fields__:
+                object.__setattr__(self, name, value)
+
     def __getattr__(self, name: str) -> Any:             # flat access to the plain sections
         try:
             return self.doc[name]

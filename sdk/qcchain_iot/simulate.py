@@ -78,7 +78,8 @@ def publish_device(address: BrokerAddress, dev: SimDevice, series: list[tuple[in
     the first reading (the bench's start barrier).
 
     Raises:
-        BrokerError: the broker refused the device, or did not acknowledge everything within ``timeout``.
+        BrokerError: the broker refused the device, or did not acknowledge everything within ``timeout``
+            of the last send (or of a lost connection).
     """
     client = LeanClient(address, f"sim-{dev.device_id}", dev.device_id, dev.password, clean_session=True)
     client.connect()
@@ -118,8 +119,10 @@ def publish_device(address: BrokerAddress, dev: SimDevice, series: list[tuple[in
                     outstanding[pid] = item
 
     def send(items: list[tuple[str, bytes]]) -> None:
+        nonlocal deadline
         for pid, item in zip(client.publish(items), items):
             outstanding[pid] = item
+        deadline = time.monotonic() + timeout              # ``timeout`` counts from the last send
 
     try:
         start = t0_ms if t0_ms is not None else now_ms()
