@@ -80,11 +80,14 @@ class WarningRelay:
                  clock_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self.engine, self.warnings, self.responsible_msp, self.clock_ms = engine, warnings, responsible_msp, clock_ms
 
-    def _pending(self, limit: int) -> list[tuple[Any, Any]]:
+    def _pending(self, limit: int, skip: frozenset[str] | set[str] = frozenset()) -> list[tuple[Any, Any]]:
+        """Up to ``limit`` pending alerts (oldest first, those in ``skip`` left out) with their readings."""
         try:
             with self.engine.connect() as conn:
-                rows = conn.execute(select(alerts).where(alerts.c.status == "pending")
-                                    .order_by(alerts.c.created_ms, alerts.c.warning_id).limit(limit)).all()
+                rows = [a for a in conn.execute(select(alerts).where(alerts.c.status == "pending")
+                                                .order_by(alerts.c.created_ms, alerts.c.warning_id)
+                                                .limit(limit + len(skip))).all()
+                        if a.warning_id not in skip][:limit]
                 out = []
                 for a in rows:
                     reading = conn.execute(select(readings).where(and_(
@@ -97,19 +100,24 @@ class WarningRelay:
             raise StoreError(f"reading the warnings outbox failed: {type(exc).__name__}") from exc
         return out
 
-    def _mark(self, warning_id: str) -> None:
+    def _mark(self, committed: list[tuple[str, int]]) -> None:
+        """Mark ``(warning_id, committed ms)`` alerts committed, in one transaction."""
+        if not committed:
+            return
         try:
             with self.engine.begin() as conn:
-                conn.execute(alerts.update().where(alerts.c.warning_id == warning_id)
-                             .values(status="committed", committed_ms=self.clock_ms()))
+                for warning_id, at in committed:
+                    conn.execute(alerts.update().where(alerts.c.warning_id == warning_id)
+                                 .values(status="committed", committed_ms=at))
         except SQLAlchemyError as exc:
-            raise StoreError(f"marking a warning committed failed: {type(exc).__name__}") from exc
+            raise StoreError(f"marking warnings committed failed: {type(exc).__name__}") from exc
 
-    def _raise(self, alert: Any, row: Any) -> str:
-        """Raise one alert's warning; ``raised``, ``duplicates`` or ``failed`` (logged): the counter to bump."""
+    def _raise(self, alert: Any, row: Any) -> tuple[str, int]:
+        """Raise one alert's warning on chain: (``raised``, ``duplicates`` or ``failed`` (logged) — the counter
+        to bump —, the time the chain answered in ms). The outbox is updated by the caller."""
         if row is None:
             log.warning("warning %s: its reading is not stored; left pending", alert.warning_id[:16])
-            return "failed"
+            return "failed", 0
         doc = device_warning(alert.warning_id, alert.colour, SOURCE_OF_RULE.get(alert.rule, "device"),
                              alert.device_id, alert.rule, self.responsible_msp,
                              summary_of(alert.rule, alert.quantity, alert.colour, alert.detail), leaf_dict(row))
@@ -117,9 +125,8 @@ class WarningRelay:
             answer = self.warnings.raise_warning(doc)
         except GatewayError as exc:   # a refusal or a transport error: retried next round
             log.warning("warning %s not raised: %s", alert.warning_id[:16], str(exc)[:300])
-            return "failed"
-        self._mark(alert.warning_id)
-        return "duplicates" if answer.get("duplicate") else "raised"
+            return "failed", 0
+        return ("duplicates" if answer.get("duplicate") else "raised"), self.clock_ms()
 
     def relay(self, limit: int = 100, workers: int = 1) -> RelayResult:
         """Raise every pending alert on chain (at most ``limit``), ``workers`` transactions in flight at
@@ -132,11 +139,16 @@ class WarningRelay:
         result = RelayResult()
         pending = self._pending(limit)
         if workers <= 1 or len(pending) <= 1:
-            outcomes = [self._raise(a, row) for a, row in pending]
+            outcomes = []
+            for alert, row in pending:          # one at a time: each marked as soon as it is committed
+                outcomes.append(self._raise(alert, row))
+                if outcomes[-1][0] != "failed":
+                    self._mark([(alert.warning_id, outcomes[-1][1])])
         else:
             with ThreadPoolExecutor(min(workers, len(pending)), thread_name_prefix="relay") as pool:
                 outcomes = list(pool.map(lambda item: self._raise(*item), pending))
-        for outcome in outcomes:
+            self._mark([(a.warning_id, at) for (a, _), (outcome, at) in zip(pending, outcomes) if outcome != "failed"])
+        for outcome, _ in outcomes:
             setattr(result, outcome, getattr(result, outcome) + 1)
         return result
 
@@ -148,20 +160,24 @@ class WarningRelay:
             StoreError: the outbox cannot be read or updated.
         """
         result = RelayResult()
-        inflight: dict[str, Future[str]] = {}
+        inflight: dict[str, Future[tuple[str, int]]] = {}
         retry_at: dict[str, float] = {}          # a refused alert waits a second before its next try
         with ThreadPoolExecutor(workers, thread_name_prefix="relay") as pool:
             while not stop.is_set() or inflight:
+                committed = []
                 for wid in [w for w, f in inflight.items() if f.done()]:
-                    outcome = inflight.pop(wid).result()
+                    outcome, at = inflight.pop(wid).result()
                     setattr(result, outcome, getattr(result, outcome) + 1)
                     if outcome == "failed":
                         retry_at[wid] = time.monotonic() + 1.0
+                    else:
+                        committed.append((wid, at))
+                self._mark(committed)                   # one outbox transaction per round
                 if not stop.is_set() and len(inflight) < 2 * workers:
                     now = time.monotonic()
-                    for alert, row in self._pending(limit):
-                        wid = alert.warning_id
-                        if wid not in inflight and retry_at.get(wid, 0.0) <= now and len(inflight) < 2 * workers:
-                            inflight[wid] = pool.submit(self._raise, alert, row)
+                    waiting = {w for w, t in retry_at.items() if t > now}
+                    # readings are looked up only for the alerts about to be submitted
+                    for alert, row in self._pending(min(limit, 2 * workers - len(inflight)), set(inflight) | waiting):
+                        inflight[alert.warning_id] = pool.submit(self._raise, alert, row)
                 time.sleep(poll_s)
         return result
