@@ -6,7 +6,7 @@ publish together. The consumer (QoS 1, persistent session, acknowledging after e
 in this process. ``readings_per_s`` = readings stored / (first reading received -> last reading stored).
 ``warning_latency_ms`` = from a triggering reading's arrival at the consumer to its warning COMMITTED ON
 CHAIN: a devnet is started in its own process and bootstrapped (:mod:`.iotchain`), the fleet's devices
-registered, and the warnings relay runs in another process (:meth:`WarningRelay.run`, 16 submits in
+registered, and the warnings relay runs in another process (:meth:`WarningRelay.run`, 32 submits in
 flight; ``submit`` returns once the block is committed); with ``chain=False`` the figure stops at the
 warning row stored (``warning_latency_scope`` says which; ``detection_latency_ms`` is always that one).
 ``cpu_ms_per_1000_readings``: CPU of the consumer thread, the broker (Mosquitto's process or the embedded
@@ -60,7 +60,7 @@ def _publish(address: BrokerAddress, dev: SimDevice, profile: str, count: int, s
     results.put((acked, time.process_time() - cpu[0]))
 
 
-def _relay_process(db_url: str, profile: str, msp: str, stop: Any, workers: int = 16) -> None:
+def _relay_process(db_url: str, profile: str, msp: str, stop: Any, workers: int = 32) -> None:
     """The warnings relay in its own process: pending alerts -> ``warnings:raise_warning`` through the
     org's Gateway, ``workers`` transactions in flight, until ``stop`` is set."""
     from qcchain_gateway.profile import connect_profile
