@@ -48,8 +48,8 @@ class Proc:
                 raise RuntimeError((self.state.parent / f"serve{self.n}.log").read_text()[-1500:])
             time.sleep(0.1)
         info = json.loads(ready.read_text())
-        self.cert = info["tls_cert"]
-        return str(info["url"])
+        self.cert, self.url = info["tls_cert"], str(info["url"])
+        return self.url
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -153,7 +153,8 @@ def test_kill_the_devnet_while_batches_are_in_flight_then_resend(stack: Any) -> 
     resend of everything anchors each batch exactly once."""
     from qcchain_devnet.daemon import status
 
-    proc, url = stack
+    proc, _ = stack
+    url = proc.url  # the server of this moment (an earlier test restarts it on new ports)
     state: Path = proc.state
     cred = CredentialStore(open_engine(f"sqlite:///{state / 'ingest' / 'ingest.db'}"), time.time).issue(credit_code(32), "断链测试单位")
     http = httpx.Client(base_url=url + PREFIX, verify=ssl.create_default_context(cafile=proc.cert), timeout=60)
