@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from . import admin, blockstore, ca, canodes, configupdate, overlay, procs, revocation, runner, snapshots
+from . import admin, blockstore, ca, canodes, configupdate, overlay, procs, recovery, revocation, runner, snapshots
 from .binaries import FABRIC_TOOLS, find_all
 from .derive import CANode, Layout, OrdererNode, PeerNode, apply_overlay, derive
 from .errors import NetworkError
@@ -247,11 +247,9 @@ def _held_elsewhere(layout: Layout, bins: dict[str, Path], peer: PeerNode) -> li
         if anchor.host not in running:
             missing.append(f"{channel}: {anchor.host} is not running to hold its {mine} blocks")
             continue
-        out = admin.run_tool([str(bins["peer"]), "channel", "getinfo", "-c", channel],
-                             env=admin.admin_env(layout, layout.consortium.org(peer.org), anchor))
         try:
-            theirs = int(json.loads(out[out.index("{"):])["height"])
-        except (ValueError, KeyError, TypeError):
+            theirs = int(recovery.channel_info(layout, bins["peer"], anchor, channel)["height"])
+        except (recovery.RecoveryError, KeyError, TypeError, ValueError):
             missing.append(f"{channel}: the height of {anchor.host} is not readable")
             continue
         if theirs < mine:

@@ -57,7 +57,12 @@ def reference_peer(layout: Layout, host: str, channel: str, given: str | None = 
     raise RecoveryError(f"no running peer of {channel} other than {host} to compare with (start one)")
 
 
-def _info(layout: Layout, peer_bin: Path, peer: PeerNode, channel: str) -> dict[str, Any]:
+def channel_info(layout: Layout, peer_bin: Path, peer: PeerNode, channel: str) -> dict[str, Any]:
+    """``peer channel getinfo`` of ``peer`` as its org admin: height, current and previous block hash.
+
+    Raises:
+        RecoveryError: the output is not the expected JSON (and what ``admin.run_tool`` raises).
+    """
     out = admin.run_tool([str(peer_bin), "channel", "getinfo", "-c", channel],
                          env=admin.admin_env(layout, layout.consortium.org(peer.org), peer))
     try:
@@ -70,7 +75,7 @@ def _wait_same_tip(layout: Layout, peer_bin: Path, peer: PeerNode, ref: PeerNode
                    timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
-        mine, theirs = _info(layout, peer_bin, peer, channel), _info(layout, peer_bin, ref, channel)
+        mine, theirs = channel_info(layout, peer_bin, peer, channel), channel_info(layout, peer_bin, ref, channel)
         if (mine["height"], mine.get("currentBlockHash")) == (theirs["height"], theirs.get("currentBlockHash")):
             return mine
         if time.monotonic() > deadline:

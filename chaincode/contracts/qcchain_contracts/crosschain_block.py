@@ -1,7 +1,8 @@
 """The bytes of a Fabric block a cross-chain bundle may carry (pure; rules rung).
 
 An orderer signs the block header (whose data hash covers every transaction) and ``metadata[SIGNATURES]``'s
-value; nothing else. So a bundle carries each block *trimmed* (:func:`trimmed_block`): the metadata entries no
+value; nothing else. So a bundle carries each block *trimmed* (the exporter's
+``qcchain_sdk.crosschain.bundle.trimmed_block``): the metadata entries no
 orderer signs are emptied (LAST_CONFIG and ORDERER, deprecated; COMMIT_HASH, which each peer computes over its
 own ledger) and the block is in canonical protobuf encoding, and :func:`require_trimmed` refuses any other
 bytes -- a flipped byte anywhere in a block is then either refused here or breaks a hash or a signature.
@@ -9,8 +10,7 @@ bytes -- a flipped byte anywhere in a block is then either refused here or break
 Left unsigned, by Fabric's design: ``metadata[TRANSACTIONS_FILTER]``, the validation flags the committing
 peer sets. The verifier reads only the proven transaction's flag (VALID); a transaction the peers
 invalidated for a reason the block alone does not show (an MVCC read conflict) cannot be told from a valid
-one by a bundle (``docs/CROSSCHAIN.md``, gaps). The SDK's exporter trims the same way
-(``qcchain_sdk.crosschain.bundle``).
+one by a bundle (``docs/CROSSCHAIN.md``, gaps). The chaincode never trims: it only checks.
 """
 
 from __future__ import annotations
@@ -23,29 +23,12 @@ from .errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
-__all__ = ["UNSIGNED_METADATA", "trimmed_block", "require_trimmed"]
+__all__ = ["UNSIGNED_METADATA", "require_trimmed"]
 
 #: ``BlockMetadataIndex`` entries no orderer signs: LAST_CONFIG and ORDERER (deprecated), COMMIT_HASH (each peer
-#: computes it over its own ledger). A bundle carries them empty (:func:`trimmed_block`).
+#: computes it over its own ledger). A bundle carries them empty.
 UNSIGNED_METADATA = (1, 3, 4)
 _TRANSACTIONS_FILTER = 2
-
-
-def trimmed_block(raw: bytes) -> bytes:
-    """A block as a bundle carries it: the unsigned metadata entries emptied, canonical protobuf encoding.
-
-    Raises:
-        InvalidInput: not a block.
-    """
-    try:
-        block = common_pb2.Block.FromString(raw)
-    except Exception as exc:  # noqa: BLE001
-        raise InvalidInput("block cannot be decoded") from exc
-    for i in UNSIGNED_METADATA:
-        if i < len(block.metadata.metadata):
-            block.metadata.metadata[i] = b""
-    block.DiscardUnknownFields()
-    return block.SerializeToString(deterministic=True)
 
 
 def require_trimmed(block: common_pb2.Block, raw: bytes) -> None:

@@ -8,7 +8,7 @@ re-derived from the protobuf bytes, nothing is taken from the bundle's prose.
   text: ``AND`` / ``OR`` / ``OutOf`` over ``'MSP.role'``), the orderer signatures a block needs.
 * :func:`verify_block` — data hash, and the orderer signatures of ``metadata[SIGNATURES]`` over
   ``value || signature_header || DER(header)`` by certificates chained to a registered orderer MSP; the
-  block must be trimmed (:func:`.crosschain_block.trimmed_block`): no unsigned metadata (last config, orderer, the peer's
+  block must be trimmed (``qcchain_sdk.crosschain.bundle.trimmed_block``): no unsigned metadata (last config, orderer, the peer's
   commit hash), canonical encoding, one validation flag per transaction. The flags themselves are set by
   the committing peer and signed by nobody: only the proven transaction's flag (VALID) is read.
 * :func:`verify_transaction` — transaction ``index`` of a verified block: marked VALID, for the source
