@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import struct
@@ -24,18 +23,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
-from qcchain_network import admin, blockstore, procs, runner, snapshots
+from qcchain_network import blockstore, runner, snapshots
 from qcchain_network.derive import Layout
-from qcchain_network.netdir import load_layout
-from smallnet import small_consortium  # noqa: E402
+from smallnet import CHANNEL, small_consortium  # noqa: E402
+from smallnet import channel_info as _info, deployed_network, layout_of as _layout  # noqa: E402
+from smallnet import network_sh as _sh, submit_keys as _submit  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-SCRIPT = str(HERE.parents[1] / "scripts" / "network.sh")
-CHANNEL = "qcchannel"
 
 
 def _free_base(candidates: tuple[int, ...] = (39050, 41050, 43050), span: int = 260) -> int:
@@ -52,51 +49,11 @@ def _free_base(candidates: tuple[int, ...] = (39050, 41050, 43050), span: int = 
     pytest.skip("no free block of loopback ports for the Fabric network")
 
 
-def _sh(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "QCCHAIN_PYTHON": sys.executable}
-    return subprocess.run([SCRIPT, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
-
-
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path) -> Iterator[list[str]]:
     work = tmp_path_factory.mktemp("recover")
     consortium = small_consortium(work, "recover", _free_base(), credit=True, one_chaincode=True)
-    args = ["--consortium", str(consortium), "--dir", str(work / "net")]
-    try:
-        up = _sh("up", *args)
-        assert up.returncode == 0, up.stderr
-        deploy = _sh("deploy", *args)
-        assert deploy.returncode == 0, deploy.stderr
-        yield args
-    finally:
-        _sh("down", "--dir", str(work / "net"), timeout=60)
-        left = [p.name for p in procs.read_pids(work / "net") if procs.alive(p.pid)]
-        assert not left, f"processes left running: {left}"
-
-
-def _layout(args: list[str]) -> Layout:
-    return load_layout(Path(args[1]), Path(args[3]))
-
-
-def _info(layout: Layout, peer_bin: Path, host: str) -> dict[str, Any]:
-    peer = snapshots.peer_of(layout, host)
-    text = admin.run_tool([str(peer_bin), "channel", "getinfo", "-c", CHANNEL],
-                          env=admin.admin_env(layout, layout.consortium.org(peer.org), peer))
-    return json.loads(text[text.index("{"):])
-
-
-def _submit(layout: Layout, count: int) -> None:
-    from qcchain_core.gm import SM2PrivateKey
-    from qcchain_gateway.profile import connect_profile
-    from qcchain_sdk.contracts.governance import GovernanceClient
-
-    with connect_profile(layout.profile_file(layout.consortium.orgs[0])) as gw:
-        network = gw.get_network(CHANNEL)
-        now = int(time.time())
-        for _ in range(count):
-            GovernanceClient(network.get_contract("qcchain", "governance"), network.get_contract("qcchain", "keys"),
-                             gw.identity.msp_id, gw.identity.cert_pem, SM2PrivateKey.generate()
-                             ).register_key(now - 60, now + 3600)
+    yield from deployed_network(work, consortium)
 
 
 # --- the alterations: LevelDB journal records (masked CRC-32C chunks in 32 KiB blocks) ------------------------
