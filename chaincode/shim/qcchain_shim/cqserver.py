@@ -218,7 +218,10 @@ class CQServer:
                 cancel_at = float("inf")
             if cancel_at is not None and not shutdown_due and not new_call_due and not self._streams:
                 break
-            event = cq.poll(time.time() + (0 if self._ready else POLL_S))
+            # A deadline already past when work is ready: ``poll(time.time())`` rounds the deadline up to
+            # gRPC's next millisecond tick and sleeps ~1 ms per turn (measured: 1.1 ms vs 1 us per empty poll),
+            # which made every preempted transaction wait LOOP_TURNS ms per time slice.
+            event = cq.poll(0 if self._ready else time.time() + POLL_S)
             if event.completion_type != cygrpc.CompletionType.queue_timeout:
                 tag = event.tag
                 if tag == _NEW_CALL:
