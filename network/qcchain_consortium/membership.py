@@ -29,6 +29,7 @@ from .consortium import ChaincodeDef, Channel, CollectionDef, Consortium, Org
 from .errors import NetworkError
 from .hosts import host_error
 from .policy import members_policy
+from .redefine import derived_policy_name, members_rule, redefine_channel
 from .sources import load_schema
 
 log = logging.getLogger(__name__)
@@ -140,9 +141,15 @@ def default_channels(consortium: Consortium) -> tuple[str, ...]:
 
 
 def _with_member(channel: Channel, name: str) -> Channel:
-    # The committed chaincode definitions (endorsement policy, collection members) are not changed here:
-    # on Fabric they change only with a new definition sequence approved by the channel's orgs.
+    # The chaincode definitions are recomputed over the new members by the callers
+    # (:func:`qcchain_consortium.redefine.redefine_channel`); on Fabric that is a new definition sequence.
     return replace(channel, members=channel.members + [name])
+
+
+def _redefined(consortium: Consortium, channels: list[str]) -> Consortium:
+    for name in channels:
+        consortium = redefine_channel(consortium, name)
+    return consortium
 
 
 def _bilateral(consortium: Consortium, org: Org, regulator: Org) -> Channel:
@@ -159,7 +166,8 @@ def _bilateral(consortium: Consortium, org: Org, regulator: Org) -> Channel:
 def admit(consortium: Consortium, joining: JoiningOrg) -> Consortium:
     """``consortium`` with ``joining`` as a member: in its channels (default :func:`default_channels`) and,
     unless disabled, in a new bilateral channel with the regulator (endorsement ``AND(org, regulator)``,
-    the qcchain chaincode's collections over both) (pure).
+    the qcchain chaincode's collections over both); the chaincode definitions of the channels it joins are
+    recomputed over their new members (:func:`qcchain_consortium.redefine.redefine_channel`) (pure).
 
     Raises:
         MembershipError: a collision (:func:`collisions`), an unknown channel, or no regulator.
@@ -176,14 +184,15 @@ def admit(consortium: Consortium, joining: JoiningOrg) -> Consortium:
     channels = [_with_member(ch, org.name) if ch.name in wanted else ch for ch in consortium.channels]
     if joining.own_channel:
         channels.append(_bilateral(consortium, org, regulator_of(consortium)))
-    return replace(consortium, orgs=consortium.orgs + [org], channels=channels,
-                   joined=consortium.joined + (org.name,))
+    return _redefined(replace(consortium, orgs=consortium.orgs + [org], channels=channels,
+                              joined=consortium.joined + (org.name,)), list(wanted))
 
 
 def retire(consortium: Consortium, msp_id: str) -> Consortium:
     """``consortium`` without the member ``msp_id``: out of every channel's members (its bilateral channel
     stays, with the regulator, so its history remains readable) and kept in ``retired`` so its ports stay
-    reserved and its identifiers are never reused (pure).
+    reserved and its identifiers are never reused; the chaincode definitions of the channels it was on are
+    recomputed over the members left (:func:`qcchain_consortium.redefine.redefine_channel`) (pure).
 
     Raises:
         MembershipError: no such member, or it is the regulator (every bilateral channel needs it).
@@ -204,8 +213,10 @@ def retire(consortium: Consortium, msp_id: str) -> Consortium:
         channels.append(replace(ch, members=left, chaincodes=ccs))
     frozen = _frozen(consortium)
     orgs = [frozen(o) for o in consortium.orgs if o.msp_id != msp_id]
-    return replace(consortium, orgs=orgs, channels=channels, retired=consortium.retired + (frozen(org),),
-                   orderer=replace(consortium.orderer, base_port=consortium.ports().orderers[0].listen))
+    left_on = [ch.name for ch in consortium.channels if org.name in ch.members]
+    return _redefined(replace(consortium, orgs=orgs, channels=channels, retired=consortium.retired + (frozen(org),),
+                              orderer=replace(consortium.orderer, base_port=consortium.ports().orderers[0].listen)),
+                      left_on)
 
 
 def _frozen(consortium: Consortium) -> Any:
@@ -243,22 +254,18 @@ def new_channel(consortium: Consortium, name: str, members: list[str]) -> Consor
         raise MembershipError(f"channel {name!r}: needs two or more distinct member orgs")
     msps = [known[m].msp_id for m in members]
     template = next((cc for ch in consortium.channels for cc in ch.chaincodes if cc.name == "qcchain"), None)
-    if template is not None and template.uses_channel_policy:
-        rule = template.endorsement_policy
-    elif len(msps) == 2:
-        rule = f"AND('{msps[0]}.peer', '{msps[1]}.peer')"
-    else:
-        rule = f"OutOf({len(msps) // 2 + 1}, " + ", ".join(f"'{m}.peer'" for m in msps) + ")"
+    rule = template.endorsement_policy if template is not None and template.uses_channel_policy \
+        else members_rule(msps)
     colls = [CollectionDef(c.name, members_policy(msps), c.required_peer_count, c.max_peer_count, c.block_to_live,
                            c.member_only_read, c.member_only_write, list(members))
              for c in (template.collections if template else [])]
-    cc = ChaincodeDef("qcchain", rule, colls, f"{name.replace('-', '_').replace('.', '_')}_members")
+    cc = ChaincodeDef("qcchain", rule, colls, derived_policy_name(name))
     return replace(consortium, channels=consortium.channels + [Channel(name, list(members), [cc])])
 
 
 def join_channel(consortium: Consortium, channel: str, org_name: str) -> Consortium:
-    """``consortium`` with the member ``org_name`` added to the existing ``channel`` (pure; the committed
-    chaincode definitions are not changed, see :func:`_with_member`).
+    """``consortium`` with the member ``org_name`` added to the existing ``channel``, its chaincode
+    definitions recomputed over the new members (:func:`qcchain_consortium.redefine.redefine_channel`).
 
     Raises:
         MembershipError: no such channel or org, or the org is already on it.
@@ -270,5 +277,5 @@ def join_channel(consortium: Consortium, channel: str, org_name: str) -> Consort
         raise MembershipError(f"no channel {channel!r} in {consortium.name!r}")
     if org_name in target.members:
         raise MembershipError(f"{org_name} is already on channel {channel!r}")
-    return replace(consortium, channels=[_with_member(ch, org_name) if ch.name == channel else ch
-                                         for ch in consortium.channels])
+    return redefine_channel(replace(consortium, channels=[_with_member(ch, org_name) if ch.name == channel else ch
+                                                          for ch in consortium.channels]), channel)

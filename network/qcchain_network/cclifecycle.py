@@ -16,6 +16,7 @@ import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import admin, procs
 from qcchain_consortium.consortium import Channel
@@ -72,15 +73,24 @@ def package(out_dir: Path, label: str, address: str) -> Package:
     return Package(path, label, f"{label}:{hashlib.sha256(data).hexdigest()}", address)
 
 
-def committed_sequence(layout: Layout, peer_bin: Path, channel: Channel, name: str) -> int:
-    """The committed definition's sequence on ``channel`` (0 when none)."""
-    org = layout.consortium.org(channel.members[0])
+def committed_definition(layout: Layout, peer_bin: Path, channel: Channel, name: str,
+                         asker: str = "") -> dict[str, Any]:
+    """``peer lifecycle chaincode querycommitted -O json`` of ``name`` on ``channel`` as the Admin of
+    ``asker`` (default: the channel's first member): ``sequence``, ``version``, ``collections``,
+    ``approvals`` (MSP ID -> bool), ...; ``{}`` when nothing is committed (or the query failed)."""
+    org = layout.consortium.org(asker or channel.members[0])
     try:
         text = admin.run_tool([str(peer_bin), "lifecycle", "chaincode", "querycommitted", "--channelID",
                                channel.name, "--name", name, "-O", "json"], env=admin.admin_env(layout, org))
     except admin.ToolError:
-        return 0
-    return int(json.loads(text[text.index("{"):]).get("sequence", 0))
+        return {}
+    doc, _ = json.JSONDecoder().raw_decode(text[text.index("{"):])
+    return dict(doc)
+
+
+def committed_sequence(layout: Layout, peer_bin: Path, channel: Channel, name: str) -> int:
+    """The committed definition's sequence on ``channel`` (0 when none)."""
+    return int(committed_definition(layout, peer_bin, channel, name).get("sequence", 0))
 
 
 def _policy_args(layout: Layout, channel: Channel, name: str) -> list[str]:
@@ -95,30 +105,34 @@ def _policy_args(layout: Layout, channel: Channel, name: str) -> list[str]:
 
 
 def deploy(layout: Layout, peer_bin: Path, channel: Channel, name: str, pkg: Package, version: str = "1.0",
-           policy: list[str] | None = None) -> int:
+           policy: list[str] | None = None, members: list[str] | None = None) -> int:
     """Install, approve (every member org) and commit; returns the new sequence (previous + 1).
 
-    ``policy`` overrides the endorsement-policy arguments (default: the consortium file's for ``name``).
+    ``policy`` overrides the endorsement-policy arguments (default: the consortium file's for ``name``);
+    ``members`` (default: every member of the channel) are the orgs that install, approve and are asked
+    to endorse the commit (the others approve on their own; the commit needs the channel's
+    ``LifecycleEndorsement`` policy, a majority of the members).
 
     Raises:
         DeployError: a lifecycle step failed.
     """
+    orgs = list(channel.members if members is None else members)
     try:
-        for member in channel.members:
+        for member in orgs:
             org = layout.consortium.org(member)
             for peer in layout.peers_of(member):
                 _install(layout, peer_bin, org, peer, pkg)
         seq = committed_sequence(layout, peer_bin, channel, name) + 1
         common = ["--channelID", channel.name, "--name", name, "--version", version, "--sequence", str(seq),
                   *(_policy_args(layout, channel, name) if policy is None else policy), *admin.orderer_args(layout)]
-        for member in channel.members:
+        for member in orgs:
             _approve(layout, peer_bin, member, pkg, common)
         targets: list[str] = []
-        for member in channel.members:
+        for member in orgs:
             peer = layout.peers_of(member)[0]
             targets += ["--peerAddresses", f"{peer.address}:{peer.listen}", "--tlsRootCertFiles",
                         str(admin.peer_ca(layout, peer))]
-        org0 = layout.consortium.org(channel.members[0])
+        org0 = layout.consortium.org(orgs[0])
         admin.run_tool([str(peer_bin), "lifecycle", "chaincode", "commit", *common, *targets],
                        env=admin.admin_env(layout, org0))
     except admin.ToolError as exc:

@@ -9,25 +9,26 @@ approved by every member and committed, and the event is saved in ``orgs.json`` 
 
 ``join_channel``: when the org's MSP is not yet in the channel's config, a config update adding its org
 group (anchor peer included) signed by as many org admins as the channel's ``Admins`` policy needs
-(offline through an update directory, or by the test admins — as for ``add-org``); then its peers running
-here join, the committed qcchain definition is installed and approved for it, and the event is saved.
+(offline through an update directory, or by the test admins — as for ``add-org``); the event is saved; its
+peers running here join; the committed qcchain definition follows (:mod:`.ccredefine`): a new sequence
+when the model widened it (``members: channel`` collections, a run-time channel's derived endorsement
+rule), approved by every member here and committed, else the committed one approved for the org.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import yaml
 
-from . import admin, cclifecycle, configupdate, orgoverlay, orgupdate, overlay, procs, runner
+from . import admin, ccredefine, cclifecycle, configupdate, orgoverlay, orgupdate, overlay, procs, runner
 from .derive import Layout, apply_overlay, derive
 from .errors import NetworkError
 from .nodeops import latest_block_path, running_orderer, tool_paths
-from .orgops import Signing, _approved, _updates
+from .orgops import Signing, _updates
 from .render import render_profiles
 from .render.configtx import configtx
-from qcchain_consortium.consortium import Channel, Consortium, Org
+from qcchain_consortium.consortium import Consortium
 from qcchain_consortium.membership import join_channel as joined_model
 from qcchain_consortium.membership import new_channel
 
@@ -45,41 +46,18 @@ def _relayout(layout: Layout, consortium: Consortium) -> Layout:
     return apply_overlay(base, overlay.load(layout.out))
 
 
-def _package(layout: Layout, bins: dict[str, Path]) -> cclifecycle.Package:
-    """The network's committed qcchain CCaaS package (from an existing channel's approved definition).
-
-    Raises:
-        ChannelOpError: qcchain is deployed on no channel, or not from the network's CCaaS package.
-    """
-    reg = next((o for o in layout.consortium.orgs if o.role == "regulator"), layout.consortium.orgs[0])
-    source = next((ch.name for ch in layout.consortium.channels if reg.name in ch.members
-                   and any(cc.name == "qcchain" for cc in ch.chaincodes)), "")
-    try:
-        approved = _approved(layout, bins["peer"], source) if source else {}
-    except admin.ToolError as exc:
-        raise ChannelOpError(f"qcchain is not deployed on {source} yet (network.sh deploy first): {exc}") from None
-    package_id = approved.get("source", {}).get("Type", {}).get("LocalPackage", {}).get("package_id", "")
-    if not package_id:
-        raise ChannelOpError("qcchain is not deployed on any channel yet (network.sh deploy first)")
-    pkg = cclifecycle.package(layout.out / "packages", package_id.split(":")[0],
-                              f"{layout.host}:{layout.chaincode_ports['qcchain']}")
-    if pkg.package_id != package_id:
-        raise ChannelOpError(f"the committed package {package_id} is not the network's CCaaS package {pkg.package_id}")
-    return pkg
-
-
 def add_channel(layout: Layout, name: str, members: list[str]) -> Layout:
     """Create channel ``name`` for the member orgs ``members`` (names) on the running network, with the
     qcchain chaincode deployed on it; returns the new layout.
 
     Raises:
-        MembershipError: a bad or existing name, unknown or too few members. ChannelOpError: qcchain not
+        MembershipError: a bad or existing name, unknown or too few members. DefinitionError: qcchain not
         deployed yet. ToolError, DeployError: a Fabric step failed (the channel may then exist without the
         chaincode: run ``network.sh deploy``).
     """
     new = _relayout(layout, new_channel(layout.consortium, name, members))
     bins = tool_paths()
-    pkg = _package(layout, bins)  # refused before anything is made
+    pkg = ccredefine.network_package(layout, bins)  # refused before anything is made
     running = runner.running(layout.out)
     cfg_dir = new.out / "configtx"
     cfg_dir.mkdir(parents=True, exist_ok=True)
@@ -100,16 +78,6 @@ def add_channel(layout: Layout, name: str, members: list[str]) -> Layout:
     render_profiles(new, members)
     procs.ops_log(layout.out, "add-channel", name, kind="channel", result="ok", members=members, sequence=sequence)
     return new
-
-
-def _approve_for(new: Layout, bins: dict[str, Path], org: Org, channel: Channel, pkg: cclifecycle.Package) -> None:
-    for peer in new.peers_of(org.name):
-        cclifecycle._install(new, bins["peer"], org, peer, pkg)
-    seq = cclifecycle.committed_sequence(new, bins["peer"], channel, "qcchain")
-    version = _approved(new, bins["peer"], channel.name).get("version", "1.0")
-    common = ["--channelID", channel.name, "--name", "qcchain", "--version", version, "--sequence", str(seq),
-              *cclifecycle._policy_args(new, channel, "qcchain"), *admin.orderer_args(new)]
-    cclifecycle._approve(new, bins["peer"], org.name, pkg, common)
 
 
 def join_channel(layout: Layout, org_name: str, channel_name: str, signing: Signing = Signing("test")) -> Layout:
@@ -136,10 +104,8 @@ def join_channel(layout: Layout, org_name: str, channel_name: str, signing: Sign
     for peer in new.peers_of(org_name):
         if peer.host in running:
             runner._idempotent(admin.peer_join, new, bins["peer"], peer, channel_name)
-    channel = next(c for c in new.consortium.channels if c.name == channel_name)
-    if any(cc.name == "qcchain" for cc in channel.chaincodes) and \
-            cclifecycle.committed_sequence(new, bins["peer"], channel, "qcchain") > 0:
-        _approve_for(new, bins, org, channel, _package(layout, bins))
+    definitions = ccredefine.follow(layout, new, bins, [channel_name], [org_name])
     render_profiles(new, [org_name])
-    procs.ops_log(layout.out, "join-channel", f"{org.msp_id}@{channel_name}", kind="channel", result="ok")
+    procs.ops_log(layout.out, "join-channel", f"{org.msp_id}@{channel_name}", kind="channel", result="ok",
+                  definitions=definitions)
     return new

@@ -7,9 +7,12 @@ channel it joins, the org group (``configtxgen -printOrg``, with its anchor peer
 update signed by as many org admins as the channel's ``Admins`` policy needs (:mod:`.orgupdate`; signed
 offline through an update directory, or by the test admins) → its bilateral channel with the regulator
 is created (genesis block, orderers join) → the membership and node overlays are saved, connection
-profiles rendered → when the org runs here (``home``): its peers start and join, and the qcchain
-chaincode is installed and approved for it (the committed definition), and committed on its channel.
-``remove_org`` is the reverse (``member_remove`` first; its bilateral channel stays, with the regulator).
+profiles rendered → when the org runs here (``home``): its peers start and join → the committed qcchain
+definition follows the new membership (:mod:`.ccredefine`): where the model widened it (``members:
+channel`` collections, a run-time channel's derived rule) a new sequence approved by every member here —
+the new org too when it runs here — and committed; otherwise the new org approves the committed one →
+qcchain is committed on its own channel. ``remove_org`` is the reverse (``member_remove`` first; the
+definitions narrowed the same way; its bilateral channel stays, with the regulator).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from . import admin, cclifecycle, configupdate, membergate, orgmaterial, orgoverlay, orgupdate, overlay, procs
+from . import admin, ccredefine, cclifecycle, configupdate, membergate, orgmaterial, orgoverlay, orgupdate, overlay, procs
 from . import runner, testadmins
 from .derive import Layout, apply_overlay, derive
 from .errors import NetworkError
@@ -177,43 +180,14 @@ def _create_channel(new: Layout, bins: dict[str, Path], channel: str) -> None:
                 runner._idempotent(admin.peer_join, new, bins["peer"], peer, channel)
 
 
-def _approved(layout: Layout, peer_bin: Path, channel: str) -> dict[str, Any]:
-    reg = next(o for o in layout.consortium.orgs if o.role == "regulator")
-    text = admin.run_tool([str(peer_bin), "lifecycle", "chaincode", "queryapproved", "-C", channel, "-n",
-                           "qcchain", "-O", "json"], env=admin.admin_env(layout, reg))
-    doc, _ = json.JSONDecoder().raw_decode(text[text.index("{"):])
-    return dict(doc)
-
-
 def _run_here(new: Layout, bins: dict[str, Path], org: Org, channels: list[str], own: str) -> None:
-    """Start the org's peers, join them, approve the chaincode for it and commit it on its own channel."""
+    """Start the org's peers and join them to its channels and its own channel."""
     for peer in new.peers_of(org.name):
         peer.env_file.parent.mkdir(parents=True, exist_ok=True)
         peer.env_file.write_text(env_text(peer_env(new, peer)), encoding="utf-8")
         runner.start_node(new, peer.host)
         for channel in channels + ([own] if own else []):
             runner._idempotent(admin.peer_join, new, bins["peer"], peer, channel)
-    approved = _approved(new, bins["peer"], channels[0]) if channels else {}
-    package_id = approved.get("source", {}).get("Type", {}).get("LocalPackage", {}).get("package_id", "")
-    if not package_id:
-        return
-    pkg = cclifecycle.package(new.out / "packages", package_id.split(":")[0],
-                              f"{new.host}:{new.chaincode_ports['qcchain']}")
-    if pkg.package_id != package_id:
-        raise OrgOpError(f"the committed package {package_id} is not the network's CCaaS package {pkg.package_id}")
-    for channel_name in channels:
-        channel = next(c for c in new.consortium.channels if c.name == channel_name)
-        if not any(cc.name == "qcchain" for cc in channel.chaincodes):
-            continue
-        for peer in new.peers_of(org.name):
-            cclifecycle._install(new, bins["peer"], org, peer, pkg)
-        seq = cclifecycle.committed_sequence(new, bins["peer"], channel, "qcchain")
-        version = _approved(new, bins["peer"], channel_name).get("version", "1.0")
-        common = ["--channelID", channel_name, "--name", "qcchain", "--version", version, "--sequence", str(seq),
-                  *cclifecycle._policy_args(new, channel, "qcchain"), *admin.orderer_args(new)]
-        cclifecycle._approve(new, bins["peer"], org.name, pkg, common)
-    if own:
-        cclifecycle.deploy(new, bins["peer"], next(c for c in new.consortium.channels if c.name == own), "qcchain", pkg)
 
 
 def add_org(layout: Layout, joining: JoiningOrg, bundle: Path, home: Path | None = None,
@@ -247,10 +221,16 @@ def add_org(layout: Layout, joining: JoiningOrg, bundle: Path, home: Path | None
     overlay.save(layout.out, ovl)
     if home is not None:
         _run_here(new, bins, org, joined, own)
+    definitions = ccredefine.follow(layout, new, bins, joined, [org.name])  # widened where the model says so
+    if home is not None:
+        if own and definitions:  # qcchain is deployed: commit it on the org's own channel too
+            cclifecycle.deploy(new, bins["peer"], next(c for c in new.consortium.channels if c.name == own),
+                               "qcchain", ccredefine.network_package(layout, bins))
         render_profiles(new, [org.name])
     render_profiles(new, [o.name for o in new.consortium.orgs if o.role == "regulator"])
     procs.ops_log(layout.out, "add-org", org.msp_id, kind="org", result="ok", member_proposal=proposal,
-                  channels=joined + ([own] if own else []), home=str(home) if home else None)
+                  channels=joined + ([own] if own else []), home=str(home) if home else None,
+                  definitions=definitions)
     return new
 
 
@@ -280,7 +260,8 @@ def remove_org(layout: Layout, msp_id: str, gate: str = "check", signing: Signin
     orgoverlay.save(layout.out, orgoverlay.load(layout.out).with_event(orgoverlay.Event("leave", msp_id=msp_id)))
     overlay.save(layout.out, ovl)
     new = apply_overlay(derive(consortium, layout.out, layout.log_spec, homes=layout.org_homes), ovl)
+    definitions = ccredefine.follow(layout, new, bins, channels, [])  # narrowed where the model says so
     render_profiles(new, [o.name for o in new.consortium.orgs if o.role == "regulator"])
     procs.ops_log(layout.out, "remove-org", msp_id, kind="org", result="ok", member_proposal=proposal,
-                  channels=channels)
+                  channels=channels, definitions=definitions)
     return new
