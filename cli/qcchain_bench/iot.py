@@ -6,9 +6,10 @@ publish together. The consumer (QoS 1, persistent session, acknowledging after e
 in this process. ``readings_per_s`` = readings stored / (first reading received -> last reading stored).
 ``warning_latency_ms`` = from a triggering reading's arrival at the consumer to its warning COMMITTED ON
 CHAIN: a devnet is started in its own process and bootstrapped (:mod:`.iotchain`), the fleet's devices
-registered, and the warnings relay runs in another process (:meth:`WarningRelay.run`, 32 submits in
-flight; ``submit`` returns once the block is committed); with ``chain=False`` the figure stops at the
-warning row stored (``warning_latency_scope`` says which; ``detection_latency_ms`` is always that one).
+registered, and the warnings relay runs in another process (:meth:`WarningRelay.run`: ``relay_workers``
+transactions in flight, up to ``relay_batch`` warnings each; ``submit`` returns once the block is
+committed); with ``chain=False`` the figure stops at the warning row stored (``warning_latency_scope``
+says which; ``detection_latency_ms`` is always that one).
 ``cpu_ms_per_1000_readings``: CPU of the consumer thread, the broker (Mosquitto's process or the embedded
 broker's thread) and the devices per 1 000 readings; ``load_average``: the machine's, at the end.
 """
@@ -60,16 +61,16 @@ def _publish(address: BrokerAddress, dev: SimDevice, profile: str, count: int, s
     results.put((acked, time.process_time() - cpu[0]))
 
 
-def _relay_process(db_url: str, profile: str, msp: str, stop: Any, workers: int = 32) -> None:
-    """The warnings relay in its own process: pending alerts -> ``warnings:raise_warning`` through the
-    org's Gateway, ``workers`` transactions in flight, until ``stop`` is set."""
+def _relay_process(db_url: str, profile: str, msp: str, stop: Any, workers: int, batch: int) -> None:
+    """The warnings relay in its own process: pending alerts -> ``warnings:raise_warnings`` through the
+    org's Gateway, ``workers`` transactions of up to ``batch`` warnings in flight, until ``stop`` is set."""
     from qcchain_gateway.profile import connect_profile
     from qcchain_sdk.contracts.warnings import WarningsClient
 
     gateway = connect_profile(Path(profile), user="Admin")
     try:
         contract = gateway.get_network(CHANNEL).get_contract("qcchain")
-        WarningRelay(open_store(db_url), WarningsClient(contract), msp).run(stop, workers=workers)
+        WarningRelay(open_store(db_url), WarningsClient(contract), msp).run(stop, workers=workers, batch=batch)
     finally:
         gateway.close()
 
@@ -83,7 +84,7 @@ def _percentile(values_: list[float], q: float) -> float | None:
 
 def run_iot_bench(policy: WarningsPolicy, broker: str = "mosquitto", devices: int = 8, per_device: int = 2500,
                   address: BrokerAddress | None = None, workdir: Path | None = None,
-                  chain: bool = True) -> dict[str, Any]:
+                  chain: bool = True, relay_workers: int = 4, relay_batch: int = 32) -> dict[str, Any]:
     """Run the bench against our own ``mosquitto``, the ``embedded`` broker (:mod:`qcchain_iot.mqttbroker`), or ``address`` (an
     external broker whose credential directory is ``workdir/cred``); returns the JSON figures.
 
@@ -111,10 +112,11 @@ def run_iot_bench(policy: WarningsPolicy, broker: str = "mosquitto", devices: in
         try:
             if not chain:
                 return _measure(policy, address, broker, creds, cpw, fleet, per_device, work, None,
-                                _broker_stat(server))
+                                _broker_stat(server), (relay_workers, relay_batch))
             with iot_chain(work / "devnet", [d.device_id for d in fleet], detached=True) as net:
                 return _measure(policy, address, broker, creds, cpw, fleet, per_device, work,
-                                (net.profiles["UsingUnit"], net.msp("UsingUnit")), _broker_stat(server))
+                                (net.profiles["UsingUnit"], net.msp("UsingUnit")), _broker_stat(server),
+                                (relay_workers, relay_batch))
         finally:
             if server is not None:
                 server.stop()
@@ -122,14 +124,14 @@ def run_iot_bench(policy: WarningsPolicy, broker: str = "mosquitto", devices: in
 
 def _measure(policy: WarningsPolicy, address: BrokerAddress, broker: str, creds: CredentialStore, cpw: str,
              fleet: list[SimDevice], per_device: int, work: Path, chain: tuple[Path, str] | None,
-             broker_stat: str | None = None) -> dict[str, Any]:
+             broker_stat: str | None = None, relay: tuple[int, int] = (4, 32)) -> dict[str, Any]:
     engine = open_store(sqlite_url(str(work / "bench.db")))
     relay_stop, relay_proc = None, None
     if chain is not None:              # the relay in its own process: Gateway signing off the consumer's GIL
         ctx = multiprocessing.get_context("spawn")
         relay_stop = ctx.Event()
         relay_proc = ctx.Process(target=_relay_process, args=(sqlite_url(str(work / "bench.db")), str(chain[0]),
-                                                              chain[1], relay_stop), daemon=True)
+                                                              chain[1], relay_stop, *relay), daemon=True)
         relay_proc.start()
     detected: list[tuple[str, int, int]] = []   # (device, seq, committed ms)
     progress: dict[str, Any] = {"stored": 0, "last_ms": now_ms(), "cpu0": None, "cpu": 0.0}
@@ -204,6 +206,7 @@ def _measure(policy: WarningsPolicy, address: BrokerAddress, broker: str, creds:
             "warning_latency_ms": {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95),
                                    "mean": round(statistics.fmean(latencies), 1) if latencies else None},
             "warnings_pending": _pending(engine) if chain is not None else None,
+            "relay": {"workers": relay[0], "batch": relay[1]} if chain is not None else None,
             "warning_latency_scope": "reading received -> warning committed on chain (devnet, Gateway submit)"
             if chain is not None else "reading received -> warning committed in the store (no chain)"}
 

@@ -38,9 +38,13 @@ ROOT = Path(__file__).resolve().parents[2]
               default=ROOT / "policies" / "warnings.yaml", show_default=True)
 @click.option("--chain/--no-chain", default=True, show_default=True,
               help="Relay warnings to a bootstrapped devnet: latency measured to the warning committed on chain.")
+@click.option("--relay-workers", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Warning transactions the relay keeps in flight.")
+@click.option("--relay-batch", default=32, show_default=True, type=click.IntRange(1, 64),
+              help="Warnings per transaction (1: one raise_warning per warning).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the default output too).")
 def iot(broker: str, ca: Path | None, workdir: Path | None, devices: int, readings: int, policy_file: Path,
-        chain: bool, as_json: bool) -> None:
+        chain: bool, relay_workers: int, relay_batch: int, as_json: bool) -> None:
     """IoT telemetry throughput, losses and warning latency."""
     try:
         policy = parse_policy(yaml.safe_load(policy_file.read_text(encoding="utf-8")))
@@ -54,7 +58,7 @@ def iot(broker: str, ca: Path | None, workdir: Path | None, devices: int, readin
             raise CliError("--broker must be mosquitto, embedded or mqtts://HOST:PORT (with --credentials)")
         address = BrokerAddress(host, int(port), str(ca) if ca else None)
     try:
-        result = run_iot_bench(policy, broker, devices, readings, address, workdir, chain)
+        result = run_iot_bench(policy, broker, devices, readings, address, workdir, chain, relay_workers, relay_batch)
     except (BenchError, IotError) as exc:
         raise CliError(str(exc)) from exc
     click.echo(json.dumps(result, sort_keys=True))

@@ -4,7 +4,9 @@
 
 The relay delivers at least once: an alert stays ``pending`` until its warning is committed on chain;
 after a crash it is sent again and the contract recognises the deterministic warning id (``duplicate:
-true``, nothing written), so a warning is never raised twice. Each raised warning carries its triggering
+true``, nothing written), so a warning is never raised twice. Pending alerts leave in batches: several
+warnings per transaction (``warnings:raise_warnings``), which is what keeps the chain's per-transaction cost
+(signing, endorsement, ordering, validation) from growing with a burst of warnings. Each raised warning carries its triggering
 reading (the Merkle leaf later anchored with its window) and the SM3 of it as evidence.
 """
 
@@ -112,72 +114,103 @@ class WarningRelay:
         except SQLAlchemyError as exc:
             raise StoreError(f"marking warnings committed failed: {type(exc).__name__}") from exc
 
-    def _raise(self, alert: Any, row: Any) -> tuple[str, int]:
-        """Raise one alert's warning on chain: (``raised``, ``duplicates`` or ``failed`` (logged) — the counter
-        to bump —, the time the chain answered in ms). The outbox is updated by the caller."""
-        if row is None:
-            log.warning("warning %s: its reading is not stored; left pending", alert.warning_id[:16])
-            return "failed", 0
-        doc = device_warning(alert.warning_id, alert.colour, SOURCE_OF_RULE.get(alert.rule, "device"),
-                             alert.device_id, alert.rule, self.responsible_msp,
-                             summary_of(alert.rule, alert.quantity, alert.colour, alert.detail), leaf_dict(row))
+    def _doc(self, alert: Any, row: Any) -> dict[str, Any]:
+        return device_warning(alert.warning_id, alert.colour, SOURCE_OF_RULE.get(alert.rule, "device"),
+                              alert.device_id, alert.rule, self.responsible_msp,
+                              summary_of(alert.rule, alert.quantity, alert.colour, alert.detail), leaf_dict(row))
+
+    def _raise_one(self, warning_id: str, doc: dict[str, Any]) -> tuple[str, str, int]:
+        """``raise_warning``: (warning id, ``raised`` / ``duplicates`` / ``failed`` (logged), ms answered)."""
         try:
             answer = self.warnings.raise_warning(doc)
         except GatewayError as exc:   # a refusal or a transport error: retried next round
-            log.warning("warning %s not raised: %s", alert.warning_id[:16], str(exc)[:300])
-            return "failed", 0
-        return ("duplicates" if answer.get("duplicate") else "raised"), self.clock_ms()
+            log.warning("warning %s not raised: %s", warning_id[:16], str(exc)[:300])
+            return warning_id, "failed", 0
+        return warning_id, ("duplicates" if answer.get("duplicate") else "raised"), self.clock_ms()
 
-    def relay(self, limit: int = 100, workers: int = 1) -> RelayResult:
-        """Raise every pending alert on chain (at most ``limit``), ``workers`` transactions in flight at
-        once (distinct warnings write distinct keys, so concurrent ones share a block without conflict);
-        a refused one stays pending and is counted in ``failed`` (logged with the contract's reason).
+    def _raise(self, items: Sequence[tuple[Any, Any]]) -> list[tuple[str, str, int]]:
+        """Raise a batch of alerts' warnings on chain in ONE transaction (``raise_warnings``; a single one
+        with ``raise_warning``): per alert (warning id, the counter to bump — ``raised``, ``duplicates`` or
+        ``failed`` —, the time the chain answered in ms). A refused batch is sent again one warning at a
+        time, so one refused warning (logged with the contract's reason) does not hold back the others. The
+        outbox is updated by the caller."""
+        out, ready = [], []
+        for alert, row in items:
+            if row is None:
+                log.warning("warning %s: its reading is not stored; left pending", alert.warning_id[:16])
+                out.append((alert.warning_id, "failed", 0))
+            else:
+                ready.append((alert.warning_id, self._doc(alert, row)))
+        if len(ready) == 1:
+            out.append(self._raise_one(*ready[0]))
+        elif ready:
+            try:
+                answer = self.warnings.raise_warnings([doc for _, doc in ready])
+            except GatewayError as exc:
+                log.warning("batch of %d warnings not raised (%s); sent one at a time", len(ready), str(exc)[:200])
+                out.extend(self._raise_one(wid, doc) for wid, doc in ready)
+            else:
+                at = self.clock_ms()
+                duplicate = {w["warning_id"]: bool(w["duplicate"]) for w in answer["warnings"]}
+                out.extend((wid, "duplicates" if duplicate[wid] else "raised", at) for wid, _ in ready)
+        return out
+
+    @staticmethod
+    def _count(result: RelayResult, outcomes: Sequence[tuple[str, str, int]]) -> list[tuple[str, int]]:
+        """Add ``outcomes`` to ``result``; the ``(warning id, ms)`` of those committed on chain."""
+        for _, outcome, _ in outcomes:
+            setattr(result, outcome, getattr(result, outcome) + 1)
+        return [(wid, at) for wid, outcome, at in outcomes if outcome != "failed"]
+
+    def relay(self, limit: int = 100, workers: int = 1, batch: int = 32) -> RelayResult:
+        """Raise every pending alert on chain (at most ``limit``), ``batch`` warnings per transaction and
+        ``workers`` transactions in flight at once (distinct warnings write distinct keys, so concurrent
+        ones share a block without conflict); a refused one stays pending and is counted in ``failed``
+        (logged with the contract's reason).
 
         Raises:
             StoreError: the outbox cannot be read or updated.
         """
         result = RelayResult()
         pending = self._pending(limit)
-        if workers <= 1 or len(pending) <= 1:
-            outcomes = []
-            for alert, row in pending:          # one at a time: each marked as soon as it is committed
-                outcomes.append(self._raise(alert, row))
-                if outcomes[-1][0] != "failed":
-                    self._mark([(alert.warning_id, outcomes[-1][1])])
+        chunks = [pending[i:i + max(1, batch)] for i in range(0, len(pending), max(1, batch))]
+        if workers <= 1 or len(chunks) <= 1:
+            for chunk in chunks:             # one at a time: each batch marked as soon as it is committed
+                self._mark(self._count(result, self._raise(chunk)))
         else:
-            with ThreadPoolExecutor(min(workers, len(pending)), thread_name_prefix="relay") as pool:
-                outcomes = list(pool.map(lambda item: self._raise(*item), pending))
-            self._mark([(a.warning_id, at) for (a, _), (outcome, at) in zip(pending, outcomes) if outcome != "failed"])
-        for outcome, _ in outcomes:
-            setattr(result, outcome, getattr(result, outcome) + 1)
+            with ThreadPoolExecutor(min(workers, len(chunks)), thread_name_prefix="relay") as pool:
+                outcomes = [o for chunk_out in pool.map(self._raise, chunks) for o in chunk_out]
+            self._mark(self._count(result, outcomes))
         return result
 
-    def run(self, stop: Any, workers: int = 16, poll_s: float = 0.01, limit: int = 500) -> RelayResult:
-        """Relay continuously until ``stop`` (an Event) is set: every pending alert goes to the next free one of
-        ``workers`` submitters as soon as it is in the outbox (no waiting for a round to finish).
+    def run(self, stop: Any, workers: int = 4, batch: int = 32, poll_s: float = 0.01) -> RelayResult:
+        """Relay continuously until ``stop`` (an Event) is set: whenever one of ``workers`` submitters is
+        free, everything pending (up to ``batch`` per transaction) goes to it at once — no waiting for a
+        batch to fill, so a lone warning leaves in the next poll and a burst shares transactions.
 
         Raises:
             StoreError: the outbox cannot be read or updated.
         """
         result = RelayResult()
-        inflight: dict[str, Future[tuple[str, int]]] = {}
+        inflight: dict[Future[list[tuple[str, str, int]]], set[str]] = {}
         retry_at: dict[str, float] = {}          # a refused alert waits a second before its next try
         with ThreadPoolExecutor(workers, thread_name_prefix="relay") as pool:
             while not stop.is_set() or inflight:
-                committed = []
-                for wid in [w for w, f in inflight.items() if f.done()]:
-                    outcome, at = inflight.pop(wid).result()
-                    setattr(result, outcome, getattr(result, outcome) + 1)
-                    if outcome == "failed":
-                        retry_at[wid] = time.monotonic() + 1.0
-                    else:
-                        committed.append((wid, at))
-                self._mark(committed)                   # one outbox transaction per round
-                if not stop.is_set() and len(inflight) < 2 * workers:
+                outcomes: list[tuple[str, str, int]] = []
+                for future in [f for f in inflight if f.done()]:
+                    del inflight[future]
+                    outcomes.extend(future.result())
+                retry_at.update((wid, time.monotonic() + 1.0) for wid, outcome, _ in outcomes if outcome == "failed")
+                self._mark(self._count(result, outcomes))    # one outbox transaction per round
+                free = workers - len(inflight)
+                if not stop.is_set() and free > 0:
                     now = time.monotonic()
-                    waiting = {w for w, t in retry_at.items() if t > now}
+                    skip = {w for ids in inflight.values() for w in ids} | {w for w, t in retry_at.items() if t > now}
                     # readings are looked up only for the alerts about to be submitted
-                    for alert, row in self._pending(min(limit, 2 * workers - len(inflight)), set(inflight) | waiting):
-                        inflight[alert.warning_id] = pool.submit(self._raise, alert, row)
+                    pending = self._pending(free * batch, skip)
+                    size = max(1, -(-len(pending) // free)) if pending else batch   # spread over the free ones
+                    for i in range(0, len(pending), min(batch, size)):
+                        chunk = pending[i:i + min(batch, size)]
+                        inflight[pool.submit(self._raise, chunk)] = {a.warning_id for a, _ in chunk}
                 time.sleep(poll_s)
         return result

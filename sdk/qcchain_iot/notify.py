@@ -1,6 +1,7 @@
-"""Warning notifications per org (issue 15): each ``qcchain.warning`` chaincode event that concerns the org
-(it is the responsible unit, or its role is in the event's ``notify_roles``) is delivered to a webhook
-(HTTP POST of JSON) and/or an MQTT topic (QoS 1, PUBACK awaited), at least once.
+"""Warning notifications per org (issue 15): each warning of a ``qcchain.warning`` chaincode event that
+concerns the org (it is the responsible unit, or its role is in the warning's ``notify_roles``, the event's
+for older events) is delivered to a webhook (HTTP POST of JSON) and/or an MQTT topic (QoS 1, PUBACK
+awaited), at least once.
 
 Resumption uses the Gateway SDK's chaincode-event checkpoint (a
 :class:`qcchain_gateway.checkpoint.FileCheckpointer`): an event is checkpointed only after every sink took
@@ -127,9 +128,9 @@ class MqttSink:
 def notifications(payload: bytes, msp_id: str, role: str, block: int, tx_id: str) -> list[dict[str, Any]]:
     """The notifications of one ``qcchain.warning`` event payload for the org ``msp_id`` (role ``role``)."""
     event = json.loads(payload)
-    addressed = role in event.get("notify_roles", [])
     out = []
-    for w in event.get("warnings", []):
+    for w in event.get("warnings", []):   # a warning's own notify_roles (a batch mixes colours), else the event's
+        addressed = role in w.get("notify_roles", event.get("notify_roles", []))
         if w.get("responsible_msp") != msp_id and not addressed:
             continue
         step = event["kind"] if event["kind"] != "escalated" else f"escalated:{w['colour']}"

@@ -64,6 +64,15 @@ def test_filter_by_org_and_role() -> None:
     assert notifications(payload, "InspectionMSP", "inspection_body", 5, "t") == []
 
 
+def test_a_batch_event_addresses_each_warning_by_its_own_roles() -> None:
+    payload = json.dumps({"kind": "raised", "notify_roles": ["regulator"], "warnings": [
+        {"warning_id": "a" * 64, "colour": "red", "responsible_msp": "UsingUnitMSP", "notify_roles": ["regulator"]},
+        {"warning_id": "b" * 64, "colour": "yellow", "responsible_msp": "UsingUnitMSP", "notify_roles": []}]}).encode()
+    assert [n["key"] for n in notifications(payload, "UsingUnitMSP", "using_unit", 5, "t")] == \
+        ["a" * 64 + ":raised", "b" * 64 + ":raised"]
+    assert [n["key"] for n in notifications(payload, "RegulatorMSP", "regulator", 5, "t")] == ["a" * 64 + ":raised"]
+
+
 def test_restart_resumes_from_the_checkpoint_without_loss_or_duplicate(tmp_path: Path, policy: WarningsPolicy,
                                                                       hook: str) -> None:
     engine = open_store(sqlite_url(str(tmp_path / "iot.db")))
@@ -73,7 +82,7 @@ def test_restart_resumes_from_the_checkpoint_without_loss_or_duplicate(tmp_path:
         found = Pipeline(engine, policy, {DEVICE: "pressure_vessel"}).process(
             [Message(topic, encode_reading(i, now - (60 - i) * 15_000, "pressure", round(1.20 + i * 0.01, 2), "MPa"),
                      now) for i in range(48)]).alerts
-        WarningRelay(engine, chain.warnings("UsingUnit"), chain.msp("UsingUnit")).relay()
+        WarningRelay(engine, chain.warnings("UsingUnit"), chain.msp("UsingUnit")).relay(batch=1)  # an event each
         expected = [f"{a.warning_id}:raised" for a in found]
         gateway = connect_profile(chain.profiles["UsingUnit"], user="Admin")
         network = gateway.get_network("qcchannel")
@@ -114,7 +123,7 @@ def test_cli_notify_delivers_and_resumes(tmp_path: Path, hook: str) -> None:
         reg = chain.warnings("Regulator")
         doc = {"warning_id": "e" * 64, "colour": "yellow", "source": "expiry", "subject": "personnel_certificate:TS-1",
                "rule": "personnel_certificate", "responsible_msp": chain.msp("UsingUnit"), "summary": "due in 20 days",
-               "evidence": {"note": "due", "digests": ["ab" * 32]}}
+               "evidence": {"note": "due 2026-01-01", "digests": ["ab" * 32]}}
         reg.raise_warning(doc)
         args = ["notify", "--profile", str(chain.profiles["UsingUnit"]), "--role", "using_unit", "--webhook", hook,
                 "--state", str(tmp_path / "state"), "--seconds", "2"]

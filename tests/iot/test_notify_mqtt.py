@@ -46,7 +46,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory, policy: Any) -> Iterator[tup
             [Message(telemetry_topic("UsingUnit", DEVICE),
                      encode_reading(i, now - (60 - i) * 15_000, "pressure", round(1.20 + i * 0.01, 2), "MPa"), now)
              for i in range(48)]).alerts
-        WarningRelay(engine, net.warnings("UsingUnit"), net.msp("UsingUnit")).relay()
+        WarningRelay(engine, net.warnings("UsingUnit"), net.msp("UsingUnit")).relay(batch=1)  # an event each
         yield net, [f"{a.warning_id}:raised" for a in found]
     engine.dispose()
 

@@ -10,13 +10,22 @@ Transactions (``warnings:<fn>``):
   (the Merkle leaf later anchored with its window).
 * ``acknowledge`` / ``start`` / ``dispose`` / ``verify`` / ``close`` ``(warning_id, evidence)`` — the
   closed loop (:data:`.warning_rules.STEPS`); a step out of order or by the wrong org writes nothing.
+* ``raise_warnings(warnings)`` — up to :data:`MAX_BATCH` warnings in one transaction (the relay's batches):
+  each checked as by ``raise_warning``, all before anything is written, so one bad warning refuses the whole
+  batch with its index named; ids already raised answer ``duplicate: true``; an id twice is refused. One
+  timeline entry (``warning_raised`` with ``warning_ids``) and one event for the new ones.
+* ``resolve_reminder(warning_id, renewal)`` — an open expiry reminder closed by its recorded renewal
+  (:mod:`.warning_reminders`; a regulator or inspection body other than the responsible unit).
 * ``escalate_overdue(limit)`` — any active member: every open warning past its deadline at the
   transaction time goes one colour up (see :func:`.warning_rules.escalate`).
-* ``get(warning_id)``, ``list_warnings(status, colour, responsible_msp, limit)`` — readable by active members.
+* ``get(warning_id)``, ``list_warnings(status, colour, responsible_msp, limit)``, ``list_open(source,
+  responsible_msp, limit)`` (the open index: warnings not closed, without history) — readable by active members.
 
 Each write sets the chaincode event ``qcchain.warning`` (``{kind, warnings: [{warning_id, colour, status,
-responsible_msp, source}]}``; ``kind`` = raised, acknowledge, ..., escalated — escalations are addressed to
-the regulator: ``notify_roles = ["regulator"]``) and appends the channel timeline.
+responsible_msp, source, subject, notify_roles}]}``; ``kind`` = raised, acknowledge, ..., resolve_reminder,
+escalated — red/orange raises and escalations are addressed to the regulator: ``notify_roles =
+["regulator"]`` per warning, and at the top the roles of every warning of the event) and appends the channel
+timeline.
 """
 
 from __future__ import annotations
@@ -29,11 +38,12 @@ from qcchain_shim import Context, Contract, transaction
 
 from .common import caller_msp, record_event, require_hex64, require_int, sm3_hex, tx_time
 from .device_rules import require_active_device
-from .errors import Forbidden, InvalidInput, NotFound
+from .errors import ContractError, Forbidden, InvalidInput, NotFound
 from .lifecycle import require_serving
 from .store.members import role_of
 from .store.warnings import iter_warnings, mark_closed, mark_open, open_ids, put_warning, warning_of
-from .warning_rules import COLOURS, STEPS, apply_step, escalate, new_warning, overdue, require_raiser, validate_raise
+from .warning_reminders import resolve, validate_raise_due
+from .warning_rules import COLOURS, SOURCES, STEPS, apply_step, escalate, new_warning, overdue, require_raiser, validate_raise
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +53,7 @@ CONTRACT = "warnings"
 EVENT = "qcchain.warning"
 MAX_ESCALATE = 200
 MAX_LIST = 500
+MAX_BATCH = 64
 STATUSES = ("raised", "acknowledged", "disposing", "disposed", "verified", "closed")
 
 
@@ -53,7 +64,38 @@ def _brief(w: dict[str, Any]) -> dict[str, Any]:
 
 def _emit(ctx: Context, kind: str, warnings: list[dict[str, Any]], notify: list[str]) -> None:
     ctx.stub.set_event(EVENT, canonical_json({"kind": kind, "notify_roles": notify,
-                                              "warnings": [_brief(w) for w in warnings]}))
+                                              "warnings": [{**_brief(w), "notify_roles": notify} for w in warnings]}))
+
+
+def _raise_notify(warning: dict[str, Any]) -> list[str]:
+    return ["regulator"] if warning["colour"] in ("red", "orange") else []
+
+
+def _emit_raised(ctx: Context, warnings: list[dict[str, Any]]) -> None:
+    """One ``raised`` event: each warning with its own ``notify_roles``, the union at the top."""
+    briefs = [{**_brief(w), "notify_roles": _raise_notify(w)} for w in warnings]
+    notify = sorted({r for b in briefs for r in b["notify_roles"]})
+    ctx.stub.set_event(EVENT, canonical_json({"kind": "raised", "notify_roles": notify, "warnings": briefs}))
+
+
+def _checked_raise(ctx: Context, warning: Any) -> tuple[dict[str, Any], dict[str, Any] | None, str]:
+    """A warning to raise, checked against the ledger: (validated doc, the stored warning if the id exists,
+    the raiser's MSP ("" for a duplicate)).
+
+    Raises:
+        InvalidInput, Forbidden, NotFound: as ``raise_warning``.
+    """
+    doc = validate_raise(warning)
+    validate_raise_due(doc)
+    existing = warning_of(ctx.stub, doc["warning_id"])
+    if existing is not None:
+        return doc, existing, ""
+    owner = None
+    if doc["source"] in ("device", "prediction"):
+        owner = require_active_device(ctx.stub, doc["subject"])["owner_msp"]
+        if sm3_hex(canonical_json(doc["evidence"]["reading"])) != doc["evidence"]["reading_digest"]:
+            raise InvalidInput("evidence.reading_digest is not the SM3 of the reading's canonical bytes")
+    return doc, None, require_raiser(ctx, doc, owner)
 
 
 def _reader(ctx: Context) -> str:
@@ -79,23 +121,47 @@ class Warnings(Contract):
     @transaction
     def raise_warning(self, ctx: Context, warning: dict) -> dict:
         require_serving(ctx, CONTRACT, write=True)
-        doc = validate_raise(warning)
-        existing = warning_of(ctx.stub, doc["warning_id"])
+        doc, existing, msp = _checked_raise(ctx, warning)
         if existing is not None:
             return {**existing, "duplicate": True}
-        owner = None
-        if doc["source"] in ("device", "prediction"):
-            owner = require_active_device(ctx.stub, doc["subject"])["owner_msp"]
-            if sm3_hex(canonical_json(doc["evidence"]["reading"])) != doc["evidence"]["reading_digest"]:
-                raise InvalidInput("evidence.reading_digest is not the SM3 of the reading's canonical bytes")
-        msp = require_raiser(ctx, doc, owner)
         stored = new_warning(ctx, doc, msp)
         put_warning(ctx.stub, stored)
         mark_open(ctx.stub, stored["warning_id"])
         record_event(ctx, "warning_raised", {"warning_id": stored["warning_id"], "colour": stored["colour"],
                                              "source": stored["source"]})
-        _emit(ctx, "raised", [stored], ["regulator"] if stored["colour"] in ("red", "orange") else [])
+        _emit_raised(ctx, [stored])
         return {**stored, "duplicate": False}
+
+    @transaction
+    def raise_warnings(self, ctx: Context, warnings: list) -> dict:
+        require_serving(ctx, CONTRACT, write=True)
+        if not isinstance(warnings, list) or not 1 <= len(warnings) <= MAX_BATCH:
+            raise InvalidInput(f"warnings must be a list of 1..{MAX_BATCH} warnings")
+        checked, seen = [], set()
+        for i, warning in enumerate(warnings):          # everything checked before anything is written
+            try:
+                doc, existing, msp = _checked_raise(ctx, warning)
+            except ContractError as exc:
+                raise ContractError(f"warnings[{i}]: {exc.message}", exc.status) from None
+            if doc["warning_id"] in seen:
+                raise InvalidInput(f"warnings[{i}]: warning_id {doc['warning_id'][:16]} appears twice")
+            seen.add(doc["warning_id"])
+            checked.append((doc, existing, msp))
+        answers, stored = [], []
+        for doc, existing, msp in checked:
+            if existing is not None:
+                answers.append({"warning_id": doc["warning_id"], "duplicate": True, "status": existing["status"]})
+                continue
+            warning = new_warning(ctx, doc, msp)
+            put_warning(ctx.stub, warning)
+            mark_open(ctx.stub, warning["warning_id"])
+            stored.append(warning)
+            answers.append({"warning_id": doc["warning_id"], "duplicate": False, "status": warning["status"]})
+        if stored:
+            record_event(ctx, "warning_raised", {"warning_ids": [w["warning_id"] for w in stored],
+                                                 "colours": [w["colour"] for w in stored]})
+            _emit_raised(ctx, stored)
+        return {"warnings": answers, "raised": len(stored), "duplicates": len(answers) - len(stored)}
 
     def _step(self, ctx: Context, step: str, warning_id: str, evidence: Any) -> dict:
         require_serving(ctx, CONTRACT, write=True)
@@ -128,6 +194,17 @@ class Warnings(Contract):
         return self._step(ctx, "close", warning_id, evidence)
 
     @transaction
+    def resolve_reminder(self, ctx: Context, warning_id: str, renewal: dict) -> dict:
+        require_serving(ctx, CONTRACT, write=True)
+        warning = resolve(ctx, _load(ctx, warning_id), renewal)
+        put_warning(ctx.stub, warning)
+        mark_closed(ctx.stub, warning_id)
+        record_event(ctx, "warning_closed", {"warning_id": warning_id, "colour": warning["colour"],
+                                             "renewed_due": warning["renewed_due"]})
+        _emit(ctx, "resolve_reminder", [warning], [])
+        return warning
+
+    @transaction
     def escalate_overdue(self, ctx: Context, limit: int = MAX_ESCALATE) -> dict:
         require_serving(ctx, CONTRACT, write=True)
         if not 1 <= require_int(limit, "limit") <= MAX_ESCALATE:
@@ -154,6 +231,24 @@ class Warnings(Contract):
     def get(self, ctx: Context, warning_id: str) -> dict:
         _reader(ctx)
         return _load(ctx, warning_id)
+
+    @transaction(evaluate=True)
+    def list_open(self, ctx: Context, source: str = "", responsible_msp: str = "", limit: int = 100) -> list:
+        _reader(ctx)
+        if source and source not in SOURCES:
+            raise InvalidInput(f"source must be one of {', '.join(SOURCES)}")
+        if not 1 <= require_int(limit, "limit") <= MAX_LIST:
+            raise InvalidInput(f"limit must be 1..{MAX_LIST}")
+        out = []
+        for warning_id in open_ids(ctx.stub, 100_000):
+            w = warning_of(ctx.stub, warning_id)
+            if w is None or (source and w["source"] != source) or \
+                    (responsible_msp and w["responsible_msp"] != responsible_msp):
+                continue
+            out.append({k: v for k, v in w.items() if k != "history"})
+            if len(out) >= limit:
+                break
+        return out
 
     @transaction(evaluate=True)
     def list_warnings(self, ctx: Context, status: str = "", colour: str = "", responsible_msp: str = "",

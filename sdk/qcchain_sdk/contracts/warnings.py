@@ -1,6 +1,7 @@
-"""Typed client of the ``warnings`` and ``devices`` contracts (issue 15): raise a four-colour warning, take
-the closed-loop steps, escalate overdue warnings, register / revoke monitoring devices, anchor telemetry
-window roots and check a reading's proof on chain.
+"""Typed client of the ``warnings`` and ``devices`` contracts (issue 15): raise a four-colour warning (or a
+batch of them), take the closed-loop steps, close an expiry reminder by its renewal, escalate overdue
+warnings, register / revoke monitoring devices, anchor telemetry window roots and check a reading's proof on
+chain.
 
 Works over a Gateway ``Contract`` of the ``qcchain`` chaincode (no default contract name) or any
 :class:`~qcchain_sdk.contractlike.ContractLike` test double. Errors are the wrapped contract's
@@ -55,6 +56,22 @@ class WarningsClient:
     def raise_warning(self, warning: dict[str, Any]) -> dict[str, Any]:
         """Raise (or find the already raised, ``duplicate: true``) warning. Raises: as the contract."""
         return dict(self._submit("raise_warning", _j(warning)))
+
+    def raise_warnings(self, warnings: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """Raise up to 64 warnings in one transaction (all checked first: one refused warning refuses the
+        batch, its index in the message); ``{warnings: [{warning_id, duplicate, status}], raised,
+        duplicates}``. Raises: as the contract."""
+        return dict(self._submit("raise_warnings", _j(list(warnings))))
+
+    def resolve_reminder(self, warning_id: str, renewal: dict[str, Any]) -> dict[str, Any]:
+        """Close an open expiry reminder by its recorded renewal ``{due, note, digests}`` (a regulator or
+        inspection body). Raises: as the contract."""
+        return dict(self._submit("resolve_reminder", warning_id, _j(renewal)))
+
+    def list_open(self, source: str = "", responsible_msp: str = "", limit: int = 100) -> list[dict[str, Any]]:
+        """Warnings not closed yet (without history), filtered by source and responsible unit. Raises: as
+        the contract."""
+        return list(self._evaluate("list_open", source, responsible_msp, str(limit)))
 
     def step(self, step: str, warning_id: str, evidence: dict[str, Any] | None = None) -> dict[str, Any]:
         """Take a closed-loop step (``acknowledge``, ``start``, ``dispose``, ``verify``, ``close``).
