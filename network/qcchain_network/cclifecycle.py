@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 import tarfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from .errors import NetworkError
 from .render.configtx import collections_config
 
 log = logging.getLogger(__name__)
+
+LEADER_WAIT_S = 30.0
 
 
 class DeployError(NetworkError, RuntimeError):
@@ -133,8 +136,8 @@ def deploy(layout: Layout, peer_bin: Path, channel: Channel, name: str, pkg: Pac
             targets += ["--peerAddresses", f"{peer.address}:{peer.listen}", "--tlsRootCertFiles",
                         str(admin.peer_ca(layout, peer))]
         org0 = layout.consortium.org(orgs[0])
-        admin.run_tool([str(peer_bin), "lifecycle", "chaincode", "commit", *common, *targets],
-                       env=admin.admin_env(layout, org0))
+        _ordered([str(peer_bin), "lifecycle", "chaincode", "commit", *common, *targets],
+                 env=admin.admin_env(layout, org0))
     except admin.ToolError as exc:
         raise DeployError(f"peer lifecycle for {name} on {channel.name}: {exc}") from exc
     procs.ops_log(layout.out, "deploy" if seq == 1 else "upgrade", f"{name}@{channel.name}", sequence=seq,
@@ -143,11 +146,29 @@ def deploy(layout: Layout, peer_bin: Path, channel: Channel, name: str, pkg: Pac
     return seq
 
 
+def _ordered(argv: list[str], env: dict[str, str], timeout: float = LEADER_WAIT_S) -> str:
+    """``admin.run_tool`` for a transaction sent to the orderers, retried while the channel's orderers
+    answer ``SERVICE_UNAVAILABLE`` (a channel just joined by them has no Raft leader for a few seconds).
+
+    Raises:
+        admin.ToolError: any other failure, or still unavailable after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return admin.run_tool(argv, env=env)
+        except admin.ToolError as exc:
+            if "SERVICE_UNAVAILABLE" not in str(exc) or time.monotonic() > deadline:
+                raise
+            log.info("orderers not ready (%s): retrying", str(exc).strip().splitlines()[-1][:80])
+            time.sleep(1.0)
+
+
 def _approve(layout: Layout, peer_bin: Path, member: str, pkg: Package, common: list[str]) -> None:
     org = layout.consortium.org(member)
     try:
-        admin.run_tool([str(peer_bin), "lifecycle", "chaincode", "approveformyorg", "--package-id",
-                        pkg.package_id, *common], env=admin.admin_env(layout, org))
+        _ordered([str(peer_bin), "lifecycle", "chaincode", "approveformyorg", "--package-id",
+                  pkg.package_id, *common], env=admin.admin_env(layout, org))
     except admin.ToolError as exc:
         if "unchanged content" not in str(exc):  # already approved by this org: idempotent re-run
             raise

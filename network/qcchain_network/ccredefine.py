@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
-from . import admin, cclifecycle, runner
+from . import admin, cclifecycle, recovery, runner
 from .derive import Layout
 from .errors import NetworkError
 from qcchain_consortium.consortium import Channel, Org
@@ -31,6 +32,7 @@ from qcchain_consortium.redefine import changed_channels
 log = logging.getLogger(__name__)
 
 CHAINCODE = "qcchain"
+CATCH_UP_S = 60.0
 
 __all__ = ["DefinitionError", "approved", "network_package", "here", "follow", "approve_committed"]
 
@@ -129,6 +131,7 @@ def follow(before: Layout, after: Layout, bins: dict[str, Path], channels: list[
         present = [m for m in channel.members if here(after, after.consortium.org(m), running)]
         msps = [after.consortium.org(m).msp_id for m in present]
         pending = [after.consortium.org(m).msp_id for m in channel.members if m not in present]
+        _caught_up(after, bins, channel, [m for m in newcomers if m in present], present, running)
         if name in changed:
             if len(present) < len(channel.members) // 2 + 1:
                 raise DefinitionError(f"{name}: the new qcchain definition needs a majority of its members' "
@@ -145,6 +148,35 @@ def follow(before: Layout, after: Layout, bins: dict[str, Path], channels: list[
             done[name] = {"sequence": seq, "redefined": False,
                           "approved_by": [after.consortium.org(m).msp_id for m in came], "pending": pending}
     return done
+
+
+def _caught_up(layout: Layout, bins: dict[str, Path], channel: Channel, newcomers: list[str], present: list[str],
+               running: set[str], timeout: float = CATCH_UP_S) -> None:
+    """Wait until the newcomers' running peers reached the height of a running peer of another member (a
+    peer that has not seen the committed definition would endorse its org's approval against an older
+    lifecycle state and the orderer's validation would refuse it).
+
+    Raises:
+        DefinitionError: still behind after ``timeout`` seconds.
+    """
+    ref = next((p for m in present if m not in newcomers for p in layout.peers_of(m) if p.host in running), None)
+    peers = [p for m in newcomers for p in layout.peers_of(m) if p.host in running]
+    if ref is None or not peers:
+        return
+    deadline = time.monotonic() + timeout
+    for peer in peers:
+        while True:
+            target = int(recovery.channel_info(layout, bins["peer"], ref, channel.name)["height"])
+            try:
+                height = int(recovery.channel_info(layout, bins["peer"], peer, channel.name)["height"])
+            except admin.ToolError:
+                height = 0  # the join is still being processed
+            if height >= target:
+                break
+            if time.monotonic() > deadline:
+                raise DefinitionError(f"{channel.name}: {peer.host} is at block height {height}, {ref.host} at "
+                                      f"{target} after {timeout:.0f}s: not caught up to approve the definition")
+            time.sleep(0.5)
 
 
 def _asker(layout: Layout, channel: Channel, running: set[str]) -> str:

@@ -9,6 +9,7 @@ its past writes stay readable."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -55,6 +56,66 @@ def net(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path) -> Iter
         assert not left, f"processes left running: {left}"
 
 
+def _committed(layout: Any, peer_bin: Path, channel: str) -> dict[str, Any]:
+    """``peer lifecycle chaincode querycommitted`` of qcchain on ``channel``, with ``collection_msps``: the
+    MSP IDs named by each collection's member policy (decoded from its principals)."""
+    from qcchain_network import cclifecycle
+
+    ch = next(c for c in layout.consortium.channels if c.name == channel)
+    doc = cclifecycle.committed_definition(layout, peer_bin, ch, "qcchain", asker="Regulator")
+    msps: dict[str, list[str]] = {}
+    for entry in doc.get("collections", {}).get("config", []):
+        static = _find(entry, "name")  # the collection's static config (the JSON spelling of the oneof varies)
+        # each MSPRole principal: field 1 (msp_identifier) is a length-prefixed string
+        raws = [base64.b64decode(p) for p in _values(static, "principal")]
+        msps[static["name"]] = [r[2:2 + r[1]].decode() for r in raws]
+    return {**doc, "collection_msps": msps}
+
+
+def _find(doc: Any, key: str) -> dict[str, Any]:
+    """The first dict under ``doc`` (itself included) that has ``key``."""
+    if isinstance(doc, dict):
+        if key in doc:
+            return doc
+        doc = list(doc.values())
+    for item in doc if isinstance(doc, list) else []:
+        found = _find(item, key)
+        if found:
+            return found
+    return {}
+
+
+def _values(doc: Any, key: str) -> list[Any]:
+    """Every value of ``key`` anywhere under ``doc``."""
+    if isinstance(doc, dict):
+        return ([doc[key]] if key in doc else []) + [v for x in doc.values() for v in _values(x, key)]
+    return [v for x in doc for v in _values(x, key)] if isinstance(doc, list) else []
+
+
+class _Pinned:
+    """A contract whose submissions are endorsed by the given orgs only (the gateway's endorsing_organizations)."""
+
+    def __init__(self, contract: Any, orgs: list[str]) -> None:
+        self.contract, self.orgs = contract, orgs
+
+    def submit_transaction(self, name: str, *args: Any) -> bytes:
+        return bytes(self.contract.submit_transaction(name, *args, endorsing_organizations=self.orgs))
+
+    def evaluate_transaction(self, name: str, *args: Any) -> bytes:
+        return bytes(self.contract.evaluate_transaction(name, *args))
+
+
+def _retry(fn: Any, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return fn()
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(3)
+
+
 def _profile_at(layout: Any, org_name: str, user_msp: Path, msp_id: str, via_org: str, path: Path) -> Path:
     """A connection profile for ``user_msp`` of ``msp_id`` that talks to ``via_org``'s peer."""
     doc = json.loads(layout.profile_file(layout.consortium.org(via_org)).read_text())
@@ -65,7 +126,7 @@ def _profile_at(layout: Any, org_name: str, user_msp: Path, msp_id: str, via_org
     return path
 
 
-def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path]) -> None:
+def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path], fabric_binaries: Path) -> None:
     from qcchain_core.gm import SM2PrivateKey
     from qcchain_gateway.profile import connect_profile
     from qcchain_sdk.contracts.governance import GovernanceClient
@@ -145,6 +206,13 @@ def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path]) -> Non
 
     layout = load_layout(consortium, out)
     assert [o.msp_id for o in layout.consortium.orgs][-1] == "Inspection2MSP"
+    # the committed definition followed the membership: collectionL3 is `members: channel`, so a new sequence
+    # with the collection over the three members, approved by all three (the new org included); the named
+    # signature rule AND(Inspection, Regulator) is kept as the policy file says
+    qc = _committed(layout, fabric_binaries, "qcchannel")
+    assert qc["sequence"] == 2 and qc["approvals"] == {"InspectionMSP": True, "RegulatorMSP": True,
+                                                       "Inspection2MSP": True}, qc
+    assert sorted(qc["collection_msps"]["collectionL3"]) == ["Inspection2MSP", "InspectionMSP", "RegulatorMSP"]
     assert [p.host for p in layout.peers_of("Inspection2")] == ["peer0.inspection2.qcchain.example"]
     status = _sh("status", "--dir", str(out))
     assert "peer0.inspection2.qcchain.example" in status.stdout and "running" in status.stdout
@@ -170,6 +238,38 @@ def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path]) -> Non
             if time.monotonic() > deadline:
                 raise
             time.sleep(3)
+
+    # a sealed (L3) record written by the new member into collectionL3 (memberOnlyWrite: refused to a
+    # non-member org), its data key wrapped for it and the regulator; read and decrypted through its own peer
+    from qcchain_sdk.contracts.records import RecordsClient, build_record, decrypt_view, verify_view
+    from qcchain_sdk.contracts.story import demo_payloads
+    reg_key = SM2PrivateKey.from_pem((out / "test-admin-keys" / "RegulatorMSP.pem").read_bytes())
+    danger = {**demo_payloads()["hidden_danger"], "ID": "HD-ORG2-1"}
+    built = build_record(record_id="HD-ORG2-1", category="hidden_danger", equipment_code="32010001", stage="use",
+                         owner_msp="Inspection2MSP", grade="L3", signing_key=key2, payload=danger,
+                         recipients={"Inspection2MSP": key2.public_key(), "RegulatorMSP": reg_key.public_key()})
+    with connect_profile(profile, user="Admin") as gw:
+        meta = RecordsClient(gw.get_network("qcchannel").get_contract("qcchain", "records")).submit(built)
+    assert meta["placement"] == "private_encrypted"
+
+    def sealed_read() -> dict[str, Any]:
+        with connect_profile(profile, user="Admin") as gw:  # its profile names its own peer only
+            view = RecordsClient(gw.get_network("qcchannel").get_contract("qcchain", "records")).get("HD-ORG2-1")
+        assert view.get("wrapped_key") and view.get("ciphertext"), sorted(view)
+        return view
+    view = _retry(sealed_read)
+    assert decrypt_view(view, view["wrapped_key"]["wrapped"], key2) == danger
+    assert verify_view(view, key2.public_key()) == []
+    # the named rule was kept: Inspection2's peer with the Regulator's does not satisfy AND(Inspection, Regulator)
+    with connect_profile(profile, user="Admin") as gw:
+        net_ = gw.get_network("qcchannel")
+        with pytest.raises(Exception) as failed:
+            GovernanceClient(net_.get_contract("qcchain", "governance"),
+                             _Pinned(net_.get_contract("qcchain", "keys"), ["Inspection2MSP", "RegulatorMSP"]),
+                             "Inspection2MSP", gw.identity.cert_pem, SM2PrivateKey.generate()
+                             ).register_key(int(time.time()) - 60, int(time.time()) + 3600)
+    assert "ENDORSEMENT_POLICY_FAILURE" in str(failed.value) or "endorsement policy" in str(failed.value).lower(), \
+        str(failed.value)
 
     # channels at run time through the CLI: a new channel for two members (qcchain deployed on it), then the
     # new member joins it by an Admins-signed config update; it reads there through its own peer
@@ -198,6 +298,25 @@ def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path]) -> Non
             if time.monotonic() > deadline:
                 raise
             time.sleep(3)
+    # qc2's rule was derived over its members (AND of both): with a third member it is OutOf(2, three peers),
+    # committed as sequence 2 approved by all three; Inspection2's peer with the Regulator's now endorses a write
+    qc2 = _committed(layout, fabric_binaries, "qc2")
+    assert qc2["sequence"] == 2 and qc2["approvals"].get("Inspection2MSP") is True, qc2
+    assert sorted(qc2["collection_msps"]["collectionL3"]) == ["Inspection2MSP", "InspectionMSP", "RegulatorMSP"]
+    # (qc2's governance bootstrapped by the new member's admin, then its key registered: both endorsed by
+    # exactly Inspection2's and the Regulator's peers)
+    members = [membergate.member_record(layout.consortium.org(m)) for m in ("Regulator", "Inspection", "Inspection2")]
+    policies = {n: yaml.safe_load((ROOT / "policies" / f"{n}.yaml").read_text()) for n in ("governance", "grading",
+                                                                                            "sharing")}
+    with connect_profile(profile, user="Admin") as gw:
+        net_ = gw.get_network("qc2")
+        pair = ["Inspection2MSP", "RegulatorMSP"]
+        pinned = GovernanceClient(_Pinned(net_.get_contract("qcchain", "governance"), pair),
+                                  _Pinned(net_.get_contract("qcchain", "keys"), pair),
+                                  "Inspection2MSP", gw.identity.cert_pem, SM2PrivateKey.generate())
+        pinned.bootstrap(members, policies)
+        pinned.register_key(int(time.time()) - 60, int(time.time()) + 3600)
+        assert pinned.get_key(pinned.key_id)["msp_id"] == "Inspection2MSP"
 
     # per-org deployment bundles from the real material, the joined org's included: no foreign private key
     r = _sh("bundles", *args)
@@ -212,6 +331,11 @@ def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path]) -> Non
     assert r.returncode == 0, r.stdout + r.stderr
     layout = load_layout(consortium, out)
     assert "Inspection2MSP" not in [o.msp_id for o in layout.consortium.orgs]
+    # the definitions narrowed again: a new sequence without it on both channels
+    for channel, seq in (("qcchannel", 3), ("qc2", 3)):
+        done = _committed(layout, fabric_binaries, channel)
+        assert done["sequence"] == seq and "Inspection2MSP" not in done["approvals"], (channel, done)
+        assert sorted(done["collection_msps"]["collectionL3"]) == ["InspectionMSP", "RegulatorMSP"], (channel, done)
     assert "peer0.inspection2.qcchain.example" not in _sh("status", "--dir", str(out)).stdout.replace("stopped", "")
     # its identity is refused at a remaining peer's gateway; its past write stays readable
     removed = _profile_at(layout, "Inspection2", home / "peerOrganizations" / "inspection2.qcchain.example" / "users"
