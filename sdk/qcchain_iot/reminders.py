@@ -5,7 +5,9 @@ bursting discs / node certificates due soon become blue, then yellow, expiry rem
 Pure functions of the records and ``today`` (the job passes the date it runs for): the same inputs give
 the same warnings with the same deterministic ids (SM3 of source, kind, subject, due date and colour), so
 running the job twice, or after a crash, raises nothing twice (the contract answers ``duplicate``). A
-renewal changes the due date, so the next reminder of the renewed item is a new warning.
+renewal changes the due date: :func:`renewals` finds the open reminders it answers (their item now due
+later) and :func:`renewal_of` is the evidence that closes them (``warnings:resolve_reminder``); the next
+reminder of the renewed item is a new warning. The job itself is :mod:`qcchain_iot.reminderjob`.
 
 Warnings are ``raise_warning`` documents (``evidence = {note, digests: [SM3 of the item's canonical
 JSON]}``); the job raises them through :class:`qcchain_sdk.contracts.warnings.WarningsClient`.
@@ -26,7 +28,7 @@ from .policy import WarningsPolicy
 log = logging.getLogger(__name__)
 
 __all__ = ["TROUBLE_LEVELS", "DueItem", "overdue_rectifications", "expiry_reminders", "personnel_items",
-           "inspection_items", "node_items"]
+           "inspection_items", "node_items", "reminder_subject", "reminder_due", "renewals", "renewal_of"]
 
 #: D-A.11 troubleLevel -> the policy's rectification key.
 TROUBLE_LEVELS = {"一般事故隐患": "general", "较大事故隐患": "larger", "严重事故隐患": "serious"}
@@ -106,7 +108,7 @@ def expiry_reminders(items: Iterable[DueItem], today: dt.date, policy: WarningsP
         if left > window["blue_days"]:
             continue
         colour = "yellow" if left <= window["yellow_days"] else "blue"
-        subject = _subject(f"{item.kind}:{item.subject}")
+        subject = reminder_subject(item)
         when = f"expired {-left} day(s) ago" if left < 0 else f"due in {left} day(s)"
         out.append({"warning_id": _wid("expiry", subject, item.due.isoformat(), colour), "colour": colour,
                     "source": "expiry", "subject": subject, "rule": item.kind[:32],
@@ -114,6 +116,47 @@ def expiry_reminders(items: Iterable[DueItem], today: dt.date, policy: WarningsP
                     "summary": f"{item.kind.replace('_', ' ')} {item.subject} {when} ({item.due.isoformat()})",
                     "evidence": {"note": f"due {item.due.isoformat()}", "digests": [_digest(item.record)]}})
     return out
+
+
+def reminder_subject(item: DueItem) -> str:
+    """The ``subject`` of an item's reminders on chain (``kind:subject``, made an id)."""
+    return _subject(f"{item.kind}:{item.subject}")
+
+
+def reminder_due(warning: dict[str, Any]) -> dt.date | None:
+    """The due date an expiry reminder on chain was raised for (its evidence note ``due YYYY-MM-DD``), or
+    None when it records none."""
+    note = (warning.get("evidence") or {}).get("note")
+    return _date(note[4:14]) if isinstance(note, str) and note.startswith("due ") else None
+
+
+def renewals(open_reminders: Iterable[dict[str, Any]],
+             items: Iterable[DueItem]) -> list[tuple[dict[str, Any], DueItem]]:
+    """The open expiry reminders a recorded renewal answers, each with the renewed item: the item of the
+    reminder's subject is now due later than the reminder's due date (the latest due per subject counts,
+    so an old record beside its renewal changes nothing). Reminders of an item no longer listed, or whose
+    item is still due on the same date, stay open."""
+    current: dict[str, DueItem] = {}
+    for item in items:
+        key = reminder_subject(item)
+        if key not in current or item.due > current[key].due:
+            current[key] = item
+    out = []
+    for warning in open_reminders:
+        item = current.get(str(warning.get("subject")))
+        due = reminder_due(warning)
+        if warning.get("source") == "expiry" and warning.get("status") != "closed" and item is not None \
+                and due is not None and item.due > due:
+            out.append((warning, item))
+    return out
+
+
+def renewal_of(item: DueItem) -> dict[str, Any]:
+    """The ``resolve_reminder`` renewal of a renewed item: its new due date, a note naming the item (the
+    certificate number / equipment code, no personal field) and the SM3 of the renewed record."""
+    return {"due": item.due.isoformat(),
+            "note": f"{item.kind.replace('_', ' ')} {item.subject} renewed: due {item.due.isoformat()}"[:2000],
+            "digests": [_digest(item.record)]}
 
 
 def personnel_items(records: Iterable[dict[str, Any]], responsible_msp: str) -> list[DueItem]:

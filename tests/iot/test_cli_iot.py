@@ -54,3 +54,38 @@ def test_devices_and_closed_loop_through_the_cli(tmp_path) -> None:
     assert json.loads(_cli(kit, "Regulator", warnings, ["close", wid]).stdout)["status"] == "closed"
     shown = json.loads(_cli(kit, "Maintenance", warnings, ["show", wid]).stdout)
     assert [h["step"] for h in shown["history"]] == ["raised", "acknowledge", "start", "dispose", "verify", "close"]
+
+
+def test_reminder_job_through_the_cli(tmp_path) -> None:
+    kit = chain_kit()
+    records = {"responsible_msp": "UsingUnitMSP",
+               "personnel": [{"ID": "P1", "psnName": "Zhang San", "certNo": "TS-001", "endDate": "2025-08-01"}],
+               "hidden_dangers": [{"ID": "HD-1", "regNo": "32010001", "troubleLevel": "一般事故隐患",
+                                   "limitDate": "2025-06-30"}],
+               "items": [{"kind": "safety_valve", "subject": "32010001/SV-1", "due": "2025-07-20",
+                          "record": {"valve": "SV-1", "checked": "2024-07-20"}}]}
+    path = tmp_path / "records.json"
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    first = _cli(kit, "Inspection", warnings, ["remind", "--records", str(path), "--today", "2025-07-10"])
+    assert first.exit_code == 0, first.output
+    assert {k: json.loads(first.stdout)[k] for k in ("raised", "resolved", "failed")} == {"raised": 3, "resolved": 0,
+                                                                                         "failed": 0}
+    records["personnel"][0]["endDate"] = "2028-08-01"            # the certificate's renewal is recorded
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    second = json.loads(_cli(kit, "Inspection", warnings, ["remind", "--records", str(path), "--today",
+                                                           "2025-07-11"]).stdout)
+    assert (second["resolved"], second["raised"], second["duplicates"]) == (1, 0, 2)
+    assert json.loads(_cli(kit, "Regulator", warnings, ["show", second["resolved_ids"][0]]).stdout)["status"] == "closed"
+    # by hand: the valve's renewal, refused to the responsible unit, accepted from the regulator
+    valve = next(w["warning_id"] for w in WarningsClient(KitContract(kit, "Regulator")).list_open("expiry"))
+    args = ["resolve-reminder", valve, "--due", "2026-07-20", "--note", "SV-1 re-certified", "--digest", "ef" * 32]
+    refused = _cli(kit, "UsingUnit", warnings, args)
+    assert refused.exit_code == 1 and "may not record a renewal" in refused.output
+    assert json.loads(_cli(kit, "Regulator", warnings, args).stdout)["status"] == "closed"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"responsible_msp": "UsingUnitMSP", "items": [{"kind": "safety_valve"}]}))
+    out = _cli(kit, "Inspection", warnings, ["remind", "--records", str(bad)])
+    assert out.exit_code == 1 and "items[0] needs exactly kind, subject, due" in out.output
+    bad.write_text(json.dumps({"responsible_msp": "UsingUnitMSP", "people": []}))
+    out = _cli(kit, "Inspection", warnings, ["remind", "--records", str(bad)])
+    assert out.exit_code == 1 and "unknown key 'people'" in out.output
