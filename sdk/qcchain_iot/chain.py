@@ -186,31 +186,41 @@ class WarningRelay:
     def run(self, stop: Any, workers: int = 4, batch: int = 32, poll_s: float = 0.01) -> RelayResult:
         """Relay continuously until ``stop`` (an Event) is set: whenever one of ``workers`` submitters is
         free, everything pending (up to ``batch`` per transaction) goes to it at once — no waiting for a
-        batch to fill, so a lone warning leaves in the next poll and a burst shares transactions.
+        batch to fill, so a lone warning leaves in the next poll and a burst shares transactions. Committed
+        alerts are marked in the outbox by a thread of their own: a mark waiting for the database's write
+        lock (the consumer commits readings all the time) never holds back the next submissions.
 
         Raises:
             StoreError: the outbox cannot be read or updated.
         """
         result = RelayResult()
         inflight: dict[Future[list[tuple[str, str, int]]], set[str]] = {}
+        marking: dict[Future[None], set[str]] = {}   # answered by the chain, outbox not updated yet
         retry_at: dict[str, float] = {}          # a refused alert waits a second before its next try
-        with ThreadPoolExecutor(workers, thread_name_prefix="relay") as pool:
-            while not stop.is_set() or inflight:
+        with ThreadPoolExecutor(workers, thread_name_prefix="relay") as pool, \
+                ThreadPoolExecutor(1, thread_name_prefix="relay-mark") as marker:
+            while not stop.is_set() or inflight or marking:
                 outcomes: list[tuple[str, str, int]] = []
                 for future in [f for f in inflight if f.done()]:
                     del inflight[future]
                     outcomes.extend(future.result())
+                for future in [f for f in marking if f.done()]:
+                    del marking[future]
+                    future.result()                          # a StoreError ends the relay
                 retry_at.update((wid, time.monotonic() + 1.0) for wid, outcome, _ in outcomes if outcome == "failed")
-                self._mark(self._count(result, outcomes))    # one outbox transaction per round
+                committed = self._count(result, outcomes)
+                if committed:                                # one outbox transaction per round, off this loop
+                    marking[marker.submit(self._mark, committed)] = {wid for wid, _ in committed}
                 free = workers - len(inflight)
                 if not stop.is_set() and free > 0:
                     now = time.monotonic()
-                    skip = {w for ids in inflight.values() for w in ids} | {w for w, t in retry_at.items() if t > now}
+                    skip = {w for ids in list(inflight.values()) + list(marking.values()) for w in ids} | \
+                        {w for w, t in retry_at.items() if t > now}
                     # readings are looked up only for the alerts about to be submitted
                     pending = self._pending(free * batch, skip)
-                    size = max(1, -(-len(pending) // free)) if pending else batch   # spread over the free ones
-                    for i in range(0, len(pending), min(batch, size)):
-                        chunk = pending[i:i + min(batch, size)]
+                    size = min(batch, max(1, -(-len(pending) // free)))   # spread over the free submitters
+                    for i in range(0, len(pending), size):
+                        chunk = pending[i:i + size]
                         inflight[pool.submit(self._raise, chunk)] = {a.warning_id for a, _ in chunk}
                 time.sleep(poll_s)
         return result
