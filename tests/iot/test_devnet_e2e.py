@@ -1,5 +1,6 @@
 """End to end on the devnet: readings -> validation/storage/detection -> relay -> warnings committed on chain
-(deduplicated on re-send) -> the closed loop through the CLI (a wrong-role step refused in one line)."""
+(deduplicated on re-send) -> the closed loop through the CLI (a wrong-role step refused in one line); the reminder
+job's reminder closed on chain when the renewal is recorded."""
 
 from __future__ import annotations
 
@@ -73,3 +74,28 @@ def test_readings_to_committed_warning_and_closed_loop(tmp_path: Path, policy: W
         assert shown["status"] == "closed"
         assert [h["step"] for h in shown["history"]] == ["raised", "acknowledge", "start", "dispose", "verify", "close"]
     engine.dispose()
+
+
+def test_reminder_closes_on_chain_when_the_renewal_is_recorded(tmp_path: Path) -> None:
+    records = {"responsible_msp": "", "personnel": [{"ID": "P1", "psnName": "Zhang San", "certNo": "TS-9",
+                                                     "endDate": "2025-08-01"}]}
+    path = tmp_path / "records.json"
+    with iot_chain(tmp_path / "devnet", []) as chain:
+        records["responsible_msp"] = chain.msp("UsingUnit")
+        path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+        ins, using = chain.profiles["Inspection"], chain.profiles["UsingUnit"]
+        code, out = _cli(ins, "remind", "--records", str(path), "--today", "2025-07-10")
+        assert code == 0, out
+        first = json.loads(out)
+        assert (first["raised"], first["resolved"]) == (1, 0)
+        wid = first["raised_ids"][0]
+        records["personnel"][0]["endDate"] = "2028-08-01"          # the renewed certificate is recorded
+        path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+        code, out = _cli(using, "remind", "--records", str(path), "--today", "2025-07-11")
+        assert code == 0 and json.loads(out)["failed_ids"] == [wid]  # the responsible unit may not close it
+        code, out = _cli(ins, "remind", "--records", str(path), "--today", "2025-07-11")
+        assert code == 0 and json.loads(out)["resolved_ids"] == [wid], out
+        shown = json.loads(_cli(using, "show", wid)[1])
+        assert shown["status"] == "closed" and shown["renewed_due"] == "2028-08-01"
+        assert [h["step"] for h in shown["history"]] == ["raised", "resolve_reminder"]
+        assert chain.warnings("Regulator").list_open("expiry") == []
