@@ -5,6 +5,14 @@ Per appid and table a unit inserts new record groups, every 4th batch of a table
 group, every 8th deletes its oldest live group (so U and D always name records that exist and belong to
 the unit, as a well-behaved sender's would). :class:`Sender` keeps that schedule; :func:`drive` runs the
 senders concurrently for a fixed time and collects latencies and failures.
+
+Two load models. Closed loop (``rate`` 0): every sender posts its next batch as soon as the previous one is
+answered — the system's capacity, with latency growing by queueing (Little's law: ``appids`` x batch size
+records in flight). Open loop (``rate`` R records/s): as thousands of units reporting on their own schedules
+do, each sender's batches are due at fixed times (period ``appids x size / R`` seconds, senders evenly
+staggered); a sender still waiting for an answer when its next batch is due sends it late. Latency is
+counted from the batch's due time, not from when it could be sent, so a system that falls behind shows
+it in the percentiles (no coordinated omission); ``late_batches`` counts those sent after their time.
 """
 
 from __future__ import annotations
@@ -85,6 +93,7 @@ class LoadResult:
     failures: list[str] = field(default_factory=list)
     by_bus: dict[str, int] = field(default_factory=lambda: {"I": 0, "U": 0, "D": 0})
     by_txcode: dict[str, int] = field(default_factory=dict)
+    late_batches: int = 0
 
 
 async def _token(http: httpx.AsyncClient, sender: Sender) -> str:
@@ -94,11 +103,21 @@ async def _token(http: httpx.AsyncClient, sender: Sender) -> str:
     return str(answer["data"]["access_token"])
 
 
-async def _run_sender(http: httpx.AsyncClient, sender: Sender, size: int, deadline: float, out: LoadResult) -> None:
+async def _run_sender(http: httpx.AsyncClient, sender: Sender, size: int, deadline: float, out: LoadResult,
+                      first_due: float | None = None, period: float = 0.0) -> None:
     token = await _token(http, sender)
-    while time.monotonic() < deadline:
+    due = first_due
+    while (due if due is not None else time.monotonic()) < deadline:
         raw, count, bus = sender.body(token, size)
-        begin = time.monotonic()
+        now = time.monotonic()
+        if due is None:  # closed loop
+            begin = now
+        else:
+            if now < due:
+                await asyncio.sleep(due - now)
+            elif now > due + 0.001:
+                out.late_batches += 1
+            begin, due = due, due + period  # latency from the due time, even when sent late
         try:
             response = await http.post(PREFIX + "/syndata", content=raw, headers={"content-type": "application/json"})
             answer = response.json()
@@ -118,16 +137,29 @@ async def _run_sender(http: httpx.AsyncClient, sender: Sender, size: int, deadli
                 return
 
 
-async def drive(url: str, cafile: str | None, senders: list[Sender], size: int, duration: float) -> LoadResult:
-    """Run every sender for ``duration`` seconds (a batch started before the deadline is awaited)."""
+async def drive(url: str, cafile: str | None, senders: list[Sender], size: int, duration: float,
+                rate: float = 0.0, transport: httpx.AsyncBaseTransport | None = None) -> LoadResult:
+    """Run every sender for ``duration`` seconds (a batch started before the deadline is awaited); closed
+    loop when ``rate`` is 0, else batches due at ``rate`` records/s in all (see the module docstring).
+
+    Raises:
+        ValueError: ``rate`` is negative.
+    """
+    if rate < 0:
+        raise ValueError(f"rate must be >= 0 records/s, got {rate}")
     import ssl  # noqa: PLC0415 - only the driver needs it
 
     verify: Any = ssl.create_default_context(cafile=cafile) if cafile else True
     limits = httpx.Limits(max_connections=len(senders) + 4, max_keepalive_connections=len(senders) + 4)
     out = LoadResult()
-    async with httpx.AsyncClient(base_url=url, verify=verify, timeout=120, limits=limits) as http:
-        out.started = time.monotonic()
-        deadline = out.started + duration
-        await asyncio.gather(*(_run_sender(http, s, size, deadline, out) for s in senders))
+    async with httpx.AsyncClient(base_url=url, verify=verify, timeout=120, limits=limits, transport=transport) as http:
+        tokens_at = time.monotonic()
+        period = len(senders) * size / rate if rate else 0.0
+        start = tokens_at + 1.0 if rate else tokens_at  # paced: a second for the senders' tokens first
+        out.started = start
+        deadline = start + duration
+        await asyncio.gather(*(_run_sender(http, s, size, deadline, out,
+                                           start + i * period / len(senders) if rate else None, period)
+                               for i, s in enumerate(senders)))
         out.finished = time.monotonic()
     return out

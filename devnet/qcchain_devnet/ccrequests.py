@@ -102,7 +102,7 @@ def _get_multiple(ctx: TxContext, msg: shim.ChaincodeMessage) -> bytes:
     if req.collection:
         values = [ctx.sim.get_private(ctx.ns, req.collection, k) for k in req.keys]
     else:
-        values = [ctx.sim.get_state(ctx.ns, k) for k in req.keys]
+        values = ctx.sim.get_states(ctx.ns, list(req.keys))
     return shim.GetStateMultipleResult(values=values).SerializeToString()
 
 

@@ -249,6 +249,17 @@ class Ledger:
         value, vb, vt, meta = rows[0]
         return StateRow(key, value, (vb, vt), decode_metadata(meta))
 
+    def get_states(self, ns: str, keys: list[str]) -> dict[str, StateRow]:
+        """The committed rows of those ``keys`` of namespace ``ns`` that exist (one query per 900 keys)."""
+        out: dict[str, StateRow] = {}
+        for start in range(0, len(keys), 900):
+            chunk = [k.encode() for k in keys[start:start + 900]]
+            sql = f"SELECT key, value, vb, vt, meta FROM state WHERE ns=? AND key IN ({','.join('?' * len(chunk))})"
+            for key, value, vb, vt, meta in self._q(sql, (ns, *chunk)):
+                name = key.decode()
+                out[name] = StateRow(name, value, (vb, vt), decode_metadata(meta))
+        return out
+
     def range_scan(self, ns: str, start: str, end: str, limit: int, *, writer: bool = False) -> list[StateRow]:
         """Up to ``limit`` committed entries with start <= key < end (end "" = unbounded), key order."""
         sql = "SELECT key, value, vb, vt FROM state WHERE ns=? AND key>=?"

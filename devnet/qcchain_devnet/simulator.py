@@ -132,6 +132,18 @@ class TxSimulator:
         self.reads.setdefault((ns, key), row.version if row else None)
         return row.value if row else b""
 
+    def get_states(self, ns: str, keys: list[str]) -> list[bytes]:
+        """The committed values of ``keys`` in order (b"" if absent), read in one query; records the read
+        versions as :meth:`get_state` does."""
+        self.namespaces.add(ns)
+        rows = self.ledger.get_states(ns, keys)
+        values = []
+        for key in keys:
+            row = rows.get(key)
+            self.reads.setdefault((ns, key), row.version if row else None)
+            values.append(row.value if row else b"")
+        return values
+
     def get_metadata(self, ns: str, key: str) -> dict[str, bytes]:
         """The committed metadata of a key; records the read version."""
         self.namespaces.add(ns)

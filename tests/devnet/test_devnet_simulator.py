@@ -43,6 +43,16 @@ def test_reads_record_committed_versions_not_own_writes(ledger: Ledger) -> None:
     assert [(w.key, w.value) for w in kv.writes] == [("b", b"new")]
 
 
+def test_get_states_reads_many_keys_in_order_as_get_state_does(ledger: Ledger) -> None:
+    """GET_STATE_MULTIPLE is answered by one query: same values, order, absent keys and read versions as
+    one get_state per key (also with more keys than one SQL statement takes, and a key asked twice)."""
+    keys = ["d", "zz", "a", "d"] + [f"absent{i}" for i in range(1000)] + ["c"]
+    many, one = TxSimulator(ledger, CHANNEL, "A", "A"), TxSimulator(ledger, CHANNEL, "A", "A")
+    assert many.get_states("cc", keys) == [one.get_state("cc", k) for k in keys]
+    assert many.get_states("cc", keys)[:4] == [b"vd", b"", b"va", b"vd"] and many.get_states("cc", ["c"]) == [b"vc"]
+    assert many.reads == one.reads and many.reads[("cc", "a")] == (1, 0) and many.reads[("cc", "zz")] is None
+
+
 def test_empty_key_and_write_after_paginated_query(ledger: Ledger) -> None:
     sim = TxSimulator(ledger, CHANNEL, "A", "A")
     with pytest.raises(SimulationError, match="empty"):

@@ -69,6 +69,8 @@ def validate_simple_keys(*keys: str) -> None:
 
 def _validate_attribute(value: object, what: str) -> str:
     value = _check_str(value, what)
+    if MIN_UNICODE_RUNE not in value and MAX_UNICODE_RUNE not in value:  # the usual case: two C scans
+        return value
     for index, char in enumerate(value):
         if char in (MIN_UNICODE_RUNE, MAX_UNICODE_RUNE):
             raise InvalidKeyError(
