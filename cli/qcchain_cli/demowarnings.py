@@ -9,7 +9,8 @@ detected warnings on chain (a yellow, then a red band warning among them), the r
 anchored and the red warning's reading is proven against the root on chain; the red warning is driven
 through the closed loop (acknowledged, disposed by the unit, verified by the inspection body, closed by the
 regulator). A hidden danger past its limitDate without acceptance becomes an overdue-rectification
-warning addressed to the regulator, and an operator certificate due in 20 days a yellow reminder.
+warning addressed to the regulator, and an operator certificate due in 20 days a yellow reminder, closed
+on chain when its renewal is recorded.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from qcchain_iot.chain import ChainAnchor, WarningRelay
 from qcchain_iot.pipeline import Message, Pipeline
 from qcchain_iot.policy import parse_policy
 from qcchain_iot.reading import encode_reading
+from qcchain_iot.reminderjob import run_reminder_job
 from qcchain_iot.reminders import expiry_reminders, overdue_rectifications, personnel_items
 from qcchain_iot.store import open_store, sqlite_url
 from qcchain_iot.topics import telemetry_topic
@@ -153,5 +155,12 @@ def _reminders(story: Any, policy: Any, regulator: WarningsClient, inspector: Wa
     listed = [w["warning_id"] for w in regulator.list(status="raised", colour="yellow", responsible_msp=use.msp_id)]
     if raised["warning_id"] not in listed:
         raise _fail("certificate reminder", "the reminder is not listed among the unit's open warnings")
+    renewed = {**cert, "endDate": (today + dt.timedelta(days=3 * 365)).isoformat()}
+    job = run_reminder_job(inspector, today, policy, personnel_items([cert, renewed], use.msp_id))
+    closed = regulator.get(raised["warning_id"])
+    if job.resolved != [raised["warning_id"]] or closed["status"] != "closed" or job.raised:
+        raise _fail("certificate reminder", f"the renewal did not close the reminder: {job.summary()}")
     story.done(f"reminders: operator certificate {cert['certNo']} expires in 20 days -> yellow reminder "
-               f"{raised['warning_id'][:12]} raised for {use.msp_id} (evidence: SM3 of the record, no personal field)")
+               f"{raised['warning_id'][:12]} raised for {use.msp_id} (evidence: SM3 of the record, no personal field); "
+               f"the renewal to {renewed['endDate']} recorded -> the reminder job closed it on chain "
+               f"(resolve_reminder by {closed['history'][-1]['by']}, renewal as evidence)")
