@@ -49,6 +49,11 @@ class MemoryLedger:
         value, version = row if row is not None else (b"", (0, 0))
         return StateRow(key, value, version, dict(meta or {}))
 
+    def get_states(self, ns: str, keys: list[str]) -> dict[str, StateRow]:
+        """The committed rows of those ``keys`` that exist (as :meth:`get_state` each)."""
+        rows = {key: self.get_state(ns, key) for key in keys}
+        return {key: row for key, row in rows.items() if row is not None}
+
     def range_scan(self, ns: str, start: str, end: str, limit: int) -> list[StateRow]:
         """Up to ``limit`` entries with start <= key < end (end "" = unbounded), key order."""
         with self._lock:

@@ -36,6 +36,10 @@ class LedgerView(Protocol):
         """The committed value of ``key``, or None."""
         ...
 
+    def get_states(self, ns: str, keys: list[str]) -> dict[str, StateRow]:
+        """The committed rows of those ``keys`` that exist."""
+        ...
+
     def range_scan(self, ns: str, start: str, end: str, limit: int) -> list[StateRow]:
         """Up to ``limit`` entries with start <= key < end (end "" = unbounded), key order."""
         ...
