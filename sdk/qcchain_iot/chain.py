@@ -214,8 +214,8 @@ class WarningRelay:
                 free = workers - len(inflight)
                 if not stop.is_set() and free > 0:
                     now = time.monotonic()
-                    skip = {w for ids in list(inflight.values()) + list(marking.values()) for w in ids} | \
-                        {w for w, t in retry_at.items() if t > now}
+                    retry_at = {w: t for w, t in retry_at.items() if t > now}
+                    skip = {w for ids in list(inflight.values()) + list(marking.values()) for w in ids} | set(retry_at)
                     # readings are looked up only for the alerts about to be submitted
                     pending = self._pending(free * batch, skip)
                     size = min(batch, max(1, -(-len(pending) // free)))   # spread over the free submitters

@@ -127,3 +127,18 @@ def test_continuous_relay_raises_pending_alerts_and_stops(tmp_path, policy, chai
     thread.join(10)
     assert out and out[0].raised == n and out[0].failed == 0
     assert len(WarningsClient(unit).list(limit=500)) == n
+
+
+def test_a_refused_warning_does_not_hold_back_its_batch(tmp_path, policy, chain):
+    kit, unit = chain
+    engine = open_store(sqlite_url(str(tmp_path / "ts.db")))
+    _climb(engine, policy)
+    with engine.begin() as conn:
+        ids = sorted(w for (w,) in conn.execute(select(alerts.c.warning_id)))
+        conn.execute(update(alerts).where(alerts.c.warning_id == ids[0]).values(colour="purple"))
+    result = WarningRelay(engine, WarningsClient(unit), "UsingUnitMSP").relay(limit=500, batch=32)
+    assert (result.raised, result.failed) == (len(ids) - 1, 1)
+    with engine.connect() as conn:
+        pending = [w for (w,) in conn.execute(select(alerts.c.warning_id).where(alerts.c.status == "pending"))]
+    assert pending == [ids[0]]
+    assert sorted(w["warning_id"] for w in WarningsClient(unit).list(limit=500)) == ids[1:]
