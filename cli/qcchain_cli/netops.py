@@ -2,7 +2,8 @@
 shrinking on a running Fabric network (T-5.1, T-8.2 b), through the same functions as ``scripts/network.sh``.
 
 add-org / remove-org are governed on chain first (``member_admit`` / ``member_remove``, bound to the org's
-CA fingerprints; ``--propose FILE`` writes the proposal); every Fabric config update needs the signatures
+CA fingerprints; ``--propose FILE`` writes the proposal), add-channel / join-channel too (``channel_create``
+/ ``channel_join``); every Fabric config update needs the signatures
 the channel's ``Admins`` policy requires: ``--propose-updates DIR`` writes them, each admin signs with
 ``scripts/network.sh sign-update DIR --org NAME``, ``--execute DIR`` submits them (test networks:
 ``--sign-with-test-admins``).
@@ -144,16 +145,23 @@ def _add_channel(network: click.Group) -> None:
     @click.argument("name")
     @click.option("--member", "members", multiple=True, required=True,
                   help="A member org (by name) of the new channel; give it twice or more.")
+    @click.option("--propose", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Write the channel_create proposal to FILE when governance has not decided it yet.")
+    @click.option("--sign-with-test-admins", is_flag=True,
+                  help="Test networks only: the test admins sign and execute the channel_create proposal.")
     @_net_options
-    def add_channel(name: str, members: tuple[str, ...], out_dir: Path, consortium_file: Path | None) -> None:
-        """Create channel NAME for the --member orgs, with the qcchain chaincode deployed on it."""
+    def add_channel(name: str, members: tuple[str, ...], propose: Path | None, sign_with_test_admins: bool,
+                    out_dir: Path, consortium_file: Path | None) -> None:
+        """Create channel NAME for the --member orgs, with the qcchain chaincode deployed on it (governed:
+        an executed channel_create first)."""
         from qcchain_network import chanops
 
         if len(members) < 2:
             raise CliError("add-channel needs two or more --member orgs")
+        gate = "test-keys" if sign_with_test_admins else ("propose" if propose else "check")
 
         def step() -> str:
-            chanops.add_channel(_layout(consortium_file, out_dir), name, list(members))
+            chanops.add_channel(_layout(consortium_file, out_dir), name, list(members), gate, propose)
             return f"channel {name} created for {', '.join(members)}, qcchain deployed"
         _run(step)
 
@@ -162,17 +170,22 @@ def _join_channel(network: click.Group) -> None:
     @network.command("join-channel")
     @click.argument("channel")
     @click.option("--org", "org_name", required=True, help="The member org (by name) whose peers join.")
+    @click.option("--propose", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Write the channel_join proposal to FILE when governance has not decided it yet.")
     @_signing_options
     @_net_options
-    def join_channel(channel: str, org_name: str, propose_updates: Path | None, execute: Path | None,
-                     sign_with_test_admins: bool, out_dir: Path, consortium_file: Path | None) -> None:
-        """Put the member --org on the existing CHANNEL (its MSP added by an Admins-signed update if needed)."""
+    def join_channel(channel: str, org_name: str, propose: Path | None, propose_updates: Path | None,
+                     execute: Path | None, sign_with_test_admins: bool, out_dir: Path,
+                     consortium_file: Path | None) -> None:
+        """Put the member --org on the existing CHANNEL (governed: an executed channel_join first; its MSP
+        added by an Admins-signed update if needed)."""
         from qcchain_network import chanops
 
         signing = _signing(propose_updates, execute, sign_with_test_admins)
+        gate = "test-keys" if sign_with_test_admins else ("propose" if propose else "check")
 
         def step() -> str:
-            chanops.join_channel(_layout(consortium_file, out_dir), org_name, channel, signing)
+            chanops.join_channel(_layout(consortium_file, out_dir), org_name, channel, signing, gate, propose)
             return f"{org_name} joined {channel}"
         _run(step)
 

@@ -1,6 +1,9 @@
 """Channels at run time (T-5.1, T-8.2 b): a new channel for a set of member orgs, and an existing org's
 peers joining an existing channel.
 
+Both are governed on chain first (:mod:`.changate`): an executed ``channel_create`` for the channel with
+exactly its members, or ``channel_join`` for the org and channel, is required before anything is made.
+
 ``add_channel``: the channel is added to the consortium model (:func:`qcchain_consortium.membership.new_channel`:
 the qcchain chaincode's endorsement rule and collections over its members), its genesis block is made
 from the rendered ``configtx.yaml`` (``configtxgen``), the orderers join it (``osnadmin``), every member's
@@ -18,10 +21,11 @@ rule), approved by every member here and committed, else the committed one appro
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import yaml
 
-from . import admin, ccredefine, cclifecycle, configupdate, orgoverlay, orgupdate, overlay, procs, runner
+from . import admin, ccredefine, cclifecycle, changate, configupdate, orgoverlay, orgupdate, overlay, procs, runner
 from .derive import Layout, apply_overlay, derive
 from .errors import NetworkError
 from .nodeops import latest_block_path, running_orderer, tool_paths
@@ -46,18 +50,23 @@ def _relayout(layout: Layout, consortium: Consortium) -> Layout:
     return apply_overlay(base, overlay.load(layout.out))
 
 
-def add_channel(layout: Layout, name: str, members: list[str]) -> Layout:
+def add_channel(layout: Layout, name: str, members: list[str], gate: str = "check",
+                proposal_out: Path | None = None) -> Layout:
     """Create channel ``name`` for the member orgs ``members`` (names) on the running network, with the
-    qcchain chaincode deployed on it; returns the new layout.
+    qcchain chaincode deployed on it, once governance decided it (``channel_create``, :mod:`.changate`;
+    ``gate``: ``check`` / ``propose`` / ``test-keys``); returns the new layout.
 
     Raises:
         MembershipError: a bad or existing name, unknown or too few members. DefinitionError: qcchain not
-        deployed yet. ToolError, DeployError: a Fabric step failed (the channel may then exist without the
-        chaincode: run ``network.sh deploy``).
+        deployed yet. NotDecided, ChannelProposalWritten: governance has not decided it. ToolError,
+        DeployError: a Fabric step failed (the channel may then exist without the chaincode: run
+        ``network.sh deploy``). Nothing is made before those checks passed.
     """
     new = _relayout(layout, new_channel(layout.consortium, name, members))
     bins = tool_paths()
     pkg = ccredefine.network_package(layout, bins)  # refused before anything is made
+    proposal = changate.require_create(layout, name, [layout.consortium.org(m).msp_id for m in members], gate,
+                                       proposal_out)
     running = runner.running(layout.out)
     cfg_dir = new.out / "configtx"
     cfg_dir.mkdir(parents=True, exist_ok=True)
@@ -76,21 +85,25 @@ def add_channel(layout: Layout, name: str, members: list[str]) -> Layout:
     channel = next(c for c in new.consortium.channels if c.name == name)
     sequence = cclifecycle.deploy(new, bins["peer"], channel, "qcchain", pkg)
     render_profiles(new, members)
-    procs.ops_log(layout.out, "add-channel", name, kind="channel", result="ok", members=members, sequence=sequence)
+    procs.ops_log(layout.out, "add-channel", name, kind="channel", result="ok", members=members, sequence=sequence,
+                  channel_proposal=proposal)
     return new
 
 
-def join_channel(layout: Layout, org_name: str, channel_name: str, signing: Signing = Signing("test")) -> Layout:
-    """Put the member org ``org_name`` on the existing channel ``channel_name`` (see the module docstring);
-    returns the new layout.
+def join_channel(layout: Layout, org_name: str, channel_name: str, signing: Signing = Signing("test"),
+                 gate: str = "check", proposal_out: Path | None = None) -> Layout:
+    """Put the member org ``org_name`` on the existing channel ``channel_name`` (see the module docstring)
+    once governance decided it (``channel_join``, :mod:`.changate`); returns the new layout.
 
     Raises:
-        MembershipError: no such org or channel, or the org is already on it. UpdatesWritten: ``propose``
-        mode. UnderSigned, ConfigUpdateError, ToolError: the config update was refused or a step failed.
+        MembershipError: no such org or channel, or the org is already on it. NotDecided,
+        ChannelProposalWritten: governance has not decided it. UpdatesWritten: ``propose`` mode.
+        UnderSigned, ConfigUpdateError, ToolError: the config update was refused or a step failed.
         Nothing is saved before the config update went through.
     """
     new = _relayout(layout, joined_model(layout.consortium, channel_name, org_name))
     org = layout.consortium.org(org_name)
+    proposal = changate.require_join(layout, channel_name, org.msp_id, gate, proposal_out)
     bins = tool_paths()
     config, _ = configupdate.fetch_config(layout, bins, channel_name, running_orderer(layout),
                                           latest_block_path(layout, channel_name))
@@ -107,5 +120,5 @@ def join_channel(layout: Layout, org_name: str, channel_name: str, signing: Sign
     definitions = ccredefine.follow(layout, new, bins, [channel_name], [org_name])
     render_profiles(new, [org_name])
     procs.ops_log(layout.out, "join-channel", f"{org.msp_id}@{channel_name}", kind="channel", result="ok",
-                  definitions=definitions)
+                  definitions=definitions, channel_proposal=proposal)
     return new

@@ -107,6 +107,8 @@ MATRIX: dict[str, tuple[frozenset[str], Args]] = {
     "governance:unit": (ALL, lambda lg, o: [CHANNEL, "qcchain", "scratch"]),
     "governance:units": (ALL, lambda lg, o: []),
     "governance:whoami": (ALL, lambda lg, o: []),
+    "governance:get_channel": (ALL, lambda lg, o: ["qc2"]),
+    "governance:get_channel_join": (ALL, lambda lg, o: ["qc2", "UsingUnitMSP"]),
     # --- node registry: join/leave attestations by any active member's admin; reads open --------------
     "governance:node_joined": (MEMBERS, lambda lg, o: [MATRIX_NODE["node_id"], CHANNEL, 7, MATRIX_NODE["tls_cert_sha256"]]),
     "governance:node_left": (MEMBERS, lambda lg, o: [MATRIX_NODE["node_id"], CHANNEL, 9]),
@@ -168,6 +170,10 @@ def ledger() -> Ledger:
     kit.passed(kit.proposal("deploy", contract="scratch", version="1", digest="d" * 64),
                ["Regulator", "Inspection", "UsingUnit"])
     admit(kit, MATRIX_NODE)
+    for op, subject, artifact in (("channel_create", "qc2", {"channel": "qc2", "members": ["RegulatorMSP", "InspectionMSP"]}),
+                                  ("channel_join", "UsingUnitMSP", {"channel": "qc2", "msp_id": "UsingUnitMSP"})):
+        kit.passed(kit.proposal(op, contract=subject, digest=sm3(canonical_json(artifact)).hex()),
+                   ["Regulator", "Inspection", "UsingUnit"], artifact=artifact)
     lg.proposal = kit.proposal("freeze", contract="scratch")
     lg.proposal_id = kit.ok("governance:propose", [lg.proposal, {}, lg.key_id("Regulator"),
                                                     lg.key("Regulator").sign(canonical_json(lg.proposal)).hex()],

@@ -275,12 +275,32 @@ def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path], fabric
     # new member joins it by an Admins-signed config update; it reads there through its own peer
     qcchain = str(Path(sys.executable).parent / "qcchain")
     net_args = ["--dir", str(out), "--consortium", str(consortium)]
+    events_before = (out / "orgs.json").read_text()
+    # governed: without an executed channel_create the channel is refused (one line, nothing made); --propose
+    # writes the proposal for the admins; the test admins sign and execute it
     r = subprocess.run([qcchain, "network", "add-channel", "qc2", "--member", "Regulator", "--member", "Inspection",
-                        *net_args], capture_output=True, text=True, timeout=600, check=False)
+                        *net_args], capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 1 and "no executed channel_create" in r.stderr, r.stdout + r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = subprocess.run([qcchain, "network", "add-channel", "qc2", "--member", "Regulator", "--member", "Inspection",
+                        "--propose", str(work / "qc2.json"), *net_args], capture_output=True, text=True, timeout=120,
+                       check=False)
+    assert r.returncode == 0 and "not done yet" in r.stdout and (work / "qc2.json").is_file(), r.stdout + r.stderr
+    assert json.loads((work / "qc2.json").read_text())["body"]["operation"] == "channel_create"
+    assert (out / "orgs.json").read_text() == events_before and not layout.block_file("qc2").exists()
+    r = subprocess.run([qcchain, "network", "add-channel", "qc2", "--member", "Regulator", "--member", "Inspection",
+                        "--sign-with-test-admins", *net_args], capture_output=True, text=True, timeout=600, check=False)
     assert r.returncode == 0 and "channel qc2 created" in r.stdout, r.stdout + r.stderr
+    from qcchain_network import changate
+    decided = changate.decision(load_layout(consortium, out), "get_channel", "qc2")
+    assert decided is not None and sorted(decided["members"]) == ["InspectionMSP", "RegulatorMSP"]
     r = subprocess.run([qcchain, "network", "add-channel", "qc2", "--member", "Regulator", "--member", "Inspection",
                         *net_args], capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 1 and "already exists" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = subprocess.run([qcchain, "network", "join-channel", "qc2", "--org", "Inspection2", "--propose-updates",
+                        str(work / "qc2-updates"), *net_args], capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 1 and "no executed channel_join" in r.stderr, r.stdout + r.stderr
+    assert not (work / "qc2-updates").exists()
     r = subprocess.run([qcchain, "network", "join-channel", "qc2", "--org", "Inspection2", "--sign-with-test-admins",
                         *net_args], capture_output=True, text=True, timeout=600, check=False)
     assert r.returncode == 0 and "Inspection2 joined qc2" in r.stdout, r.stdout + r.stderr

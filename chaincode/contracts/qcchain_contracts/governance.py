@@ -14,7 +14,8 @@ and its id is the hex SM3 of those bytes. For ``policy_update`` the target's ``c
 policy and ``package_digest`` is the SM3 of the canonical document (sent as ``artifact``); for
 ``member_admit`` it names the MSP id and ``package_digest`` is the SM3 of the canonical member record;
 for ``member_remove`` it names the MSP id; for ``node_admit`` / ``node_remove`` the node id (or ``genesis``
-for the initial node set, see :mod:`.noderegistry`). Signatures are SM2 over the canonical body by keys with
+for the initial node set, see :mod:`.noderegistry`); for ``channel_create`` the channel and for
+``channel_join`` the MSP id, with the channel (and members) in the artifact (see :mod:`.channeldecisions`). Signatures are SM2 over the canonical body by keys with
 usage ``govern``, one per org, submitted by that org.
 
 This module is the contract front only: members and policies are stored by :mod:`.store.members` and
@@ -36,7 +37,9 @@ from .common import caller_is_admin, caller_msp, get_json, put_json, record_even
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .lifecycle import require_serving
 from .policy_rules import install_policy, validate_policy
-from .store.members import list_members, member_of, put_member, validate_member
+from .channeldecisions import CHANNEL_NAME
+from .store.channels import channel_of, join_of
+from .store.members import MSP_ID, list_members, member_of, put_member, validate_member
 from .store.nodes import list_nodes, node_of
 from .store.policies import policy_record
 from .store.proposals import list_proposals, load_proposal
@@ -89,7 +92,7 @@ class Governance(Contract):
     def before_transaction(self, ctx: Context) -> None:
         fn, _ = ctx.stub.get_function_and_parameters()
         reads = ("get_member", "members", "policy", "get_proposal", "proposals", "unit", "units", "info", "whoami",
-                 "node", "nodes")
+                 "node", "nodes", "get_channel", "get_channel_join")
         if fn.split(":")[-1] not in reads:  # reads stay available after destroy, for audit
             require_serving(ctx, "governance", write=True)
         else:
@@ -200,6 +203,26 @@ class Governance(Contract):
     def nodes(self, ctx: Context) -> list:
         """Every node record (active and removed) in node-id order, at most 1000."""
         return list_nodes(ctx.stub)
+
+    @transaction(evaluate=True)
+    def get_channel(self, ctx: Context, channel: str) -> dict:
+        """The channel record written by an executed ``channel_create`` (``{channel, members, source,
+        created_at}``). Raises NotFound (also for a channel made with the network: it has no record)."""
+        record = channel_of(ctx.stub, channel) if isinstance(channel, str) and CHANNEL_NAME.match(channel) else None
+        if record is None:
+            raise NotFound("no executed channel_create for this channel")
+        return record
+
+    @transaction(evaluate=True)
+    def get_channel_join(self, ctx: Context, channel: str, msp_id: str) -> dict:
+        """The join record written by an executed ``channel_join`` (``{channel, msp_id, source, joined_at}``).
+        Raises NotFound."""
+        ok = isinstance(channel, str) and CHANNEL_NAME.match(channel) and isinstance(msp_id, str) \
+            and MSP_ID.match(msp_id)
+        record = join_of(ctx.stub, channel, msp_id) if ok else None
+        if record is None:
+            raise NotFound("no executed channel_join for this member and channel")
+        return record
 
     @transaction(evaluate=True)
     def whoami(self, ctx: Context) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from qcchain_model.proposals import OPERATIONS
+from qcchain_model.proposals import OPERATIONS, OPTIONAL_OPERATIONS
 
 from .clock import DEFAULT_MAX_SKEW, SKEW_FIELD
 from .errors import InvalidInput
@@ -41,7 +41,7 @@ def validate_governance_policy(doc: Any) -> None:
     ops = doc.get("operations")
     if not isinstance(ops, dict):
         raise InvalidInput("governance policy: 'operations' must be an object")
-    errors = [f"operations.{op}: missing" for op in OPERATIONS if op not in ops]
+    errors = [f"operations.{op}: missing" for op in OPERATIONS if op not in ops and op not in OPTIONAL_OPERATIONS]
     for op, spec in sorted(ops.items()):
         if op not in OPERATIONS or not isinstance(spec, dict):
             errors.append(f"operations.{op}: unknown operation or not an object")

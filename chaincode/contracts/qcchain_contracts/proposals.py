@@ -8,8 +8,8 @@ duplicate proposal (same id), nonce reuse (replay), expiry passed or too far (``
 proposal for another channel, artefact not matching ``package_digest``, wrong signature, key revoked /
 expired / of another org / without ``govern``, signer org not an active member, execution under the
 threshold of the operation's rule in the ``governance`` policy (or no rule for it in the installed policy),
-a lifecycle transition the unit's state forbids, or a node admission / removal the node registry forbids
-(:mod:`.noderegistry`). At execution every signature's key is re-checked at transaction time, and the rule, the
+a lifecycle transition the unit's state forbids, a node admission / removal the node registry forbids
+(:mod:`.noderegistry`), or a channel creation / join governance cannot decide (:mod:`.channeldecisions`). At execution every signature's key is re-checked at transaction time, and the rule, the
 governance policy (version, digest) and the members in force then are stored with the proposal
 (``threshold``, :func:`threshold_in_force`) for the auditor's re-check.
 
@@ -25,10 +25,11 @@ from typing import Any
 
 from qcchain_core.canonical import canonical_json
 from qcchain_model.messages import proposal_id
-from qcchain_model.proposals import (ARTIFACT_OPERATIONS, BODY_FIELDS, DIGEST_OPERATIONS, EVIDENCE_FIELDS, NODE_OPERATIONS,
-                                     NOT_VERIFIED, OPERATIONS, SUBJECT_OPERATIONS, TARGET_FIELDS, UNIT_OPERATIONS,
-                                     VERSIONED_OPERATIONS)
+from qcchain_model.proposals import (ARTIFACT_OPERATIONS, BODY_FIELDS, CHANNEL_OPERATIONS, DIGEST_OPERATIONS,
+                                     EVIDENCE_FIELDS, NODE_OPERATIONS, NOT_VERIFIED, OPERATIONS, SUBJECT_OPERATIONS,
+                                     TARGET_FIELDS, UNIT_OPERATIONS, VERSIONED_OPERATIONS)
 
+from .channeldecisions import apply_channel_operation, validate_channel_artifact
 from .common import caller_msp, record_event, require_hex64, require_int, require_str, sm3_hex, tx_time
 from .errors import Conflict, Forbidden, InvalidInput, InvalidSignatureError, NotFound
 from .lifecycle import apply_unit_operation, next_state, threshold_met
@@ -136,6 +137,8 @@ def _check_artifact(ctx: Any, body: dict[str, Any], artifact: Any) -> dict[str, 
         validate_policy(subject, artifact)
     elif op == "node_admit":
         validate_admission(ctx, subject, artifact)
+    elif op in CHANNEL_OPERATIONS:
+        validate_channel_artifact(ctx, op, subject, artifact)
     else:
         validate_member(artifact, list(get_policy(ctx.stub, "governance")["roles"]))
         if artifact["msp_id"] != subject:
@@ -304,6 +307,8 @@ def _apply(ctx: Any, proposal: dict[str, Any], now: int) -> dict[str, Any]:
         return {"policy": subject, "digest": record["digest"]}
     if op in NODE_OPERATIONS:
         return admit(ctx, subject, proposal["artifact"], pid) if op == "node_admit" else remove(ctx, subject, pid)
+    if op in CHANNEL_OPERATIONS:
+        return apply_channel_operation(ctx, op, subject, proposal["artifact"], pid)
     if op == "member_admit":
         if member_of(ctx.stub, subject) is not None:
             raise Conflict(f"{subject} is already a member")
