@@ -4,12 +4,15 @@ own crypto (``org-init``), hands over its public bundle (``org-export``); bad in
 nothing changed; its ``member_admit`` goes through governance, the config update is proposed, refused
 under-signed, signed offline by the other admin, executed; its peer joins, the chaincode is approved for
 it, it registers a key (a governed write) and reads it back, and its bilateral channel with the regulator
-answers. Then ``member_remove`` + ``remove-org``: its identities are refused by the remaining peers while
-its past writes stay readable."""
+answers. The qcchain definition follows the membership: qcchannel's collectionL3 widened (sequence 2,
+approved by all three), a sealed record written and decrypted by the new member, the named AND rule kept.
+Channels at run time are governed (``channel_create`` / ``channel_join``: refused without, then executed by
+the test admins); qc2's derived rule widens to ``OutOf(2, ...)`` and Inspection2 + Regulator endorse there.
+Then ``member_remove`` + ``remove-org``: both definitions narrowed (sequence 3), its identities refused by
+the remaining peers while its past writes stay readable."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -24,6 +27,7 @@ import yaml
 
 from qcchain_network import procs
 from qcchain_network.netdir import load_layout
+from orgkit import Pinned, committed, retry
 from smallnet import small_consortium  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -54,66 +58,6 @@ def net(tmp_path_factory: pytest.TempPathFactory, fabric_binaries: Path) -> Iter
         _sh("down", "--dir", str(work / "net"), timeout=60)
         left = [p.name for p in procs.read_pids(work / "net") if procs.alive(p.pid)]
         assert not left, f"processes left running: {left}"
-
-
-def _committed(layout: Any, peer_bin: Path, channel: str) -> dict[str, Any]:
-    """``peer lifecycle chaincode querycommitted`` of qcchain on ``channel``, with ``collection_msps``: the
-    MSP IDs named by each collection's member policy (decoded from its principals)."""
-    from qcchain_network import cclifecycle
-
-    ch = next(c for c in layout.consortium.channels if c.name == channel)
-    doc = cclifecycle.committed_definition(layout, peer_bin, ch, "qcchain", asker="Regulator")
-    msps: dict[str, list[str]] = {}
-    for entry in doc.get("collections", {}).get("config", []):
-        static = _find(entry, "name")  # the collection's static config (the JSON spelling of the oneof varies)
-        # each MSPRole principal: field 1 (msp_identifier) is a length-prefixed string
-        raws = [base64.b64decode(p) for p in _values(static, "principal")]
-        msps[static["name"]] = [r[2:2 + r[1]].decode() for r in raws]
-    return {**doc, "collection_msps": msps}
-
-
-def _find(doc: Any, key: str) -> dict[str, Any]:
-    """The first dict under ``doc`` (itself included) that has ``key``."""
-    if isinstance(doc, dict):
-        if key in doc:
-            return doc
-        doc = list(doc.values())
-    for item in doc if isinstance(doc, list) else []:
-        found = _find(item, key)
-        if found:
-            return found
-    return {}
-
-
-def _values(doc: Any, key: str) -> list[Any]:
-    """Every value of ``key`` anywhere under ``doc``."""
-    if isinstance(doc, dict):
-        return ([doc[key]] if key in doc else []) + [v for x in doc.values() for v in _values(x, key)]
-    return [v for x in doc for v in _values(x, key)] if isinstance(doc, list) else []
-
-
-class _Pinned:
-    """A contract whose submissions are endorsed by the given orgs only (the gateway's endorsing_organizations)."""
-
-    def __init__(self, contract: Any, orgs: list[str]) -> None:
-        self.contract, self.orgs = contract, orgs
-
-    def submit_transaction(self, name: str, *args: Any) -> bytes:
-        return bytes(self.contract.submit_transaction(name, *args, endorsing_organizations=self.orgs))
-
-    def evaluate_transaction(self, name: str, *args: Any) -> bytes:
-        return bytes(self.contract.evaluate_transaction(name, *args))
-
-
-def _retry(fn: Any, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return fn()
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(3)
 
 
 def _profile_at(layout: Any, org_name: str, user_msp: Path, msp_id: str, via_org: str, path: Path) -> Path:
@@ -209,7 +153,7 @@ def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path], fabric
     # the committed definition followed the membership: collectionL3 is `members: channel`, so a new sequence
     # with the collection over the three members, approved by all three (the new org included); the named
     # signature rule AND(Inspection, Regulator) is kept as the policy file says
-    qc = _committed(layout, fabric_binaries, "qcchannel")
+    qc = committed(layout, fabric_binaries, "qcchannel")
     assert qc["sequence"] == 2 and qc["approvals"] == {"InspectionMSP": True, "RegulatorMSP": True,
                                                        "Inspection2MSP": True}, qc
     assert sorted(qc["collection_msps"]["collectionL3"]) == ["Inspection2MSP", "InspectionMSP", "RegulatorMSP"]
@@ -257,7 +201,7 @@ def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path], fabric
             view = RecordsClient(gw.get_network("qcchannel").get_contract("qcchain", "records")).get("HD-ORG2-1")
         assert view.get("wrapped_key") and view.get("ciphertext"), sorted(view)
         return view
-    view = _retry(sealed_read)
+    view = retry(sealed_read)
     assert decrypt_view(view, view["wrapped_key"]["wrapped"], key2) == danger
     assert verify_view(view, key2.public_key()) == []
     # the named rule was kept: Inspection2's peer with the Regulator's does not satisfy AND(Inspection, Regulator)
@@ -265,7 +209,7 @@ def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path], fabric
         net_ = gw.get_network("qcchannel")
         with pytest.raises(Exception) as failed:
             GovernanceClient(net_.get_contract("qcchain", "governance"),
-                             _Pinned(net_.get_contract("qcchain", "keys"), ["Inspection2MSP", "RegulatorMSP"]),
+                             Pinned(net_.get_contract("qcchain", "keys"), ["Inspection2MSP", "RegulatorMSP"]),
                              "Inspection2MSP", gw.identity.cert_pem, SM2PrivateKey.generate()
                              ).register_key(int(time.time()) - 60, int(time.time()) + 3600)
     assert "ENDORSEMENT_POLICY_FAILURE" in str(failed.value) or "endorsement policy" in str(failed.value).lower(), \
@@ -320,7 +264,7 @@ def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path], fabric
             time.sleep(3)
     # qc2's rule was derived over its members (AND of both): with a third member it is OutOf(2, three peers),
     # committed as sequence 2 approved by all three; Inspection2's peer with the Regulator's now endorses a write
-    qc2 = _committed(layout, fabric_binaries, "qc2")
+    qc2 = committed(layout, fabric_binaries, "qc2")
     assert qc2["sequence"] == 2 and qc2["approvals"].get("Inspection2MSP") is True, qc2
     assert sorted(qc2["collection_msps"]["collectionL3"]) == ["Inspection2MSP", "InspectionMSP", "RegulatorMSP"]
     # (qc2's governance bootstrapped by the new member's admin, then its key registered: both endorsed by
@@ -331,8 +275,8 @@ def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path], fabric
     with connect_profile(profile, user="Admin") as gw:
         net_ = gw.get_network("qc2")
         pair = ["Inspection2MSP", "RegulatorMSP"]
-        pinned = GovernanceClient(_Pinned(net_.get_contract("qcchain", "governance"), pair),
-                                  _Pinned(net_.get_contract("qcchain", "keys"), pair),
+        pinned = GovernanceClient(Pinned(net_.get_contract("qcchain", "governance"), pair),
+                                  Pinned(net_.get_contract("qcchain", "keys"), pair),
                                   "Inspection2MSP", gw.identity.cert_pem, SM2PrivateKey.generate())
         pinned.bootstrap(members, policies)
         pinned.register_key(int(time.time()) - 60, int(time.time()) + 3600)
@@ -353,7 +297,7 @@ def test_org_joins_governed_and_leaves(net: tuple[list[str], Path, Path], fabric
     assert "Inspection2MSP" not in [o.msp_id for o in layout.consortium.orgs]
     # the definitions narrowed again: a new sequence without it on both channels
     for channel, seq in (("qcchannel", 3), ("qc2", 3)):
-        done = _committed(layout, fabric_binaries, channel)
+        done = committed(layout, fabric_binaries, channel)
         assert done["sequence"] == seq and "Inspection2MSP" not in done["approvals"], (channel, done)
         assert sorted(done["collection_msps"]["collectionL3"]) == ["InspectionMSP", "RegulatorMSP"], (channel, done)
     assert "peer0.inspection2.qcchain.example" not in _sh("status", "--dir", str(out)).stdout.replace("stopped", "")
