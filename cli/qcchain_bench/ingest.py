@@ -54,6 +54,7 @@ class IngestOptions:
     channel: str = "qcchannel"
     floor_batches: int = 18
     rate: float = 0.0
+    max_endorsing: int = 3
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:
@@ -125,7 +126,7 @@ class _Server:
 def _start_server(tmp: Path, opts: IngestOptions, db_url: str, stack: ExitStack) -> _Server:
     ready = tmp / "ready.json"
     args = QC + ["ingest", "serve", "--port", "0", "--ready-file", str(ready), "--db", db_url,
-                 "--channel", opts.channel, "--user", opts.user]
+                 "--channel", opts.channel, "--user", opts.user, "--max-endorsing", str(opts.max_endorsing)]
     state: Path | None = None
     if opts.profile is not None:
         if opts.key is None:
@@ -214,7 +215,7 @@ def run_ingest_bench(opts: IngestOptions) -> dict[str, Any]:
         "records_per_s": round(load.records / elapsed, 1), "records_accepted": load.records,
         "records_on_chain": chain["records"], "batches": load.batches, "batches_on_chain": chain["batches"],
         "record_ids_inserted": inserted, "record_ids_on_chain": chain["ids"], "batch_size": opts.batch_size,
-        "appids": opts.appids, "offered_records_per_s": opts.rate or None, "late_batches": load.late_batches,
+        "appids": opts.appids, "max_endorsing": opts.max_endorsing, "offered_records_per_s": opts.rate or None, "late_batches": load.late_batches,
         "duration_s": round(elapsed, 1), "syndata_latency_ms": _percentiles(load.latencies_ms),
         "floor_records_per_s": floor, "failures": len(load.failures), "failure_samples": load.failures[:5],
         "batches_by_bus_type": load.by_bus, "records_by_txcode": dict(sorted(load.by_txcode.items())),

@@ -194,9 +194,11 @@ def chaincode(n: int, in_flight: int, as_json: bool) -> None:
 @click.option("--rate", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Open loop: records/s offered in all, each appid's batches due on a fixed schedule "
                    "(latency counted from the due time). 0 = closed loop (capacity).")
+@click.option("--max-endorsing", type=click.IntRange(1, 64), default=3, show_default=True,
+              help="The server's batches endorsed at once (qcchain ingest serve --max-endorsing).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def ingest_cmd(profile: str | None, key: str | None, user: str, channel: str, duration: float, appids: int,
-               batch_size: int, rate: float, as_json: bool) -> None:
+               batch_size: int, rate: float, max_endorsing: int, as_json: bool) -> None:
     """Records/s committed on chain end to end through the HTTPS ingestion API (seed 001 Appendix B).
 
     Many appids post batches of all nine tables with inserts, updates and deletes; the records on chain
@@ -210,6 +212,7 @@ def ingest_cmd(profile: str | None, key: str | None, user: str, channel: str, du
     from .errors import CliError  # noqa: PLC0415
 
     opts = IngestOptions(duration=duration, appids=appids, batch_size=batch_size, user=user, channel=channel, rate=rate,
+                         max_endorsing=max_endorsing,
                          profile=Path(profile) if profile else None, key=Path(key) if key else None)
     try:
         result = run_ingest_bench(opts)

@@ -266,10 +266,12 @@ def prepare_devnet_chain(network: Any, msp_id: str, cert_pem: bytes, key: Any, c
 @click.option("--insecure-http", is_flag=True, help="Plain HTTP (tests and benchmarks only).")
 @click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write {\"url\", \"port\"} here once listening.")
+@click.option("--max-endorsing", type=click.IntRange(1, 64), default=3, show_default=True,
+              help="Batches endorsed at once; more wait their turn (more in flight only share the chaincode's CPU).")
 @identity_key_options
 def serve(state_dir: Path | None, profile: Path | None, key_file: Path | None, org: str, user: str, channel: str,
           db_url: str | None, host: str, port: int, tls_cert: Path | None, tls_key: Path | None, insecure_http: bool,
-          ready_file: Path | None, identity_key: str | None, identity_pin_file: Path | None) -> None:
+          ready_file: Path | None, max_endorsing: int, identity_key: str | None, identity_pin_file: Path | None) -> None:
     """Serve the ingestion API (HTTPS; self-signed certificate in the state directory unless --tls-cert/--tls-key)."""
     from qcchain_core.gm import SM2PrivateKey
     from qcchain_gateway.profile import connect_profile
@@ -300,7 +302,8 @@ def serve(state_dir: Path | None, profile: Path | None, key_file: Path | None, o
             prepare_devnet_chain(network, gateway.identity.msp_id, gateway.identity.cert_pem, key, None)
         try:
             url = db_url or f"sqlite:///{(home / 'ingest.db').resolve()}"
-            service = build_service(network, gateway.identity.msp_id, key, url, blob_dir=home / "blobs")
+            service = build_service(network, gateway.identity.msp_id, key, url, blob_dir=home / "blobs",
+                                    max_endorsing=max_endorsing)
         except StateError as exc:
             raise CliError(str(exc)) from exc
         options = ServeOptions(state_dir=home, db_url="", host=host, port=port, tls_cert=tls_cert, tls_key=tls_key,

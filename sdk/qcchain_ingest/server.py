@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 from qcchain_core.gm import SM2PrivateKey
 
-from .anchor import ChainLink
+from .anchor import MAX_ENDORSING, ChainLink
 from .app import MAX_BODY, create_app
 from .blobs import BlobStore
 from .db import open_engine
@@ -44,11 +44,11 @@ class ServeOptions:
 
 
 def build_service(network: Any, msp_id: str, key: SM2PrivateKey, db_url: str, chaincode: str = "qcchain",
-                  blob_dir: Path | None = None) -> IngestService:
+                  blob_dir: Path | None = None, max_endorsing: int = MAX_ENDORSING) -> IngestService:
     """The service over a Gateway ``Network`` of the ingesting org (M-field files in ``blob_dir``).
 
     Raises StateError: database unusable."""
-    return IngestService(open_engine(db_url), ChainLink(network, msp_id, chaincode), key, time.time,
+    return IngestService(open_engine(db_url), ChainLink(network, msp_id, chaincode, max_endorsing), key, time.time,
                          blobs=BlobStore(blob_dir) if blob_dir is not None else None)
 
 
