@@ -198,7 +198,8 @@ def add_org(layout: Layout, joining: JoiningOrg, bundle: Path, home: Path | None
         MembershipError: collision or unknown channel. MaterialError: unsafe bundle. NotDecided,
         MemberProposalWritten: governance has not admitted it. OrgOpError: its peers not admitted, or a step
         failed. UpdatesWritten: ``propose`` mode. UnderSigned, ToolError: a config update was refused.
-        Nothing is saved before every channel update went through.
+        Nothing is saved before every channel update went through. DefinitionError, DeployError: the
+        qcchain definition could not follow (the org has joined; the previous definition stays committed).
     """
     org = joining.org
     new, ovl = _staged(layout, joining, home)  # raises on collisions / unknown channels before anything
@@ -241,7 +242,8 @@ def remove_org(layout: Layout, msp_id: str, gate: str = "check", signing: Signin
 
     Raises:
         MembershipError: not a member, or the regulator. NotDecided, MemberProposalWritten: governance has
-        not removed it. UpdatesWritten, UnderSigned, ToolError: as for :func:`add_org`.
+        not removed it. UpdatesWritten, UnderSigned, ToolError, DefinitionError, DeployError: as for
+        :func:`add_org`.
     """
     consortium = retire(layout.consortium, msp_id)
     org = next(o for o in layout.consortium.orgs if o.msp_id == msp_id)
