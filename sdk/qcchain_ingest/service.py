@@ -113,10 +113,10 @@ class IngestService:
 
     def _anchor(self, credential: dict[str, Any], batch: Batch) -> tuple[dict[str, Any], str, int]:
         placement, recipients = self.chain.plan(batch.category)
-        sealed = {}
-        if placement == "private_encrypted" and batch.bus_type != "D":
+        sealed: dict[str, Any] = {}
+        if placement == "private_encrypted":  # deletes too: an L3 record's plaintext never goes on the ledger
             sealed = seal_batch(batch.ids, batch.leaves, recipients)
-        records = [{"ID": r["ID"]} if r["ID"] in sealed else r for r in batch.records]
+        records = [{"ID": r["ID"]} for r in batch.records] if sealed else batch.records
         doc = {"appid": credential["appid"], "org_no": credential["org_no"], "unit_name": credential["name"],
                "batch_no": batch.batch_no, "txcode": batch.txcode, "bus_type": batch.bus_type,
                "merkle_root": batch.merkle_root, "records": records}

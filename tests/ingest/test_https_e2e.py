@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from qcchain_bench.ingestdata import batch_no, record
+from qcchain_bench.ingestdata import batch_no, credit_code, record
 from qcchain_model.merkle import InclusionProof, verify_inclusion
 from qcchain_core.canonical import canonical_json
 
@@ -160,3 +160,59 @@ def test_m_field_file_uploaded_once_served_against_an_on_chain_grant(server: Ser
         assert logged["msp"] == "RegulatorMSP" and logged["field"] == "fileAppendix" and "nonce" not in json.dumps(logged).replace("nonce_sm3", "")
     finally:
         gateway.close()
+
+
+def test_l3_sealing_rules_on_chain_and_the_regulator_decrypts(server: Server) -> None:
+    """The contract's side of L3 sealing, driven directly as the ingesting org (the server only ever sends
+    well-formed batches): plaintext beside the sealed map, sealed records that are not in the batch, a
+    malformed map and a data key not wrapped for every entitled org are refused; an anchored record's
+    ciphertext and the batch's wrapped key (stored once per batch) decrypt to exactly the posted record."""
+    from qcchain_core.gm import SM2PrivateKey, sm4_gcm_decrypt
+    from qcchain_gateway.errors import EndorseError
+    from qcchain_gateway.profile import connect_profile
+    from qcchain_ingest.anchor import ChainLink
+    from qcchain_ingest.batch import parse_batch
+    from qcchain_ingest.sealing import seal_batch, transient_of
+    from qcchain_sdk.contracts.ingest import IngestClient
+
+    token = server.token(server.issue(15))
+    posted = body(token, 1, "09", "I", ["hd15-a", "hd15-b"])
+    assert post(server, posted)["rescode"] == "1"
+    gateway = connect_profile(server.state / "connection-profiles" / "connection-regulator.json", user="Admin")
+    try:
+        network = gateway.get_network("qcchannel")
+        view = IngestClient(network.get_contract("qcchain")).get("hd15-b")
+        assert view is not None and "record" not in view and view["wrapped_key"]["key_id"]
+        key = SM2PrivateKey.from_pem((server.state / "ingest" / "sm2-key.pem").read_bytes())
+        data_key = key.decrypt(bytes.fromhex(view["wrapped_key"]["wrapped"]))
+        blob = bytes.fromhex(view["ciphertext"])
+        assert json.loads(sm4_gcm_decrypt(data_key, blob[:12], blob[12:], b"hd15-b")) == posted["data"][1]
+
+        link = ChainLink(network, gateway.identity.msp_id)
+        _placement, recipients = link.plan("hidden_danger")
+        fresh = body(token, 2, "09", "I", ["hd15-c", "hd15-d"])
+        batch = parse_batch(fresh, DAY)
+        sealed = seal_batch(batch.ids, batch.leaves, recipients)
+        doc = {"appid": "crafted15", "org_no": credit_code(15), "unit_name": "u", "batch_no": batch.batch_no, "txcode": "09", "bus_type": "I",
+               "merkle_root": batch.merkle_root, "records": [{"ID": i} for i in batch.ids]}
+
+        def refused(doc: dict, sealed: dict) -> str:
+            try:
+                link.ingest.new_proposal("anchor", arguments=[json.dumps(doc)], transient=transient_of(sealed) or None).endorse()
+            except EndorseError as exc:
+                return " ".join(d.message for d in exc.details) or exc.message
+            raise AssertionError("the contract accepted a crafted batch")
+
+        plain = dict(doc, records=[batch.records[0], {"ID": batch.ids[1]}])
+        assert "given by its ID only" in refused(plain, sealed)
+        extra = dict(sealed, records={**sealed["records"], "hd15-zz": sealed["records"]["hd15-c"]})
+        assert "not in the batch" in refused(doc, extra)
+        assert "exactly data_key, records, wrapped_keys" in refused(doc, {"records": sealed["records"]})
+        stale = {msp: dict(entry, key_id="0" * len(entry["key_id"])) for msp, entry in sealed["wrapped_keys"].items()}
+        assert "not wrapped for" in refused(doc, dict(sealed, wrapped_keys=stale))
+        assert "not wrapped for" in refused(doc, dict(sealed, wrapped_keys={}))
+        assert "does not decrypt" in refused(doc, dict(sealed, data_key="00" * 16))
+    finally:
+        gateway.close()
+    assert server.http.get("/batch/" + fresh["batchNo"], params={
+        "access_token": token}).json()["data"]["status"] == "unknown"  # nothing of the crafted batch stored

@@ -7,19 +7,22 @@ record ``ID`` (insert new; update/delete an existing record of the same using un
 keeps the history) and batchNo uniqueness per appid, recomputes the SM3 Merkle root over the records'
 canonical bytes (:mod:`qcchain_model.merkle`) and refuses a batch whose root differs, places each record by
 its grade as ``records`` does (sender role ``using_unit``): ``world_state`` -> the record in the record
-state; ``private_encrypted`` (L3) -> the server sends, in the transient map ``sealed`` only, ``{ID:
-{data_key, ciphertext (nonce || data || tag), wrapped_keys}}``: the chaincode decrypts with the data key
-(SM4-GCM, AAD = ID) — authentication proves the ciphertext is exactly that record — validates the
-plaintext, checks the key is wrapped for every entitled org to its current encryption key, and stores
-ciphertext + wrapped keys in ``collectionL3``. All or nothing: any violation refuses the whole batch,
-listing ``violations=[{index, field, reason}]`` (values never echoed) in the error.
+state; ``private_encrypted`` (L3) -> the server sends, in the transient map ``sealed`` only, ``{data_key,
+wrapped_keys, records: {ID: ciphertext (nonce || data || tag)}}`` — ONE data key per batch: the batch's
+records share one grade, so one audience. The chaincode decrypts each record with the data key (SM4-GCM,
+AAD = ID) — authentication proves the ciphertext is exactly that record —, validates the plaintext, checks
+the key is wrapped for every entitled org to its current encryption key, and stores in ``collectionL3``
+each record's ciphertext (``ing:`` + ID -> ``{ciphertext, keys}``) and, once per batch, the wrapped keys
+(``ing.keys:`` + appid + ``:`` + batchNo -> ``{wrapped_keys}``; ``keys`` names it). Records anchored before
+this layout carry ``wrapped_keys`` themselves and are still read. All or nothing: any violation refuses the
+whole batch, listing ``violations=[{index, field, reason}]`` (values never echoed) in the error.
 
 Keys: ``ing.rec`` [ID] (current state; history = versions; ``media`` = the SM3 of each M field, also for
 L3 records), ``ing.cnt`` [org_no, txcode, appid, batchNo] (records an insert batch added: an ID is
 inserted once, so the sum is the unit's distinct IDs), ``ing.batch`` [appid, batchNo] (header: unit, appid,
 batchNo, txcode, busType, count, Merkle root, ingesting org, tx id, time), ``ing.media`` [ID, tx id] (one
 logged access to an M field's file: org, field, SM3, time, SM3 of the requester's one-time nonce);
-private ``collectionL3`` [``ing:`` + ID].
+private ``collectionL3`` [``ing:`` + ID] and [``ing.keys:`` + appid + ``:`` + batchNo].
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ MAX_LISTED = 200
 _APPID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _BATCH_NO = re.compile(r"^\d{8}(?!00000000)\d{8}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX = re.compile(r"^[0-9a-f]*$")
 _CST = dt.timezone(dt.timedelta(hours=8))
 
 
@@ -100,7 +104,15 @@ def _check_header(batch: Any) -> dict[str, Any]:
     return batch
 
 
+SEALED_FIELDS = ("data_key", "records", "wrapped_keys")
+
+
 def _sealed(ctx: Context) -> dict[str, Any]:
+    """The transient ``sealed`` map (``{}`` when absent), its shape checked and the data key decoded.
+
+    Raises:
+        InvalidInput: not JSON, or not ``{data_key: 32 hex, wrapped_keys: {...}, records: {ID: hex}}``.
+    """
     raw = ctx.stub.get_transient().get("sealed", b"")
     if not raw:
         return {}
@@ -108,21 +120,26 @@ def _sealed(ctx: Context) -> dict[str, Any]:
         sealed = canonical_loads(raw)
     except CanonicalJSONError as exc:
         raise InvalidInput("transient 'sealed' is not JSON") from exc
-    if not isinstance(sealed, dict):
-        raise InvalidInput("transient 'sealed' must be a JSON object")
-    return sealed
+    if not isinstance(sealed, dict) or sorted(sealed) != list(SEALED_FIELDS):
+        raise InvalidInput(f"transient 'sealed' must be an object with exactly {', '.join(SEALED_FIELDS)}")
+    key = sealed["data_key"]
+    if not isinstance(key, str) or len(key) != 32 or not _HEX.match(key):
+        raise InvalidInput("transient 'sealed': data_key must be 32 lower-case hex digits (an SM4 key)")
+    if not isinstance(sealed["wrapped_keys"], dict) or not isinstance(sealed["records"], dict):
+        raise InvalidInput("transient 'sealed': wrapped_keys and records must be JSON objects")
+    return {**sealed, "key": bytes.fromhex(key)}
 
 
-def _unseal(i: int, rid: str, entry: Any) -> tuple[dict[str, Any] | None, str]:
-    """(record, reason) from a sealed entry: decrypt with its data key, AAD = ID."""
+def _unseal(rid: str, key: bytes, ciphertext: Any) -> tuple[dict[str, Any] | None, str]:
+    """(record, reason) from a sealed record: decrypt with the batch's data key, AAD = ID."""
     try:
-        key, blob = bytes.fromhex(entry["data_key"]), bytes.fromhex(entry["ciphertext"])
-        if len(key) != 16 or len(blob) < 28 or not isinstance(entry["wrapped_keys"], dict):
-            return None, "sealed entry has a bad key, ciphertext or wrapped_keys"
+        blob = bytes.fromhex(ciphertext)
+        if len(blob) < 28:
+            return None, "sealed record's ciphertext is too short"
         record = canonical_loads(sm4_gcm_decrypt(key, blob[:12], blob[12:], rid.encode("utf-8")))
-    except (KeyError, TypeError, ValueError, DecryptionError, CanonicalJSONError):
-        return None, "sealed entry does not decrypt to a record under its data key"
-    return (record, "") if isinstance(record, dict) else (None, "sealed entry is not a JSON object")
+    except (TypeError, ValueError, DecryptionError, CanonicalJSONError):
+        return None, "sealed record does not decrypt to a record under the batch's data key"
+    return (record, "") if isinstance(record, dict) else (None, "sealed record is not a JSON object")
 
 
 def _records(ctx: Context, batch: dict[str, Any], sealed: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -130,11 +147,12 @@ def _records(ctx: Context, batch: dict[str, Any], sealed: dict[str, Any]) -> tup
     category = TX_CODES[batch["txcode"]]
     today = dt.datetime.fromtimestamp(tx_time(ctx), _CST).strftime("%Y-%m-%d")
     out, problems, seen = [], [], set()
+    ciphertexts = sealed.get("records", {})
     for i, given in enumerate(batch["records"]):
         rid = given.get("ID") if isinstance(given, dict) else None
         record = given
-        if isinstance(rid, str) and rid in sealed and sorted(given) == ["ID"]:
-            record, reason = _unseal(i, rid, sealed[rid])
+        if isinstance(rid, str) and rid in ciphertexts and sorted(given) == ["ID"]:
+            record, reason = _unseal(rid, sealed["key"], ciphertexts[rid])
             if record is None:
                 problems.append(_v(i, "$", reason))
                 out.append({})
@@ -183,18 +201,22 @@ def _entitled(ctx: Context, policy: dict[str, Any], grade: str, owner: str) -> l
     return sorted(msps | {owner})
 
 
-def _check_wrapping(ctx: Context, sealed: dict[str, Any], entitled: list[str], ids: list[str]) -> list[dict[str, Any]]:
-    current = {msp: org_encryption_key(ctx, msp)["key_id"] for msp in entitled}
-    problems = []
-    for i, rid in enumerate(ids):
-        wrapped = sealed.get(rid, {}).get("wrapped_keys") if isinstance(sealed.get(rid), dict) else None
-        if not isinstance(wrapped, dict):
-            problems.append(_v(i, "$", "an L3 record must be sealed (transient 'sealed')"))
-            continue
-        for msp, key_id in current.items():
-            entry = wrapped.get(msp)
-            if not isinstance(entry, dict) or entry.get("key_id") != key_id or not entry.get("wrapped"):
-                problems.append(_v(i, "$", f"the data key is not wrapped for {msp} to its current encryption key"))
+def _check_wrapping(ctx: Context, sealed: dict[str, Any], entitled: list[str], given: list[Any]) -> list[dict[str, Any]]:
+    """Violations: a record not sealed, or in the arguments beyond its ID (the plaintext would be on the
+    ledger); a sealed record not in the batch; the data key not wrapped for an entitled org's current key."""
+    ciphertexts = sealed.get("records", {})
+    ids = [r.get("ID") for r in given]
+    problems = [_v(i, "$", "an L3 record must be sealed (transient 'sealed') and given by its ID only")
+                for i, (rid, r) in enumerate(zip(ids, given)) if rid not in ciphertexts or sorted(r) != ["ID"]]
+    if set(ciphertexts) - set(ids):
+        problems.append(_v(None, "$.sealed.records", "holds records that are not in the batch"))
+    wrapped = sealed.get("wrapped_keys", {})
+    for msp in entitled:
+        entry = wrapped.get(msp)
+        key_id = org_encryption_key(ctx, msp)["key_id"]
+        if not isinstance(entry, dict) or entry.get("key_id") != key_id or not entry.get("wrapped"):
+            problems.append(_v(None, "$.sealed.wrapped_keys",
+                               f"the data key is not wrapped for {msp} to its current encryption key"))
     return problems
 
 
@@ -202,6 +224,9 @@ def _place(ctx: Context, batch: dict[str, Any], records: list[dict[str, Any]], l
            prevs: list[Any], placement: str, grade: str, sealed: dict[str, Any]) -> None:
     msp, at, tx_id = caller_msp(ctx), tx_time(ctx), ctx.stub.get_tx_id()
     deleting = batch["bus_type"] == "D"
+    keys_key = f"ing.keys:{batch['appid']}:{batch['batch_no']}"
+    if placement == "private_encrypted" and not deleting:  # the batch's wrapped data key, once
+        ctx.stub.put_private_data(COLLECTION, keys_key, canonical_json({"wrapped_keys": sealed["wrapped_keys"]}))
     for i, (record, leaf, prev) in enumerate(zip(records, leaves, prevs)):
         rid = record["ID"]
         state = {"ID": rid, "txcode": batch["txcode"], "category": TX_CODES[batch["txcode"]], "org_no": batch["org_no"],
@@ -215,9 +240,8 @@ def _place(ctx: Context, batch: dict[str, Any], records: list[dict[str, Any]], l
             if deleting:
                 ctx.stub.del_private_data(COLLECTION, private_key)
             else:
-                entry = sealed[rid]
                 ctx.stub.put_private_data(COLLECTION, private_key, canonical_json(
-                    {"ciphertext": entry["ciphertext"], "wrapped_keys": entry["wrapped_keys"]}))
+                    {"ciphertext": sealed["records"][rid], "keys": keys_key}))
         elif not deleting:
             state["record"] = record
         put_json(ctx.stub, ctx.stub.create_composite_key("ing.rec", [rid]), state)
@@ -257,10 +281,10 @@ def anchor_batch(ctx: Context, batch: Any) -> dict[str, Any]:
     policy = get_policy(ctx.stub, "grading")
     grade = strictest_grade(policy, TX_CODES[batch["txcode"]], SENDER_ROLE).grade
     placement = placement_of(policy, grade)
-    if placement == "private_encrypted" and batch["bus_type"] != "D":
-        problems = _check_wrapping(ctx, sealed, _entitled(ctx, policy, grade, msp), [r["ID"] for r in records])
+    if placement == "private_encrypted":  # deletes too: an L3 record's plaintext is never in the arguments
+        problems = _check_wrapping(ctx, sealed, _entitled(ctx, policy, grade, msp), batch["records"])
         if problems:
-            raise _refuse("the sealed L3 records are not wrapped for every entitled org", problems)
+            raise _refuse("the batch's L3 records are not all sealed and wrapped for every entitled org", problems)
     elif sealed:
         raise InvalidInput(f"transient 'sealed' is only for L3 records; {TX_CODES[batch['txcode']]} is {grade}")
     _place(ctx, batch, records, leaves, prevs, placement, grade, sealed)
@@ -293,7 +317,12 @@ def ingested_view(ctx: Context, state: dict[str, Any]) -> dict[str, Any]:
         if raw:
             stored = json.loads(raw)
             view["ciphertext"] = stored["ciphertext"]
-            view["wrapped_key"] = stored["wrapped_keys"].get(msp)
+            if "keys" in stored:  # the batch's wrapped keys, stored once
+                keys = ctx.stub.get_private_data(COLLECTION, stored["keys"])
+                wrapped = json.loads(keys)["wrapped_keys"] if keys else {}
+            else:  # anchored before the per-batch layout: the keys sit in the record's entry
+                wrapped = stored["wrapped_keys"]
+            view["wrapped_key"] = wrapped.get(msp)
     return view
 
 
