@@ -191,7 +191,7 @@ def chaincode(n: int, in_flight: int, as_json: bool) -> None:
 @click.option("--appids", type=click.IntRange(1, 1000), default=24, show_default=True,
               help="Using units posting concurrently (one batch in flight each).")
 @click.option("--batch-size", type=click.IntRange(1, 5000), default=500, show_default=True)
-@click.option("--rate", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--rate", type=click.FloatRange(min=0), default=5000.0, show_default=True,
               help="Open loop: records/s offered in all, each appid's batches due on a fixed schedule "
                    "(latency counted from the due time). 0 = closed loop (capacity).")
 @click.option("--max-endorsing", type=click.IntRange(1, 64), default=3, show_default=True,
