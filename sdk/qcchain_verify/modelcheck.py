@@ -15,8 +15,9 @@ by the contracts' own code — :func:`qcchain_contracts.lifecycle.next_state` an
   unexpired grant with uses left, covering the record, for exactly the stated purpose;
 * ``every-access-logged`` — each read served under a grant (``entitlement.consume_grant``, what
   ``sharing:access`` runs) writes exactly one access-log entry naming the reader, record, purpose and grant;
-* the warnings closed loop (:mod:`.warnmodel`): steps in order, by the right org, closed terminal,
-  escalation only when overdue and only upwards.
+* the warnings closed loop and expiry reminders (:mod:`.warnmodel`): steps in order, by the right org, closed
+  terminal, escalation only when overdue and only upwards, ``resolve_reminder`` only on an open expiry
+  reminder with a later due date, nothing deleted, refusals change nothing.
 
 Breadth-first order makes the first violation found one with the shortest trace.
 """
@@ -38,7 +39,7 @@ from qcchain_contracts.store.units import new_unit, put_unit
 from qcchain_model import thresholds
 
 from .machine import CHANNEL, ROLES, Ctx, Result, Stub, Violation, bfs
-from .warnmodel import RESPONSIBLE_ROLES, check_warnings
+from .warnmodel import RESPONSIBLE_ROLES, SOURCES, check_warnings
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +236,8 @@ def check_all(governance: dict[str, Any], grading: dict[str, Any], n: int, depth
     unit_rules = {op: rules[op] for op in lifecycle.UNIT_OPERATIONS}
     out = [check_lifecycle(unit_rules, n, depth), check_monotone(rules, n)]
     out += [check_sharing(grading, n, depth, g) for g in ("L2", "L3", "L4") if g in grading["grades"]]
-    out += [check_warnings(n, depth, role) for role in RESPONSIBLE_ROLES if ROLES.index(role) < n]
+    out += [check_warnings(n, depth, role, source) for source in SOURCES for role in RESPONSIBLE_ROLES
+            if ROLES.index(role) < n]
     return out
 
 

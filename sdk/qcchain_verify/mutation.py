@@ -69,6 +69,23 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("disposed warnings still escalate", "qcchain_contracts", "warning_rules.py",
            'if warning["status"] in ("raised", "acknowledged", "disposing") and now > warning["dispose_deadline"]:',
            'if now > warning["dispose_deadline"]:', "warning-escalation"),
+    Mutant("a step rewrites the history", "qcchain_contracts", "warning_rules.py",
+           '    warning["history"].append({"step": step,',
+           '    warning["history"].clear()\n    warning["history"].append({"step": step,', "warning-nothing-deleted"),
+    Mutant("resolve_reminder ignores the source", "qcchain_contracts", "warning_reminders.py",
+           'if warning["source"] != REMINDER_SOURCE:', "if False:", "reminder-resolve"),
+    Mutant("resolve_reminder closes a closed reminder again", "qcchain_contracts",
+           "warning_reminders.py", 'if warning["status"] == "closed":', "if False:", "warning-closed-terminal"),
+    Mutant("the responsible unit records its own renewal", "qcchain_contracts", "warning_reminders.py",
+           'if role_of(ctx.stub, msp) not in VERIFIER_ROLES or msp == warning["responsible_msp"]:',
+           "if role_of(ctx.stub, msp) not in VERIFIER_ROLES:", "warning-roles"),
+    Mutant("a renewal due the same day resolves", "qcchain_contracts", "warning_reminders.py",
+           'if dt.date.fromisoformat(attached["due"]) <= due:', 'if dt.date.fromisoformat(attached["due"]) < due:',
+           "reminder-resolve"),
+    Mutant("a refused renewal still writes history", "qcchain_contracts", "warning_reminders.py",
+           "    attached = validate_renewal(renewal)\n",
+           '    warning["history"].append({"step": "resolve_reminder"})\n    attached = validate_renewal(renewal)\n',
+           "warning-refusal-writes-nothing"),
 )
 
 _PACKAGES = {"qcchain_contracts": qcchain_contracts, "qcchain_model": qcchain_model}

@@ -62,12 +62,14 @@ def test_a_mutant_that_no_longer_applies_is_an_error() -> None:
 def test_warnings_and_access_log_machines_are_checked() -> None:
     names = [r.machine for r in check_all(_load("governance"), _load("grading"), 3, 8)]
     assert "warnings (using_unit responsible)" in names and "warnings (inspection_body responsible)" in names
+    assert "expiry reminders (using_unit responsible)" in names and "expiry reminders (inspection_body responsible)" in names
     from qcchain_verify.warnmodel import _steps
 
     start = ("raised", "blue", 72 * 3600, 720 * 3600, 0)
     seen, frontier = {start}, [start]
     for _ in range(12):
-        frontier = [n for s in frontier for _l, n, bad in _steps(s, 3, "Org2") if n not in seen and not bad]
+        frontier = [n for s in frontier for _l, n, bad in _steps(s, 3, "Org2", "rectification")
+                    if n not in seen and not bad]
         seen.update(frontier)
     assert {s[0] for s in seen} == {"raised", "acknowledged", "disposing", "disposed", "verified", "closed"}
     assert "red" in {s[1] for s in seen}  # escalation reaches the top colour and stays there
