@@ -12,7 +12,6 @@ A chain whose installed governance policy predates these operations refuses thei
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from contextlib import ExitStack
@@ -22,10 +21,8 @@ from typing import Any
 from . import testadmins
 from .derive import Layout
 from .errors import RegistryError
-from .membergate import MODES, PROPOSAL_LIFETIME, MemberProposalWritten, NotDecided
+from .membergate import MODES, PROPOSAL_LIFETIME, MemberProposalWritten, NotDecided, governance_query
 from .noderecord import CHAINCODE, GOVERNANCE_CHANNEL
-from qcchain_gateway.profile import connect_profile
-from qcchain_sdk.contracts.verify import is_not_found
 from qcchain_sdk.proposals import proposalfile
 
 log = logging.getLogger(__name__)
@@ -44,15 +41,7 @@ def decision(layout: Layout, function: str, *args: str, channel: str = GOVERNANC
     Raises:
         qcchain_gateway.errors.GatewayError: the query failed for another reason.
     """
-    asker = next((o for o in layout.consortium.orgs if o.role == "regulator"), layout.consortium.orgs[0])
-    with connect_profile(layout.profile_file(asker), user="Admin") as gateway:
-        contract = gateway.get_network(channel).get_contract(CHAINCODE, "governance")
-        try:
-            return dict(json.loads(contract.evaluate_transaction(function, *args)))
-        except Exception as exc:
-            if is_not_found(exc):
-                return None
-            raise
+    return governance_query(layout, function, *args, channel=channel)
 
 
 def _decide(layout: Layout, op: str, subject: str, artifact: dict[str, Any], what: str, mode: str,

@@ -49,8 +49,8 @@ def member_record(org: Org, fingerprints: dict[str, str] | None = None) -> dict[
             "credit_code": org.credit_code, **(fingerprints or {})}
 
 
-def on_chain(layout: Layout, msp_id: str, channel: str = GOVERNANCE_CHANNEL) -> dict[str, Any] | None:
-    """``governance:get_member(msp_id)`` as the regulator's Admin, or None when not a member.
+def governance_query(layout: Layout, function: str, *args: str, channel: str = GOVERNANCE_CHANNEL) -> dict[str, Any] | None:
+    """``governance:<function>(*args)`` as the regulator's Admin, or None when it answers not found.
 
     Raises:
         qcchain_gateway.errors.GatewayError: the query failed for another reason.
@@ -59,11 +59,20 @@ def on_chain(layout: Layout, msp_id: str, channel: str = GOVERNANCE_CHANNEL) -> 
     with connect_profile(layout.profile_file(asker), user="Admin") as gateway:
         contract = gateway.get_network(channel).get_contract(CHAINCODE, "governance")
         try:
-            return dict(json.loads(contract.evaluate_transaction("get_member", msp_id)))
+            return dict(json.loads(contract.evaluate_transaction(function, *args)))
         except Exception as exc:
             if is_not_found(exc):
                 return None
             raise
+
+
+def on_chain(layout: Layout, msp_id: str, channel: str = GOVERNANCE_CHANNEL) -> dict[str, Any] | None:
+    """``governance:get_member(msp_id)`` as the regulator's Admin, or None when not a member.
+
+    Raises:
+        qcchain_gateway.errors.GatewayError: the query failed for another reason.
+    """
+    return governance_query(layout, "get_member", msp_id, channel=channel)
 
 
 def _mismatch(entry: dict[str, Any] | None, org: Org, status: str, fingerprints: dict[str, str] | None = None) -> str:

@@ -31,6 +31,7 @@ timeline.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from qcchain_core.canonical import canonical_json
@@ -103,6 +104,17 @@ def _reader(ctx: Context) -> str:
     if role_of(ctx.stub, msp) is None:
         raise Forbidden(f"{msp} is not an active member")
     return msp
+
+
+def _summaries(warnings: Iterable[dict[str, Any] | None], keep: Callable[[Any], Any], limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` warnings ``keep`` accepts, without their history (in the given, key order)."""
+    out = []
+    for w in warnings:
+        if keep(w):
+            out.append({k: v for k, v in w.items() if k != "history"})  # type: ignore[union-attr]
+            if len(out) >= limit:
+                break
+    return out
 
 
 def _load(ctx: Context, warning_id: Any) -> dict[str, Any]:
@@ -239,16 +251,9 @@ class Warnings(Contract):
             raise InvalidInput(f"source must be one of {', '.join(SOURCES)}")
         if not 1 <= require_int(limit, "limit") <= MAX_LIST:
             raise InvalidInput(f"limit must be 1..{MAX_LIST}")
-        out = []
-        for warning_id in open_ids(ctx.stub, 100_000):
-            w = warning_of(ctx.stub, warning_id)
-            if w is None or (source and w["source"] != source) or \
-                    (responsible_msp and w["responsible_msp"] != responsible_msp):
-                continue
-            out.append({k: v for k, v in w.items() if k != "history"})
-            if len(out) >= limit:
-                break
-        return out
+        ws = (warning_of(ctx.stub, warning_id) for warning_id in open_ids(ctx.stub, 100_000))
+        return _summaries(ws, lambda w: w is not None and not (source and w["source"] != source) and
+                          not (responsible_msp and w["responsible_msp"] != responsible_msp), limit)
 
     @transaction(evaluate=True)
     def list_warnings(self, ctx: Context, status: str = "", colour: str = "", responsible_msp: str = "",
@@ -260,12 +265,6 @@ class Warnings(Contract):
             raise InvalidInput(f"colour must be one of {', '.join(COLOURS)}")
         if not 1 <= require_int(limit, "limit") <= MAX_LIST:
             raise InvalidInput(f"limit must be 1..{MAX_LIST}")
-        out = []
-        for w in iter_warnings(ctx.stub):
-            if (status and w["status"] != status) or (colour and w["colour"] != colour) or \
-                    (responsible_msp and w["responsible_msp"] != responsible_msp):
-                continue
-            out.append({k: v for k, v in w.items() if k != "history"})
-            if len(out) >= limit:
-                break
-        return out
+        return _summaries(iter_warnings(ctx.stub), lambda w: not (
+            (status and w["status"] != status) or (colour and w["colour"] != colour) or
+            (responsible_msp and w["responsible_msp"] != responsible_msp)), limit)
