@@ -44,6 +44,7 @@ class Stub:
     def __init__(self, now: int = 0, tx_id: str = "tx") -> None:
         self.state: dict[str, bytes] = {}
         self.now, self.tx_id = now, tx_id
+        self.event: tuple[str, bytes] | None = None
 
     def create_composite_key(self, object_type: str, attributes: list[str]) -> str:
         return "\x00" + object_type + "\x00" + "".join(a + "\x00" for a in attributes)
@@ -65,6 +66,9 @@ class Stub:
 
     def del_state(self, key: str) -> None:
         self.state.pop(key, None)
+
+    def set_event(self, name: str, payload: bytes) -> None:
+        self.event = (name, payload)
 
 
 class Ctx:

@@ -17,7 +17,8 @@ by the contracts' own code — :func:`qcchain_contracts.lifecycle.next_state` an
   ``sharing:access`` runs) writes exactly one access-log entry naming the reader, record, purpose and grant;
 * the warnings closed loop and expiry reminders (:mod:`.warnmodel`): steps in order, by the right org, closed
   terminal, escalation only when overdue and only upwards, ``resolve_reminder`` only on an open expiry
-  reminder with a later due date, nothing deleted, refusals change nothing.
+  reminder with a later due date, nothing deleted, refusals change nothing; the batch raise
+  (:mod:`.batchmodel`): all or nothing, and the same ledger as single raises.
 
 Breadth-first order makes the first violation found one with the shortest trace.
 """
@@ -39,6 +40,7 @@ from qcchain_contracts.store.units import new_unit, put_unit
 from qcchain_model import thresholds
 
 from .machine import CHANNEL, ROLES, Ctx, Result, Stub, Violation, bfs
+from .batchmodel import check_batch
 from .warnmodel import RESPONSIBLE_ROLES, SOURCES, check_warnings
 
 log = logging.getLogger(__name__)
@@ -238,6 +240,7 @@ def check_all(governance: dict[str, Any], grading: dict[str, Any], n: int, depth
     out += [check_sharing(grading, n, depth, g) for g in ("L2", "L3", "L4") if g in grading["grades"]]
     out += [check_warnings(n, depth, role, source) for source in SOURCES for role in RESPONSIBLE_ROLES
             if ROLES.index(role) < n]
+    out += [check_batch(n, min(depth, 3))]
     return out
 
 

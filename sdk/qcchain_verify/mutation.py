@@ -86,6 +86,11 @@ MUTANTS: tuple[Mutant, ...] = (
            "    attached = validate_renewal(renewal)\n",
            '    warning["history"].append({"step": "resolve_reminder"})\n    attached = validate_renewal(renewal)\n',
            "warning-refusal-writes-nothing"),
+    Mutant("a refused warning is skipped in a batch", "qcchain_contracts", "warnings.py",
+           'raise ContractError(f"warnings[{i}]: {exc.message}", exc.status) from None', "continue",
+           "batch-all-or-nothing"),
+    Mutant("an id twice in a batch", "qcchain_contracts", "warnings.py",
+           'if doc["warning_id"] in seen:', "if False:", "batch-all-or-nothing"),
 )
 
 _PACKAGES = {"qcchain_contracts": qcchain_contracts, "qcchain_model": qcchain_model}

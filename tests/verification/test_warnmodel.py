@@ -55,3 +55,11 @@ def test_reminder_machines_hold_and_grow() -> None:
     assert set(RENEWALS) == {"earlier", "same", "later", "malformed"}
     with pytest.raises(ValueError, match="source must be one of"):
         check_warnings(3, 2, "using_unit", "device")
+
+
+def test_batch_raise_machine_reaches_every_ledger_and_holds() -> None:
+    from qcchain_verify.batchmodel import ITEMS, check_batch
+
+    result = check_batch(5, 3)
+    assert result.violations == [] and result.states == 4  # {}, {A}, {B}, {A, B}: bad items never stored
+    assert result.transitions == 4 * 5 * (len(ITEMS) + len(ITEMS) ** 2)
