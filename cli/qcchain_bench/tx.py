@@ -305,8 +305,39 @@ def run_tx_bench(contracts: Sequence[Any], transactions: int, workload: Workload
         endorsing_organizations=list(endorsers or []), workload=workload.name)
 
 
+SETTLE_S = 15.0
+
+
+def _settle(contract: Any, workload: Workload, count: int) -> None:
+    """Wait until the last submitted transaction's write is readable. Submits wait for their commit at the
+    gateway's peer, but an evaluate may be served by another peer (another of the org's, on Fabric) that
+    has not committed the last blocks yet and would answer 404 — a lag, not a latency to measure.
+
+    Raises:
+        BenchError: still not readable after SETTLE_S seconds.
+    """
+    from qcchain_gateway.errors import NotFoundError
+
+    from .errors import BenchError
+
+    fn, args = workload.evaluate_call(count - 1)
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        try:
+            contract.evaluate_transaction(fn, *args)
+            return
+        except NotFoundError:
+            if time.monotonic() > deadline:
+                raise BenchError(f"what the benchmark wrote is still not readable after {SETTLE_S:.0f} s "
+                                 f"({fn} {args[0] if args else ''} answers not found)") from None
+            time.sleep(0.1)
+
+
 def _evaluate(contract: Any, workload: Workload, count: int) -> list[float]:
-    """Sequential evaluates (single-client latency)."""
+    """Sequential evaluates (single-client latency), once the submits' writes are readable everywhere the
+    gateway may ask."""
+    if count:
+        _settle(contract, workload, count)
     out = []
     for i in range(count):
         fn, args = workload.evaluate_call(i)

@@ -121,11 +121,16 @@ def _run_tx(profile: Any, opts: dict[str, Any]) -> dict[str, Any]:
               help="Connection profile of the runtime to measure (default: a fresh devnet in a temp dir, "
                    "run in this process).")
 @click.option("--user", default="User1", show_default=True, help="User of the profile's org.")
-@click.option("--channel", default="inspection-channel", show_default=True)
+@click.option("--channel", default=None,
+              help="Channel [default: inspection-channel on the temporary devnet; qcchannel with --profile, the "
+                   "consortium-wide channel the qcchain chaincode is committed on in every network].")
 @click.option("--chaincode", default="qcchain", show_default=True)
-@click.option("--endorsers", default="InspectionMSP,RegulatorMSP", show_default=True,
-              help="Comma-separated endorsing MSP IDs ('' lets the gateway choose by policy).")
-@click.option("--workload", type=click.Choice(["put", "records"]), default="put", show_default=True)
+@click.option("--endorsers", default=None,
+              help="Comma-separated endorsing MSP IDs ('' lets the gateway choose by policy) [default: "
+                   "InspectionMSP,RegulatorMSP on the temporary devnet; '' with --profile].")
+@click.option("--workload", type=click.Choice(["put", "records"]), default=None,
+              help="put: the example key-value chaincode; records: SM2-signed records:submit on the qcchain "
+                   "contracts [default: put on the temporary devnet; records with --profile].")
 @click.option("--evaluations", type=click.IntRange(min=0), default=200, show_default=True)
 @click.option("--chaincode-module", default="qcchain_bench.example", show_default=True,
               help="Chaincode module of the temporary devnet (the records workload always uses qcchain_contracts).")
@@ -144,8 +149,14 @@ def tx(profile: str | None, chaincode_module: str | None, as_json: bool, **opts:
 
     from .errors import CliError  # noqa: PLC0415
 
+    if opts["workload"] is None:
+        opts["workload"] = "records" if profile is not None else "put"
     if opts["workload"] not in WORKLOADS:
         raise CliError(f"workload {opts['workload']!r} is not available yet")
+    if opts["channel"] is None:
+        opts["channel"] = "qcchannel" if profile is not None else "inspection-channel"
+    if opts["endorsers"] is None:
+        opts["endorsers"] = "" if profile is not None else "InspectionMSP,RegulatorMSP"
     opts["endorsers"] = [e.strip() for e in opts["endorsers"].split(",") if e.strip()]
     if profile is not None:
         result = {**_run_tx(profile, opts), "runtime": f"profile {profile}"}
