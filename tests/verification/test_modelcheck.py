@@ -25,7 +25,8 @@ def _load(name: str) -> dict:
 def test_project_contracts_hold() -> None:
     results = check_all(_load("governance"), _load("grading"), N, K)
     assert [r.machine for r in results][:2] == ["lifecycle+governance", "thresholds"]
-    assert all(r.states > 10 for r in results)
+    # the batch machine's states are the ledgers (4); its work is in the batches tried from each
+    assert all(r.states > 10 or (r.machine == "warnings batch raise" and r.transitions > 100) for r in results)
     assert [v for r in results for v in r.violations] == []
 
 
