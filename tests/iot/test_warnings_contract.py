@@ -92,6 +92,9 @@ def test_closed_loop_in_order_by_the_right_roles(kit: GovKit) -> None:
     assert raised["status"] == "raised" and raised["duplicate"] is False
     assert raised["ack_deadline"] == raised["raised_at"] + 24 * 3600
     assert kit.ok("warnings:raise_warning", [w], org="UsingUnit")["duplicate"] is True
+    # a duplicate answers the stored warning: only to an active member (found by the model check)
+    kit.fails("warnings:raise_warning", [w], "not an active member", org="Stranger")
+    kit.fails("warnings:raise_warnings", [[w]], "not an active member", org="Stranger")
     assert kit.stub.last_writes == {}
     wid = w["warning_id"]
     # every step out of order, before its turn, writes nothing

@@ -89,7 +89,8 @@ def _checked_raise(ctx: Context, warning: Any) -> tuple[dict[str, Any], dict[str
     doc = validate_raise(warning)
     validate_raise_due(doc)
     existing = warning_of(ctx.stub, doc["warning_id"])
-    if existing is not None:
+    if existing is not None:  # answered (the stored warning) only to an active member, as ``get``
+        _reader(ctx)
         return doc, existing, ""
     owner = None
     if doc["source"] in ("device", "prediction"):
