@@ -4,7 +4,8 @@
 DIR); ``up --bootstrap`` runs it in the background and bootstraps the consortium (members, policies, each
 org admin's SM2 key generated into the keystore and registered, the chaincode deployed by governance), so
 that you can act as each role at once. ``down`` stops a detached devnet. ``status`` says whether one runs and its block height
-(exit status 0 when running, 3 when not).
+(exit status 0 when running, 3 when not). ``add-org`` / ``remove-org`` (:mod:`.devnetorgs`): members join and
+leave, governed on chain.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from qcchain_devnet.config import DEFAULT_HOST, DEFAULT_PORT
 from qcchain_devnet.daemon import BANNER, LOG_FILE, UpOptions, run_foreground, start_detached, status, stop
 from qcchain_devnet.errors import DevnetError
 
+from .devnetorgs import add_org, remove_org
 from .errors import CliError
 from .options import keystore_dir, password
 
@@ -108,3 +110,7 @@ def status_cmd(state_dir: Path, as_json: bool) -> None:
             click.echo(info["height_error"] or "height unknown")
     if not info["running"]:
         sys.exit(3)  # SystemExit passes through click's non-standalone main unchanged
+
+
+devnet.add_command(add_org)
+devnet.add_command(remove_org)

@@ -10,14 +10,13 @@ There is one consortium model in the distribution (``qcchain_consortium.consorti
 here are the devnet's read-only view of it (host names, chaincode version, tuples) and the default is
 the project's own ``network/consortium.yaml`` -- there is no built-in copy of the consortium.
 
-Membership is fixed when the devnet starts (issue 18, a marked gap): the consortium file is read once, by
-:func:`load_devnet_config` at start; the membership overlay of a Fabric network (``orgs.json``: add-org,
-remove-org, add-channel, join-channel) is not read, and no org, channel or MSP is added or removed while
-the devnet runs. On-chain governance of members (``member_admit`` / ``member_remove``, CA fingerprints)
-works on the devnet as contract state, but a member admitted there has no MSP in the devnet's channels
-(its identities are refused), and a removed member's identities still pass the devnet's MSP check (the
-contracts that check membership refuse it). To change membership, stop the devnet and start it from an
-edited consortium file.
+Membership (issue 18): the consortium file plus the membership overlay ``<state dir>/orgs.json`` — the same
+events a Fabric network keeps (:mod:`qcchain_consortium.orgoverlay`: join, leave, channel, channel-join),
+folded in order by :func:`load_devnet_config` when the devnet starts. ``qcchain devnet add-org`` /
+``remove-org`` append an event once governance decided it on chain and restart the devnet (ledgers kept),
+so a joined org gets its MSP, crypto material, connection profile, channels and collection membership, and
+a removed org's identities are refused by the channels' MSP check. Changes take a restart (a few seconds):
+the devnet does not change its channels while it runs.
 
 The errors raised by the devnet's outer shell (this module, ``material``, ``profiles``, ``daemon``) are
 defined here too (``errors.py`` belongs to the devnet core); they derive from ``errors.DevnetError`` and
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from qcchain_consortium import orgoverlay
 from qcchain_consortium.consortium import DEFAULT_PATH, CollectionDef, Consortium, load_consortium
 from qcchain_consortium.errors import ConsortiumError, ConsortiumFileNotFound
 
@@ -42,6 +42,7 @@ __all__ = [
     "DevnetShellError", "ConfigError", "MaterialError", "DaemonError", "PortInUseError",
     "AlreadyRunningError", "OrgConfig", "OrdererConfig", "CollectionConfig", "ChaincodeConfig",
     "ChannelConfig", "DevnetConfig", "default_config", "config_from_consortium", "load_devnet_config",
+    "load_consortium_with_overlay",
     "DEFAULT_PORT", "DEFAULT_HOST", "DevnetTLS", "crypto_dir_of", "peer_org_dir", "orderer_org_dir",
     "user_msp_dir", "peer_dir",
 ]
@@ -321,11 +322,13 @@ def _check(config: DevnetConfig) -> None:
             raise ConfigError(f"channel {channel.name!r} names unknown org(s): {', '.join(unknown)}")
 
 
-def load_devnet_config(consortium_path: Path | None = None) -> DevnetConfig:
-    """The devnet configuration from a consortium file (None: the project's ``network/consortium.yaml``).
+def load_consortium_with_overlay(consortium_path: Path | None = None, state_dir: Path | None = None) -> Consortium:
+    """The consortium file (None: the project's ``network/consortium.yaml``) with the membership overlay of
+    ``state_dir`` (``orgs.json``, when there is one) folded in.
 
     Raises:
-        ConfigError: the consortium file does not exist or is invalid (the message lists every problem).
+        ConfigError: the consortium file does not exist or is invalid, or the overlay is malformed or does
+            not apply (the message names the problem).
     """
     try:
         consortium = load_consortium(consortium_path)
@@ -333,4 +336,19 @@ def load_devnet_config(consortium_path: Path | None = None) -> DevnetConfig:
         raise ConfigError(f"consortium file not found: {consortium_path or DEFAULT_PATH}") from exc
     except ConsortiumError as exc:
         raise ConfigError(f"invalid consortium: {exc}") from exc
-    return config_from_consortium(consortium)
+    if state_dir is not None:
+        try:
+            consortium = orgoverlay.fold(consortium, orgoverlay.load(state_dir))
+        except orgoverlay.OrgOverlayError as exc:
+            raise ConfigError(f"membership overlay: {exc}") from exc
+    return consortium
+
+
+def load_devnet_config(consortium_path: Path | None = None, state_dir: Path | None = None) -> DevnetConfig:
+    """The devnet configuration from a consortium file (None: the project's ``network/consortium.yaml``) and
+    the membership overlay of ``state_dir`` (see :func:`load_consortium_with_overlay`).
+
+    Raises:
+        ConfigError: the consortium file does not exist or is invalid, or the overlay does not apply.
+    """
+    return config_from_consortium(load_consortium_with_overlay(consortium_path, state_dir))

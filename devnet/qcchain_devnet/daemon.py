@@ -343,7 +343,8 @@ class Runner:
     def _start_locked(self) -> DevnetConfig:
         opts = self.options
         check_port_free(opts.host, opts.port)
-        config = replace(load_devnet_config(opts.consortium).with_endpoint(opts.host, opts.port), tls=opts.tls)
+        config = replace(load_devnet_config(opts.consortium, self.state_dir).with_endpoint(opts.host, opts.port),
+                         tls=opts.tls)
         crypto = crypto_dir_of(self.state_dir)
         tls_files = ensure_material(crypto, config)
         module = resolve_chaincode_module(opts.chaincode_module)
@@ -355,7 +356,9 @@ class Runner:
         self.devnet.start()
         config = config.with_endpoint(opts.host, int(self.devnet.port))
         write_profiles(self.state_dir, config, crypto, tls_files)
-        write_devnet_json(self.state_dir, config, tls_files, os.getpid())
+        write_devnet_json(self.state_dir, config, tls_files, os.getpid(), extra={"up_options": {
+            "host": opts.host, "port": int(self.devnet.port), "chaincode_module": opts.chaincode_module,
+            "consortium": str(opts.consortium.resolve()) if opts.consortium else None, "tls": opts.tls}})
         (self.state_dir / PID_FILE).write_text(f"{os.getpid()}\n", encoding="ascii")
         self.config = config
         return config

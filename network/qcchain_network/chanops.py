@@ -25,7 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from . import admin, ccredefine, cclifecycle, changate, configupdate, orgoverlay, orgupdate, overlay, procs, runner
+from . import admin, ccredefine, cclifecycle, changate, configupdate, orgupdate, overlay, procs, runner
+from qcchain_consortium import orgoverlay
 from .derive import Layout, apply_overlay, derive
 from .errors import NetworkError
 from .nodeops import latest_block_path, running_orderer, tool_paths

@@ -75,7 +75,10 @@ def on_chain(layout: Layout, msp_id: str, channel: str = GOVERNANCE_CHANNEL) -> 
     return governance_query(layout, "get_member", msp_id, channel=channel)
 
 
-def _mismatch(entry: dict[str, Any] | None, org: Org, status: str, fingerprints: dict[str, str] | None = None) -> str:
+def mismatch(entry: dict[str, Any] | None, org: Org, status: str, fingerprints: dict[str, str] | None = None) -> str:
+    """Why the on-chain member record ``entry`` (``governance:get_member``) does not show ``org`` with
+    ``status`` (``active`` with the org file's role, name, credit code and CA ``fingerprints``; or
+    ``removed``), or "" when it does (shared by the network's and the devnet's add-org / remove-org)."""
     if entry is None:
         return "not a member on chain (no executed member_admit)"
     if entry.get("status") != status:
@@ -109,7 +112,7 @@ def require(layout: Layout, org: Org, action: str, mode: str = "check", proposal
         raise RegistryError(f"member gate mode must be one of {', '.join(MODES)}, not {mode!r}")
     status = "active" if action == "admit" else "removed"
     entry = on_chain(layout, org.msp_id, channel)
-    why = _mismatch(entry, org, status, fingerprints)
+    why = mismatch(entry, org, status, fingerprints)
     if not why:
         return str((entry or {}).get("source", ""))
     if mode == "check" or (action == "admit" and entry is not None and entry.get("status") == "active"):
@@ -132,7 +135,7 @@ def require(layout: Layout, org: Org, action: str, mode: str = "check", proposal
         clients = testadmins.connect(layout, stack, channel, keys)
         testadmins.execute(proposal, clients, keys)
     entry = on_chain(layout, org.msp_id, channel)
-    why = _mismatch(entry, org, status, fingerprints)
+    why = mismatch(entry, org, status, fingerprints)
     if why:
         raise NotDecided(f"refused: {org.msp_id} is {why} after executing {proposal.proposal_id[:16]}…")
     return str(proposal.proposal_id)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import orgoverlay, overlay
+from . import overlay
+from qcchain_consortium import orgoverlay
 from .derive import DEFAULT_LOG_SPEC, Layout, derive
 from qcchain_consortium.consortium import load_consortium
 

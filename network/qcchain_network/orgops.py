@@ -26,7 +26,8 @@ from typing import Any
 
 import yaml
 
-from . import admin, ccredefine, cclifecycle, configupdate, membergate, orgmaterial, orgoverlay, orgupdate, overlay, procs
+from . import admin, ccredefine, cclifecycle, configupdate, membergate, orgmaterial, orgupdate, overlay, procs
+from qcchain_consortium import orgoverlay
 from . import runner, testadmins
 from .derive import Layout, apply_overlay, derive
 from .errors import NetworkError

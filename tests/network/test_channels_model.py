@@ -10,7 +10,7 @@ import pytest
 
 from qcchain_consortium.consortium import load_consortium
 from qcchain_consortium.membership import MembershipError, join_channel, new_channel
-from qcchain_network import orgoverlay
+from qcchain_consortium import orgoverlay
 from qcchain_network.derive import derive
 from qcchain_network.render.configtx import configtx
 

@@ -11,7 +11,8 @@ import pytest
 
 from qcchain_consortium.consortium import load_consortium
 from qcchain_consortium.membership import MembershipError, admit, parse_org_file, retire
-from qcchain_network import bundles, orgmaterial, orgoverlay, orgupdate, overlay
+from qcchain_consortium import orgoverlay
+from qcchain_network import bundles, orgmaterial, orgupdate, overlay
 from qcchain_network.configupdate import ConfigUpdateError
 from qcchain_network.derive import derive
 from qcchain_network.netdir import load_layout

@@ -12,7 +12,8 @@ leaves are kept, in the order they happened, in ``<out>/orgs.json``::
 ``null`` when it runs elsewhere and only its public material was handed over (then under ``out/crypto``).
 :func:`fold` applies the events to the consortium (:func:`qcchain_consortium.membership.admit` /
 :func:`~qcchain_consortium.membership.retire`); :func:`qcchain_network.netdir.load_layout` does it, so
-``status``, ``certs check``, connection profiles, ``deploy`` and the node commands see the new members.
+``status``, ``certs check``, connection profiles, ``deploy`` and the node commands see the new members; the
+devnet folds the same file of its state directory when it starts (``qcchain devnet add-org``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NetworkError
-from qcchain_consortium.consortium import Consortium
-from qcchain_consortium.membership import JoiningOrg, MembershipError, admit, join_channel, new_channel
-from qcchain_consortium.membership import parse_org_file, retire
+from .consortium import Consortium
+from .membership import JoiningOrg, MembershipError, admit, join_channel, new_channel, parse_org_file, retire
 
 log = logging.getLogger(__name__)
 
