@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import ssl
 import subprocess
 import threading
@@ -113,14 +114,25 @@ def test_kill_between_commit_and_answer_then_resend(stack: Any) -> None:
 
             worker = threading.Thread(target=push)
             worker.start()
+            lock = None
             if attempt % 3 == 0:
                 time.sleep(0.005)                       # early: most likely before the commit
             else:
+                # hold the server's state database once its outbox row is written: the anchoring goes on, but
+                # the server cannot mark the batch anchored (nor answer) until the lock is released — the
+                # window between commit and answer, held open however fast the pipeline is
                 deadline = time.monotonic() + 30
+                while _row_status(state, cred["appid"], number) != "anchoring" and time.monotonic() < deadline:
+                    time.sleep(0.001)
+                lock = sqlite3.connect(state / "ingest" / "ingest.db", timeout=30, isolation_level=None)
+                lock.execute("BEGIN IMMEDIATE")
                 while chain.batch(cred["appid"], number) is None and time.monotonic() < deadline:
-                    pass                                # spin: freeze the server the instant the chain has it
+                    time.sleep(0.005)                   # freeze the server once the chain has it
             assert proc.proc is not None
             os.kill(proc.proc.pid, signal.SIGSTOP)
+            if lock is not None:
+                lock.execute("ROLLBACK")
+                lock.close()
             if _row_status(state, cred["appid"], number) == "anchoring" and chain.batch(cred["appid"], number):
                 window_hits += 1                        # committed on chain, not yet answered
             proc.kill()
