@@ -25,7 +25,7 @@ DEVICE = "PV-E2E-P1"
 
 def _cli(profile: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(warnings, ["--profile", str(profile), *args])
-    return result.exit_code, result.output
+    return result.exit_code, result.stdout + (result.stderr if result.exit_code else "")
 
 
 def test_readings_to_committed_warning_and_closed_loop(tmp_path: Path, policy: WarningsPolicy) -> None:
