@@ -21,7 +21,7 @@ RUNGS = {
     "errors": BASE, "common": BASE, "schemas": BASE,
     "grading_rules": RULES, "masking": RULES, "sharing_rules": RULES, "lifecycle": RULES, "signatures": RULES, "policy_rules": RULES,
     "noderegistry": RULES, "channeldecisions": RULES, "device_rules": RULES, "warning_rules": RULES, "warning_reminders": RULES, "proposals": RULES, "placement": RULES, "entitlement": RULES, "clock": RULES,
-    "fabricpolicy": RULES, "fabricproof": RULES, "bundleverify": RULES, "crosssources": RULES, "crosschain_block": RULES, "crosschain_ingest": RULES, "crosschain_attest": RULES, "crosschain": FRONT,
+    "fabricpolicy": RULES, "fabricproof": RULES, "bundleverify": RULES, "crosssources": RULES, "crosschain_block": RULES, "crosschain_ingest": RULES, "ingest_sealing": RULES, "crosschain_attest": RULES, "crosschain": FRONT,
     "governance": FRONT, "keyregistry": FRONT, "grading": FRONT, "records": FRONT, "sharing": FRONT, "audit": FRONT, "ingest": FRONT,
     "devices": FRONT, "warnings": FRONT,
     "": ENTRY, "__main__": ENTRY,

@@ -34,8 +34,6 @@ import re
 from typing import Any
 
 from qcchain_core.canonical import canonical_json, canonical_loads
-from qcchain_core.errors import CanonicalJSONError, DecryptionError
-from qcchain_core.gm import sm4_gcm_decrypt
 from qcchain_model.creditcode import validate_credit_code
 from qcchain_model.errors import InvalidCreditCode
 from qcchain_model.merkle import merkle_root
@@ -45,9 +43,9 @@ from qcchain_shim import Context, Contract, transaction
 from .common import caller_msp, get_json, put_json, record_event, sm3_hex, tx_time
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .grading_rules import may_read, placement_of, strictest_grade
+from .ingest_sealing import check_sealing, read_sealed, unseal, violation
 from .lifecycle import require_serving
 from .masking import PERSONAL_FIELDS, mask_record
-from .signatures import org_encryption_key
 from .store.members import list_members, role_of
 from .store.policies import get_policy
 
@@ -63,12 +61,7 @@ MAX_LISTED = 200
 _APPID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _BATCH_NO = re.compile(r"^\d{8}(?!00000000)\d{8}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_HEX = re.compile(r"^[0-9a-f]*$")
 _CST = dt.timezone(dt.timedelta(hours=8))
-
-
-def _v(index: int | None, field: str, reason: str) -> dict[str, Any]:
-    return {"index": index, "field": field, "reason": reason}
 
 
 def _refuse(message: str, violations: list[dict[str, Any]], error: type = InvalidInput) -> Exception:
@@ -82,64 +75,26 @@ def _check_header(batch: Any) -> dict[str, Any]:
         raise InvalidInput(f"an ingest batch must have exactly the fields {', '.join(BATCH_FIELDS)}")
     problems = []
     if not isinstance(batch["appid"], str) or not _APPID.match(batch["appid"]):
-        problems.append(_v(None, "$.appid", "must be 1..40 letters, digits, _ or -"))
+        problems.append(violation(None, "$.appid", "must be 1..40 letters, digits, _ or -"))
     try:
         validate_credit_code(batch["org_no"])
     except InvalidCreditCode:
-        problems.append(_v(None, "$.org_no", "is not a valid unified social credit code"))
+        problems.append(violation(None, "$.org_no", "is not a valid unified social credit code"))
     if not isinstance(batch["unit_name"], str) or not 1 <= len(batch["unit_name"]) <= 200:
-        problems.append(_v(None, "$.unit_name", "must be 1..200 characters"))
+        problems.append(violation(None, "$.unit_name", "must be 1..200 characters"))
     if not isinstance(batch["batch_no"], str) or not _BATCH_NO.match(batch["batch_no"]):
-        problems.append(_v(None, "$.batch_no", "must be YYYYMMDD + an 8-digit sequence from 00000001"))
+        problems.append(violation(None, "$.batch_no", "must be YYYYMMDD + an 8-digit sequence from 00000001"))
     if batch["txcode"] not in TX_CODES:
-        problems.append(_v(None, "$.txcode", "must be one of 01..09"))
+        problems.append(violation(None, "$.txcode", "must be one of 01..09"))
     if batch["bus_type"] not in ("I", "U", "D"):
-        problems.append(_v(None, "$.bus_type", "must be I, U or D"))
+        problems.append(violation(None, "$.bus_type", "must be I, U or D"))
     if not isinstance(batch["merkle_root"], str) or not _HEX64.match(batch["merkle_root"]):
-        problems.append(_v(None, "$.merkle_root", "must be 64 lower-case hex digits"))
+        problems.append(violation(None, "$.merkle_root", "must be 64 lower-case hex digits"))
     if not isinstance(batch["records"], list) or not 1 <= len(batch["records"]) <= MAX_RECORDS:
-        problems.append(_v(None, "$.records", f"must be a list of 1..{MAX_RECORDS} records"))
+        problems.append(violation(None, "$.records", f"must be a list of 1..{MAX_RECORDS} records"))
     if problems:
         raise _refuse("the ingest batch is malformed", problems)
     return batch
-
-
-SEALED_FIELDS = ("data_key", "records", "wrapped_keys")
-
-
-def _sealed(ctx: Context) -> dict[str, Any]:
-    """The transient ``sealed`` map (``{}`` when absent), its shape checked and the data key decoded.
-
-    Raises:
-        InvalidInput: not JSON, or not ``{data_key: 32 hex, wrapped_keys: {...}, records: {ID: hex}}``.
-    """
-    raw = ctx.stub.get_transient().get("sealed", b"")
-    if not raw:
-        return {}
-    try:
-        sealed = canonical_loads(raw)
-    except CanonicalJSONError as exc:
-        raise InvalidInput("transient 'sealed' is not JSON") from exc
-    if not isinstance(sealed, dict) or sorted(sealed) != list(SEALED_FIELDS):
-        raise InvalidInput(f"transient 'sealed' must be an object with exactly {', '.join(SEALED_FIELDS)}")
-    key = sealed["data_key"]
-    if not isinstance(key, str) or len(key) != 32 or not _HEX.match(key):
-        raise InvalidInput("transient 'sealed': data_key must be 32 lower-case hex digits (an SM4 key)")
-    if not isinstance(sealed["wrapped_keys"], dict) or not isinstance(sealed["records"], dict):
-        raise InvalidInput("transient 'sealed': wrapped_keys and records must be JSON objects")
-    return {**sealed, "key": bytes.fromhex(key)}
-
-
-def _unseal(rid: str, key: bytes, ciphertext: Any) -> tuple[dict[str, Any] | None, str]:
-    """(record, reason) from a sealed record: decrypt with the batch's data key, AAD = ID."""
-    try:
-        blob = bytes.fromhex(ciphertext)
-        if len(blob) < 28:
-            return None, "sealed record's ciphertext is too short"
-        record = canonical_loads(sm4_gcm_decrypt(key, blob[:12], blob[12:], rid.encode("utf-8")))
-    except (TypeError, ValueError, DecryptionError, CanonicalJSONError):
-        return None, "sealed record does not decrypt to a record under the batch's data key"
-    return (record, "") if isinstance(record, dict) else (None, "sealed record is not a JSON object")
 
 
 def _records(ctx: Context, batch: dict[str, Any], sealed: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -152,24 +107,24 @@ def _records(ctx: Context, batch: dict[str, Any], sealed: dict[str, Any]) -> tup
         rid = given.get("ID") if isinstance(given, dict) else None
         record = given
         if isinstance(rid, str) and rid in ciphertexts and sorted(given) == ["ID"]:
-            record, reason = _unseal(rid, sealed["key"], ciphertexts[rid])
+            record, reason = unseal(rid, sealed["key"], ciphertexts[rid])
             if record is None:
-                problems.append(_v(i, "$", reason))
+                problems.append(violation(i, "$", reason))
                 out.append({})
                 continue
             if record.get("ID") != rid:
-                problems.append(_v(i, "$.ID", "the sealed record carries another ID"))
-        problems += [_v(i, v.field, v.reason) for v in violations_of(category, record)]
+                problems.append(violation(i, "$.ID", "the sealed record carries another ID"))
+        problems += [violation(i, v.field, v.reason) for v in violations_of(category, record)]
         if isinstance(record, dict):
             for field, want in (("batchNo", batch["batch_no"]), ("txCode", batch["txcode"]), ("busType", batch["bus_type"])):
                 if field in record and record[field] != want:
-                    problems.append(_v(i, f"$.{field}", f"does not agree with the batch's {field}"))
+                    problems.append(violation(i, f"$.{field}", f"does not agree with the batch's {field}"))
             date = record.get("updateDate")
             if isinstance(date, str) and len(date) == 10 and date > today:
-                problems.append(_v(i, "$.updateDate", "lies in the future"))
+                problems.append(violation(i, "$.updateDate", "lies in the future"))
             if isinstance(record.get("ID"), str):
                 if record["ID"] in seen:
-                    problems.append(_v(i, "$.ID", "repeats an ID of this batch"))
+                    problems.append(violation(i, "$.ID", "repeats an ID of this batch"))
                 seen.add(record["ID"])
         out.append(record if isinstance(record, dict) else {})
     return out, problems
@@ -185,13 +140,13 @@ def _history(ctx: Context, batch: dict[str, Any], records: list[dict[str, Any]])
         prevs.append(prev)
         if batch["bus_type"] == "I":
             if prev is not None:
-                problems.append(_v(i, "$.ID", "already exists on chain; use busType U"))
+                problems.append(violation(i, "$.ID", "already exists on chain; use busType U"))
         elif prev is None or prev["deleted"]:
-            problems.append(_v(i, "$.ID", "does not exist on chain (or was deleted)"))
+            problems.append(violation(i, "$.ID", "does not exist on chain (or was deleted)"))
         elif prev["org_no"] != batch["org_no"]:
-            problems.append(_v(i, "$.ID", "belongs to another using unit"))
+            problems.append(violation(i, "$.ID", "belongs to another using unit"))
         elif prev["txcode"] != batch["txcode"]:
-            problems.append(_v(i, "$.txCode", "differs from the record's table on chain"))
+            problems.append(violation(i, "$.txCode", "differs from the record's table on chain"))
     return prevs, problems
 
 
@@ -199,25 +154,6 @@ def _entitled(ctx: Context, policy: dict[str, Any], grade: str, owner: str) -> l
     roles = {a.split(":", 1)[1] for a in policy["grades"][grade]["audiences"] if a.startswith("role:")}
     msps = {m["msp_id"] for m in list_members(ctx.stub) if m["status"] == "active" and m["role"] in roles}
     return sorted(msps | {owner})
-
-
-def _check_wrapping(ctx: Context, sealed: dict[str, Any], entitled: list[str], given: list[Any]) -> list[dict[str, Any]]:
-    """Violations: a record not sealed, or in the arguments beyond its ID (the plaintext would be on the
-    ledger); a sealed record not in the batch; the data key not wrapped for an entitled org's current key."""
-    ciphertexts = sealed.get("records", {})
-    ids = [r.get("ID") for r in given]
-    problems = [_v(i, "$", "an L3 record must be sealed (transient 'sealed') and given by its ID only")
-                for i, (rid, r) in enumerate(zip(ids, given)) if rid not in ciphertexts or sorted(r) != ["ID"]]
-    if set(ciphertexts) - set(ids):
-        problems.append(_v(None, "$.sealed.records", "holds records that are not in the batch"))
-    wrapped = sealed.get("wrapped_keys", {})
-    for msp in entitled:
-        entry = wrapped.get(msp)
-        key_id = org_encryption_key(ctx, msp)["key_id"]
-        if not isinstance(entry, dict) or entry.get("key_id") != key_id or not entry.get("wrapped"):
-            problems.append(_v(None, "$.sealed.wrapped_keys",
-                               f"the data key is not wrapped for {msp} to its current encryption key"))
-    return problems
 
 
 def _place(ctx: Context, batch: dict[str, Any], records: list[dict[str, Any]], leaves: list[bytes],
@@ -267,8 +203,8 @@ def anchor_batch(ctx: Context, batch: Any) -> dict[str, Any]:
     header_key = ctx.stub.create_composite_key("ing.batch", [batch["appid"], batch["batch_no"]])
     if ctx.stub.get_state(header_key):
         raise _refuse(f"batch {batch['batch_no']} of appid {batch['appid']} is already anchored",
-                      [_v(None, "$.batchNo", "already anchored for this appid")], Conflict)
-    sealed = _sealed(ctx)
+                      [violation(None, "$.batchNo", "already anchored for this appid")], Conflict)
+    sealed = read_sealed(ctx)
     records, problems = _records(ctx, batch, sealed)
     if problems:
         raise _refuse(f"{len({p['index'] for p in problems})} of {len(records)} records are invalid", problems)
@@ -277,12 +213,12 @@ def anchor_batch(ctx: Context, batch: Any) -> dict[str, Any]:
         raise _refuse("the batch breaks the insert/update/delete rules", problems, Conflict)
     leaves = [canonical_json(r) for r in records]
     if merkle_root(leaves).hex() != batch["merkle_root"]:
-        raise _refuse("the Merkle root does not match the records", [_v(None, "$.merkle_root", "does not match")])
+        raise _refuse("the Merkle root does not match the records", [violation(None, "$.merkle_root", "does not match")])
     policy = get_policy(ctx.stub, "grading")
     grade = strictest_grade(policy, TX_CODES[batch["txcode"]], SENDER_ROLE).grade
     placement = placement_of(policy, grade)
     if placement == "private_encrypted":  # deletes too: an L3 record's plaintext is never in the arguments
-        problems = _check_wrapping(ctx, sealed, _entitled(ctx, policy, grade, msp), batch["records"])
+        problems = check_sealing(ctx, sealed, _entitled(ctx, policy, grade, msp), batch["records"])
         if problems:
             raise _refuse("the batch's L3 records are not all sealed and wrapped for every entitled org", problems)
     elif sealed:
