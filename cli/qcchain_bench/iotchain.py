@@ -16,8 +16,9 @@ import yaml
 
 from qcchain_consortium.consortium import load_consortium
 from qcchain_core.gm import sm3
-from qcchain_devnet.daemon import UpOptions, running_devnet, start_detached
-from qcchain_devnet.daemon import stop as stop_devnet
+from qcchain_devnet.daemon import UpOptions, running_devnet
+from qcchain_devnet.detached import start_detached
+from qcchain_devnet.detached import stop as stop_devnet
 from qcchain_sdk.contracts.bootstrap import bootstrap_consortium
 from qcchain_sdk.contracts.story import StoryConfig, orgs_from_profiles
 from qcchain_sdk.contracts.warnings import DevicesClient, WarningsClient

@@ -81,7 +81,8 @@ def consortium_members(consortium: Path | None, say: Any) -> dict[str, dict[str,
 @contextlib.contextmanager
 def _devnet(state_dir: Path, keep: bool, say: Any) -> Iterator[dict[str, Any]]:
     """A devnet running from ``state_dir`` (in-process, or detached with ``keep``); yields devnet.json."""
-    from qcchain_devnet.daemon import BANNER, UpOptions, running_devnet, start_detached
+    from qcchain_devnet.daemon import BANNER, UpOptions, running_devnet
+    from qcchain_devnet.detached import start_detached
     from qcchain_devnet.errors import DevnetError
 
     options = UpOptions(state_dir=state_dir, port=0, chaincode_module="qcchain_contracts")
@@ -111,7 +112,7 @@ def _clean_dir(state_dir: Path | None) -> tuple[Path, bool]:
 
 def _package_digests(info: dict[str, Any]) -> tuple[str, str]:
     """(running v1 package digest from devnet.json, digest of the v2 package label of the same module)."""
-    from qcchain_devnet.daemon import package_id
+    from qcchain_devnet.ccservers import package_id
 
     v1 = info["chaincode_servers"]["qcchain"]["package_id"].rsplit(":", 1)[1]
     v2 = package_id("qcchain", "2.0", info.get("chaincode_module") or "qcchain_contracts").rsplit(":", 1)[1]

@@ -17,7 +17,8 @@ from pathlib import Path
 import click
 
 from qcchain_devnet.config import DEFAULT_HOST, DEFAULT_PORT
-from qcchain_devnet.daemon import BANNER, LOG_FILE, UpOptions, run_foreground, start_detached, status, stop
+from qcchain_devnet.daemon import BANNER, LOG_FILE, UpOptions, run_foreground
+from qcchain_devnet.detached import start_detached, status, stop
 from qcchain_devnet.errors import DevnetError
 
 from .devnetorgs import add_org, remove_org

@@ -196,7 +196,8 @@ def admin_key_revoke(state_dir: Path, db_url: str | None, key_id: str) -> None:
 
 def _devnet_profile(state_dir: Path, org: str) -> Path:
     """The org's connection profile of the devnet in DIR, starting the devnet (detached) if none runs."""
-    from qcchain_devnet.daemon import UpOptions, start_detached, status
+    from qcchain_devnet.daemon import UpOptions
+    from qcchain_devnet.detached import start_detached, status
     from qcchain_devnet.errors import DevnetError
 
     if not status(state_dir)["running"]:

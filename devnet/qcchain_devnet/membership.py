@@ -22,7 +22,8 @@ from qcchain_consortium.consortium import Consortium
 from qcchain_consortium.membership import JoiningOrg, MembershipError, admit, retire
 
 from .config import ConfigError, load_consortium_with_overlay
-from .daemon import UpOptions, start_detached, status, stop
+from .daemon import UpOptions
+from .detached import start_detached, status, stop
 from .profiles import read_devnet_json
 
 log = logging.getLogger(__name__)

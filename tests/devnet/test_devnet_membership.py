@@ -19,7 +19,8 @@ import yaml
 from qcchain_cli.demo import load_policies
 from qcchain_consortium.membership import parse_org_file
 from qcchain_core.gm import SM2PrivateKey
-from qcchain_devnet.daemon import UpOptions, start_detached, stop
+from qcchain_devnet.daemon import UpOptions
+from qcchain_devnet.detached import start_detached, stop
 from qcchain_gateway.errors import GatewayError
 from qcchain_gateway.profile import connect_profile
 from qcchain_network.membergate import member_record

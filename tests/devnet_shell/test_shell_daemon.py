@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from qcchain_devnet.config import AlreadyRunningError, DaemonError, PortInUseError
-from qcchain_devnet.daemon import PID_FILE, Runner, UpOptions, read_pid, stop
+from qcchain_devnet.daemon import PID_FILE, Runner, UpOptions, read_pid
+from qcchain_devnet.detached import stop
 from qcchain_core.procs import pid_alive
 
 HERE = Path(__file__).resolve().parent

@@ -163,7 +163,7 @@ def test_kill_the_devnet_while_batches_are_in_flight_then_resend(stack: Any) -> 
     restarts it on the same port (``qcchain devnet up --dir D --port P --detach``); the server reconnects by
     itself. Every acknowledged batch is on chain after the crash (acknowledged = durable), and the unit's
     resend of everything anchors each batch exactly once."""
-    from qcchain_devnet.daemon import status
+    from qcchain_devnet.detached import status
 
     proc, _ = stack
     url = proc.url  # the server of this moment (an earlier test restarts it on new ports)

@@ -82,7 +82,8 @@ def _members() -> dict[str, dict[str, str]]:
 
 
 def _devnet(tmp: Path) -> Iterator[Runtime]:
-    from qcchain_devnet.daemon import UpOptions, package_id, running_devnet
+    from qcchain_devnet.ccservers import package_id
+    from qcchain_devnet.daemon import UpOptions, running_devnet
 
     state = tmp / "devnet"
     with running_devnet(UpOptions(state_dir=state, port=0, chaincode_module="qcchain_contracts")):
