@@ -22,7 +22,8 @@ from typing import Any, Callable, Iterator
 import click
 
 from . import contract_verify
-from .errors import CliError, one_line
+from .contract_build import compile_, create, errors_as_cli, review
+from .errors import CliError
 from .keys import keystore_option, password_file_option
 from .options import common_options, load_sm2, opt, resolve_profile
 from .timefmt import Duration, show_time
@@ -35,19 +36,6 @@ DEVNET_NOTE = ("governance executed and recorded the approved version and packag
                "`qcchain devnet up --chaincode-module`): a new contract's package does not run there, and invoking it "
                "answers \"No metadata was found for chaincode\". To run it, deploy on Fabric with "
                "`--network-dir` (scripts/network.sh up) or serve its module as the devnet's chaincode.")
-
-
-@contextlib.contextmanager
-def _errors() -> Iterator[None]:
-    """Turn the SDK's and the network tooling's errors into one-line CLI errors."""
-    from qcchain_network.errors import NetworkError
-    from qcchain_gateway.errors import SdkError
-    from qcchain_sdk.errors import AppError
-
-    try:
-        yield
-    except (SdkError, AppError, NetworkError) as exc:
-        raise CliError(one_line(exc)) from exc
 
 
 def _target_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -87,7 +75,7 @@ def _connected(profiles: list[Path], user: str) -> Iterator[list[Any]]:
     """One Gateway per profile, closed at the end."""
     from qcchain_gateway.profile import connect_profile
 
-    with contextlib.ExitStack() as stack, _errors():
+    with contextlib.ExitStack() as stack, errors_as_cli():
         yield [stack.enter_context(connect_profile(p, user=user)) for p in profiles]
 
 
@@ -96,7 +84,7 @@ def _channel(profile: Path, channel: str | None) -> str:
         return channel
     from qcchain_gateway.profile import load_profile
 
-    with _errors():
+    with errors_as_cli():
         channels = list(load_profile(profile).channels)
     if not channels:
         raise CliError(f"{profile} names no channel; give --channel")
@@ -109,91 +97,9 @@ def contract() -> None:
     """Contract lifecycle: create, compile, review, deploy, sign, execute, invoke, freeze, thaw, upgrade, destroy, status."""
 
 
-@contract.command()
-@click.argument("name")
-@click.option("--dir", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Create the project in DIR/NAME.")
-@click.option("--address", default="127.0.0.1:9999", show_default=True, help="Chaincode server address (host:port).")
-def create(name: str, parent: Path, address: str) -> None:
-    """Scaffold contract project NAME (Contract class, __main__ serving it, MockStub tests)."""
-    from qcchain_sdk.contractproject.scaffold import create as scaffold
-
-    with _errors():
-        root = scaffold(name, parent, address)
-    click.echo(f"created {root}\nnext: qcchain contract compile {root}")
-
-
-def _print_findings(findings: list[Any]) -> None:
-    for finding in findings:
-        click.echo(str(finding))
-    high = sum(f.severity == "high" for f in findings)
-    click.echo(f"review: {len(findings)} finding(s), {high} high")
-
-
-@contract.command()
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
-def review(directory: Path, as_json: bool) -> None:
-    """Security review of a contract's sources; exit 1 on any high-severity finding."""
-    from qcchain_sdk.contractproject.review import has_high, review_tree
-
-    with _errors():
-        findings = review_tree(directory)
-    if as_json:
-        click.echo(json.dumps([f.__dict__ for f in findings], indent=2))
-    else:
-        _print_findings(findings)
-    if has_high(findings):
-        raise CliError(f"review failed: {sum(f.severity == 'high' for f in findings)} high-severity finding(s) in {directory}")
-
-
-@contract.command("compile")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Package output directory (default: DIRECTORY/dist).")
-@click.option("--version", default=None, help="Override contract.json's version.")
-@click.option("--address", default=None, help="Override contract.json's chaincode server address.")
-@click.option("--no-verify", is_flag=True,
-              help="Skip the formal verification; the deploy/upgrade proposal then records \"not verified\".")
-@click.option("--verify-seconds", type=click.FloatRange(0.2, 60), default=1.0, show_default=True,
-              help="CrossHair seconds per condition during the verification.")
-def compile_(directory: Path, out: Path | None, version: str | None, address: str | None, no_verify: bool,
-             verify_seconds: float) -> None:
-    """Byte-compile, review, verify and package DIRECTORY as a Fabric ccaas package; write the review and
-    verification reports beside it (their SM3 go into the deploy/upgrade proposal); print its id and digests."""
-    from qcchain_sdk.contractproject.package import (build_package, compile_project, drop_evidence, load_project,
-                                                     write_evidence)
-    from qcchain_sdk.contractproject.review import has_high, review_tree
-
-    with _errors():
-        project = load_project(directory, version, address)
-        sources = compile_project(directory)
-        click.echo(f"compiled {len(sources)} source file(s)")
-        findings = review_tree(directory)
-        _print_findings(findings)
-        if has_high(findings):
-            raise CliError("compile refused: the review found high-severity hazards; nothing was packaged")
-        report = None
-        if not no_verify:
-            report = contract_verify.run_verification(directory, contract_verify.default_policies(),
-                                                      per_condition=verify_seconds, modules=(project.module,))
-            click.echo(f"verification: {contract_verify.summary(report)}")
-            if contract_verify.report_failed(report):
-                contract_verify.print_report(report)
-                raise CliError("compile refused: the verification failed (see above); nothing was packaged")
-        pkg = build_package(project, out or directory / "dist", sources)
-        high = sum(f.severity == "high" for f in findings)
-        review_doc = write_evidence(pkg, "review", True, f"review: {len(findings)} finding(s), {high} high",
-                                    [f.__dict__ for f in findings])
-        if report is None:
-            drop_evidence(pkg, "verification")
-        else:
-            write_evidence(pkg, "verification", True, f"verification: {contract_verify.summary(report)}", report)
-    click.echo(f"package:     {pkg.path}\nlabel:       {pkg.label}\npackage id:  {pkg.package_id}\n"
-               f"sha256:      {pkg.sha256}\nsm3:         {pkg.sm3}\nsources sm3: {pkg.sources_sm3}\n"
-               f"address:     {pkg.address}\nreview:      {review_doc['summary']}\nverification: "
-               + ("NOT VERIFIED (--no-verify): the proposal will say \"not verified\"" if report is None else
-                  "passed, report beside the package"))
+contract.add_command(create)
+contract.add_command(review)
+contract.add_command(compile_)
 
 
 def _write_proposal(operation: str, profile: Path, user: str, channel: str | None, chaincode: str,
@@ -206,7 +112,7 @@ def _write_proposal(operation: str, profile: Path, user: str, channel: str | Non
     package_info = {} if package is None else {"label": package.label, "package_id": package.package_id,
                                                "sha256": package.sha256, "sm3": package.sm3,
                                                "file": str(package.path.resolve()), "address": package.address}
-    with _errors():
+    with errors_as_cli():
         proposal = new_proposal(operation, channel, chaincode, contract_name, version,
                                 package.sha256 if package else "", reason, int(time.time()) + expires_in, package_info,
                                 evidence=evidence)
@@ -249,7 +155,7 @@ def _package_command(operation: str) -> click.Command:
                 expires_in: int, out: Path) -> None:
         from qcchain_sdk.contractproject.package import read_package
 
-        with _errors():
+        with errors_as_cli():
             pkg = read_package(package_file)
             evidence = _package_evidence(pkg)
         name, _, label_version = pkg.label.rpartition("_")
@@ -324,7 +230,7 @@ def sign(proposal_file: Path, key: str, keystore_dir: Path, password_file: Path 
     """Sign PROPOSAL_FILE offline with your SM2 key (appends the signature to the file)."""
     from qcchain_sdk.proposals import proposalfile
 
-    with _errors():
+    with errors_as_cli():
         proposal = proposalfile.load(proposal_file)
         body = proposal.body
         click.echo(f"proposal {proposal.proposal_id[:16]}…: {body['operation']} {body['target']['chaincode']}"
@@ -361,7 +267,7 @@ def register_key(key: str, profiles: Path, user: str, channel: str | None, valid
         client = GovernanceClient(net.get_contract(governance_chaincode, "governance"),
                                   net.get_contract(governance_chaincode, "keys"), gateway.identity.msp_id,
                                   gateway.identity.cert_pem, sm2)
-        with _errors():
+        with errors_as_cli():
             record = client.register_key(now - 60, now + valid_for)
     click.echo(f"registered SM2 key {record.get('key_id', client.key_id)} for {gateway.identity.msp_id} "
                f"(govern, sign, encrypt) until {show_time(now + valid_for)}")
@@ -418,7 +324,7 @@ def execute(proposal_file: Path, profiles: tuple[Path, ...], user: str, network_
     from qcchain_sdk.proposals.governed import precheck, submit, unit_name
     from qcchain_sdk.proposals.proposalfile import UNIT_OPERATIONS
 
-    with _errors():
+    with errors_as_cli():
         proposal = proposalfile.load(proposal_file)
         prepared = _fabric_prepare(proposal, network_dir, consortium, serve)
         channel = proposal.target["channel"]
@@ -470,7 +376,7 @@ def invoke(function: str, args: tuple[str, ...], profiles: Path, user: str, chan
     with _connected([profiles], user) as (gateway,):
         target = gateway.get_network(channel).get_contract(chaincode, contract_name)
         call = target.evaluate_transaction if evaluate else target.submit_transaction
-        with _errors():
+        with errors_as_cli():
             raw = call(function, *args)
     try:
         click.echo(raw.decode("utf-8"))
@@ -490,7 +396,7 @@ def status(channel: str | None, chaincode: str | None, contract_name: str, gover
     channel = _channel(profiles, channel)
     target = {"channel": channel, "chaincode": chaincode or "qcchain", "contract": contract_name}
     with _connected([profiles], user) as (gateway,):
-        with _errors():
+        with errors_as_cli():
             unit = fetch_unit(gateway.get_network(channel).get_contract(governance_chaincode, "governance"), target)
     name = unit_name(target)
     if unit is None:

@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 import click
 
-from .contract import _channel, _connected, _errors, _profile_options
+from .contract import _channel, _connected, _profile_options
+from .contract_build import errors_as_cli
 from .errors import CliError
 from .options import common_options
 from .timefmt import Duration
@@ -53,7 +54,7 @@ def _write(proposal: Any, profile: Path, user: str, chaincode: str, out: Path) -
     from qcchain_sdk.proposals.proposalfile import save
 
     channel = proposal.target["channel"]
-    with _errors():
+    with errors_as_cli():
         with _connected([profile], user) as (gateway,):
             governance = gateway.get_network(channel).get_contract(chaincode, "governance")
             check_state(proposal, governance)
@@ -86,7 +87,7 @@ def propose_admit(node_id: str, org_msp: str, kind: str, tls_cert: Path, sign_ce
     """Write a node_admit proposal for one node, built from its certificates."""
     from qcchain_sdk.nodeadmission import admit_proposal, node_record
 
-    with _errors():
+    with errors_as_cli():
         record = node_record(node_id, org_msp, kind, _read_pem(tls_cert), _read_pem(sign_cert), now=int(time.time()))
         proposal = admit_proposal([record], _channel(profiles, channel), chaincode, reason,
                                   int(time.time()) + expires_in)
@@ -110,7 +111,7 @@ def propose_genesis(records_file: Path, profiles: Path, user: str, channel: str 
         raise CliError(f"{records_file}: not a readable JSON list of node records ({exc})") from exc
     if not isinstance(records, list) or len(records) < 2:
         raise CliError(f"{records_file}: a genesis admission lists at least two node records (one: propose-admit)")
-    with _errors():
+    with errors_as_cli():
         proposal = admit_proposal(records, _channel(profiles, channel), chaincode, reason, int(time.time()) + expires_in)
     _write(proposal, profiles, user, chaincode, out)
 
@@ -123,7 +124,7 @@ def propose_remove(node_id: str, profiles: Path, user: str, channel: str | None,
     """Write a node_remove proposal."""
     from qcchain_sdk.nodeadmission import remove_proposal
 
-    with _errors():
+    with errors_as_cli():
         proposal = remove_proposal(node_id, _channel(profiles, channel), chaincode, reason, int(time.time()) + expires_in)
     _write(proposal, profiles, user, chaincode, out)
 
@@ -151,7 +152,7 @@ def _joined_channels(node: dict[str, Any]) -> list[str]:
 def list_(profiles: Path, user: str, channel: str | None, chaincode: str, as_json: bool) -> None:
     """Table of the admitted nodes: id, org, kind, status, channels joined (@config block)."""
     channel = _channel(profiles, channel)
-    with _connected([profiles], user) as (gateway,), _errors():
+    with _connected([profiles], user) as (gateway,), errors_as_cli():
         records = _client(gateway, channel, chaincode).nodes()
     if as_json:
         click.echo(json.dumps(records, indent=2, sort_keys=True))
@@ -173,7 +174,7 @@ def list_(profiles: Path, user: str, channel: str | None, chaincode: str, as_jso
 def show(node_id: str, profiles: Path, user: str, channel: str | None, chaincode: str, as_json: bool) -> None:
     """One node: certificates, status, admitting proposal, history and join attestations."""
     channel = _channel(profiles, channel)
-    with _connected([profiles], user) as (gateway,), _errors():
+    with _connected([profiles], user) as (gateway,), errors_as_cli():
         node = _client(gateway, channel, chaincode).node(node_id)
     if as_json:
         click.echo(json.dumps(node, indent=2, sort_keys=True))
