@@ -181,12 +181,24 @@ def test_l3_sealing_rules_on_chain_and_the_regulator_decrypts(server: Server) ->
     gateway = connect_profile(server.state / "connection-profiles" / "connection-regulator.json", user="Admin")
     try:
         network = gateway.get_network("qcchannel")
-        view = IngestClient(network.get_contract("qcchain")).get("hd15-b")
-        assert view is not None and "record" not in view and view["wrapped_key"]["key_id"]
+        client = IngestClient(network.get_contract("qcchain"))
         key = SM2PrivateKey.from_pem((server.state / "ingest" / "sm2-key.pem").read_bytes())
-        data_key = key.decrypt(bytes.fromhex(view["wrapped_key"]["wrapped"]))
-        blob = bytes.fromhex(view["ciphertext"])
-        assert json.loads(sm4_gcm_decrypt(data_key, blob[:12], blob[12:], b"hd15-b")) == posted["data"][1]
+
+        def decrypted(rid: str) -> dict:
+            view = client.get(rid)
+            assert view is not None and "record" not in view and view["wrapped_key"]["key_id"]
+            assert view["pvt_key"] == "l3"  # under a composite key: no records-contract ID can name it
+            data_key = key.decrypt(bytes.fromhex(view["wrapped_key"]["wrapped"]))
+            blob = bytes.fromhex(view["ciphertext"])
+            return json.loads(sm4_gcm_decrypt(data_key, blob[:12], blob[12:], rid.encode()))
+
+        assert decrypted("hd15-b") == posted["data"][1]
+        updated = body(token, 3, "09", "U", ["hd15-b"], n0=7)
+        assert post(server, updated)["rescode"] == "1"
+        assert decrypted("hd15-b") == updated["data"][0]          # the new version, under the new batch's key
+        assert post(server, body(token, 4, "09", "D", ["hd15-b"]))["rescode"] == "1"
+        gone = client.get("hd15-b")
+        assert gone is not None and gone["deleted"] and "ciphertext" not in gone
 
         link = ChainLink(network, gateway.identity.msp_id)
         _placement, recipients = link.plan("hidden_danger")

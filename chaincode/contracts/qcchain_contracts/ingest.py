@@ -13,8 +13,11 @@ records share one grade, so one audience. The chaincode decrypts each record wit
 AAD = ID) — authentication proves the ciphertext is exactly that record —, validates the plaintext, checks
 the key is wrapped for every entitled org to its current encryption key, and stores in ``collectionL3``
 each record's ciphertext (``ing:`` + ID -> ``{ciphertext, keys}``) and, once per batch, the wrapped keys
-(``ing.keys:`` + appid + ``:`` + batchNo -> ``{wrapped_keys}``; ``keys`` names it). Records anchored before
-this layout carry ``wrapped_keys`` themselves and are still read. All or nothing: any violation refuses the
+(composite key ``ing.keys`` [appid, batchNo] -> ``{wrapped_keys}``; ``keys`` names it). The ingest contract's
+private keys are composite (``ing.l3`` [ID], ``ing.keys`` [...]): the records contract shares collectionL3 and its
+record IDs cannot start with U+0000, so it cannot overwrite them. Records anchored before this layout
+(``ing:`` + ID, their ``wrapped_keys`` inside) are still read, and a version's private entry is removed by an
+update or delete according to the placement it was written with. All or nothing: any violation refuses the
 whole batch, listing ``violations=[{index, field, reason}]`` (values never echoed) in the error.
 
 Keys: ``ing.rec`` [ID] (current state; history = versions; ``media`` = the SM3 of each M field, also for
@@ -22,7 +25,7 @@ L3 records), ``ing.cnt`` [org_no, txcode, appid, batchNo] (records an insert bat
 inserted once, so the sum is the unit's distinct IDs), ``ing.batch`` [appid, batchNo] (header: unit, appid,
 batchNo, txcode, busType, count, Merkle root, ingesting org, tx id, time), ``ing.media`` [ID, tx id] (one
 logged access to an M field's file: org, field, SM3, time, SM3 of the requester's one-time nonce);
-private ``collectionL3`` [``ing:`` + ID] and [``ing.keys:`` + appid + ``:`` + batchNo].
+private ``collectionL3`` ``ing.l3`` [ID] and ``ing.keys`` [appid, batchNo] (older versions: ``ing:`` + ID).
 """
 
 from __future__ import annotations
@@ -156,11 +159,20 @@ def _entitled(ctx: Context, policy: dict[str, Any], grade: str, owner: str) -> l
     return sorted(msps | {owner})
 
 
+def _private_key(ctx: Context, state: dict[str, Any]) -> str | None:
+    """Where a record version's ciphertext sits in collectionL3 (None: it has none): the composite key
+    ``ing.l3`` [ID]; versions anchored before it were written under ``ing:`` + ID."""
+    if state.get("placement") != "private_encrypted":
+        return None
+    return ctx.stub.create_composite_key("ing.l3", [state["ID"]]) if state.get("pvt_key") == "l3" else "ing:" + state["ID"]
+
+
 def _place(ctx: Context, batch: dict[str, Any], records: list[dict[str, Any]], leaves: list[bytes],
            prevs: list[Any], placement: str, grade: str, sealed: dict[str, Any]) -> None:
     msp, at, tx_id = caller_msp(ctx), tx_time(ctx), ctx.stub.get_tx_id()
     deleting = batch["bus_type"] == "D"
-    keys_key = f"ing.keys:{batch['appid']}:{batch['batch_no']}"
+    # composite keys (a leading U+0000): no record ID of the records contract, which shares collectionL3, can name them
+    keys_key = ctx.stub.create_composite_key("ing.keys", [batch["appid"], batch["batch_no"]])
     if placement == "private_encrypted" and not deleting:  # the batch's wrapped data key, once
         ctx.stub.put_private_data(COLLECTION, keys_key, canonical_json({"wrapped_keys": sealed["wrapped_keys"]}))
     for i, (record, leaf, prev) in enumerate(zip(records, leaves, prevs)):
@@ -171,15 +183,19 @@ def _place(ctx: Context, batch: dict[str, Any], records: list[dict[str, Any]], l
                  "digest": sm3_hex(leaf), "leaf_index": i, "owner_msp": msp, "tx_id": tx_id, "at": at,
                  "deleted": deleting,
                  "media": {f: v["sm3"] for f, v in sorted(record.items()) if isinstance(v, dict) and "sm3" in v}}
-        private_key = "ing:" + rid
-        if placement == "private_encrypted":
-            if deleting:
-                ctx.stub.del_private_data(COLLECTION, private_key)
-            else:
-                ctx.stub.put_private_data(COLLECTION, private_key, canonical_json(
-                    {"ciphertext": sealed["records"][rid], "keys": keys_key}))
-        elif not deleting:
-            state["record"] = record
+        old_key = _private_key(ctx, prev) if prev is not None and not prev["deleted"] else None  # by ITS placement
+        if placement == "private_encrypted" and not deleting:
+            new_key = ctx.stub.create_composite_key("ing.l3", [rid])
+            ctx.stub.put_private_data(COLLECTION, new_key, canonical_json(
+                {"ciphertext": sealed["records"][rid], "keys": keys_key}))
+            state["pvt_key"] = "l3"
+            if old_key is not None and old_key != new_key:
+                ctx.stub.del_private_data(COLLECTION, old_key)
+        else:
+            if old_key is not None:
+                ctx.stub.del_private_data(COLLECTION, old_key)
+            if not deleting:
+                state["record"] = record
         put_json(ctx.stub, ctx.stub.create_composite_key("ing.rec", [rid]), state)
     if batch["bus_type"] == "I":  # one count per batch, not one index key per record (half the rows written)
         ctx.stub.put_state(ctx.stub.create_composite_key("ing.cnt", [batch["org_no"], batch["txcode"], batch["appid"],
@@ -249,7 +265,7 @@ def ingested_view(ctx: Context, state: dict[str, Any]) -> dict[str, Any]:
     if record is not None and allowed:
         view["record"] = record if full else mask_record(record)
     if state["placement"] == "private_encrypted" and not state["deleted"] and allowed:
-        raw = ctx.stub.get_private_data(COLLECTION, "ing:" + state["ID"])
+        raw = ctx.stub.get_private_data(COLLECTION, _private_key(ctx, state))
         if raw:
             stored = json.loads(raw)
             view["ciphertext"] = stored["ciphertext"]
