@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from . import testadmins
 from .derive import Layout
 from .errors import RegistryError
-from .membergate import MODES, PROPOSAL_LIFETIME, MemberProposalWritten, NotDecided, governance_query
+from .membergate import MODES, PROPOSAL_LIFETIME, MemberProposalWritten, NotDecided, governance_query, propose_or_execute
 from .noderecord import CHAINCODE, GOVERNANCE_CHANNEL
 from qcchain_sdk.proposals import proposalfile
 
@@ -59,17 +57,8 @@ def _decide(layout: Layout, op: str, subject: str, artifact: dict[str, Any], wha
                          f"writes the {op} proposal for the org admins to sign and execute")
     proposal = proposalfile.new_proposal(op, GOVERNANCE_CHANNEL, CHAINCODE, contract=subject,
                                          expiry=int(time.time()) + PROPOSAL_LIFETIME, reason=what, artifact=artifact)
-    if mode == "propose":
-        if proposal_out is None:
-            raise RegistryError("--propose needs a file name")
-        path = proposalfile.save(proposal, proposal_out)
-        raise ChannelProposalWritten(f"{what} is not decided: wrote {op} proposal {proposal.proposal_id[:16]}… to "
-                                     f"{path}; org admins sign it (`qcchain contract sign`), execute it "
-                                     "(`qcchain contract execute`), then run this command again")
-    keys = testadmins.load_keys(layout, create=False)
-    with ExitStack() as stack:
-        clients = testadmins.connect(layout, stack, GOVERNANCE_CHANNEL, keys)
-        testadmins.execute(proposal, clients, keys)
+    propose_or_execute(layout, proposal, op, mode, proposal_out, GOVERNANCE_CHANNEL, ChannelProposalWritten,
+                       f"{what} is not decided")
     found = recheck()
     if not found:
         raise NotDecided(f"refused: {what} is still not decided after executing {proposal.proposal_id[:16]}…")

@@ -98,6 +98,27 @@ def mismatch(entry: dict[str, Any] | None, org: Org, status: str, fingerprints: 
     return ""
 
 
+def propose_or_execute(layout: Layout, proposal: Any, op: str, mode: str, proposal_out: Path | None, channel: str,
+                       written: type[Exception], subject: str) -> None:
+    """``propose`` mode: save ``proposal`` to ``proposal_out`` and raise ``written`` (its message begins with
+    ``subject``); ``test-keys`` mode: every member holding a test governance key signs it, then it is executed.
+
+    Raises:
+        RegistryError: ``propose`` without a file name. ``written``: the proposal was written.
+        qcchain_sdk / qcchain_gateway errors: the chain refused it.
+    """
+    if mode == "propose":
+        if proposal_out is None:
+            raise RegistryError("--propose needs a file name")
+        path = proposalfile.save(proposal, proposal_out)
+        raise written(f"{subject}: wrote {op} proposal {proposal.proposal_id[:16]}… to {path}; org admins sign it "
+                      "(`qcchain contract sign`), execute it (`qcchain contract execute`), then run this command again")
+    keys = testadmins.load_keys(layout, create=False)  # the members that hold test governance keys
+    with ExitStack() as stack:
+        clients = testadmins.connect(layout, stack, channel, keys)
+        testadmins.execute(proposal, clients, keys)
+
+
 def require(layout: Layout, org: Org, action: str, mode: str = "check", proposal_out: Path | None = None,
             channel: str = GOVERNANCE_CHANNEL, fingerprints: dict[str, str] | None = None) -> str:
     """Refuse unless governance decided ``action`` (``admit`` / ``remove``) for ``org`` (for ``admit`` with
@@ -123,17 +144,8 @@ def require(layout: Layout, org: Org, action: str, mode: str = "check", proposal
     proposal = proposalfile.new_proposal(op, channel, CHAINCODE, contract=org.msp_id, expiry=expiry,
                                          reason=f"{action} member {org.msp_id}",
                                          artifact=member_record(org, fingerprints) if action == "admit" else None)
-    if mode == "propose":
-        if proposal_out is None:
-            raise RegistryError("--propose needs a file name")
-        path = proposalfile.save(proposal, proposal_out)
-        raise MemberProposalWritten(f"{org.msp_id} is {why}: wrote {op} proposal {proposal.proposal_id[:16]}… to "
-                                    f"{path}; org admins sign it (`qcchain contract sign`), execute it "
-                                    "(`qcchain contract execute`), then run this command again")
-    keys = testadmins.load_keys(layout, create=False)  # the members that hold test governance keys
-    with ExitStack() as stack:
-        clients = testadmins.connect(layout, stack, channel, keys)
-        testadmins.execute(proposal, clients, keys)
+    propose_or_execute(layout, proposal, op, mode, proposal_out, channel, MemberProposalWritten,
+                       f"{org.msp_id} is {why}")
     entry = on_chain(layout, org.msp_id, channel)
     why = mismatch(entry, org, status, fingerprints)
     if why:
